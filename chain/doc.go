@@ -1,0 +1,18 @@
+// Package chain holds what every dure node agrees on byte for byte: the
+// transaction, block, vote, commit and validator-set types; their canonical
+// CBOR encoding and CIDv1 identifiers; RFC 6962 Merkle roots and proofs;
+// ed25519 signatures under ZIP-215 rules (single and batch alike); and the
+// Module interface that application modules implement.
+//
+// Subpackages hold the machinery built on these types: state (the
+// authenticated sparse-Merkle state), store (the Badger block store),
+// execution (the executor), mempool and genesis.
+//
+// chain imports no other package of the project. Codecs are values
+// (NewCodec) passed in explicitly; there are no package-level registries.
+//
+// Encoding rules: every hashed or signed structure is a CBOR array
+// (toarray) in core deterministic encoding. Decoders reject non-canonical
+// bytes (UnmarshalCanonical), so a transaction or block has exactly one
+// encoding and one ID.
+package chain
