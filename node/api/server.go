@@ -1,0 +1,310 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dure-network/dure/chain"
+)
+
+// Config tunes the server.
+type Config struct {
+	MaxBodyBytes int64
+	// WaitTimeout bounds ?wait=commit.
+	WaitTimeout time.Duration
+	// Metrics is served at /metrics when not nil.
+	Metrics http.Handler
+	Logger  *slog.Logger
+}
+
+// Server is the HTTP API.
+type Server struct {
+	b   Backend
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New builds the handler tree.
+func New(b Backend, cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.WaitTimeout <= 0 {
+		cfg.WaitTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{b: b, cfg: cfg, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /v1/status", s.status)
+	s.mux.HandleFunc("POST /v1/txs", s.submitTx)
+	s.mux.HandleFunc("GET /v1/txs/{id}", s.getTx)
+	s.mux.HandleFunc("GET /v1/blocks/{height}", s.getBlock)
+	s.mux.HandleFunc("GET /v1/accounts/{address}", s.getAccount)
+	s.mux.HandleFunc("GET /v1/validators", s.getValidators)
+	s.mux.HandleFunc("GET /v1/query/{module}/{path}", s.query)
+	s.mux.HandleFunc("GET /v1/peers", s.peers)
+	s.mux.HandleFunc("POST /v1/peers/{id}/deny", s.denyPeer)
+	s.mux.HandleFunc("DELETE /v1/peers/{id}/deny", s.denyPeer)
+	s.mux.HandleFunc("GET /v1/events", s.events)
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("%w: no route %s %s", ErrNotFound, r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	st, err := s.b.Status(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// SubmitRequest is the JSON form of POST /v1/txs; a body with
+// Content-Type application/cbor is the raw tx instead.
+type SubmitRequest struct {
+	Tx []byte `json:"tx"` // base64 in JSON
+}
+
+// SubmitResponse answers POST /v1/txs.
+type SubmitResponse struct {
+	ID     chain.ID        `json:"id"`
+	Height uint64          `json:"height,omitempty"`
+	Index  int             `json:"index,omitempty"`
+	Result *chain.TxResult `json:"result,omitempty"`
+}
+
+func (s *Server) readTx(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read body: %v", ErrBadRequest, err)
+	}
+	if int64(len(body)) > s.cfg.MaxBodyBytes {
+		return nil, fmt.Errorf("%w: body over %d bytes", chain.ErrTxTooLarge, s.cfg.MaxBodyBytes)
+	}
+	ct := r.Header.Get("Content-Type")
+	if strings.HasPrefix(ct, "application/cbor") || strings.HasPrefix(ct, "application/octet-stream") {
+		return body, nil
+	}
+	var req SubmitRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, fmt.Errorf("%w: body must be {\"tx\":\"<base64>\"} or application/cbor: %v", chain.ErrTxMalformed, err)
+	}
+	if len(req.Tx) == 0 {
+		return nil, fmt.Errorf("%w: empty tx", chain.ErrTxMalformed)
+	}
+	return req.Tx, nil
+}
+
+func (s *Server) submitTx(w http.ResponseWriter, r *http.Request) {
+	raw, err := s.readTx(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	id, err := s.b.SubmitTx(r.Context(), raw)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if r.URL.Query().Get("wait") != "commit" {
+		writeJSON(w, http.StatusAccepted, SubmitResponse{ID: id})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WaitTimeout)
+	defer cancel()
+	info, err := s.b.WaitTx(ctx, id)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: tx %s not committed within %s (it may still be)", ErrTimeout, id, s.cfg.WaitTimeout)
+		}
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, SubmitResponse{ID: id, Height: info.Height, Index: info.Index, Result: info.Result})
+}
+
+func boolParam(r *http.Request, name string) bool {
+	v, _ := strconv.ParseBool(r.URL.Query().Get(name))
+	return v
+}
+
+func (s *Server) getTx(w http.ResponseWriter, r *http.Request) {
+	id, err := chain.ParseID(r.PathValue("id"))
+	if err != nil {
+		writeError(w, fmt.Errorf("%w: %v", ErrBadRequest, err))
+		return
+	}
+	info, err := s.b.Tx(r.Context(), id, boolParam(r, "prove"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func parseHeight(s string) (uint64, error) {
+	if s == "latest" || s == "" {
+		return 0, nil
+	}
+	h, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || h == 0 {
+		return 0, fmt.Errorf("%w: height %q: want a positive integer or \"latest\"", ErrBadRequest, s)
+	}
+	return h, nil
+}
+
+func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) {
+	h, err := parseHeight(r.PathValue("height"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	info, err := s.b.Block(r.Context(), h)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request) {
+	addr, err := chain.ParseAddress(r.PathValue("address"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	acct, err := s.b.Account(r.Context(), addr, boolParam(r, "prove"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, acct)
+}
+
+func (s *Server) getValidators(w http.ResponseWriter, r *http.Request) {
+	h, err := parseHeight(r.URL.Query().Get("height"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	v, err := s.b.Validators(r.Context(), h)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) query(w http.ResponseWriter, r *http.Request) {
+	args := map[string]string{}
+	for k, v := range r.URL.Query() {
+		if k != "prove" && len(v) > 0 {
+			args[k] = v[0]
+		}
+	}
+	res, err := s.b.Query(r.Context(), r.PathValue("module"), r.PathValue("path"), args, boolParam(r, "prove"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) peers(w http.ResponseWriter, r *http.Request) {
+	p, err := s.b.Peers(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) denyPeer(w http.ResponseWriter, r *http.Request) {
+	deny := r.Method == http.MethodPost
+	if err := s.b.DenyPeer(r.Context(), r.PathValue("id"), deny); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"peer": r.PathValue("id"), "denied": deny})
+}
+
+// events streams BlockEvents as Server-Sent Events, one "block" event per
+// committed height starting at from_height (default: the next block). Each
+// event's id is its height, so a client that reconnects with
+// Last-Event-ID or from_height=id+1 misses nothing.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	from := s.b.Head() + 1
+	if v := r.URL.Query().Get("from_height"); v != "" {
+		h, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || h == 0 {
+			writeError(w, fmt.Errorf("%w: from_height %q: want a positive integer", ErrBadRequest, v))
+			return
+		}
+		from = h
+	} else if v := r.Header.Get("Last-Event-ID"); v != "" {
+		if h, err := strconv.ParseUint(v, 10, 64); err == nil {
+			from = h + 1
+		}
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, errors.New("streaming unsupported"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+	ctx := r.Context()
+	keepalive := time.NewTicker(15 * time.Second)
+	defer keepalive.Stop()
+	for h := from; ; {
+		changed := s.b.HeadChanged()
+		for ; h <= s.b.Head(); h++ {
+			ev, err := s.b.EventsAt(ctx, h)
+			if err != nil {
+				// Say why the stream ends rather than skipping the height.
+				fmt.Fprintf(w, "event: error\ndata: %q\n\n", err.Error())
+				flusher.Flush()
+				return
+			}
+			data, _ := json.Marshal(ev)
+			fmt.Fprintf(w, "id: %d\nevent: block\ndata: %s\n\n", h, data)
+			flusher.Flush()
+			if ctx.Err() != nil {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-keepalive.C:
+			fmt.Fprint(w, ": keepalive\n\n")
+			flusher.Flush()
+		}
+	}
+}
+
+// EncodeTxJSON wraps raw tx bytes for a JSON submission.
+func EncodeTxJSON(raw []byte) []byte {
+	b, _ := json.Marshal(SubmitRequest{Tx: raw})
+	return b
+}

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/dure-network/dure/chain"
+)
+
+// Backend is what the API needs from the node.
+type Backend interface {
+	Status(ctx context.Context) (Status, error)
+	// SubmitTx checks a tx and adds it to the mempool (and gossip).
+	SubmitTx(ctx context.Context, raw []byte) (chain.ID, error)
+	// WaitTx blocks until the tx is committed or ctx ends.
+	WaitTx(ctx context.Context, id chain.ID) (TxInfo, error)
+	Tx(ctx context.Context, id chain.ID, prove bool) (TxInfo, error)
+	// Block returns the block at height (0 = latest).
+	Block(ctx context.Context, height uint64) (BlockInfo, error)
+	Account(ctx context.Context, addr chain.Address, prove bool) (Account, error)
+	Validators(ctx context.Context, height uint64) (Validators, error)
+	Query(ctx context.Context, module, path string, args map[string]string, prove bool) (QueryResult, error)
+	Peers(ctx context.Context) (any, error)
+	DenyPeer(ctx context.Context, id string, deny bool) error
+	// Head is the latest committed height.
+	Head() uint64
+	// HeadChanged returns a channel closed at the next commit.
+	HeadChanged() <-chan struct{}
+	// EventsAt returns the events of one committed block.
+	EventsAt(ctx context.Context, height uint64) (BlockEvents, error)
+}
+
+// Status is GET /v1/status.
+type Status struct {
+	ChainID     string        `json:"chain_id"`
+	Moniker     string        `json:"moniker"`
+	Version     string        `json:"version"`
+	PeerID      string        `json:"peer_id,omitempty"`
+	ListenAddrs []string      `json:"listen_addrs,omitempty"`
+	Height      uint64        `json:"height"`
+	BlockID     chain.ID      `json:"block_id"`
+	BlockTime   int64         `json:"block_time"`
+	StateRoot   chain.Hash    `json:"state_root"`
+	Syncing     bool          `json:"syncing"`
+	Validator   *ValidatorRef `json:"validator,omitempty"`
+	Peers       int           `json:"peers"`
+	Mempool     MempoolStatus `json:"mempool"`
+	Consensus   any           `json:"consensus,omitempty"`
+	P2P         any           `json:"p2p,omitempty"`
+}
+
+// ValidatorRef names this node's validator identity.
+type ValidatorRef struct {
+	Address chain.Address `json:"address"`
+	Power   uint64        `json:"power"`
+}
+
+// MempoolStatus is the mempool's fill.
+type MempoolStatus struct {
+	Txs   int `json:"txs"`
+	Bytes int `json:"bytes"`
+}
+
+// TxInfo is a committed (or pending) transaction.
+type TxInfo struct {
+	ID      chain.ID           `json:"id"`
+	Height  uint64             `json:"height"`
+	Index   int                `json:"index"`
+	BlockID chain.ID           `json:"block_id"`
+	Raw     []byte             `json:"raw"`
+	Tx      *chain.Tx          `json:"tx,omitempty"`
+	Result  *chain.TxResult    `json:"result,omitempty"`
+	Proof   *chain.MerkleProof `json:"proof,omitempty"`
+	TxRoot  *chain.Hash        `json:"tx_root,omitempty"`
+}
+
+// BlockInfo is a block with its ID and the commit that decided it.
+type BlockInfo struct {
+	ID       chain.ID         `json:"id"`
+	Header   chain.Header     `json:"header"`
+	TxIDs    []chain.ID       `json:"tx_ids"`
+	Results  []chain.TxResult `json:"results,omitempty"`
+	Commit   *chain.Commit    `json:"commit,omitempty"`
+	Evidence []chain.Evidence `json:"evidence,omitempty"`
+}
+
+// KeyProof proves one state key's value (nil = absent) against a state root.
+type KeyProof struct {
+	Key   []byte          `json:"key"`
+	Value []byte          `json:"value"`
+	Proof json.RawMessage `json:"proof"`
+}
+
+// Account is an account's nonce and balances, optionally with state proofs
+// against the header at Height.
+type Account struct {
+	Address   chain.Address `json:"address"`
+	Height    uint64        `json:"height"`
+	StateRoot chain.Hash    `json:"state_root"`
+	Nonce     uint64        `json:"nonce"`
+	Balances  any           `json:"balances"`
+	Proofs    []KeyProof    `json:"proofs,omitempty"`
+}
+
+// Validators is the validator set for a height.
+type Validators struct {
+	Height     uint64            `json:"height"`
+	Validators []chain.Validator `json:"validators"`
+	Total      uint64            `json:"total_power"`
+	Staking    any               `json:"staking,omitempty"`
+}
+
+// QueryResult is a module query answer at a height.
+type QueryResult struct {
+	Height uint64     `json:"height"`
+	Result any        `json:"result"`
+	Proofs []KeyProof `json:"proofs,omitempty"`
+}
+
+// BlockEvents are the events of one block: per tx and from EndBlock.
+type BlockEvents struct {
+	Height  uint64        `json:"height"`
+	BlockID chain.ID      `json:"block_id"`
+	Txs     []TxEvents    `json:"txs"`
+	Block   []chain.Event `json:"block,omitempty"`
+}
+
+// TxEvents are one tx's result events.
+type TxEvents struct {
+	ID     chain.ID      `json:"id"`
+	Code   uint32        `json:"code"`
+	Events []chain.Event `json:"events"`
+}
