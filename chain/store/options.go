@@ -1,0 +1,54 @@
+package store
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// badgerOptions are the small-footprint settings explained in doc.go.
+func badgerOptions(dir string, log *slog.Logger) badger.Options {
+	o := badger.DefaultOptions(dir)
+	o.SyncWrites = true
+	o.Logger = slogLogger{log}
+	o.MemTableSize = 16 << 20
+	o.NumMemtables = 2
+	o.NumLevelZeroTables = 4
+	o.NumLevelZeroTablesStall = 12
+	o.BaseTableSize = 2 << 20
+	o.BaseLevelSize = 10 << 20
+	o.NumCompactors = 2
+	o.BlockCacheSize = 16 << 20
+	o.IndexCacheSize = 8 << 20
+	o.ValueThreshold = 1 << 10
+	o.ValueLogFileSize = 128 << 20
+	o.Compression = options.Snappy
+	o.MetricsEnabled = false
+	o.DetectConflicts = false // one writer: the block commit
+	o.NumGoroutines = 2
+	// Verify each table's checksum as it is opened, so a damaged .sst is
+	// reported at start-up, not as a wrong read later.
+	o.ChecksumVerificationMode = options.OnTableRead
+	o.VerifyValueChecksum = true
+	o.NumVersionsToKeep = 1 // versions above the discard ts are always kept
+	return o
+}
+
+// slogLogger routes badger's log lines to slog. Badger is chatty at info
+// level (every compaction, every flush), so only warnings and errors are
+// kept; a node operator has no use for the rest.
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Errorf(f string, a ...any) {
+	s.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+
+func (s slogLogger) Warningf(f string, a ...any) {
+	s.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+
+func (slogLogger) Infof(string, ...any)  {}
+func (slogLogger) Debugf(string, ...any) {}
