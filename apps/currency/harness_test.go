@@ -1,0 +1,308 @@
+package currency
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/dure-network/dure/chain"
+)
+
+// memStore is a sorted in-memory KV store with a journal, so a failed
+// message's writes can be reverted as the executor does. Tests only.
+type memStore struct {
+	vals    map[string][]byte
+	keys    []string // sorted
+	journal []undo
+}
+
+type undo struct {
+	key     string
+	old     []byte
+	existed bool
+}
+
+func newMemStore() *memStore { return &memStore{vals: map[string][]byte{}} }
+
+func (s *memStore) Get(k []byte) ([]byte, error) {
+	v, ok := s.vals[string(k)]
+	if !ok {
+		return nil, nil
+	}
+	return slices.Clone(v), nil
+}
+
+func (s *memStore) Set(k, v []byte) error {
+	if v == nil {
+		v = []byte{}
+	}
+	ks := string(k)
+	old, ok := s.vals[ks]
+	s.journal = append(s.journal, undo{ks, old, ok})
+	if !ok {
+		i := sort.SearchStrings(s.keys, ks)
+		s.keys = slices.Insert(s.keys, i, ks)
+	}
+	s.vals[ks] = slices.Clone(v)
+	return nil
+}
+
+func (s *memStore) Delete(k []byte) error {
+	ks := string(k)
+	old, ok := s.vals[ks]
+	if !ok {
+		return nil
+	}
+	s.journal = append(s.journal, undo{ks, old, true})
+	s.remove(ks)
+	return nil
+}
+
+func (s *memStore) remove(ks string) {
+	delete(s.vals, ks)
+	if i := sort.SearchStrings(s.keys, ks); i < len(s.keys) && s.keys[i] == ks {
+		s.keys = slices.Delete(s.keys, i, i+1)
+	}
+}
+
+func (s *memStore) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
+	p := string(prefix)
+	i := sort.SearchStrings(s.keys, p)
+	// Snapshot the matching keys so fn may not observe its own writes.
+	var ks []string
+	for ; i < len(s.keys) && len(s.keys[i]) >= len(p) && s.keys[i][:len(p)] == p; i++ {
+		ks = append(ks, s.keys[i])
+	}
+	for _, k := range ks {
+		v, ok := s.vals[k]
+		if !ok {
+			continue
+		}
+		stop, err := fn([]byte(k), slices.Clone(v))
+		if err != nil || stop {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *memStore) commit() { s.journal = s.journal[:0] }
+
+func (s *memStore) revert() {
+	for i := len(s.journal) - 1; i >= 0; i-- {
+		u := s.journal[i]
+		if u.existed {
+			if _, ok := s.vals[u.key]; !ok {
+				i := sort.SearchStrings(s.keys, u.key)
+				s.keys = slices.Insert(s.keys, i, u.key)
+			}
+			s.vals[u.key] = u.old
+		} else {
+			s.remove(u.key)
+		}
+	}
+	s.journal = s.journal[:0]
+}
+
+// opener gives every store key its own memStore.
+type opener struct{ stores map[string]*memStore }
+
+func (o *opener) Open(k *chain.StoreKey) chain.KVStore {
+	s, ok := o.stores[k.Name()]
+	if !ok {
+		s = newMemStore()
+		o.stores[k.Name()] = s
+	}
+	return s
+}
+
+// harness runs the module block by block like the executor: each message
+// in its own revertible scope, then EndBlock.
+type harness struct {
+	t      testing.TB
+	codec  *chain.Codec
+	key    *chain.StoreKey
+	m      *Module
+	open   *opener
+	height uint64
+	now    int64 // unix seconds
+	events []chain.Event
+}
+
+const day = int64(86400)
+
+func newHarness(t testing.TB, params Params, g Genesis) *harness {
+	t.Helper()
+	c := chain.MustCodec()
+	key := chain.NewStoreKey(ModuleName)
+	h := &harness{t: t, codec: c, key: key, m: New(key, c, params), open: &opener{stores: map[string]*memStore{}},
+		height: 1, now: 1_700_000_000}
+	raw, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.InitGenesis(h.ctx(chain.Address{}), raw); err != nil {
+		t.Fatalf("genesis: %v", err)
+	}
+	h.store().commit()
+	return h
+}
+
+func (h *harness) store() *memStore { return h.open.Open(h.key).(*memStore) }
+
+func (h *harness) ctx(sender chain.Address) *chain.Context {
+	return chain.NewContext(chain.BlockInfo{ChainID: "test", Height: h.height, Time: h.now * 1e9}, sender,
+		&chain.GasMeter{Limit: 1 << 40}, h.open)
+}
+
+// deliver runs one message; on error its writes are reverted.
+func (h *harness) deliver(sender chain.Address, msg chain.Msg, err error) error {
+	h.t.Helper()
+	if err != nil {
+		h.t.Fatalf("build msg: %v", err)
+	}
+	ctx := h.ctx(sender)
+	if err := h.m.Deliver(ctx, msg); err != nil {
+		h.store().revert()
+		return err
+	}
+	h.store().commit()
+	h.events = append(h.events, ctx.Events()...)
+	return nil
+}
+
+func (h *harness) must(sender chain.Address, msg chain.Msg, err error) {
+	h.t.Helper()
+	if err := h.deliver(sender, msg, err); err != nil {
+		h.t.Fatalf("%s: %v", msg.Type, err)
+	}
+}
+
+// endBlock runs EndBlock and advances height and time by dt seconds.
+func (h *harness) endBlock(dt int64) {
+	h.t.Helper()
+	ctx := h.ctx(chain.Address{})
+	if err := h.m.EndBlock(ctx); err != nil {
+		h.t.Fatalf("end block %d: %v", h.height, err)
+	}
+	h.store().commit()
+	h.events = append(h.events, ctx.Events()...)
+	h.height++
+	h.now += dt
+}
+
+func (h *harness) query(path string, args map[string]string) (any, error) {
+	return h.m.Query(h.store(), path, args)
+}
+
+func (h *harness) bal(a chain.Address, denom string) uint64 {
+	h.t.Helper()
+	r, err := h.query("balance", map[string]string{"address": a.String(), "denom": denom})
+	if err != nil {
+		h.t.Fatalf("balance: %v", err)
+	}
+	return uint64(r.(BalanceResult).Amount)
+}
+
+func (h *harness) supply(denom string) uint64 {
+	h.t.Helper()
+	r, err := h.query("supply", map[string]string{"denom": denom})
+	if err != nil {
+		h.t.Fatalf("supply: %v", err)
+	}
+	return uint64(r.(SupplyResult).Amount)
+}
+
+// checkInvariants: supply == sum of balances per denom; for expiring
+// currencies each balance == sum of its lots; every lot is queued.
+func (h *harness) checkInvariants() error {
+	s := h.store()
+	sums := map[string]uint64{}
+	type ad struct {
+		a chain.Address
+		d string
+	}
+	bals := map[ad]uint64{}
+	err := s.Iterate([]byte(pBalance), func(k, v []byte) (bool, error) {
+		var a chain.Address
+		copy(a[:], k[2:22])
+		d := string(k[22:])
+		amt := uint64FromBE(v)
+		if amt == 0 {
+			return true, fmt.Errorf("zero balance stored for %s %s", a, d)
+		}
+		sums[d] += amt
+		bals[ad{a, d}] = amt
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	lotSums := map[ad]uint64{}
+	err = s.Iterate([]byte(pLot), func(k, v []byte) (bool, error) {
+		n := int(k[2])
+		d := string(k[3 : 3+n])
+		var a chain.Address
+		copy(a[:], k[3+n:3+n+20])
+		exp := int64(uint64FromBE(k[3+n+20:]))
+		if q, _ := s.Get(keyExpiry(exp, a, d)); q == nil {
+			return true, fmt.Errorf("lot %s %s exp %d not queued", a, d, exp)
+		}
+		lotSums[ad{a, d}] += uint64FromBE(v)
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.Iterate([]byte(pCurrency), func(k, v []byte) (bool, error) {
+		var c Currency
+		if err := h.codec.Unmarshal(v, &c); err != nil {
+			return true, err
+		}
+		sup, _ := getU64(s, keySupply(c.Denom))
+		if sup != sums[c.Denom] {
+			return true, fmt.Errorf("denom %s: supply %d != sum of balances %d", c.Denom, sup, sums[c.Denom])
+		}
+		if c.expires() {
+			for k, b := range bals {
+				if k.d == c.Denom && lotSums[k] != b {
+					return true, fmt.Errorf("%s %s: balance %d != lots %d", k.a, k.d, b, lotSums[k])
+				}
+			}
+			for k, ls := range lotSums {
+				if k.d == c.Denom && bals[k] != ls {
+					return true, fmt.Errorf("%s %s: lots %d without balance %d", k.a, k.d, ls, bals[k])
+				}
+			}
+		}
+		return false, nil
+	})
+}
+
+func addr(n byte) chain.Address {
+	var a chain.Address
+	a[0] = n
+	a[19] = n
+	return a
+}
+
+func isErr(err, want error) bool {
+	if want == nil {
+		return err == nil
+	}
+	return errors.Is(err, want)
+}
+
+func eventTypes(evs []chain.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+var _ = bytes.Equal
