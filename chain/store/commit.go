@@ -89,6 +89,9 @@ func (s *Store) CommitGenesis(genesisHash chain.Hash, vals *chain.ValidatorSet, 
 	if err := s.writeHead(head); err != nil {
 		return err
 	}
+	if err := s.markInitialized(); err != nil {
+		return err
+	}
 	s.valsHash = vals.Hash(s.codec)
 	s.base.Store(1)
 	s.head.Store(&head)

@@ -29,9 +29,9 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 	o.MetricsEnabled = false
 	o.DetectConflicts = false // one writer: the block commit
 	o.NumGoroutines = 2
-	// Verify each table's checksum as it is opened, so a damaged .sst is
-	// reported at start-up, not as a wrong read later.
-	o.ChecksumVerificationMode = options.OnTableRead
+	// Tables are fully checksummed before open (checkTables); while
+	// running, each block is checked as it is read from disk.
+	o.ChecksumVerificationMode = options.OnBlockRead
 	o.VerifyValueChecksum = true
 	o.NumVersionsToKeep = 1 // versions above the discard ts are always kept
 	return o

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,6 +102,9 @@ func openBadger(dir string, log *slog.Logger) (db *badger.DB, err error) {
 			db, err = nil, corrupt(dir, fmt.Errorf("badger panicked while opening: %v", r))
 		}
 	}()
+	if err := checkTables(dir); err != nil {
+		return nil, err
+	}
 	db, err = badger.OpenManaged(badgerOptions(dir, log))
 	if err == nil {
 		return db, nil
@@ -127,6 +131,12 @@ func (s *Store) load() error {
 	defer txn.Discard()
 	raw, err := get(txn, keyHead)
 	if errors.Is(err, ErrNotFound) {
+		if s.initialized() {
+			// Badger opened but lost the head: a damaged MANIFEST makes
+			// it drop whole tables. Starting over as "empty" would hide
+			// that from the operator.
+			return corrupt(s.dir, errors.New("the directory was initialised but its head record is gone"))
+		}
 		return nil // fresh directory (or a genesis write that never finished)
 	}
 	if err != nil {
@@ -172,6 +182,11 @@ func (s *Store) load() error {
 		return corrupt(s.dir, fmt.Errorf("validator set for height %d: %w", h.Height+1, err))
 	}
 	s.valsHash = vs.Hash(s.codec)
+	if !s.initialized() { // crash between the genesis head and the marker
+		if err := s.markInitialized(); err != nil {
+			return err
+		}
+	}
 	s.base.Store(base)
 	s.head.Store(&h)
 	return nil
@@ -262,4 +277,37 @@ func (s *Store) view(fn func(txn *badger.Txn) error) error {
 	txn := s.db.NewTransactionAt(s.ReadTS(), false)
 	defer txn.Discard()
 	return fn(txn)
+}
+
+// markerFile sits next to Badger's files once genesis is durable. Badger
+// answers a badly damaged directory by dropping tables, which can make it
+// look empty; the marker tells that apart from a fresh directory.
+const markerFile = "DURE_INITIALIZED"
+
+func (s *Store) initialized() bool {
+	_, err := os.Stat(filepath.Join(s.dir, markerFile))
+	return err == nil
+}
+
+func (s *Store) markInitialized() error {
+	p := filepath.Join(s.dir, markerFile)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: write %s: %w", p, err)
+	}
+	_, werr := f.WriteString("this directory holds an initialised dure chain; do not delete this file alone\n")
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("store: write %s: %w", p, err)
+	}
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return fmt.Errorf("store: sync %s: %w", s.dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("store: sync %s: %w", s.dir, err)
+	}
+	return nil
 }
