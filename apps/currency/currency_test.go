@@ -45,8 +45,7 @@ func TestSendNative(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, Params{}, nativeGenesis())
-			msg, err := MsgSend(h.codec, tc.to, tc.denom, tc.amount)
-			if got := h.deliver(tc.from, msg, err); !isErr(got, tc.want) {
+			if got := h.deliver(tc.from, h.msg(MsgSend(h.codec, tc.to, tc.denom, tc.amount))); !isErr(got, tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
 			if a, b := h.bal(alice, "dure"), h.bal(bob, "dure"); a != tc.wantAlice || b != tc.wantBob {
@@ -159,7 +158,7 @@ func TestDeliverRejectsBadMessages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := h.deliver(alice, tc.msg, nil); !errors.Is(err, tc.want) {
+			if err := h.deliver(alice, tc.msg); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})

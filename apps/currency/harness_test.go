@@ -160,11 +160,8 @@ func (h *harness) ctx(sender chain.Address) *chain.Context {
 }
 
 // deliver runs one message; on error its writes are reverted.
-func (h *harness) deliver(sender chain.Address, msg chain.Msg, err error) error {
+func (h *harness) deliver(sender chain.Address, msg chain.Msg) error {
 	h.t.Helper()
-	if err != nil {
-		h.t.Fatalf("build msg: %v", err)
-	}
 	ctx := h.ctx(sender)
 	if err := h.m.Deliver(ctx, msg); err != nil {
 		h.store().revert()
@@ -175,9 +172,18 @@ func (h *harness) deliver(sender chain.Address, msg chain.Msg, err error) error 
 	return nil
 }
 
-func (h *harness) must(sender chain.Address, msg chain.Msg, err error) {
+// msg unwraps a message constructor's result.
+func (h *harness) msg(m chain.Msg, err error) chain.Msg {
 	h.t.Helper()
-	if err := h.deliver(sender, msg, err); err != nil {
+	if err != nil {
+		h.t.Fatalf("build msg: %v", err)
+	}
+	return m
+}
+
+func (h *harness) must(sender chain.Address, msg chain.Msg) {
+	h.t.Helper()
+	if err := h.deliver(sender, msg); err != nil {
 		h.t.Fatalf("%s: %v", msg.Type, err)
 	}
 }

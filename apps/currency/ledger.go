@@ -343,7 +343,7 @@ func (l *ledger) credit(c *Currency, addr chain.Address, b balance, amount uint6
 			return err
 		}
 		if !exempt {
-			return fmt.Errorf("%w: %s would hold %d %s, cap %d", ErrCapExceeded, addr, nb.amount, c.Denom, c.Rules.HoldingCap)
+			return fmt.Errorf("%w: %w: %s would hold %d %s, cap %d", chain.ErrInvalidMsg, ErrCapExceeded, addr, nb.amount, c.Denom, c.Rules.HoldingCap)
 		}
 	}
 	if b.amount == 0 {
@@ -418,7 +418,7 @@ func (l *ledger) move(c *Currency, from, to chain.Address, amount uint64, checkC
 			return err
 		}
 		if !exempt {
-			return fmt.Errorf("%w: %s would hold %d %s, cap %d", ErrCapExceeded, to, tb.amount+amount, c.Denom, c.Rules.HoldingCap)
+			return fmt.Errorf("%w: %w: %s would hold %d %s, cap %d", chain.ErrInvalidMsg, ErrCapExceeded, to, tb.amount+amount, c.Denom, c.Rules.HoldingCap)
 		}
 	}
 	pieces, err := l.debit(c, from, fb, amount)

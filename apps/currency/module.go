@@ -1,6 +1,7 @@
 package currency
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"strconv"
@@ -50,6 +51,15 @@ func (m *Module) decode(msg chain.Msg, v any) error {
 
 // Deliver executes one message.
 func (m *Module) Deliver(ctx *chain.Context, msg chain.Msg) error {
+	err := m.deliver(ctx, msg)
+	if errors.Is(err, ErrOverflow) && !errors.Is(err, chain.ErrInvalidMsg) {
+		// An amount that would overflow is the message's fault.
+		err = fmt.Errorf("%w: %w", chain.ErrInvalidMsg, err)
+	}
+	return err
+}
+
+func (m *Module) deliver(ctx *chain.Context, msg chain.Msg) error {
 	l := m.ledger(ctx)
 	switch msg.Type {
 	case TypeSend:
