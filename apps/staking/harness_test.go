@@ -67,7 +67,9 @@ func (s *memStore) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) er
 
 type opener struct{ db *memDB }
 
-func (o opener) Open(k *chain.StoreKey) chain.KVStore { return &memStore{db: o.db, prefix: k.Name() + "/"} }
+func (o opener) Open(k *chain.StoreKey) chain.KVStore {
+	return &memStore{db: o.db, prefix: k.Name() + "/"}
+}
 
 // fakeBank keeps balances in its own store so that a failed message's
 // revert (the harness restores the whole db) covers transfers too.
