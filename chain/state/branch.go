@@ -1,0 +1,166 @@
+package state
+
+import (
+	"bytes"
+	"sort"
+	"strings"
+
+	"github.com/dure-network/dure/chain"
+)
+
+// Branch is an in-memory overlay of writes on the committed state (a
+// top-level branch) or on another branch (a child). Reads fall through the
+// overlays to Badger at the branch's version; nothing reaches the database
+// until the top-level branch is staged and its Pending committed.
+//
+// A child is used for one transaction: Write merges it into its parent on
+// success, dropping it reverts. A Branch is not safe for concurrent use.
+type Branch struct {
+	parent *Branch
+
+	// Top-level branches only.
+	version uint64
+	root    chain.Hash
+	base    *reader
+	cache   map[string][]byte // committed values already read; nil = absent
+
+	writes map[string]entry
+	closed bool
+}
+
+type entry struct {
+	val []byte
+	del bool
+}
+
+var _ chain.KVStore = (*Branch)(nil)
+
+// Version is the committed version the branch sits on.
+func (b *Branch) Version() uint64 { return b.top().version }
+
+func (b *Branch) top() *Branch {
+	for b.parent != nil {
+		b = b.parent
+	}
+	return b
+}
+
+// Branch returns a child overlay on b.
+func (b *Branch) Branch() *Branch {
+	return &Branch{parent: b, writes: make(map[string]entry)}
+}
+
+// Write merges a child's writes into its parent. The child must not be
+// used afterwards. Writing a top-level branch is an error: stage it.
+func (b *Branch) Write() error {
+	switch {
+	case b.parent == nil:
+		return ErrNotRoot
+	case b.closed:
+		return ErrClosed
+	}
+	for k, e := range b.writes {
+		b.parent.writes[k] = e
+	}
+	b.writes, b.closed = nil, true
+	return nil
+}
+
+// Get returns a copy of the value under key, or nil if absent.
+func (b *Branch) Get(key []byte) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	v, err := b.get(string(key))
+	if v == nil || err != nil {
+		return nil, err
+	}
+	// A copy, so a caller editing the slice cannot change a parent's value
+	// behind a revert.
+	return bytes.Clone(v), nil
+}
+
+func (b *Branch) get(k string) ([]byte, error) {
+	cur := b
+	for {
+		if e, ok := cur.writes[k]; ok {
+			if e.del {
+				return nil, nil
+			}
+			return e.val, nil
+		}
+		if cur.parent == nil {
+			return cur.committed(k)
+		}
+		cur = cur.parent
+	}
+}
+
+// committed reads the committed value once per top-level branch.
+func (b *Branch) committed(k string) ([]byte, error) {
+	if v, ok := b.cache[k]; ok {
+		return v, nil
+	}
+	v, err := b.base.get(k)
+	if err != nil {
+		return nil, err
+	}
+	b.cache[k] = v
+	return v, nil
+}
+
+// Set stores a copy of value under key. Empty values are refused: absence
+// is the only "empty" state (a proof cannot tell an empty value from none).
+func (b *Branch) Set(key, value []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if len(value) == 0 {
+		return ErrEmptyValue
+	}
+	if b.closed {
+		return ErrClosed
+	}
+	b.writes[string(key)] = entry{val: bytes.Clone(value)}
+	return nil
+}
+
+// Delete removes key (a no-op if absent).
+func (b *Branch) Delete(key []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if b.closed {
+		return ErrClosed
+	}
+	b.writes[string(key)] = entry{del: true}
+	return nil
+}
+
+// Iterate visits keys with prefix in ascending byte order, merging the
+// overlays (nearest wins, deletions hide committed keys) with committed
+// state. It sees the writes made before the call; fn may write, but those
+// writes do not show up in this iteration. Cost is linear in the overlay
+// size, so modules should keep iteration out of per-transaction paths
+// where the block's overlay is large.
+func (b *Branch) Iterate(prefix []byte, fn func(key, value []byte) (bool, error)) error {
+	p := string(prefix)
+	seen := make(map[string]bool)
+	var ov []overlayEntry
+	cur := b
+	for {
+		// Map order does not leak: the entries are sorted below.
+		for k, e := range cur.writes {
+			if strings.HasPrefix(k, p) && !seen[k] {
+				seen[k] = true
+				ov = append(ov, overlayEntry{key: k, entry: e})
+			}
+		}
+		if cur.parent == nil {
+			break
+		}
+		cur = cur.parent
+	}
+	sort.Slice(ov, func(i, j int) bool { return ov[i].key < ov[j].key })
+	return cur.base.iterate(prefix, ov, fn)
+}

@@ -1,0 +1,101 @@
+package state
+
+import (
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/pokt-network/smt"
+
+	"github.com/dure-network/dure/chain"
+)
+
+// Proof shows that a key holds a value, or holds nothing, under a state
+// root. It encodes to JSON and to canonical CBOR, so an API can serve it
+// and a light client can check it with VerifyProof alone.
+type Proof struct {
+	_ struct{} `cbor:",toarray"`
+	// SideNodes are the sibling digests from the leaf up to the root.
+	SideNodes [][]byte `json:"side_nodes"`
+	// OtherLeaf is set in an absence proof whose path ends at a leaf of
+	// another key: that leaf's encoding.
+	OtherLeaf []byte `json:"other_leaf,omitempty"`
+}
+
+// Trie shape limits a proof must respect; checking them first keeps a
+// hostile proof from reaching code in the smt library that panics.
+const (
+	maxSideNodes = hashLen * 8
+	leafLen      = 1 + hashLen + hashLen // type byte, key path, value hash
+)
+
+// Prove returns a proof for key against the root of a committed version:
+// membership if the key is set there, absence otherwise. Pair it with the
+// value from Reader(version) and the root from Root(version) or the header.
+func (s *State) Prove(version uint64, key []byte) (p *Proof, err error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	root, err := s.Root(version)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = nil, fmt.Errorf("%w: %v", ErrCorruptNode, r)
+		}
+	}()
+	ns := newNodeStore(s.db, version)
+	defer ns.txn.Discard()
+	trie := smt.ImportSparseMerkleTrie(ns, sha256.New(), root[:])
+	sp, err := trie.Prove(key)
+	if err != nil {
+		return nil, fmt.Errorf("state: prove %q at %d: %w", key, version, err)
+	}
+	return &Proof{SideNodes: sp.SideNodes, OtherLeaf: sp.NonMembershipLeafData}, nil
+}
+
+// VerifyProof checks p for key against root. A nil or empty value checks
+// that key is absent; otherwise that key holds exactly value. It needs no
+// database and returns an error wrapping chain.ErrBadProof on any mismatch.
+func VerifyProof(root chain.Hash, key, value []byte, p *Proof) (err error) {
+	if p == nil {
+		return fmt.Errorf("%w: nil proof", chain.ErrBadProof)
+	}
+	if len(p.SideNodes) > maxSideNodes {
+		return fmt.Errorf("%w: %d side nodes, max %d", chain.ErrBadProof, len(p.SideNodes), maxSideNodes)
+	}
+	for i, n := range p.SideNodes {
+		if len(n) != hashLen {
+			return fmt.Errorf("%w: side node %d has %d bytes", chain.ErrBadProof, i, len(n))
+		}
+	}
+	if p.OtherLeaf != nil {
+		if len(value) != 0 {
+			return fmt.Errorf("%w: membership proof carries another leaf", chain.ErrBadProof)
+		}
+		if len(p.OtherLeaf) != leafLen || p.OtherLeaf[0] != 0 {
+			return fmt.Errorf("%w: malformed leaf in absence proof", chain.ErrBadProof)
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", chain.ErrBadProof, r)
+		}
+	}()
+	if len(value) == 0 {
+		value = nil
+	}
+	spec := smt.NewTrieSpec(sha256.New(), false)
+	sp := &smt.SparseMerkleProof{SideNodes: p.SideNodes, NonMembershipLeafData: p.OtherLeaf}
+	ok, err := smt.VerifyProof(sp, root[:], key, value, &spec)
+	if err != nil {
+		return fmt.Errorf("%w: %v", chain.ErrBadProof, err)
+	}
+	if !ok {
+		if value == nil {
+			return fmt.Errorf("%w: key %x is not absent under root %s", chain.ErrBadProof, key, root)
+		}
+		return fmt.Errorf("%w: key %x does not hold the value under root %s", chain.ErrBadProof, key, root)
+	}
+	return nil
+}
