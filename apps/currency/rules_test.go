@@ -63,7 +63,6 @@ func newLocal(t testing.TB) *harness {
 	return h
 }
 
-
 // TestRules runs one message per case against a fresh local setup and
 // checks the error and the balances a user would look at.
 func TestRules(t *testing.T) {
