@@ -13,13 +13,19 @@ import (
 )
 
 // memDB is an in-memory state: one sorted keyspace shared by all modules,
-// each under "<name>/", like the executor's prefixed stores.
-type memDB struct{ m map[string][]byte }
+// each under "<name>/", like the executor's prefixed stores. keys is kept
+// sorted so iteration is ordered and cheap.
+type memDB struct {
+	m    map[string][]byte
+	keys []string
+}
 
-func (d *memDB) clone() map[string][]byte {
-	c := make(map[string][]byte, len(d.m))
+func newMemDB() *memDB { return &memDB{m: map[string][]byte{}} }
+
+func (d *memDB) clone() *memDB {
+	c := &memDB{m: make(map[string][]byte, len(d.m)), keys: append([]string(nil), d.keys...)}
 	for k, v := range d.m {
-		c[k] = v
+		c.m[k] = v
 	}
 	return c
 }
@@ -38,26 +44,41 @@ func (s *memStore) Get(k []byte) ([]byte, error) {
 }
 
 func (s *memStore) Set(k, v []byte) error {
-	s.db.m[s.prefix+string(k)] = append([]byte{}, v...)
+	full := s.prefix + string(k)
+	if _, ok := s.db.m[full]; !ok {
+		i := sort.SearchStrings(s.db.keys, full)
+		s.db.keys = append(s.db.keys, "")
+		copy(s.db.keys[i+1:], s.db.keys[i:])
+		s.db.keys[i] = full
+	}
+	s.db.m[full] = append([]byte{}, v...)
 	return nil
 }
 
 func (s *memStore) Delete(k []byte) error {
-	delete(s.db.m, s.prefix+string(k))
+	full := s.prefix + string(k)
+	if _, ok := s.db.m[full]; !ok {
+		return nil
+	}
+	delete(s.db.m, full)
+	i := sort.SearchStrings(s.db.keys, full)
+	s.db.keys = append(s.db.keys[:i], s.db.keys[i+1:]...)
 	return nil
 }
 
 func (s *memStore) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
 	full := s.prefix + string(prefix)
-	var keys []string
-	for k := range s.db.m {
-		if strings.HasPrefix(k, full) {
-			keys = append(keys, k)
-		}
+	i := sort.SearchStrings(s.db.keys, full)
+	j := i
+	for j < len(s.db.keys) && strings.HasPrefix(s.db.keys[j], full) {
+		j++
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		stop, err := fn([]byte(k[len(s.prefix):]), s.db.m[k])
+	for _, k := range append([]string(nil), s.db.keys[i:j]...) {
+		v, ok := s.db.m[k]
+		if !ok {
+			continue
+		}
+		stop, err := fn([]byte(k[len(s.prefix):]), v)
 		if err != nil || stop {
 			return err
 		}
@@ -142,7 +163,7 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	c := chain.MustCodec()
 	bank := &fakeBank{key: chain.NewStoreKey("bank")}
-	return &env{t: t, c: c, db: &memDB{m: map[string][]byte{}}, bank: bank,
+	return &env{t: t, c: c, db: newMemDB(), bank: bank,
 		m: New(chain.NewStoreKey(ModuleName), c, bank), height: 1, time: 1_000_000_000_000}
 }
 
@@ -192,7 +213,7 @@ func (e *env) deliver(sender chain.Address, msg chain.Msg) error {
 	snap := e.db.clone()
 	err := e.m.Deliver(e.ctx(sender), msg)
 	if err != nil {
-		e.db.m = snap
+		e.db = snap
 	}
 	return err
 }

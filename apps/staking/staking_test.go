@@ -343,7 +343,7 @@ func TestMessages(t *testing.T) {
 						t.Fatalf("got error %v, want %v", err, w)
 					}
 				}
-				if !reflect.DeepEqual(before, e.db.m) {
+				if !reflect.DeepEqual(before.m, e.db.m) {
 					t.Fatal("failed message changed state")
 				}
 			}
