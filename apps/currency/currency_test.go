@@ -256,3 +256,14 @@ func TestAmountJSON(t *testing.T) {
 		}
 	}
 }
+
+// bank is what a consumer such as staking or energy declares; *Module must
+// keep satisfying it.
+type bank interface {
+	Balance(ctx *chain.Context, addr chain.Address, denom string) (uint64, error)
+	Transfer(ctx *chain.Context, from, to chain.Address, denom string, amount uint64) error
+	Mint(ctx *chain.Context, to chain.Address, denom string, amount uint64) error
+	Burn(ctx *chain.Context, from chain.Address, denom string, amount uint64) error
+}
+
+var _ bank = (*Module)(nil)

@@ -25,7 +25,9 @@
 //	Burn(ctx, from, denom, amount) error
 //	Supply(ctx, denom) (uint64, error)
 //
-// Module accounts come from ModuleAddress(name); FeeCollector() =
+// Balance applies due expiry and demurrage before answering (it may write);
+// Transfer obeys the same rules as send. Module accounts come from
+// ModuleAddress(name); FeeCollector() =
 // ModuleAddress("currency/fees") receives fees. Module accounts listed in
 // Params are exempt from holding caps and transfer policies (escrow).
 //
@@ -58,7 +60,10 @@
 //     and the coordinator sees why. Issuer, merchants, module accounts exempt.
 //   - Transfer "merchants" (or any category list): holders may only send to
 //     active merchants (or back to the issuer); the issuer may send to
-//     anyone (distribution). Otherwise ErrTransferNotAllowed.
+//     anyone (distribution). Merchants do not pay holders: they redeem or
+//     send back to the issuer. Otherwise ErrTransferNotAllowed. Module
+//     accounts (Params.ModuleAccounts) may send and receive freely, and a
+//     release from a module account is not cap-checked.
 //   - Merchants: pay/send to an unregistered one fails ErrNotMerchant, to a
 //     suspended one ErrMerchantSuspended. With categories, the merchant must
 //     be registered in an allowed one, and pay's category (if given) must be
