@@ -1,0 +1,102 @@
+// Package p2p is the dure node's networking: a libp2p host, the chain's
+// gossip topics with validators and peer scoring, peer discovery, NAT
+// traversal switches, a deny-list connection gater, and the block-sync and
+// status stream protocols. It imports only package chain (for limits);
+// everything chain-specific about message contents is decided by callbacks
+// the node passes in Deps.
+//
+// # Wiring
+//
+//	key, _ := p2p.LoadOrCreateKey(filepath.Join(home, "p2p_key"))
+//	cfg := p2p.DefaultConfig(chainID)
+//	cfg.PrivKey, cfg.Bootstrap = key, seeds
+//	n, err := p2p.New(ctx, cfg, p2p.Deps{
+//		ValidateTx: mempool.CheckGossip,   // decode, chain ID, signature → Verdict
+//		ValidateConsensus: ..., ValidateBlock: ..., ValidateEvidence: ...,
+//		OnTx: mempool.AddVerified, OnConsensus: driver.Deliver, ...
+//		Blocks: blockStore,                // Head and BlockAndCommit
+//	})
+//	n.PublishTx(ctx, raw)                   // batched
+//	n.PublishConsensus(ctx, voteBytes)
+//	rep, err := n.NewSyncer(applyVerified).Run(ctx, store.Head()+1)
+//
+// # Topics and protocols
+//
+// Per chain ID: gossip topics /dure/<id>/tx/1, /dure/<id>/consensus/1,
+// /dure/<id>/block/1 and /dure/<id>/evidence/1; stream protocols
+// /dure/<id>/sync/1 and /dure/<id>/status/1; DHT protocol prefix /dure/<id>
+// and rendezvous "dure/<id>". Nodes of two chains may share a machine (or
+// even a connection) without exchanging a single chain message. Chain IDs
+// are limited to letters, digits, '-', '_' and '.' so these names stay
+// unambiguous.
+//
+// # Gossip
+//
+// Every topic has a validator: the message size is checked first (tx
+// batches 1 MiB, blocks and consensus chain.MaxBlockBytes, evidence 1 MiB),
+// then the node's function answers Accept, Reject or Ignore. Reject counts
+// as an invalid delivery in the sender's gossipsub score (weight -100 per
+// squared count), so a handful of bad messages takes a peer below
+// GraylistThreshold, after which everything it sends is dropped unread.
+// Loopback addresses are exempt from the IP-colocation penalty so local
+// testnets score normally. Mesh-delivery penalties are off because the
+// consensus and block topics are idle between heights.
+//
+// Messages are signed by their author (gossipsub StrictSign) and get
+// sequence-number IDs, so a consensus message re-broadcast with the same
+// bytes is delivered again rather than deduplicated away.
+//
+// Transactions travel in batches: PublishTx buffers and a batch leaves
+// every Config.TxFlushInterval (3 ms), at TxFlushCount (256) txs or at
+// TxFlushBytes (256 KiB). A batch is a CBOR array of byte strings
+// (EncodeTxBatch / DecodeTxBatch). ValidateTx runs on every tx of a
+// received batch: one Reject rejects the batch (an honest peer only ever
+// forwards batches it fully accepted); txs answered Ignore are left out of
+// what OnTx receives. Our own messages skip the node's validators and are
+// not handed back to the handlers. When the network is slower than the
+// sender, PublishTx blocks rather than dropping.
+//
+// # Connections
+//
+// TCP and QUIC with Noise and TLS and yamux. The connection manager keeps
+// LowWater..HighWater peers; the resource manager's connection limits are
+// derived from HighWater (2×HighWater+32 per direction, see
+// resourceLimits) so the connection manager, not a resource refusal,
+// decides the peer count. A private network key (pnet) makes a host that
+// only key holders can connect to; pnet covers TCP only, so such a host
+// runs without QUIC and a QUIC listen address is a config error.
+//
+// The deny list (Config.DenyPeers, Deny/Allow/Denied) is enforced by the
+// connection gater on dial and after the security handshake, and Deny
+// closes existing connections. Tests use it to partition nodes.
+//
+// Discovery: bootstrap peers are redialled with exponential backoff (1 s to
+// 1 min, jittered) for the node's whole life and protected from trimming;
+// the Kademlia DHT (auto client/server, or forced server with DHTServer)
+// advertises and looks up the chain's rendezvous every 30 s while below
+// LowWater. NAT: UPnP/NAT-PMP, hole punching, relay v2 client with AutoNAT
+// v2 and the bootstrap peers as static relays, each behind a switch;
+// DefaultConfig turns them on. mDNS is not available in this build: libp2p's
+// mdns package needs github.com/libp2p/zeroconf/v2, which is not in go.mod,
+// and New refuses EnableMDNS rather than ignore it.
+//
+// # Block sync
+//
+// A request is two uvarints (from, to), at most MaxSyncRange (64) heights;
+// the response is a sequence of frames (uvarint length, then height, block
+// and commit as length-prefixed bytes) ending when the server closes the
+// stream. Frames are bounded by chain.MaxBlockBytes plus MaxCommitBytes.
+// The server serves what it has up to its head; reads and writes have
+// deadlines (10 s for the request, Config.SyncTimeout for a whole request).
+// Syncer spreads ranges over all peers that report a high enough head,
+// applies items in height order through the node's callback, and refetches
+// a range elsewhere when a peer errors, times out or serves an item the
+// callback rejects.
+//
+// # Operations
+//
+// Peers, Topics (with mesh sizes), PeerScore and Stats give operators what
+// they need; Stats are plain counters the node exports to Prometheus.
+// libp2p's own metrics go to Config.MetricsRegisterer when one is given;
+// nothing is registered globally.
+package p2p

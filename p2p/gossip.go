@@ -1,0 +1,449 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dure-network/dure/chain"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// Verdict is a gossip validator's answer.
+type Verdict int
+
+const (
+	// Accept delivers the message locally and forwards it.
+	Accept Verdict = iota
+	// Reject drops the message and lowers the score of the peer that sent
+	// it: use it for messages no honest peer would forward (undecodable,
+	// bad signature, wrong chain).
+	Reject
+	// Ignore drops the message without penalty: stale, duplicate, or not
+	// checkable right now (e.g. a vote for a future height).
+	Ignore
+)
+
+func (v Verdict) result() pubsub.ValidationResult {
+	switch v {
+	case Accept:
+		return pubsub.ValidationAccept
+	case Reject:
+		return pubsub.ValidationReject
+	default:
+		return pubsub.ValidationIgnore
+	}
+}
+
+// Topic kinds, indexes into the node's topic arrays.
+type topicKind int
+
+const (
+	kindTx topicKind = iota
+	kindConsensus
+	kindBlock
+	kindEvidence
+	numKinds
+)
+
+var kindNames = [numKinds]string{"tx", "consensus", "block", "evidence"}
+
+// Per-topic message size limits, checked by the validator before anything
+// else so an oversized message is a Reject (scored), not just dropped.
+var kindMaxBytes = [numKinds]int{
+	MaxTxBatchBytes,
+	chain.MaxBlockBytes, // a proposal may carry the whole block
+	chain.MaxBlockBytes,
+	1 << 20,
+}
+
+// TopicName returns the gossip topic of one kind ("tx", "consensus",
+// "block", "evidence") for a chain: /dure/<chain-id>/<kind>/1.
+func TopicName(chainID, kind string) string { return "/dure/" + chainID + "/" + kind + "/1" }
+
+// SyncProtocol and StatusProtocol are the stream protocol IDs of a chain.
+func SyncProtocol(chainID string) protocol.ID {
+	return protocol.ID("/dure/" + chainID + "/sync/1")
+}
+
+// StatusProtocol answers a peer's head height.
+func StatusProtocol(chainID string) protocol.ID {
+	return protocol.ID("/dure/" + chainID + "/status/1")
+}
+
+// Score thresholds. A peer below GossipThreshold gets no gossip from us,
+// below PublishThreshold none of our own messages, and below
+// GraylistThreshold everything it sends is dropped unread.
+const (
+	GossipThreshold   = -100
+	PublishThreshold  = -200
+	GraylistThreshold = -400
+
+	// invalidWeight is per invalid message squared (P4): three rejected
+	// messages on any topic take a peer from the positive cap (+50) to
+	// -850, past the graylist.
+	invalidWeight = -100
+)
+
+func scoreParams(chainID string) (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
+	topics := make(map[string]*pubsub.TopicScoreParams, numKinds)
+	for k := range numKinds {
+		topics[TopicName(chainID, kindNames[k])] = &pubsub.TopicScoreParams{
+			TopicWeight: 1,
+			// P1: a little credit for staying in the mesh (max +3).
+			TimeInMeshWeight:  0.01,
+			TimeInMeshQuantum: time.Second,
+			TimeInMeshCap:     300,
+			// P2: credit for being first with valid messages (max +20).
+			FirstMessageDeliveriesWeight: 1,
+			FirstMessageDeliveriesDecay:  pubsub.ScoreParameterDecay(10 * time.Minute),
+			FirstMessageDeliveriesCap:    20,
+			// P3 (mesh delivery deficits) is off: consensus and block
+			// topics are idle between heights and the penalty would hit
+			// honest peers on a quiet chain.
+			// P4: invalid messages, decaying over about 10 minutes.
+			InvalidMessageDeliveriesWeight: invalidWeight,
+			InvalidMessageDeliveriesDecay:  pubsub.ScoreParameterDecay(10 * time.Minute),
+		}
+	}
+	params := &pubsub.PeerScoreParams{
+		Topics:            topics,
+		TopicScoreCap:     50,
+		AppSpecificScore:  func(peer.ID) float64 { return 0 },
+		AppSpecificWeight: 1,
+		// P6: many peers from one IP is a Sybil sign, except on loopback
+		// where local testnets live.
+		IPColocationFactorWeight:    -20,
+		IPColocationFactorThreshold: 4,
+		IPColocationFactorWhitelist: []*net.IPNet{
+			{IP: net.IPv4(127, 0, 0, 0), Mask: net.CIDRMask(8, 32)},
+			{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
+		},
+		// P7: broken promises (IHAVE without IWANT follow-up, early GRAFT).
+		BehaviourPenaltyWeight:    -10,
+		BehaviourPenaltyThreshold: 6,
+		BehaviourPenaltyDecay:     pubsub.ScoreParameterDecay(10 * time.Minute),
+		DecayInterval:             pubsub.DefaultDecayInterval,
+		DecayToZero:               pubsub.DefaultDecayToZero,
+		RetainScore:               30 * time.Minute,
+	}
+	th := &pubsub.PeerScoreThresholds{
+		GossipThreshold:             GossipThreshold,
+		PublishThreshold:            PublishThreshold,
+		GraylistThreshold:           GraylistThreshold,
+		AcceptPXThreshold:           20,
+		OpportunisticGraftThreshold: 3,
+	}
+	return params, th
+}
+
+// TopicCounters are monotonically increasing gossip counters for one topic.
+type TopicCounters struct {
+	Accepted  uint64 // messages our validator accepted (from others)
+	Rejected  uint64 // messages rejected (sender penalised)
+	Ignored   uint64 // messages ignored
+	Delivered uint64 // messages handed to the node's handler
+	Published uint64 // messages we published
+	Failed    uint64 // our publishes that failed
+}
+
+type topicCounters struct {
+	accepted, rejected, ignored, delivered, published, failed atomic.Uint64
+}
+
+func (c *topicCounters) count(v Verdict) {
+	switch v {
+	case Accept:
+		c.accepted.Add(1)
+	case Reject:
+		c.rejected.Add(1)
+	default:
+		c.ignored.Add(1)
+	}
+}
+
+func (c *topicCounters) snapshot() TopicCounters {
+	return TopicCounters{Accepted: c.accepted.Load(), Rejected: c.rejected.Load(), Ignored: c.ignored.Load(),
+		Delivered: c.delivered.Load(), Published: c.published.Load(), Failed: c.failed.Load()}
+}
+
+// Stats is a snapshot of the node's counters, for the node's metrics.
+type Stats struct {
+	Tx, Consensus, Block, Evidence TopicCounters
+	TxsPublished                   uint64 // transactions given to PublishTx and sent
+	TxsReceived                    uint64 // transactions delivered to OnTx
+	DroppedRPCs                    uint64 // outbound RPCs pubsub dropped (peer queue full)
+	ThrottledValidations           uint64 // messages dropped because validation was saturated
+}
+
+// TopicInfo describes one joined topic.
+type TopicInfo struct {
+	Name      string
+	Peers     int // peers subscribed to the topic
+	MeshPeers int // peers in our gossipsub mesh for it
+}
+
+// meshTracer follows GRAFT/PRUNE to know mesh sizes, and counts drops. Its
+// methods run inside pubsub's event loop, so they only touch a mutex-held
+// map and atomics.
+type meshTracer struct {
+	mu        sync.Mutex
+	mesh      map[string]map[peer.ID]struct{}
+	dropped   atomic.Uint64
+	throttled atomic.Uint64
+}
+
+func newMeshTracer() *meshTracer { return &meshTracer{mesh: make(map[string]map[peer.ID]struct{})} }
+
+func (t *meshTracer) Graft(p peer.ID, topic string) {
+	t.mu.Lock()
+	m := t.mesh[topic]
+	if m == nil {
+		m = make(map[peer.ID]struct{})
+		t.mesh[topic] = m
+	}
+	m[p] = struct{}{}
+	t.mu.Unlock()
+}
+
+func (t *meshTracer) Prune(p peer.ID, topic string) {
+	t.mu.Lock()
+	delete(t.mesh[topic], p)
+	t.mu.Unlock()
+}
+
+func (t *meshTracer) RemovePeer(p peer.ID) {
+	t.mu.Lock()
+	for _, m := range t.mesh {
+		delete(m, p)
+	}
+	t.mu.Unlock()
+}
+
+func (t *meshTracer) meshSize(topic string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.mesh[topic])
+}
+
+func (t *meshTracer) RejectMessage(_ *pubsub.Message, reason string) {
+	if reason == pubsub.RejectValidationThrottled || reason == pubsub.RejectValidationQueueFull {
+		t.throttled.Add(1)
+	}
+}
+func (t *meshTracer) DropRPC(*pubsub.RPC, peer.ID)                         { t.dropped.Add(1) }
+func (t *meshTracer) AddPeer(peer.ID, protocol.ID)                         {}
+func (t *meshTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (t *meshTracer) OnClosedOutboundStream(peer.ID)                       {}
+func (t *meshTracer) Join(string)                                          {}
+func (t *meshTracer) Leave(string)                                         {}
+func (t *meshTracer) ValidateMessage(*pubsub.Message)                      {}
+func (t *meshTracer) DeliverMessage(*pubsub.Message)                       {}
+func (t *meshTracer) DuplicateMessage(*pubsub.Message)                     {}
+func (t *meshTracer) ThrottlePeer(peer.ID)                                 {}
+func (t *meshTracer) RecvRPC(*pubsub.RPC)                                  {}
+func (t *meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (t *meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (t *meshTracer) UndeliverableMessage(*pubsub.Message)                 {}
+
+// scoreBook keeps the latest peer-score snapshot from pubsub's inspector.
+type scoreBook struct {
+	mu     sync.RWMutex
+	scores map[peer.ID]float64
+}
+
+func (s *scoreBook) update(m map[peer.ID]float64) {
+	s.mu.Lock()
+	s.scores = m
+	s.mu.Unlock()
+}
+
+func (s *scoreBook) get(p peer.ID) float64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.scores[p]
+}
+
+// gossipOptions are the pubsub options: scoring, raised limits and queues.
+func (n *Node) gossipOptions() []pubsub.Option {
+	params, th := scoreParams(n.cfg.ChainID)
+	return []pubsub.Option{
+		pubsub.WithPeerScore(params, th),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(n.scores.update), n.cfg.ScoreInspectInterval),
+		// Blocks travel whole on the block topic; the per-topic validators
+		// cut everything else down to size.
+		pubsub.WithMaxMessageSize(chain.MaxBlockBytes + 64<<10),
+		// Bursts: 10,000 txs are ~40 batches, and blocks and votes come on
+		// top; the defaults (32) drop under that load.
+		pubsub.WithPeerOutboundQueueSize(1024),
+		pubsub.WithValidateQueueSize(1024),
+		pubsub.WithRawTracer(n.tracer),
+		pubsub.WithSubscriptionFilter(pubsub.WrapLimitSubscriptionFilter(
+			pubsub.NewAllowlistSubscriptionFilter(n.topicNames[:]...), 64)),
+		pubsub.WithPeerExchange(true),
+	}
+}
+
+// validator wraps a topic's check with the size limit, counters and the
+// "our own messages were checked before publishing" shortcut.
+func (n *Node) validator(k topicKind, check func(from peer.ID, msg *pubsub.Message) Verdict) pubsub.ValidatorEx {
+	self := n.host.ID()
+	return func(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+		if from == self {
+			if k == kindTx {
+				txs, err := DecodeTxBatch(msg.Data)
+				if err != nil {
+					return pubsub.ValidationReject
+				}
+				msg.ValidatorData = txs
+			}
+			return pubsub.ValidationAccept
+		}
+		v := Reject
+		if len(msg.Data) <= kindMaxBytes[k] {
+			v = check(from, msg)
+		}
+		n.counters[k].count(v)
+		return v.result()
+	}
+}
+
+// checkTxBatch decodes a batch and runs ValidateTx on each tx. Any Reject
+// rejects the batch (an honest peer forwards only batches whose every tx it
+// accepted, and creates batches only from txs it accepted); txs answered
+// Ignore are left out of what OnTx receives.
+func (n *Node) checkTxBatch(_ peer.ID, msg *pubsub.Message) Verdict {
+	txs, err := DecodeTxBatch(msg.Data)
+	if err != nil {
+		return Reject
+	}
+	accepted := txs[:0:0]
+	for _, tx := range txs {
+		switch n.deps.ValidateTx(tx) {
+		case Reject:
+			return Reject
+		case Accept:
+			accepted = append(accepted, tx)
+		}
+	}
+	if len(accepted) == 0 {
+		return Ignore
+	}
+	msg.ValidatorData = accepted
+	return Accept
+}
+
+// readLoop hands accepted messages of one topic to the node's handler. Our
+// own messages are skipped: the node already has them.
+func (n *Node) readLoop(k topicKind, sub *pubsub.Subscription) {
+	defer n.wg.Done()
+	self := n.host.ID()
+	for {
+		msg, err := sub.Next(n.ctx)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, pubsub.ErrSubscriptionCancelled) {
+				n.log.Warn("p2p: subscription ended", "topic", n.topicNames[k], "err", err)
+			}
+			return
+		}
+		if msg.ReceivedFrom == self {
+			continue
+		}
+		n.counters[k].delivered.Add(1)
+		from := msg.ReceivedFrom
+		switch k {
+		case kindTx:
+			txs, _ := msg.ValidatorData.([][]byte)
+			n.txsReceived.Add(uint64(len(txs)))
+			if n.deps.OnTx != nil && len(txs) > 0 {
+				n.deps.OnTx(from, txs)
+			}
+		case kindConsensus:
+			if n.deps.OnConsensus != nil {
+				n.deps.OnConsensus(from, msg.Data)
+			}
+		case kindBlock:
+			if n.deps.OnBlock != nil {
+				n.deps.OnBlock(from, msg.Data)
+			}
+		case kindEvidence:
+			if n.deps.OnEvidence != nil {
+				n.deps.OnEvidence(from, msg.Data)
+			}
+		}
+	}
+}
+
+// publisher sends tx batches in order.
+func (n *Node) publisher() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case batch := <-n.batcher.out:
+			n.sendTxBatch(batch)
+		}
+	}
+}
+
+func (n *Node) sendTxBatch(batch [][]byte) {
+	data, err := EncodeTxBatch(batch)
+	if err == nil {
+		err = n.topics[kindTx].Publish(n.ctx, data)
+	}
+	if err != nil {
+		n.counters[kindTx].failed.Add(1)
+		n.log.Warn("p2p: tx batch not published", "txs", len(batch), "err", err)
+		return
+	}
+	n.counters[kindTx].published.Add(1)
+	n.txsPublished.Add(uint64(len(batch)))
+}
+
+func (n *Node) publish(ctx context.Context, k topicKind, data []byte) error {
+	if len(data) == 0 || len(data) > kindMaxBytes[k] {
+		return errorf(ErrMessageTooLarge, "publish %s: %d bytes (1..%d)", kindNames[k], len(data), kindMaxBytes[k])
+	}
+	if err := n.topics[k].Publish(ctx, data); err != nil {
+		n.counters[k].failed.Add(1)
+		return errorf(err, "publish %s", kindNames[k])
+	}
+	n.counters[k].published.Add(1)
+	return nil
+}
+
+// Topics lists the chain's topics with their peer and mesh sizes.
+func (n *Node) Topics() []TopicInfo {
+	out := make([]TopicInfo, 0, numKinds)
+	for k := range numKinds {
+		name := n.topicNames[k]
+		out = append(out, TopicInfo{Name: name, Peers: len(n.topics[k].ListPeers()), MeshPeers: n.tracer.meshSize(name)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Stats returns the gossip counters.
+func (n *Node) Stats() Stats {
+	return Stats{
+		Tx:                   n.counters[kindTx].snapshot(),
+		Consensus:            n.counters[kindConsensus].snapshot(),
+		Block:                n.counters[kindBlock].snapshot(),
+		Evidence:             n.counters[kindEvidence].snapshot(),
+		TxsPublished:         n.txsPublished.Load(),
+		TxsReceived:          n.txsReceived.Load(),
+		DroppedRPCs:          n.tracer.dropped.Load(),
+		ThrottledValidations: n.tracer.throttled.Load(),
+	}
+}
+
+// PeerScore is the peer's gossipsub score as of the last inspection
+// (Config.ScoreInspectInterval); 0 for unknown peers.
+func (n *Node) PeerScore(p peer.ID) float64 { return n.scores.get(p) }

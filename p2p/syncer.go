@@ -1,0 +1,203 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Syncer catches a node up from its peers. It asks every peer for its head
+// (status protocol), splits the missing heights into ranges of at most
+// MaxSyncRange, fetches ranges from several peers in parallel, and hands
+// items to Apply strictly in height order on the caller's goroutine. A peer
+// that fails a fetch, or serves an item Apply rejects, is dropped for the
+// rest of the run and its range is fetched from another peer.
+type Syncer struct {
+	n     *Node
+	apply func(SyncItem) error
+	// lookahead bounds how many ranges per peer may be fetched ahead of
+	// the next height to apply (memory bound: ranges × 64 blocks).
+	lookahead int
+}
+
+// NewSyncer returns a Syncer whose Apply callback verifies and commits one
+// item (decode block, verify commit, execute, store). A non-nil error marks
+// the serving peer bad.
+func (n *Node) NewSyncer(apply func(SyncItem) error) *Syncer {
+	return &Syncer{n: n, apply: apply, lookahead: 2}
+}
+
+// SyncReport says how far a run got.
+type SyncReport struct {
+	Next     uint64    // the next height to apply (from + applied)
+	Target   uint64    // the highest head any peer reported
+	Applied  uint64    // items applied in this run
+	BadPeers []peer.ID // peers dropped for errors or bad items
+}
+
+// Run syncs from height from up to the highest head reported by the
+// connected peers.
+func (s *Syncer) Run(ctx context.Context, from uint64) (SyncReport, error) {
+	return s.RunPeers(ctx, from, s.n.host.Network().Peers())
+}
+
+type syncRange struct{ from, to uint64 }
+
+type fetchResult struct {
+	r     syncRange
+	p     peer.ID
+	items []SyncItem
+	err   error
+}
+
+// RunPeers is Run restricted to the given peers.
+func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (SyncReport, error) {
+	if from == 0 {
+		from = 1
+	}
+	rep := SyncReport{Next: from}
+	heads := s.heads(ctx, peers)
+	for _, h := range heads {
+		rep.Target = max(rep.Target, h)
+	}
+	if rep.Target < from {
+		return rep, nil
+	}
+	var pending []syncRange
+	for f := from; f <= rep.Target; f += MaxSyncRange {
+		pending = append(pending, syncRange{f, min(f+MaxSyncRange-1, rep.Target)})
+	}
+	order := make([]peer.ID, 0, len(heads))
+	for p := range heads {
+		order = append(order, p)
+	}
+	slices.Sort(order)
+	bad := make(map[peer.ID]bool)
+	busy := make(map[peer.ID]bool)
+	done := make(map[uint64]fetchResult)
+	results := make(chan fetchResult, len(order))
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inflight := 0
+	limit := uint64(s.lookahead*max(1, len(order))) * MaxSyncRange
+
+	markBad := func(p peer.ID) {
+		if !bad[p] {
+			bad[p] = true
+			rep.BadPeers = append(rep.BadPeers, p)
+		}
+	}
+	requeue := func(r syncRange) {
+		i, _ := slices.BinarySearchFunc(pending, r.from, func(a syncRange, f uint64) int {
+			return cmpU64(a.from, f)
+		})
+		pending = slices.Insert(pending, i, r)
+	}
+
+	for rep.Next <= rep.Target {
+		// Hand out ranges to idle peers that have them.
+		for _, p := range order {
+			if bad[p] || busy[p] {
+				continue
+			}
+			i := slices.IndexFunc(pending, func(r syncRange) bool {
+				return r.to <= heads[p] && r.from < rep.Next+limit
+			})
+			if i < 0 {
+				continue
+			}
+			r := pending[i]
+			pending = slices.Delete(pending, i, i+1)
+			busy[p] = true
+			inflight++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				items, err := s.n.FetchBlocks(fctx, p, r.from, r.to)
+				results <- fetchResult{r: r, p: p, items: items, err: err}
+			}()
+		}
+		if inflight == 0 {
+			return rep, fmt.Errorf("sync to %d stopped at %d: %w (%d bad of %d)", rep.Target, rep.Next, ErrNoPeers, len(rep.BadPeers), len(order))
+		}
+		var res fetchResult
+		select {
+		case <-ctx.Done():
+			return rep, fmt.Errorf("sync stopped at %d: %w", rep.Next, ctx.Err())
+		case res = <-results:
+		}
+		inflight--
+		busy[res.p] = false
+		if res.err == nil && uint64(len(res.items)) != res.r.to-res.r.from+1 {
+			res.err = fmt.Errorf("%w: %d of %d items", ErrMalformed, len(res.items), res.r.to-res.r.from+1)
+		}
+		if res.err != nil {
+			s.n.log.Debug("p2p: sync fetch failed", "peer", res.p, "from", res.r.from, "to", res.r.to, "err", res.err)
+			markBad(res.p)
+			requeue(res.r)
+			continue
+		}
+		done[res.r.from] = res
+		// Apply whatever is now contiguous.
+		for {
+			f, ok := done[rep.Next]
+			if !ok {
+				break
+			}
+			delete(done, rep.Next)
+			for _, it := range f.items {
+				if err := s.apply(it); err != nil {
+					s.n.log.Debug("p2p: sync item rejected", "peer", f.p, "height", it.Height, "err", err)
+					markBad(f.p)
+					requeue(syncRange{it.Height, f.r.to})
+					break
+				}
+				rep.Next = it.Height + 1
+				rep.Applied++
+			}
+			if rep.Next <= f.r.to {
+				break
+			}
+		}
+	}
+	return rep, nil
+}
+
+// heads queries the peers' heads in parallel; peers that do not answer
+// are left out.
+func (s *Syncer) heads(ctx context.Context, peers []peer.ID) map[peer.ID]uint64 {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	out := make(map[peer.ID]uint64, len(peers))
+	for _, p := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := s.n.PeerHead(ctx, p)
+			if err != nil {
+				s.n.log.Debug("p2p: status failed", "peer", p, "err", err)
+				return
+			}
+			mu.Lock()
+			out[p] = h
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
