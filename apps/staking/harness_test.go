@@ -155,7 +155,7 @@ type env struct {
 	c      *chain.Codec
 	db     *memDB
 	m      *Module
-	bank   *fakeBank
+	bank   Bank
 	height uint64
 	time   int64
 }
@@ -173,7 +173,11 @@ func (e *env) ctx(sender chain.Address) *chain.Context {
 
 func (e *env) fund(a chain.Address, amt uint64) {
 	e.t.Helper()
-	if err := e.bank.set(e.ctx(chain.Address{}), a, denom, amt); err != nil {
+	fb, ok := e.bank.(*fakeBank)
+	if !ok {
+		e.t.Fatal("fund needs the fake bank")
+	}
+	if err := fb.set(e.ctx(chain.Address{}), a, denom, amt); err != nil {
 		e.t.Fatal(err)
 	}
 }
