@@ -12,8 +12,8 @@ import (
 // before any signature leaves the node, it stops a restarted validator from
 // signing something different for a step it already signed.
 type LastSigned struct {
-	_        struct{}   `cbor:",toarray"`
-	Height   uint64     // 0: never signed
+	_        struct{} `cbor:",toarray"`
+	Height   uint64   // 0: never signed
 	Round    uint32
 	Step     Step       // StepPropose, StepPrevote or StepPrecommit
 	SignHash chain.Hash // sha256 of the signed bytes

@@ -187,10 +187,10 @@ type WALRecord struct {
 // Ready is what the machine asks of its driver. Handle it in field order:
 // WAL (and sync, LastSigned) first, everything else after.
 type Ready struct {
-	WAL        []WALRecord     // append in order
-	MustSync   bool            // fsync the WAL and persist LastSigned before sending Messages
-	LastSigned *LastSigned     // new last-signed state, non-nil when it changed
-	Messages   []Message       // broadcast
+	WAL        []WALRecord // append in order
+	MustSync   bool        // fsync the WAL and persist LastSigned before sending Messages
+	LastSigned *LastSigned // new last-signed state, non-nil when it changed
+	Messages   []Message   // broadcast
 	Timeouts   []ScheduleTimeout
 	Requests   []RequestBlock
 	Validate   []ValidateBlock
