@@ -1,0 +1,183 @@
+package config
+
+import (
+	"log/slog"
+	"path/filepath"
+)
+
+// Config is the node's config.toml. Paths are relative to Home unless
+// absolute; use the *Path methods to resolve them.
+type Config struct {
+	// Home is the node's home directory: the directory config.toml was
+	// loaded from, or the one given to Default. It is not written.
+	Home string `toml:"-"`
+
+	Moniker          string `toml:"moniker" comment:"A human-readable name for this node, shown to peers and in status output."`
+	GenesisFile      string `toml:"genesis_file" comment:"Genesis document of the chain to join (relative paths are inside the home directory)."`
+	DataDir          string `toml:"data_dir" comment:"Database directory: blocks, state and indexes."`
+	KeysDir          string `toml:"keys_dir" comment:"Keyring directory: account and validator keys, encrypted at rest (see [keyring])."`
+	NodeKeyFile      string `toml:"node_key_file" comment:"The node's peer-to-peer identity key (its libp2p peer ID). Created on first start."`
+	PrivValidatorKey string `toml:"priv_validator_key" comment:"Name of the keyring key this node signs blocks and votes with.\nEmpty: run as a full node that does not validate."`
+	LogLevel         string `toml:"log_level" comment:"Log verbosity: \"debug\", \"info\", \"warn\" or \"error\"."`
+	LogFormat        string `toml:"log_format" comment:"Log format: \"text\" for people, \"json\" for log collectors."`
+
+	API       API       `toml:"api" comment:"HTTP JSON API, event stream and Prometheus metrics."`
+	P2P       P2P       `toml:"p2p" comment:"Peer-to-peer networking (libp2p)."`
+	Consensus Consensus `toml:"consensus" comment:"Consensus timeouts and block limits. Timeouts are durations such as \"500ms\" or \"1s\"."`
+	Mempool   Mempool   `toml:"mempool" comment:"Pending transactions waiting for a block."`
+	Storage   Storage   `toml:"storage" comment:"How much history the node keeps on disk."`
+	Keyring   Keyring   `toml:"keyring" comment:"Where keys live and how they are protected."`
+}
+
+// API configures the HTTP server.
+type API struct {
+	ListenAddr         string   `toml:"listen_addr" comment:"host:port the HTTP API listens on. The default accepts local connections only;\nuse \"0.0.0.0:26657\" to serve other machines (put it behind a proxy). Empty disables the API."`
+	MaxBodyBytes       ByteSize `toml:"max_body_bytes" comment:"Largest request body accepted, in bytes or with a unit (\"1MiB\")."`
+	CORSAllowedOrigins []string `toml:"cors_allowed_origins" comment:"Origins browsers may call the API from, e.g. [\"https://wallet.example\"]; [\"*\"] allows any.\nEmpty: no cross-origin access."`
+	EnableMetrics      bool     `toml:"enable_metrics" comment:"Serve Prometheus metrics at /metrics on the API address."`
+}
+
+// P2P configures the libp2p host.
+type P2P struct {
+	ListenAddrs           []string `toml:"listen_addrs" comment:"Multiaddrs to listen on for peers (TCP and QUIC)."`
+	ExternalAddrs         []string `toml:"external_addrs" comment:"Multiaddrs to announce in addition to the detected ones, e.g. a public IP or DNS name\nwhen behind port forwarding: [\"/dns4/node.example/tcp/26656\"]."`
+	BootstrapPeers        []string `toml:"bootstrap_peers" comment:"Peers to connect to at start, as multiaddrs ending in /p2p/<peer-id>."`
+	DenyPeers             []string `toml:"deny_peers" comment:"Peer IDs never to connect to or accept."`
+	LowWater              int      `toml:"low_water" comment:"Connection manager: connections are trimmed down to low_water ..."`
+	HighWater             int      `toml:"high_water" comment:"... whenever there are more than high_water."`
+	EnableDHT             bool     `toml:"enable_dht" comment:"Find peers through the Kademlia DHT."`
+	EnableMDNS            bool     `toml:"enable_mdns" comment:"Find peers on the local network with mDNS."`
+	EnableNATPortMap      bool     `toml:"enable_nat_port_map" comment:"Ask the home router to forward a port (UPnP / NAT-PMP)."`
+	EnableHolePunching    bool     `toml:"enable_hole_punching" comment:"Connect to peers behind NAT by hole punching (DCUtR)."`
+	EnableRelay           bool     `toml:"enable_relay" comment:"Be reachable through circuit relays when behind NAT (relay client; this node does not relay for others)."`
+	PrivateNetworkPSKFile string   `toml:"private_network_psk_file" comment:"Pre-shared key file for a private network: only peers with the same key can connect.\nEmpty: the public network."`
+}
+
+// Consensus configures the consensus engine's timing and block limits.
+type Consensus struct {
+	TimeoutPropose    Duration `toml:"timeout_propose" comment:"How long to wait for a proposal before prevoting nil."`
+	TimeoutPrevote    Duration `toml:"timeout_prevote" comment:"How long to wait after +2/3 of any prevotes before precommitting."`
+	TimeoutPrecommit  Duration `toml:"timeout_precommit" comment:"How long to wait after +2/3 of any precommits before moving to the next round."`
+	TimeoutDelta      Duration `toml:"timeout_delta" comment:"Added to each timeout per failed round, so a slow network eventually agrees."`
+	TimeoutCommit     Duration `toml:"timeout_commit" comment:"Pause after a commit to gather late votes before the next height (0s: none)."`
+	CreateEmptyBlocks bool     `toml:"create_empty_blocks" comment:"Make blocks with no transactions. When false, the chain waits for a transaction."`
+	HeartbeatInterval Duration `toml:"heartbeat_interval" comment:"With create_empty_blocks, how long an idle chain waits before an empty block (0s: at once)."`
+	MaxBlockTxs       int      `toml:"max_block_txs" comment:"Most transactions this node puts in a block it proposes."`
+	MaxBlockBytes     ByteSize `toml:"max_block_bytes" comment:"Largest block this node proposes, in bytes or with a unit."`
+}
+
+// Mempool bounds pending transactions.
+type Mempool struct {
+	MaxTxs       int      `toml:"max_txs" comment:"Most pending transactions held; new ones are refused when full."`
+	MaxBytes     ByteSize `toml:"max_bytes" comment:"Most bytes of pending transactions held, in bytes or with a unit (\"64MiB\")."`
+	MaxPerSender int      `toml:"max_per_sender" comment:"Most pending transactions from one account, so one sender cannot fill the pool."`
+}
+
+// Storage says how much history is kept. Pruning never touches the latest
+// state, so it does not affect validating or serving current queries.
+type Storage struct {
+	KeepRecent uint64 `toml:"keep_recent" comment:"Heights of state history kept for queries and proofs at past heights; older\nstate versions are discarded. 0 keeps all history (archive node)."`
+	KeepBlocks uint64 `toml:"keep_blocks" comment:"Blocks, commits and transaction results kept, counting back from the latest height.\n0 keeps every block, which lets this node serve peers syncing from the first block."`
+}
+
+// Keyring selects the keystore backend.
+type Keyring struct {
+	Backend        string `toml:"backend" comment:"\"file\": keys encrypted with a passphrase. \"test\": keys in plaintext, for local testnets only."`
+	PassphraseFile string `toml:"passphrase_file" comment:"File holding the keyring passphrase, for unattended start.\nEmpty: read DURE_KEYRING_PASSPHRASE, else prompt on the terminal."`
+}
+
+// Default returns a configuration that works as is for a node whose home
+// directory is home.
+func Default(home string) Config {
+	return Config{
+		Home:             home,
+		Moniker:          "dure-node",
+		GenesisFile:      "genesis.json",
+		DataDir:          "data",
+		KeysDir:          "keys",
+		NodeKeyFile:      "node_key.json",
+		PrivValidatorKey: "validator",
+		LogLevel:         "info",
+		LogFormat:        "text",
+		API: API{
+			ListenAddr:         "127.0.0.1:26657",
+			MaxBodyBytes:       1 << 20,
+			CORSAllowedOrigins: []string{},
+			EnableMetrics:      true,
+		},
+		P2P: P2P{
+			ListenAddrs:        []string{"/ip4/0.0.0.0/tcp/26656", "/ip4/0.0.0.0/udp/26656/quic-v1"},
+			ExternalAddrs:      []string{},
+			BootstrapPeers:     []string{},
+			DenyPeers:          []string{},
+			LowWater:           32,
+			HighWater:          64,
+			EnableDHT:          true,
+			EnableMDNS:         true,
+			EnableNATPortMap:   true,
+			EnableHolePunching: true,
+			EnableRelay:        true,
+		},
+		Consensus: Consensus{
+			TimeoutPropose:    "1s",
+			TimeoutPrevote:    "500ms",
+			TimeoutPrecommit:  "500ms",
+			TimeoutDelta:      "500ms",
+			TimeoutCommit:     "100ms",
+			CreateEmptyBlocks: true,
+			HeartbeatInterval: "10s",
+			MaxBlockTxs:       10000,
+			MaxBlockBytes:     8 << 20,
+		},
+		Mempool: Mempool{
+			MaxTxs:       50000,
+			MaxBytes:     64 << 20,
+			MaxPerSender: 1000,
+		},
+		Storage: Storage{
+			KeepRecent: 1000,
+			KeepBlocks: 0,
+		},
+		Keyring: Keyring{Backend: "file"},
+	}
+}
+
+// Path resolves p against Home; absolute paths are returned unchanged.
+func (c Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Home, p)
+}
+
+// GenesisPath is the resolved genesis_file.
+func (c Config) GenesisPath() string { return c.Path(c.GenesisFile) }
+
+// DataPath is the resolved data_dir.
+func (c Config) DataPath() string { return c.Path(c.DataDir) }
+
+// KeysPath is the resolved keys_dir.
+func (c Config) KeysPath() string { return c.Path(c.KeysDir) }
+
+// NodeKeyPath is the resolved node_key_file.
+func (c Config) NodeKeyPath() string { return c.Path(c.NodeKeyFile) }
+
+// PSKPath is the resolved p2p.private_network_psk_file ("" when public).
+func (c Config) PSKPath() string { return c.Path(c.P2P.PrivateNetworkPSKFile) }
+
+// PassphrasePath is the resolved keyring.passphrase_file ("" when unset).
+func (c Config) PassphrasePath() string { return c.Path(c.Keyring.PassphraseFile) }
+
+// SlogLevel maps log_level to a slog level (info if invalid; Validate
+// reports invalid values).
+func (c Config) SlogLevel() slog.Level {
+	switch c.LogLevel {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
