@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/pokt-network/smt/kvstore"
@@ -14,8 +13,9 @@ import (
 // one version, writes stay in memory until the block commits, so staging a
 // candidate block leaves the database untouched.
 type nodeStore struct {
-	txn *badger.Txn
-	buf map[string]nodeOp // digest → last operation
+	txn   *badger.Txn
+	cache *nodeCache
+	buf   map[string]nodeOp // digest → last operation
 }
 
 type nodeOp struct {
@@ -25,8 +25,8 @@ type nodeOp struct {
 
 var _ kvstore.MapStore = (*nodeStore)(nil)
 
-func newNodeStore(db *badger.DB, version uint64) *nodeStore {
-	return &nodeStore{txn: db.NewTransactionAt(version, false), buf: make(map[string]nodeOp)}
+func newNodeStore(db *badger.DB, version uint64, cache *nodeCache) *nodeStore {
+	return &nodeStore{txn: db.NewTransactionAt(version, false), cache: cache, buf: make(map[string]nodeOp)}
 }
 
 func nodeKey(digest []byte) []byte {
@@ -42,6 +42,9 @@ func (n *nodeStore) Get(digest []byte) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %x (deleted)", ErrMissingNode, digest)
 		}
 		return op.val, nil
+	}
+	if v, ok := n.cache.get(digest); ok {
+		return v, nil
 	}
 	item, err := n.txn.Get(nodeKey(digest))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -59,6 +62,7 @@ func (n *nodeStore) Get(digest []byte) ([]byte, error) {
 	if len(v) < 1+hashLen || v[0] > 2 {
 		return nil, fmt.Errorf("%w: node %x has %d bytes, type %d", ErrCorruptNode, digest, len(v), firstByte(v))
 	}
+	n.cache.put(string(digest), v)
 	return v, nil
 }
 
@@ -83,13 +87,13 @@ func (n *nodeStore) Len() (int, error) { return 0, errors.New("state: node store
 
 func (n *nodeStore) ClearAll() error { return errors.New("state: node store cannot be cleared") }
 
-// ops returns the buffered writes sorted by digest, so a block's batch is
-// built in the same order on every node.
+// ops returns the buffered writes. Their order is irrelevant (each key
+// appears once and the whole batch lands at one timestamp), so map order
+// is fine here.
 func (n *nodeStore) ops() []kvOp {
 	out := make([]kvOp, 0, len(n.buf))
 	for d, op := range n.buf {
 		out = append(out, kvOp{key: nodeKey([]byte(d)), val: op.val, del: op.del})
 	}
-	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].key, out[j].key) < 0 })
 	return out
 }

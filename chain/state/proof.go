@@ -44,7 +44,7 @@ func (s *State) Prove(version uint64, key []byte) (p *Proof, err error) {
 			p, err = nil, fmt.Errorf("%w: %v", ErrCorruptNode, r)
 		}
 	}()
-	ns := newNodeStore(s.db, version)
+	ns := newNodeStore(s.db, version, s.nodes)
 	defer ns.txn.Discard()
 	trie := smt.ImportSparseMerkleTrie(ns, sha256.New(), root[:])
 	sp, err := trie.Prove(key)

@@ -29,6 +29,11 @@ const MaxKeyLen = 1024
 
 const hashLen = sha256.Size
 
+// nodeCacheSize bounds the trie node cache per generation (a node is about
+// 100 bytes, so two full generations stay near 50 MB). It holds the upper
+// levels of the trie that every block rewrites.
+const nodeCacheSize = 250_000
+
 // Errors returned by the package.
 var (
 	ErrEmptyKey     = errors.New("state: empty key")
@@ -47,7 +52,8 @@ var (
 // over the node's Badger database. It is safe for concurrent use; the
 // Branches it hands out are not.
 type State struct {
-	db *badger.DB
+	db    *badger.DB
+	nodes *nodeCache
 
 	mu      sync.RWMutex
 	version uint64
@@ -62,7 +68,7 @@ func New(db *badger.DB, version uint64, root chain.Hash) (*State, error) {
 	if db == nil {
 		return nil, errors.New("state: nil database")
 	}
-	s := &State{db: db, version: version, root: root}
+	s := &State{db: db, nodes: newNodeCache(nodeCacheSize), version: version, root: root}
 	stored, ok, err := s.storedRoot(version)
 	if err != nil {
 		return nil, err
@@ -208,7 +214,7 @@ func (s *State) Stage(b *Branch) (p *Pending, err error) {
 	}
 	sort.Strings(keys)
 
-	ns := newNodeStore(s.db, version)
+	ns := newNodeStore(s.db, version, s.nodes)
 	defer ns.txn.Discard()
 	trie := smt.ImportSparseMerkleTrie(ns, sha256.New(), root[:])
 	values := make([]kvOp, 0, len(keys))
@@ -255,6 +261,12 @@ func (s *State) Committed(p *Pending, version uint64) error {
 		return fmt.Errorf("%w: commit version %d not after head %d", ErrVersion, version, s.version)
 	}
 	s.version, s.root = version, p.root
+	// The next block walks the same upper trie levels: keep the new nodes.
+	for _, op := range p.nodes {
+		if !op.del {
+			s.nodes.put(string(op.key[len(nodePrefix):]), op.val)
+		}
+	}
 	return nil
 }
 
