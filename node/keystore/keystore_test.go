@@ -310,6 +310,11 @@ func TestPermissions(t *testing.T) {
 	if !errors.Is(err, ErrInsecureDir) || !strings.Contains(err.Error(), "chmod 700") {
 		t.Fatalf("Open on 0755 dir: %v, want ErrInsecureDir with the fix", err)
 	}
+	for _, k := range []KDF{{}, {Scrypt: &ScryptParams{LogN: 0, R: 8, P: 1}}, {Scrypt: &ScryptParams{LogN: 15, R: 8, P: 1}, Argon2id: &Argon2idParams{Time: 1, Memory: 64, Threads: 1}}} {
+		if _, err := Open(filepath.Join(t.TempDir(), "k"), BackendFile, nil, WithKDF(k)); err == nil {
+			t.Errorf("Open accepted KDF %+v", k)
+		}
+	}
 	if _, err := Open(t.TempDir(), "ledger", nil); !errors.Is(err, ErrBadBackend) {
 		t.Fatalf("Open with unknown backend: %v", err)
 	}
