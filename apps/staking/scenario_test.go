@@ -424,3 +424,23 @@ func TestQueries(t *testing.T) {
 		t.Fatalf("self delegation %+v", ds)
 	}
 }
+
+// A validator is judged only once a full window has been counted: missing
+// every commit from the start jails it at the window's end, not at the
+// first miss past the allowance.
+func TestDowntimeNeedsFullWindow(t *testing.T) {
+	e := newEnv(t)
+	e.genesis(testParams(), 1000, 500, 300) // window 10
+	others := []chain.Address{addr(t, 0), addr(t, 1)}
+	for !e.validator(addr(t, 2)).Jailed {
+		if e.height > 30 {
+			t.Fatal("never jailed")
+		}
+		e.advance(others)
+		e.endBlock()
+	}
+	// Commits for heights 1..10 are judged at heights 2..11.
+	if e.height != 11 {
+		t.Fatalf("jailed at height %d, want 11", e.height)
+	}
+}
