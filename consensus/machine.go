@@ -78,7 +78,7 @@ type Machine struct {
 	roundNums []uint32 // sorted keys of rounds
 	validity  map[chain.ID]validity
 	own       map[ownKey]ownMsg
-	lastOwn   uint32 // highest round with an own vote
+	lastOwn   [2]uint32 // highest round with an own prevote, precommit
 	evSeen    map[evKey]struct{}
 	requested int64 // round a RequestBlock is outstanding for, or -1
 
@@ -141,7 +141,7 @@ func (m *Machine) reset(h uint64, vals *chain.ValidatorSet) {
 	m.roundNums = m.roundNums[:0]
 	m.validity = make(map[chain.ID]validity)
 	m.own = make(map[ownKey]ownMsg)
-	m.lastOwn = 0
+	m.lastOwn = [2]uint32{}
 	m.evSeen = make(map[evKey]struct{})
 	m.requested = -1
 }
@@ -340,8 +340,10 @@ func (m *Machine) Rebroadcast() []Message {
 	if o, ok := m.own[ownKey{m.round, StepPropose}]; ok {
 		out = append(out, o.msg)
 	}
-	for _, st := range []Step{StepPrevote, StepPrecommit} {
-		if o, ok := m.own[ownKey{m.lastOwn, st}]; ok {
+	// The latest prevote and the latest precommit, each from its own round:
+	// a peer still in an earlier round may need exactly that precommit.
+	for i, st := range []Step{StepPrevote, StepPrecommit} {
+		if o, ok := m.own[ownKey{m.lastOwn[i], st}]; ok {
 			out = append(out, o.msg)
 		}
 	}
@@ -352,7 +354,7 @@ func (m *Machine) Rebroadcast() []Message {
 		pol = append(pol, rs.proposal.POLRound)
 	}
 	for i, r := range pol {
-		if r < 0 || uint32(r) == m.lastOwn || (i == 1 && r == pol[0]) {
+		if r < 0 || uint32(r) == m.lastOwn[0] || (i == 1 && r == pol[0]) {
 			continue
 		}
 		if o, ok := m.own[ownKey{uint32(r), StepPrevote}]; ok {
@@ -654,7 +656,7 @@ func (m *Machine) vote(t chain.VoteType, id chain.ID) {
 	}
 	v.Sig = sig
 	m.addVote(m.selfIdx, &v)
-	m.lastOwn = max(m.lastOwn, m.round)
+	m.lastOwn[t-1] = max(m.lastOwn[t-1], m.round)
 	m.release(ownKey{m.round, stepOf(t)}, Message{Vote: &v}, &entry{Kind: entryOwnVote, Vote: &v})
 }
 
