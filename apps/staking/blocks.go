@@ -288,10 +288,14 @@ func (m *Module) doubleSign(ctx *chain.Context, s *store, p *Params, ev *chain.E
 	if err != nil {
 		return err
 	}
-	if !ok || v.Tombstoned {
-		// Already punished (or gone with nothing left to slash): one
-		// tombstone per validator, however many equivocations.
-		return nil
+	if ok && v.Tombstoned {
+		return nil // one tombstone per validator, however many equivocations
+	}
+	if !ok {
+		// It left entirely after signing twice: its stake is in the
+		// unbonding queue, still slashable, and the tombstone record keeps
+		// the address from bonding again.
+		v = validatorRec{}
 	}
 	if err := m.slash(ctx, p, a, &v, p.DoubleSignSlashBps, "double_sign"); err != nil {
 		return err

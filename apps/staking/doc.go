@@ -68,7 +68,9 @@
 //     current tokens and of its unbonding entries created at or after the
 //     infraction height, jail and tombstone it (unjail is refused forever,
 //     no new bonds or delegations). Later evidence against a tombstoned
-//     validator is ignored. Evidence for an unknown validator is ignored.
+//     validator is ignored. A validator that unbonded everything (and was
+//     forgotten) before its evidence arrived still has its unbonding
+//     entries slashed and gets a tombstone record, so it cannot bond again.
 //   - Slashed tokens go to SlashedPool, which nobody can spend: they leave
 //     circulation. Module accounts are sha256(name)[:20] for names
 //     "staking/bonded", "staking/unbonding", "staking/slashed".

@@ -444,3 +444,47 @@ func TestDowntimeNeedsFullWindow(t *testing.T) {
 		t.Fatalf("jailed at height %d, want 11", e.height)
 	}
 }
+
+// Unbonding everything right after double-signing does not escape.
+func TestDoubleSignAfterLeaving(t *testing.T) {
+	c := chain.MustCodec()
+	e := newEnv(t)
+	e.genesis(testParams(), 1000, 500, 300)
+	bad := 2
+	e.advance(allSigners(e))
+	infraction := e.height
+	e.mustDeliver(addr(t, bad), e.msg(MsgUnbondAll(c)))
+	e.endBlock()
+	e.advance(allSigners(e), evidenceAgainst(t, e, bad, infraction))
+	e.endBlock()
+	if got := e.balance(SlashedPool()); got != 15 { // 5% of 300, taken from the unbonding entry
+		t.Fatalf("slashed %d, want 15", got)
+	}
+	if v := e.validator(addr(t, bad)); !v.Tombstoned {
+		t.Fatalf("no tombstone: %+v", v)
+	}
+	if err := e.deliver(addr(t, bad), e.msg(MsgBond(c, key(t, bad).PubKey(), 500))); err == nil {
+		t.Fatal("tombstoned address bonded again")
+	}
+}
+
+// The last validator cannot be removed: consensus would halt for good.
+func TestEmptySetRefused(t *testing.T) {
+	e := newEnv(t)
+	e.genesis(testParams(), 1000)
+	e.advance(allSigners(e), evidenceAgainst(t, e, 0, e.height))
+	ctx := e.ctx(chain.Address{})
+	if err := e.m.EndBlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ups := ctx.ValidatorUpdates(); len(ups) != 0 {
+		t.Fatalf("updates %+v: the only validator was removed", ups)
+	}
+	evs := ctx.Events()
+	if len(evs) == 0 || evs[len(evs)-1].Type != "staking.empty_set_refused" {
+		t.Fatalf("events %+v", evs)
+	}
+	if !e.validator(addr(t, 0)).Tombstoned {
+		t.Fatal("not tombstoned")
+	}
+}
