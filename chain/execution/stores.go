@@ -1,0 +1,92 @@
+package execution
+
+import (
+	"fmt"
+
+	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/state"
+)
+
+// opener hands modules their prefixed, metered stores on one branch. Only
+// keys given to the executor at construction open anything.
+type opener struct {
+	br   *state.Branch
+	gas  *chain.GasMeter
+	keys map[*chain.StoreKey]bool
+}
+
+func (o *opener) Open(key *chain.StoreKey) chain.KVStore {
+	if key == nil || !o.keys[key] {
+		return deniedStore{key}
+	}
+	return &moduleStore{br: o.br, prefix: []byte(key.Name() + "/"), gas: o.gas}
+}
+
+// moduleStore confines a module to its prefix and charges gas for every
+// access (a nil meter charges nothing: genesis, fees, EndBlock).
+type moduleStore struct {
+	br     *state.Branch
+	prefix []byte
+	gas    *chain.GasMeter
+}
+
+func (s *moduleStore) key(k []byte) []byte {
+	out := make([]byte, 0, len(s.prefix)+len(k))
+	return append(append(out, s.prefix...), k...)
+}
+
+func (s *moduleStore) Get(k []byte) ([]byte, error) {
+	if err := s.gas.Consume(chain.GasPerRead, "read"); err != nil {
+		return nil, err
+	}
+	v, err := s.br.Get(s.key(k))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.gas.Consume(chain.GasPerReadByte*uint64(len(v)), "read bytes"); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (s *moduleStore) Set(k, v []byte) error {
+	if err := s.gas.Consume(chain.GasPerWrite+chain.GasPerWriteByte*uint64(len(k)+len(v)), "write"); err != nil {
+		return err
+	}
+	return s.br.Set(s.key(k), v)
+}
+
+func (s *moduleStore) Delete(k []byte) error {
+	if err := s.gas.Consume(chain.GasPerWrite, "delete"); err != nil {
+		return err
+	}
+	return s.br.Delete(s.key(k))
+}
+
+func (s *moduleStore) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
+	n := len(s.prefix)
+	return s.br.Iterate(s.key(prefix), func(k, v []byte) (bool, error) {
+		if err := s.gas.Consume(chain.GasPerIterStep+chain.GasPerReadByte*uint64(len(v)), "iterate"); err != nil {
+			return true, err
+		}
+		return fn(k[n:], v)
+	})
+}
+
+// deniedStore is what an unregistered key opens: every access fails.
+type deniedStore struct{ key *chain.StoreKey }
+
+func (d deniedStore) err() error {
+	name := "<nil>"
+	if d.key != nil {
+		name = d.key.Name()
+	}
+	return fmt.Errorf("%w: store key %q is not registered with the executor", chain.ErrUnauthorized, name)
+}
+
+func (d deniedStore) Get([]byte) ([]byte, error) { return nil, d.err() }
+func (d deniedStore) Set(_, _ []byte) error      { return d.err() }
+func (d deniedStore) Delete([]byte) error        { return d.err() }
+func (d deniedStore) Iterate([]byte, func(k, v []byte) (bool, error)) error {
+	return d.err()
+}
