@@ -64,6 +64,25 @@ func (s *Store) CommitGenesis(genesisHash chain.Hash, vals *chain.ValidatorSet, 
 		}
 		return fmt.Errorf("%w: %s is at height %d", ErrAlreadyInitialized, s.dir, h.Height)
 	}
+	if err := s.writeGenesis(genesisHash, vals, extra); err != nil {
+		return err
+	}
+	head := Head{StateRoot: stateRoot, GenesisHash: genesisHash}
+	if err := s.writeHead(head); err != nil {
+		return err
+	}
+	if err := s.markInitialized(); err != nil {
+		return err
+	}
+	s.valsHash = vals.Hash(s.codec)
+	s.base.Store(1)
+	s.head.Store(&head)
+	return nil
+}
+
+// writeGenesis is CommitGenesis without the head (a test seam, like
+// writeBlock).
+func (s *Store) writeGenesis(genesisHash chain.Hash, vals *chain.ValidatorSet, extra func(w chain.KVWriter) error) error {
 	valsRaw, err := s.codec.Marshal(vals.Validators)
 	if err != nil {
 		return fmt.Errorf("store: encode validators: %w", err)
@@ -85,16 +104,6 @@ func (s *Store) CommitGenesis(genesisHash chain.Hash, vals *chain.ValidatorSet, 
 	if err := wb.Flush(); err != nil {
 		return fmt.Errorf("store: write genesis: %w", err)
 	}
-	head := Head{StateRoot: stateRoot, GenesisHash: genesisHash}
-	if err := s.writeHead(head); err != nil {
-		return err
-	}
-	if err := s.markInitialized(); err != nil {
-		return err
-	}
-	s.valsHash = vals.Hash(s.codec)
-	s.base.Store(1)
-	s.head.Store(&head)
 	return nil
 }
 

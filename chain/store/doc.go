@@ -5,7 +5,7 @@
 // # Use
 //
 //	s, err := store.Open(dir, store.Options{Logger: log, KeepRecent: 0})
-//	if _, ok := s.Head(); !ok {
+//	if !s.Initialized() {
 //		err = s.CommitGenesis(genesisHash, vals, stateRoot, writeGenesisState)
 //	} else {
 //		err = s.CheckGenesis(genesisHash) // ErrGenesisMismatch for another chain

@@ -135,7 +135,7 @@ func (f *fixture) genesisCommit(tb testing.TB, s *Store) {
 // next builds the block after the store's head, with n txs.
 func (f *fixture) next(tb testing.TB, s *Store, n int) (*chain.Block, *chain.Commit, []chain.TxResult) {
 	tb.Helper()
-	head, ok := s.Head()
+	head, ok := s.Head(), s.Initialized()
 	if !ok {
 		tb.Fatal("no head")
 	}

@@ -23,7 +23,7 @@ func TestKillChild(t *testing.T) {
 	}
 	f := newFixture(t)
 	s := openT(t, dir, 0)
-	if _, ok := s.Head(); !ok {
+	if !s.Initialized() {
 		f.genesisCommit(t, s)
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -33,7 +33,7 @@ func TestKillChild(t *testing.T) {
 	}
 }
 
-func headHeight(s *Store) uint64 { h, _ := s.Head(); return h.Height }
+func headHeight(s *Store) uint64 { return s.Head().Height }
 
 // TestKill9 SIGKILLs a process in the middle of committing blocks, several
 // times over the same directory, and checks after each kill that the store
@@ -75,7 +75,7 @@ func TestKill9(t *testing.T) {
 		}
 
 		s := openT(t, dir, 0)
-		head, ok := s.Head()
+		head, ok := s.Head(), s.Initialized()
 		if !ok || head.Height < last {
 			t.Fatalf("round %d: head %d after kill, but the child reported %d durable", round, head.Height, last)
 		}

@@ -137,7 +137,7 @@ func (s *Store) load() error {
 			// that from the operator.
 			return corrupt(s.dir, errors.New("the directory was initialised but its head record is gone"))
 		}
-		return nil // fresh directory (or a genesis write that never finished)
+		return s.dropUnfinishedGenesis()
 	}
 	if err != nil {
 		return corrupt(s.dir, fmt.Errorf("read head: %w", err))
@@ -213,14 +213,17 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Head returns the committed tip and whether genesis has been committed.
-func (s *Store) Head() (Head, bool) {
-	h := s.head.Load()
-	if h == nil {
-		return Head{}, false
+// Head returns the committed tip; the zero Head before genesis (see
+// Initialized).
+func (s *Store) Head() Head {
+	if h := s.head.Load(); h != nil {
+		return *h
 	}
-	return *h, true
+	return Head{}
 }
+
+// Initialized reports whether genesis has been committed.
+func (s *Store) Initialized() bool { return s.head.Load() != nil }
 
 // ReadTS is the Badger read timestamp of the committed head: TS(head
 // height), or 0 before genesis (nothing is visible at 0).
@@ -308,6 +311,26 @@ func (s *Store) markInitialized() error {
 	defer d.Close()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("store: sync %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// dropUnfinishedGenesis clears a directory whose genesis write never got
+// its head record: those versions are invisible, but a later genesis that
+// does not overwrite every key would otherwise expose the leftovers.
+func (s *Store) dropUnfinishedGenesis() error {
+	txn := s.db.NewTransactionAt(math.MaxUint64, false)
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
+	it.Rewind()
+	empty := !it.Valid()
+	it.Close()
+	txn.Discard()
+	if empty {
+		return nil
+	}
+	s.log.Warn("removing an unfinished genesis write", "dir", s.dir)
+	if err := s.db.DropAll(); err != nil {
+		return fmt.Errorf("store: clear unfinished genesis in %s: %w", s.dir, err)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func TestCommitReopenLoadsEverything(t *testing.T) {
 	f := newFixture(t)
 	dir := t.TempDir()
 	s := openT(t, dir, 0)
-	if _, ok := s.Head(); ok {
+	if s.Initialized() || s.Head() != (Head{}) {
 		t.Fatal("fresh store has a head")
 	}
 	if s.ReadTS() != 0 {
@@ -89,7 +89,7 @@ func TestCommitReopenLoadsEverything(t *testing.T) {
 
 	s = openT(t, dir, 0)
 	defer s.Close()
-	head, ok := s.Head()
+	head, ok := s.Head(), s.Initialized()
 	last := blocks[len(blocks)-1]
 	if !ok || head.Height != 20 || head.BlockID != last.Header.ID(f.c) || head.StateRoot != stateRootAt(20) ||
 		head.GenesisHash != f.genesis || head.Time != last.Header.Time {
@@ -124,7 +124,7 @@ func TestCommitReopenLoadsEverything(t *testing.T) {
 	}
 	// The chain continues after a reopen.
 	f.commitNext(t, s, 2)
-	if h, _ := s.Head(); h.Height != 21 {
+	if h := s.Head(); h.Height != 21 {
 		t.Fatalf("head %d after continuing", h.Height)
 	}
 }
@@ -148,7 +148,7 @@ func TestCrashBetweenBatchAndHead(t *testing.T) {
 
 	s = openT(t, dir, 0)
 	defer s.Close()
-	if h, _ := s.Head(); h.Height != 5 {
+	if h := s.Head(); h.Height != 5 {
 		t.Fatalf("head after crash = %d, want 5", h.Height)
 	}
 	if got := stateHeight(t, s); got != 5 {
@@ -185,7 +185,7 @@ func TestGenesisChecks(t *testing.T) {
 		t.Fatalf("CommitBlock before genesis = %v", err)
 	}
 	f.genesisCommit(t, s)
-	if h, ok := s.Head(); !ok || h.Height != 0 || s.ReadTS() != TS(0) || stateHeight(t, s) != 0 {
+	if h, ok := s.Head(), s.Initialized(); !ok || h.Height != 0 || s.ReadTS() != TS(0) || stateHeight(t, s) != 0 {
 		t.Fatalf("head after genesis = %+v", h)
 	}
 	s.Close()
@@ -256,7 +256,7 @@ func TestCommitBlockRejects(t *testing.T) {
 			if err := s.CommitBlock(b, cm, rs, nv, ex); !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
-			if h, _ := s.Head(); h.Height != 1 || stateHeight(t, s) != 1 {
+			if h := s.Head(); h.Height != 1 || stateHeight(t, s) != 1 {
 				t.Fatalf("a rejected commit moved the head to %d", h.Height)
 			}
 		})
@@ -324,7 +324,7 @@ func TestPruningCatchesUpInBoundedSteps(t *testing.T) {
 	for range 5 {
 		f.commitNext(t, s, 1)
 	}
-	if h, _ := s.Head(); s.Base() != h.Height-2 {
+	if h := s.Head(); s.Base() != h.Height-2 {
 		t.Fatalf("base %d did not catch up with head %d", s.Base(), h.Height)
 	}
 }
@@ -349,5 +349,32 @@ func TestHeadRecordRoundTrip(t *testing.T) {
 		if _, err := decodeHead(c, bad); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: decodeHead = %v, want ErrCorrupt", name, err)
 		}
+	}
+}
+
+func TestUnfinishedGenesisIsCleared(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	s := openT(t, dir, 0)
+	// A genesis write that crashed before its head: it left a state key.
+	stale := func(w chain.KVWriter) error { return w.Set([]byte("s/stale"), []byte("x")) }
+	if err := s.writeGenesis(chain.Sum256([]byte("first try")), f.setA, stale); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = openT(t, dir, 0)
+	defer s.Close()
+	if s.Initialized() {
+		t.Fatal("an unfinished genesis counts as initialised")
+	}
+	f.genesisCommit(t, s)
+	txn := s.DB().NewTransactionAt(s.ReadTS(), false)
+	defer txn.Discard()
+	if _, err := get(txn, []byte("s/stale")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("state from the unfinished genesis is visible: %v", err)
+	}
+	if err := s.CheckGenesis(f.genesis); err != nil {
+		t.Fatal(err)
 	}
 }
