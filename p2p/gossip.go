@@ -218,7 +218,9 @@ func (t *meshTracer) Prune(p peer.ID, topic string) {
 	t.mu.Unlock()
 }
 
-func (t *meshTracer) RemovePeer(p peer.ID) {
+// OnClosedOutboundStream means the peer is gone (pubsub keeps one stream
+// per peer); pubsub drops it from the mesh without a Prune event.
+func (t *meshTracer) OnClosedOutboundStream(p peer.ID) {
 	t.mu.Lock()
 	for _, m := range t.mesh {
 		delete(m, p)
@@ -226,10 +228,17 @@ func (t *meshTracer) RemovePeer(p peer.ID) {
 	t.mu.Unlock()
 }
 
-func (t *meshTracer) meshSize(topic string) int {
+// meshSize counts mesh members that are still subscribed peers.
+func (t *meshTracer) meshSize(topic string, subscribed []peer.ID) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.mesh[topic])
+	n := 0
+	for _, p := range subscribed {
+		if _, ok := t.mesh[topic][p]; ok {
+			n++
+		}
+	}
+	return n
 }
 
 func (t *meshTracer) RejectMessage(_ *pubsub.Message, reason string) {
@@ -238,9 +247,7 @@ func (t *meshTracer) RejectMessage(_ *pubsub.Message, reason string) {
 	}
 }
 func (t *meshTracer) DropRPC(*pubsub.RPC, peer.ID)                         { t.dropped.Add(1) }
-func (t *meshTracer) AddPeer(peer.ID, protocol.ID)                         {}
 func (t *meshTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
-func (t *meshTracer) OnClosedOutboundStream(peer.ID)                       {}
 func (t *meshTracer) Join(string)                                          {}
 func (t *meshTracer) Leave(string)                                         {}
 func (t *meshTracer) ValidateMessage(*pubsub.Message)                      {}
@@ -296,13 +303,6 @@ func (n *Node) validator(k topicKind, check func(from peer.ID, msg *pubsub.Messa
 	self := n.host.ID()
 	return func(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 		if from == self {
-			if k == kindTx {
-				txs, err := DecodeTxBatch(msg.Data)
-				if err != nil {
-					return pubsub.ValidationReject
-				}
-				msg.ValidatorData = txs
-			}
 			return pubsub.ValidationAccept
 		}
 		v := Reject
@@ -424,7 +424,8 @@ func (n *Node) Topics() []TopicInfo {
 	out := make([]TopicInfo, 0, numKinds)
 	for k := range numKinds {
 		name := n.topicNames[k]
-		out = append(out, TopicInfo{Name: name, Peers: len(n.topics[k].ListPeers()), MeshPeers: n.tracer.meshSize(name)})
+		subscribed := n.topics[k].ListPeers()
+		out = append(out, TopicInfo{Name: name, Peers: len(subscribed), MeshPeers: n.tracer.meshSize(name, subscribed)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

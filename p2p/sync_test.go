@@ -1,0 +1,164 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func syncCluster(t *testing.T, sources ...*memBlocks) (*testNode, []*testNode) {
+	t.Helper()
+	client := newTestNode(t, "dure-sync")
+	var servers []*testNode
+	for _, src := range sources {
+		s := newTestNode(t, "dure-sync", withBlocks(src))
+		if err := client.Connect(context.Background(), s.Addrs()[0]); err != nil {
+			t.Fatal(err)
+		}
+		servers = append(servers, s)
+	}
+	return client, servers
+}
+
+func TestFetchBlocks(t *testing.T) {
+	client, srv := syncCluster(t, &memBlocks{head: 300})
+	ctx := context.Background()
+	p := srv[0].ID()
+	tests := []struct {
+		name     string
+		from, to uint64
+		want     int
+		err      error
+	}{
+		{"first range", 1, 64, 64, nil},
+		{"one block", 300, 300, 1, nil},
+		{"past head is cut short", 290, 320, 11, nil},
+		{"beyond head", 301, 310, 0, nil},
+		{"height zero", 0, 10, 0, ErrSyncRange},
+		{"reversed", 10, 5, 0, ErrSyncRange},
+		{"too many", 1, 65, 0, ErrSyncRange},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			items, err := client.FetchBlocks(ctx, p, tc.from, tc.to)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if len(items) != tc.want {
+				t.Fatalf("got %d items, want %d", len(items), tc.want)
+			}
+			for i, it := range items {
+				if it.Height != tc.from+uint64(i) || checkItem(it) != nil {
+					t.Fatalf("item %d: height %d, check %v", i, it.Height, checkItem(it))
+				}
+			}
+		})
+	}
+	if h, err := client.PeerHead(ctx, p); err != nil || h != 300 {
+		t.Fatalf("PeerHead = %d, %v; want 300", h, err)
+	}
+}
+
+func TestSyncServerRejectsBadRequest(t *testing.T) {
+	client, srv := syncCluster(t, &memBlocks{head: 10})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := client.host.NewStream(ctx, srv[0].ID(), SyncProtocol("dure-sync"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A range of 1000 blocks: the server must reset, not serve.
+	if err := writeFrame(s, encodeSyncRequest(1, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.CloseWrite()
+	buf := make([]byte, 1)
+	if _, err := s.Read(buf); err == nil {
+		t.Fatal("server answered an out-of-bounds request")
+	}
+}
+
+func runSync(t *testing.T, client *testNode, peers []peer.ID) (SyncReport, []uint64) {
+	t.Helper()
+	var applied []uint64
+	sy := client.NewSyncer(func(it SyncItem) error {
+		if err := checkItem(it); err != nil {
+			return err
+		}
+		applied = append(applied, it.Height)
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var rep SyncReport
+	var err error
+	if peers == nil {
+		rep, err = sy.Run(ctx, 1)
+	} else {
+		rep, err = sy.RunPeers(ctx, 1, peers)
+	}
+	if err != nil {
+		t.Fatalf("sync: %v (report %+v)", err, rep)
+	}
+	return rep, applied
+}
+
+func wantHeights(t *testing.T, got []uint64, n uint64) {
+	t.Helper()
+	if uint64(len(got)) != n {
+		t.Fatalf("applied %d items, want %d", len(got), n)
+	}
+	for i, h := range got {
+		if h != uint64(i)+1 {
+			t.Fatalf("item %d applied at height %d: out of order", i, h)
+		}
+	}
+}
+
+func TestSyncerFromOnePeer(t *testing.T) {
+	client, srv := syncCluster(t, &memBlocks{head: 300})
+	rep, applied := runSync(t, client, []peer.ID{srv[0].ID()})
+	wantHeights(t, applied, 300)
+	if rep.Next != 301 || rep.Target != 300 || rep.Applied != 300 || len(rep.BadPeers) != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+func TestSyncerFromThreePeers(t *testing.T) {
+	// One peer is behind: it can serve only the low ranges.
+	client, _ := syncCluster(t, &memBlocks{head: 300}, &memBlocks{head: 300}, &memBlocks{head: 130})
+	rep, applied := runSync(t, client, nil)
+	wantHeights(t, applied, 300)
+	if rep.Target != 300 || len(rep.BadPeers) != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+func TestSyncerRefetchesFromAnotherPeer(t *testing.T) {
+	client, srv := syncCluster(t, &memBlocks{head: 300}, &memBlocks{head: 300}, &memBlocks{head: 300, corrupt: true})
+	rep, applied := runSync(t, client, nil)
+	wantHeights(t, applied, 300)
+	if !slices.Equal(rep.BadPeers, []peer.ID{srv[2].ID()}) {
+		t.Fatalf("bad peers %v, want only %s", rep.BadPeers, srv[2].ID())
+	}
+}
+
+func TestSyncerNoUsablePeers(t *testing.T) {
+	client, _ := syncCluster(t, &memBlocks{head: 100, corrupt: true})
+	sy := client.NewSyncer(checkItem)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rep, err := sy.Run(ctx, 1)
+	if !errors.Is(err, ErrNoPeers) || rep.Next != 1 {
+		t.Fatalf("err %v, report %+v; want ErrNoPeers at 1", err, rep)
+	}
+	// Already at the head: nothing to do.
+	rep, err = client.NewSyncer(checkItem).Run(ctx, 101)
+	if err != nil || rep.Applied != 0 {
+		t.Fatalf("up-to-date sync: %v, %+v", err, rep)
+	}
+}
