@@ -347,3 +347,23 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("reap %d after update", len(got))
 	}
 }
+
+func TestNonceWindowEdges(t *testing.T) {
+	c := chain.MustCodec()
+	k := key(t, 1)
+	acct := newAccounts()
+	acct.set(k.PubKey().Address(), 5)
+	m := newPool(Config{MaxPerSender: 10}, acct)
+	for _, tc := range []struct {
+		nonce uint64
+		want  error
+	}{{4, ErrNonceTooLow}, {5, nil}, {15, nil}, {16, ErrNonceTooHigh}, {1 << 63, ErrNonceTooHigh}} {
+		if _, err := m.Add(signTx(t, c, k, tc.nonce, txOpt{})); !errors.Is(err, tc.want) {
+			t.Errorf("nonce %d: got %v, want %v", tc.nonce, err, tc.want)
+		}
+	}
+	// Only the contiguous run from the account's nonce is executable.
+	if got := m.Reap(0, 0); len(got) != 1 || got[0].Tx.Nonce != 5 {
+		t.Fatalf("reap gave %d txs", len(got))
+	}
+}
