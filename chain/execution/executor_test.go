@@ -494,3 +494,65 @@ func TestNonceLayout(t *testing.T) {
 		t.Fatal("corrupt nonce record accepted")
 	}
 }
+
+// Signatures of large blocks are checked in parallel batches; one bad
+// signature must still be pinned to its own transaction.
+func TestParallelSignatureCheck(t *testing.T) {
+	const n, bad = 300, 217
+	keys := testKeys(t, n)
+	e := newEnv(t, keys, nil)
+	c := e.codec
+	txs := make([]*chain.DecodedTx, n)
+	for i := range txs {
+		txs[i] = mkTx(t, c, keys[i], 0, minFee, kvm(c, "set", kvMsg{Key: fmt.Sprint(i), Value: "v"}))
+	}
+	txs[bad].Tx.Sig = bytes.Clone(txs[bad].Tx.Sig)
+	txs[bad].Tx.Sig[10] ^= 0x40
+
+	_, err := e.ex.ExecuteBlock(e.st, e.info(), txs)
+	if !errors.Is(err, chain.ErrBadSignature) || !strings.Contains(err.Error(), fmt.Sprintf("tx %d ", bad)) {
+		t.Fatalf("got %v, want bad signature at tx %d", err, bad)
+	}
+	included, _, err := e.ex.PrepareBlock(e.st, e.info(), txs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(included) != n-1 {
+		t.Fatalf("included %d, want %d", len(included), n-1)
+	}
+	for _, tx := range included {
+		if tx == txs[bad] {
+			t.Fatal("bad signature included")
+		}
+	}
+}
+
+// Whatever bytes arrive as transactions, the proposer path never fails or
+// panics: undecodable ones never reach it, decodable ones run or drop. All
+// signatures count as verified so mutated bodies reach the modules.
+func FuzzPrepareBlock(f *testing.F) {
+	keys := testKeys(f, 2)
+	e := newEnv(f, keys, func(chain.ID) bool { return true })
+	c := e.codec
+	f.Add(mkTx(f, c, keys[0], 0, minFee, kvm(c, "set", kvMsg{Key: "k", Value: "v"})).Raw)
+	f.Add(mkTx(f, c, keys[1], 0, 1<<40, kvm(c, "burn", kvMsg{Key: "b", Value: "v", N: 50})).Raw)
+	f.Add(mkTx(f, c, keys[0], 0, minFee, []chain.Msg{{Module: "bank", Type: "send", Body: []byte{0x82, 0x40, 0x01}}}).Raw)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		tx, err := chain.NewDecodedTx(c, raw)
+		if err != nil {
+			return
+		}
+		included, out, err := e.ex.PrepareBlock(e.st, e.info(), []*chain.DecodedTx{tx}, 1)
+		if err != nil {
+			t.Fatalf("prepare failed: %v", err)
+		}
+		if len(included) != len(out.Results) {
+			t.Fatalf("%d included, %d results", len(included), len(out.Results))
+		}
+		if len(included) == 1 {
+			if _, err := e.ex.ExecuteBlock(e.st, e.info(), included); err != nil {
+				t.Fatalf("prepared block rejected: %v", err)
+			}
+		}
+	})
+}
