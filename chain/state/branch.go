@@ -47,7 +47,7 @@ func (b *Branch) top() *Branch {
 
 // Branch returns a child overlay on b.
 func (b *Branch) Branch() *Branch {
-	return &Branch{parent: b, writes: make(map[string]entry)}
+	return &Branch{parent: b} // writes map made on first write
 }
 
 // Write merges a child's writes into its parent. The child must not be
@@ -58,6 +58,9 @@ func (b *Branch) Write() error {
 		return ErrNotRoot
 	case b.closed:
 		return ErrClosed
+	}
+	if len(b.writes) > 0 && b.parent.writes == nil {
+		b.parent.writes = make(map[string]entry, len(b.writes))
 	}
 	for k, e := range b.writes {
 		b.parent.writes[k] = e
@@ -121,6 +124,9 @@ func (b *Branch) Set(key, value []byte) error {
 	if b.closed {
 		return ErrClosed
 	}
+	if b.writes == nil {
+		b.writes = make(map[string]entry)
+	}
 	b.writes[string(key)] = entry{val: bytes.Clone(value)}
 	return nil
 }
@@ -132,6 +138,9 @@ func (b *Branch) Delete(key []byte) error {
 	}
 	if b.closed {
 		return ErrClosed
+	}
+	if b.writes == nil {
+		b.writes = make(map[string]entry)
 	}
 	b.writes[string(key)] = entry{del: true}
 	return nil
