@@ -556,3 +556,18 @@ func FuzzPrepareBlock(f *testing.F) {
 		}
 	})
 }
+
+// Gas is what the schedule in package chain says, byte for byte.
+func TestGasSchedule(t *testing.T) {
+	keys := testKeys(t, 1)
+	e := newEnv(t, keys, nil)
+	c := e.codec
+	tx := mkTx(t, c, keys[0], 0, minFee, kvm(c, "set", kvMsg{Key: "abc", Value: "defgh"}))
+	out := e.run(tx)
+	want := uint64(chain.GasPerTx + chain.GasPerTxByte*len(tx.Raw) +
+		chain.GasPerWrite + chain.GasPerWriteByte*(len("abc")+len("defgh")) +
+		chain.GasPerEvent)
+	if got := out.Results[0].GasUsed; got != want {
+		t.Fatalf("gas used %d, want %d", got, want)
+	}
+}

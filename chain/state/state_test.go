@@ -478,3 +478,21 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestStageAndCommitMisuse(t *testing.T) {
+	db, st := newState(t)
+	apply(t, db, st, op{"a", "1"})
+	b := st.Branch()
+	if _, err := st.Stage(b.Branch()); !errors.Is(err, ErrNotRoot) {
+		t.Fatalf("staging a child: %v", err)
+	}
+	must(t, b.Set([]byte("b"), []byte("2")))
+	p, err := st.Stage(b)
+	must(t, err)
+	if err := st.Committed(p, 1); !errors.Is(err, ErrVersion) {
+		t.Fatalf("commit at the head version: %v", err)
+	}
+	if _, err := New(db, 1, chain.Hash{1}); !errors.Is(err, ErrRootMismatch) {
+		t.Fatalf("New with a wrong root: %v", err)
+	}
+}
