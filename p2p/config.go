@@ -32,7 +32,7 @@ const (
 	DefaultLowWater  = 32
 	DefaultHighWater = 96
 
-	DefaultTxFlushInterval = 3 * time.Millisecond
+	DefaultTxFlushInterval = 2 * time.Millisecond
 	DefaultTxFlushCount    = 256
 	DefaultTxFlushBytes    = 256 << 10
 

@@ -47,7 +47,7 @@
 // bytes is delivered again rather than deduplicated away.
 //
 // Transactions travel in batches: PublishTx buffers and a batch leaves
-// every Config.TxFlushInterval (3 ms), at TxFlushCount (256) txs or at
+// every Config.TxFlushInterval (2 ms), at TxFlushCount (256) txs or at
 // TxFlushBytes (256 KiB). A batch is a CBOR array of byte strings
 // (EncodeTxBatch / DecodeTxBatch). ValidateTx runs on every tx of a
 // received batch: one Reject rejects the batch (an honest peer only ever
