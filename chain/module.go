@@ -84,6 +84,11 @@ type BlockInfo struct {
 	Height   uint64
 	Time     int64 // block time, Unix nanoseconds, from the header
 	Proposer Address
+	// LastCommitSigners are the validators whose precommits are in the
+	// block's LastCommit (liveness tracking); Evidence is the block's
+	// verified evidence of equivocation. Both are empty outside blocks.
+	LastCommitSigners []Address
+	Evidence          []Evidence
 }
 
 // Context is handed to a module for one message, genesis or EndBlock. It

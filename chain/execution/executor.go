@@ -52,6 +52,11 @@ type Config struct {
 	// Verified reports transactions whose signature the mempool already
 	// checked; nil means verify all.
 	Verified func(chain.ID) bool
+	// BeginBlock, when set, runs on the block branch before the first tx
+	// (staking uses it for liveness and evidence: ctx.Block carries the
+	// last commit's signers and the block's evidence). Its events lead the
+	// block's EndBlockEvents.
+	BeginBlock func(ctx *chain.Context) error
 }
 
 // Executor applies blocks to state. It keeps nothing mutable, so it may
@@ -189,6 +194,9 @@ func (e *Executor) run(st *state.State, info chain.BlockInfo, txs []*chain.Decod
 	sigOK := e.verifySignatures(txs)
 	br := st.Branch()
 	out := &Outcome{Results: make([]chain.TxResult, 0, len(txs))}
+	if err := e.beginBlock(br, info, out); err != nil {
+		return nil, nil, fmt.Errorf("execute block %d: %w", info.Height, err)
+	}
 	for i, tx := range txs {
 		res, invalid, err := e.deliverTx(br, info, tx, sigOK[i], out)
 		if err != nil {
@@ -220,6 +228,9 @@ func (e *Executor) PrepareBlock(st *state.State, info chain.BlockInfo, candidate
 	sigOK := e.verifySignatures(candidates)
 	br := st.Branch()
 	out := &Outcome{}
+	if err := e.beginBlock(br, info, out); err != nil {
+		return nil, nil, fmt.Errorf("prepare block %d: %w", info.Height, err)
+	}
 	var included []*chain.DecodedTx
 	for i, tx := range candidates {
 		if len(included) == maxTxs {
@@ -347,6 +358,21 @@ func (e *Executor) deliverMsg(ctx *chain.Context, msg chain.Msg) (err error) {
 		}
 	}()
 	return m.Deliver(ctx, msg)
+}
+
+// beginBlock runs the configured BeginBlock hook, unmetered, on the block
+// branch.
+func (e *Executor) beginBlock(br *state.Branch, info chain.BlockInfo, out *Outcome) error {
+	if e.cfg.BeginBlock == nil {
+		return nil
+	}
+	ctx := chain.NewContext(info, chain.Address{}, nil, e.opener(br, nil))
+	if err := e.cfg.BeginBlock(ctx); err != nil {
+		return fmt.Errorf("begin block: %w", err)
+	}
+	out.EndBlockEvents = append(out.EndBlockEvents, ctx.Events()...)
+	out.ValidatorUpdates = append(out.ValidatorUpdates, ctx.ValidatorUpdates()...)
+	return nil
 }
 
 // endBlock runs every module's EndBlock in order, unmetered, directly on

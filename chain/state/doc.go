@@ -12,7 +12,7 @@
 //
 //	"s/" + key      → value         (flat values, ordered for Iterate)
 //	"n/" + digest   → trie node     (content addressed)
-//	"m/stateroot"   → 32-byte root  (one record, versioned by Badger)
+//	"r/stateroot"   → 32-byte root  (one record, versioned by Badger)
 //
 // Reading at timestamp V sees version V of all three, so Reader(V),
 // Root(V) and Prove(V, key) need no per-version bookkeeping. Nodes a block

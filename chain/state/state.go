@@ -21,7 +21,7 @@ const (
 	// RootKey holds the state root of each version. It is written with the
 	// block at the block's commit timestamp, so reading it at timestamp V
 	// gives the root of version V (Badger keeps the versions).
-	RootKey = "m/stateroot"
+	RootKey = "r/stateroot"
 )
 
 // MaxKeyLen bounds a state key (Badger's own limit is near 64 KiB).
