@@ -1,9 +1,125 @@
 package node
 
-import "os"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes. Scripts branch on them.
+const (
+	ExitOK       = 0
+	ExitError    = 1 // the command ran and failed (node crashed, tx rejected, proof invalid)
+	ExitUsage    = 2 // bad flags, arguments or config: fix the invocation
+	ExitNotFound = 3 // the thing asked for does not exist (key, tx, block)
+	ExitNoNode   = 4 // could not reach the node's API
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, a...)}
+}
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
 
 // Main runs the CLI and exits with its status.
-func Main() { os.Exit(Run(os.Args[1:])) }
+func Main() { os.Exit(Run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // Run executes the CLI with args and returns the exit code.
-func Run(args []string) int { return 0 }
+func Run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "Error:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return ExitError
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	home   string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func defaultHome() string {
+	if h := os.Getenv("DURE_HOME"); h != "" {
+		return h
+	}
+	dir, err := os.UserHomeDir()
+	if err != nil {
+		return ".dure"
+	}
+	return dir + "/.dure"
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "dure",
+		Short: "dure: a peer-to-peer node for community blockchains",
+		Long: `dure runs a node of a community blockchain: open proof-of-stake validators (no
+mining), transactions and blocks gossiped over libp2p, a Merkle chain in Badger,
+and app modules for local currencies, vouchers, energy trading and royalties.
+
+Start a local four-validator network:   dure testnet
+Run your own node:                      dure init --chain-id my-town-1 && dure start
+Send tokens:                            dure tx currency send --from alice --to dure1... --amount 100`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&g.home, "home", defaultHome(), "node home directory (config.toml, genesis.json, keys, data); env DURE_HOME")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr("%v\nSee '%s --help'.", err, c.CommandPath())
+	})
+	for _, add := range []func(*globals) *cobra.Command{
+		newInitCmd, newStartCmd, newStatusCmd, newKeysCmd, newTxCmd, newQueryCmd, newTestnetCmd, newVersionCmd,
+	} {
+		root.AddCommand(add(g))
+	}
+	return root
+}
+
+// Version is the node software version.
+const Version = "0.1.0"
+
+func newVersionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the dure version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(g.stdout, "dure", Version)
+			return nil
+		},
+	}
+}

@@ -37,8 +37,8 @@ func (s *memStore) Get(k []byte) ([]byte, error) {
 }
 
 func (s *memStore) Set(k, v []byte) error {
-	if v == nil {
-		v = []byte{}
+	if len(v) == 0 { // as chain/state: an empty value cannot be proven apart from absence
+		return errors.New("memStore: empty value (use Delete)")
 	}
 	ks := string(k)
 	old, ok := s.vals[ks]

@@ -138,7 +138,7 @@ func (l *ledger) setBalance(c *Currency, addr chain.Address, old, b balance) err
 		return err
 	}
 	if old.amount == 0 {
-		return l.kv.Set(keyHolder(c.Denom, addr), []byte{})
+		return l.kv.Set(keyHolder(c.Denom, addr), marker)
 	}
 	return nil
 }
@@ -203,7 +203,7 @@ func (l *ledger) addLot(denom string, addr chain.Address, exp int64, amount uint
 		return fmt.Errorf("%w: lot of %s", ErrOverflow, addr)
 	}
 	if cur == 0 {
-		if err := l.kv.Set(keyExpiry(exp, addr, denom), []byte{}); err != nil {
+		if err := l.kv.Set(keyExpiry(exp, addr, denom), marker); err != nil {
 			return err
 		}
 	}

@@ -177,7 +177,7 @@ func (l *ledger) create(c Currency) error {
 		return err
 	}
 	if c.Rules.VoucherEnd > 0 {
-		if err := l.kv.Set(keyVoucher(c.Rules.VoucherEnd, c.Denom), []byte{}); err != nil {
+		if err := l.kv.Set(keyVoucher(c.Rules.VoucherEnd, c.Denom), marker); err != nil {
 			return err
 		}
 	}
@@ -227,7 +227,7 @@ func (l *ledger) roleChange(sender chain.Address, b RoleChange, grant bool) erro
 	typ := "currency.revoke"
 	if grant {
 		typ = "currency.grant"
-		err = l.kv.Set(keyRole(c.Denom, r, b.Account), []byte{})
+		err = l.kv.Set(keyRole(c.Denom, r, b.Account), marker)
 	} else {
 		err = l.kv.Delete(keyRole(c.Denom, r, b.Account))
 	}

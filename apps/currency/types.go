@@ -305,3 +305,8 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// marker is the value of index keys whose presence is the information. It
+// is one byte, not empty: the state tree cannot tell an empty value from
+// an absent key, so chain/state refuses empty values.
+var marker = []byte{1}

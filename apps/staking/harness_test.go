@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -44,6 +45,9 @@ func (s *memStore) Get(k []byte) ([]byte, error) {
 }
 
 func (s *memStore) Set(k, v []byte) error {
+	if len(v) == 0 { // as chain/state: an empty value cannot be proven apart from absence
+		return errors.New("memStore: empty value (use Delete)")
+	}
 	full := s.prefix + string(k)
 	if _, ok := s.db.m[full]; !ok {
 		i := sort.SearchStrings(s.db.keys, full)

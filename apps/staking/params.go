@@ -107,3 +107,7 @@ func after(t int64, secs uint64) int64 {
 	}
 	return t + d
 }
+
+// marker is the value of index keys whose presence is the information (the
+// state refuses empty values: they are indistinguishable from absence).
+var marker = []byte{1}

@@ -298,7 +298,7 @@ func (m *Module) startUnbonding(ctx *chain.Context, s *store, p *Params, delegat
 	if err := s.set(unbondKey(done, seq), &rec); err != nil {
 		return err
 	}
-	if err := s.w.Set(ubdIdxKey(delegator, done, seq), []byte{}); err != nil {
+	if err := s.w.Set(ubdIdxKey(delegator, done, seq), marker); err != nil {
 		return err
 	}
 	return m.move(ctx, p, BondedPool(), UnbondingPool(), tokens)

@@ -1,0 +1,363 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/execution"
+	"github.com/dure-network/dure/chain/mempool"
+	"github.com/dure-network/dure/chain/store"
+	"github.com/dure-network/dure/node/api"
+)
+
+// backend implements api.Backend over the node.
+type backend struct{ n *Node }
+
+var _ api.Backend = backend{}
+
+func (b backend) view() (head struct {
+	h   uint64
+	id  chain.ID
+	t   int64
+	rt  chain.Hash
+	syn bool
+}, vals *chain.ValidatorSet, cs any) {
+	n := b.n
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	head.h, head.id, head.t, head.rt, head.syn = n.head.Height, n.head.BlockID, n.head.Time, n.head.StateRoot, n.syncing
+	return head, n.nextVals, n.consState
+}
+
+func (b backend) Status(ctx context.Context) (api.Status, error) {
+	n := b.n
+	head, vals, cs := b.view()
+	cnt, bytes := n.pool.Size()
+	st := api.Status{ChainID: n.gen.ChainID, Moniker: n.cfg.Moniker, Version: Version,
+		Height: head.h, BlockID: head.id, BlockTime: head.t, StateRoot: head.rt, Syncing: head.syn,
+		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: cs}
+	if n.net != nil {
+		st.PeerID = n.net.ID().String()
+		st.ListenAddrs = n.net.Addrs()
+		st.Peers = len(n.net.Peers())
+		st.P2P = map[string]any{"topics": n.net.Topics(), "stats": n.net.Stats(), "denied": n.net.Denied()}
+	}
+	if !n.key.IsZero() {
+		ref := &api.ValidatorRef{Address: n.self}
+		if v, _, ok := vals.ByAddress(n.self); ok {
+			ref.Power = v.Power
+		}
+		st.Validator = ref
+	}
+	return st, nil
+}
+
+func (b backend) SubmitTx(ctx context.Context, raw []byte) (chain.ID, error) {
+	n := b.n
+	id, err := n.pool.Add(raw)
+	if err != nil {
+		n.m.txRejected.WithLabelValues(rejectReason(err)).Inc()
+		switch {
+		case errors.Is(err, mempool.ErrDuplicate):
+			return id, fmt.Errorf("%w: %v", api.ErrDuplicate, err)
+		case errors.Is(err, mempool.ErrFull), errors.Is(err, mempool.ErrSenderFull):
+			return id, fmt.Errorf("%w: %v", api.ErrMempoolFull, err)
+		}
+		return id, err
+	}
+	if err := n.net.PublishTx(ctx, raw); err != nil {
+		n.log.Debug("gossip tx", "id", id, "err", err)
+	}
+	n.wake()
+	return id, nil
+}
+
+func rejectReason(err error) string {
+	for _, r := range []struct {
+		err  error
+		name string
+	}{
+		{chain.ErrTxTooLarge, "too_large"}, {chain.ErrTxMalformed, "malformed"}, {chain.ErrBadSignature, "bad_signature"},
+		{chain.ErrWrongChain, "wrong_chain"}, {chain.ErrNonceTooLow, "nonce_too_low"}, {chain.ErrNonceTooHigh, "nonce_too_high"},
+		{chain.ErrFeeTooLow, "fee_too_low"}, {mempool.ErrDuplicate, "duplicate"}, {mempool.ErrFull, "full"}, {mempool.ErrSenderFull, "sender_full"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.name
+		}
+	}
+	return "other"
+}
+
+func (b backend) WaitTx(ctx context.Context, id chain.ID) (api.TxInfo, error) {
+	for {
+		changed := b.HeadChanged()
+		info, err := b.Tx(ctx, id, false)
+		if err == nil {
+			return info, nil
+		}
+		if !errors.Is(err, chain.ErrNotFound) {
+			return info, err
+		}
+		select {
+		case <-ctx.Done():
+			return api.TxInfo{}, ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+func (b backend) Tx(ctx context.Context, id chain.ID, prove bool) (api.TxInfo, error) {
+	n := b.n
+	h, idx, err := n.store.TxLocation(id)
+	if err != nil {
+		return api.TxInfo{}, fmt.Errorf("tx %s: %w", id, err)
+	}
+	blk, err := n.store.Block(h)
+	if err != nil {
+		return api.TxInfo{}, err
+	}
+	if int(idx) >= len(blk.Txs) {
+		return api.TxInfo{}, fmt.Errorf("tx %s: index %d beyond block %d", id, idx, h)
+	}
+	res, err := n.store.Results(h)
+	if err != nil {
+		return api.TxInfo{}, err
+	}
+	raw := blk.Txs[idx]
+	info := api.TxInfo{ID: id, Height: h, Index: int(idx), BlockID: blk.Header.ID(n.codec), Raw: raw}
+	if int(idx) < len(res) {
+		info.Result = &res[idx]
+	}
+	if tx, err := chain.DecodeTx(n.codec, raw); err == nil {
+		info.Tx = tx
+	}
+	if prove {
+		p, err := chain.MerkleProve(blk.Txs, int(idx))
+		if err != nil {
+			return api.TxInfo{}, err
+		}
+		root := blk.Header.TxRoot
+		info.Proof, info.TxRoot = &p, &root
+	}
+	return info, nil
+}
+
+func (b backend) Block(ctx context.Context, height uint64) (api.BlockInfo, error) {
+	n := b.n
+	if height == 0 {
+		height = n.headHeight()
+		if height == 0 {
+			return api.BlockInfo{}, fmt.Errorf("%w: no block yet (the chain is at genesis)", chain.ErrNotFound)
+		}
+	}
+	blk, err := n.store.Block(height)
+	if err != nil {
+		return api.BlockInfo{}, fmt.Errorf("block %d: %w", height, err)
+	}
+	info := api.BlockInfo{ID: blk.Header.ID(n.codec), Header: blk.Header, Evidence: blk.Evidence}
+	info.TxIDs = make([]chain.ID, len(blk.Txs))
+	for i, tx := range blk.Txs {
+		info.TxIDs[i] = chain.IDOf(tx)
+	}
+	if res, err := n.store.Results(height); err == nil {
+		info.Results = res
+	}
+	if cm, err := n.store.SeenCommit(height); err == nil {
+		info.Commit = cm
+	}
+	return info, nil
+}
+
+// prefixReader is a module's read-only view of committed state; it
+// records every key read so a query can be answered with proofs.
+type prefixReader struct {
+	r      chain.KVReader
+	prefix []byte
+	mu     sync.Mutex
+	read   [][]byte
+}
+
+func (p *prefixReader) full(k []byte) []byte {
+	return append(append([]byte{}, p.prefix...), k...)
+}
+
+func (p *prefixReader) note(k []byte) {
+	p.mu.Lock()
+	if len(p.read) < 256 {
+		p.read = append(p.read, k)
+	}
+	p.mu.Unlock()
+}
+
+func (p *prefixReader) Get(k []byte) ([]byte, error) {
+	fk := p.full(k)
+	p.note(fk)
+	return p.r.Get(fk)
+}
+
+func (p *prefixReader) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
+	return p.r.Iterate(p.full(prefix), func(k, v []byte) (bool, error) {
+		p.note(append([]byte{}, k...))
+		return fn(k[len(p.prefix):], v)
+	})
+}
+
+func (n *Node) module(name string) (chain.Module, bool) {
+	for _, e := range n.app.entries {
+		if e.Module.Name() == name {
+			return e.Module, true
+		}
+	}
+	return nil, false
+}
+
+// proofs proves each key's current value (or absence) at height.
+func (n *Node) proofs(height uint64, r chain.KVReader, keys [][]byte) ([]api.KeyProof, error) {
+	out := make([]api.KeyProof, 0, len(keys))
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[string(k)] {
+			continue
+		}
+		seen[string(k)] = true
+		v, err := r.Get(k)
+		if err != nil {
+			return nil, err
+		}
+		p, err := n.state.Prove(store.TS(height), k)
+		if err != nil {
+			return nil, fmt.Errorf("prove %q at %d: %w", k, height, err)
+		}
+		pj, err := json.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, api.KeyProof{Key: k, Value: v, Proof: pj})
+	}
+	return out, nil
+}
+
+func (b backend) Account(ctx context.Context, addr chain.Address, prove bool) (api.Account, error) {
+	n := b.n
+	n.mu.RLock()
+	head := n.head
+	n.mu.RUnlock()
+	r := n.state.Reader(store.TS(head.Height))
+	nonce, err := execution.Nonce(r, addr)
+	if err != nil {
+		return api.Account{}, err
+	}
+	cur, _ := n.module("currency")
+	pr := &prefixReader{r: r, prefix: []byte(cur.Name() + "/")}
+	bal, err := cur.Query(pr, "balances", map[string]string{"address": addr.String()})
+	if err != nil {
+		return api.Account{}, err
+	}
+	acct := api.Account{Address: addr, Height: head.Height, StateRoot: head.StateRoot, Nonce: nonce, Balances: bal}
+	if prove {
+		keys := append([][]byte{nonceKey(addr)}, pr.read...)
+		if acct.Proofs, err = n.proofs(head.Height, r, keys); err != nil {
+			return api.Account{}, err
+		}
+	}
+	return acct, nil
+}
+
+// nonceKey is the executor's nonce key for addr (see execution.Nonce).
+func nonceKey(a chain.Address) []byte {
+	return append([]byte(execution.AuthPrefix+"n/"), a[:]...)
+}
+
+func (b backend) Validators(ctx context.Context, height uint64) (api.Validators, error) {
+	n := b.n
+	if height == 0 {
+		height = n.headHeight() + 1
+	}
+	vs, err := n.store.ValidatorsAt(height)
+	if err != nil {
+		return api.Validators{}, fmt.Errorf("validators at %d: %w", height, err)
+	}
+	out := api.Validators{Height: height, Validators: vs.Validators, Total: vs.TotalPower()}
+	if stk, ok := n.module("staking"); ok {
+		h := n.headHeight()
+		if res, err := stk.Query(&prefixReader{r: n.state.Reader(store.TS(h)), prefix: []byte("staking/")}, "validators", nil); err == nil {
+			out.Staking = res
+		}
+	}
+	return out, nil
+}
+
+func (b backend) Query(ctx context.Context, module, path string, args map[string]string, prove bool) (api.QueryResult, error) {
+	n := b.n
+	m, ok := n.module(module)
+	if !ok {
+		return api.QueryResult{}, fmt.Errorf("%w: no module %q", chain.ErrNotFound, module)
+	}
+	n.mu.RLock()
+	h := n.head.Height
+	n.mu.RUnlock()
+	r := n.state.Reader(store.TS(h))
+	pr := &prefixReader{r: r, prefix: []byte(module + "/")}
+	res, err := m.Query(pr, path, args)
+	if err != nil {
+		if errors.Is(err, chain.ErrInvalidMsg) || errors.Is(err, chain.ErrUnknownMsg) {
+			err = fmt.Errorf("%w: %w", api.ErrBadRequest, err)
+		}
+		return api.QueryResult{}, err
+	}
+	out := api.QueryResult{Height: h, Result: res}
+	if prove {
+		if out.Proofs, err = n.proofs(h, r, pr.read); err != nil {
+			return api.QueryResult{}, err
+		}
+	}
+	return out, nil
+}
+
+func (b backend) Peers(ctx context.Context) (any, error) {
+	n := b.n
+	return map[string]any{"peer_id": n.net.ID().String(), "addrs": n.net.Addrs(), "peers": n.net.Peers(),
+		"topics": n.net.Topics(), "denied": n.net.Denied()}, nil
+}
+
+func (b backend) DenyPeer(ctx context.Context, id string, deny bool) error {
+	p, err := peerIDFromString(id)
+	if err != nil {
+		return fmt.Errorf("%w: peer id %q: %v", api.ErrBadRequest, id, err)
+	}
+	if deny {
+		b.n.net.Deny(p)
+	} else {
+		b.n.net.Allow(p)
+	}
+	return nil
+}
+
+func (b backend) Head() uint64 { return b.n.headHeight() }
+
+func (b backend) HeadChanged() <-chan struct{} {
+	b.n.mu.RLock()
+	defer b.n.mu.RUnlock()
+	return b.n.headCh
+}
+
+func (b backend) EventsAt(ctx context.Context, height uint64) (api.BlockEvents, error) {
+	n := b.n
+	blk, err := n.store.Block(height)
+	if err != nil {
+		return api.BlockEvents{}, fmt.Errorf("events of block %d: %w", height, err)
+	}
+	res, err := n.store.Results(height)
+	if err != nil {
+		return api.BlockEvents{}, fmt.Errorf("events of block %d: %w", height, err)
+	}
+	ev := api.BlockEvents{Height: height, BlockID: blk.Header.ID(n.codec), Txs: make([]api.TxEvents, len(res))}
+	for i, r := range res {
+		ev.Txs[i] = api.TxEvents{ID: chain.IDOf(blk.Txs[i]), Code: r.Code, Events: r.Events}
+	}
+	return ev, nil
+}

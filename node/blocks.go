@@ -1,0 +1,262 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/execution"
+	"github.com/dure-network/dure/chain/store"
+	"github.com/dure-network/dure/p2p"
+)
+
+// maxClockDrift bounds how far in the future a proposed block's time may be
+// compared with this node's clock.
+const maxClockDrift = 10 * time.Second
+
+// maxEvidenceAge is how many heights back evidence is still accepted.
+const maxEvidenceAge = 10_000
+
+var errBadBlock = errors.New("invalid block")
+
+func (n *Node) blockInfo(h *chain.Header, b *chain.Block) chain.BlockInfo {
+	info := chain.BlockInfo{ChainID: h.ChainID, Height: h.Height, Time: h.Time, Proposer: h.Proposer, Evidence: b.Evidence}
+	if b.LastCommit != nil {
+		info.LastCommitSigners = make([]chain.Address, len(b.LastCommit.Sigs))
+		for i, s := range b.LastCommit.Sigs {
+			info.LastCommitSigners[i] = s.Validator
+		}
+	}
+	return info
+}
+
+// buildBlock makes the proposer's block at height: mempool txs executed in
+// one pass (invalid ones dropped), roots filled in.
+func (n *Node) buildBlock(height uint64, evidence []chain.Evidence) (*candidate, error) {
+	head := n.head
+	now := time.Now().UnixNano()
+	if now <= head.Time {
+		now = head.Time + 1
+	}
+	var lastCommit *chain.Commit
+	if head.Height > 0 {
+		cm, err := n.store.SeenCommit(head.Height)
+		if err != nil {
+			return nil, fmt.Errorf("load commit of %d: %w", head.Height, err)
+		}
+		lastCommit = cm
+	}
+	maxTxs := n.cfg.Consensus.MaxBlockTxs
+	if maxTxs > n.gen.Params.MaxBlockTxs {
+		maxTxs = n.gen.Params.MaxBlockTxs
+	}
+	cands := n.pool.Reap(maxTxs, int(n.cfg.Consensus.MaxBlockBytes))
+	b := &chain.Block{LastCommit: lastCommit, Evidence: evidence}
+	b.Header = chain.Header{ChainID: n.gen.ChainID, Height: height, Time: now, Parent: head.BlockID,
+		ValidatorsHash: n.nextVals.Hash(n.codec), NextValidatorsHash: n.afterVals.Hash(n.codec),
+		Proposer: n.self, LastCommitHash: chain.CommitHash(n.codec, lastCommit), EvidenceHash: chain.EvidenceHash(n.codec, evidence)}
+	included, out, err := n.exec.PrepareBlock(n.state, n.blockInfo(&b.Header, b), cands, maxTxs)
+	if err != nil {
+		return nil, err
+	}
+	b.Txs = make([][]byte, len(included))
+	for i, tx := range included {
+		b.Txs[i] = tx.Raw
+	}
+	b.Header.TxRoot = chain.TxRoot(b.Txs)
+	b.Header.StateRoot = out.StateRoot
+	b.Header.ResultsRoot = out.ResultsRoot
+	raw, err := b.Encode(n.codec)
+	if err != nil {
+		return nil, err
+	}
+	return &candidate{id: b.Header.ID(n.codec), block: b, raw: raw, txs: included, out: out}, nil
+}
+
+// checkBlock validates a block for the next height against the committed
+// head and executes it. fresh applies the clock bound (for live proposals,
+// not for blocks that already carry a commit).
+func (n *Node) checkBlock(c *candidate, fresh bool) (*execution.Outcome, error) {
+	b, h, head := c.block, &c.block.Header, n.head
+	switch {
+	case h.ChainID != n.gen.ChainID:
+		return nil, fmt.Errorf("%w: chain id %q", errBadBlock, h.ChainID)
+	case h.Height != head.Height+1:
+		return nil, fmt.Errorf("%w: height %d, want %d", errBadBlock, h.Height, head.Height+1)
+	case h.Parent != head.BlockID:
+		return nil, fmt.Errorf("%w: parent %s, want %s", errBadBlock, h.Parent, head.BlockID)
+	case h.Time <= head.Time:
+		return nil, fmt.Errorf("%w: time %d not after parent's %d", errBadBlock, h.Time, head.Time)
+	case fresh && time.Unix(0, h.Time).After(time.Now().Add(maxClockDrift)):
+		return nil, fmt.Errorf("%w: time %s is more than %s ahead of this node's clock", errBadBlock, time.Unix(0, h.Time).UTC(), maxClockDrift)
+	case h.ValidatorsHash != n.nextVals.Hash(n.codec):
+		return nil, fmt.Errorf("%w: validators hash", errBadBlock)
+	case h.NextValidatorsHash != n.afterVals.Hash(n.codec):
+		return nil, fmt.Errorf("%w: next validators hash", errBadBlock)
+	}
+	if _, _, ok := n.nextVals.ByAddress(h.Proposer); !ok {
+		return nil, fmt.Errorf("%w: proposer %s is not a validator", errBadBlock, h.Proposer)
+	}
+	if err := b.ValidateBasic(n.codec); err != nil {
+		return nil, err
+	}
+	if h.Height > 1 {
+		vs, err := n.store.ValidatorsAt(head.Height)
+		if err != nil {
+			return nil, err
+		}
+		if err := chain.VerifyCommit(n.codec, n.gen.ChainID, vs, b.LastCommit, head.Height, head.BlockID); err != nil {
+			return nil, fmt.Errorf("%w: last commit: %w", errBadBlock, err)
+		}
+	}
+	seen := map[chain.Hash]bool{}
+	for i := range b.Evidence {
+		ev := &b.Evidence[i]
+		k := evidenceKey(n.codec, *ev)
+		if seen[k] {
+			return nil, fmt.Errorf("%w: evidence %d repeated", errBadBlock, i)
+		}
+		seen[k] = true
+		if err := n.verifyEvidence(ev); err != nil {
+			return nil, fmt.Errorf("%w: evidence %d: %w", errBadBlock, i, err)
+		}
+	}
+	if c.txs == nil {
+		c.txs = make([]*chain.DecodedTx, len(b.Txs))
+		for i, raw := range b.Txs {
+			id := chain.IDOf(raw)
+			if tx, ok := n.pool.Get(id); ok {
+				c.txs[i] = tx
+				continue
+			}
+			tx, err := chain.NewDecodedTx(n.codec, raw)
+			if err != nil {
+				return nil, fmt.Errorf("%w: tx %d: %w", errBadBlock, i, err)
+			}
+			c.txs[i] = tx
+		}
+	}
+	out, err := n.exec.ExecuteBlock(n.state, n.blockInfo(h, b), c.txs)
+	if err != nil {
+		return nil, err
+	}
+	if out.StateRoot != h.StateRoot {
+		return nil, fmt.Errorf("%w: state root %s, header says %s", errBadBlock, out.StateRoot, h.StateRoot)
+	}
+	if out.ResultsRoot != h.ResultsRoot {
+		return nil, fmt.Errorf("%w: results root mismatch", errBadBlock)
+	}
+	return out, nil
+}
+
+func (n *Node) verifyEvidence(ev *chain.Evidence) error {
+	h := ev.VoteA.Height
+	if h == 0 || h > n.head.Height+1 || h+maxEvidenceAge < n.head.Height+1 {
+		return fmt.Errorf("%w: height %d out of range", chain.ErrInvalidEvidence, h)
+	}
+	vs, err := n.store.ValidatorsAt(h)
+	if err != nil {
+		return err
+	}
+	return ev.Verify(n.codec, n.gen.ChainID, vs)
+}
+
+// applyBlock writes a decided block and its state atomically, then moves
+// the node's view to it.
+func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
+	start := time.Now()
+	b, out := c.block, c.out
+	after := applyValidatorUpdates(n.afterVals, out.ValidatorUpdates)
+	err := n.store.CommitBlock(b, commit, out.Results, n.afterVals, func(w chain.KVWriter) error {
+		if err := out.Pending.WriteTo(w); err != nil {
+			return err
+		}
+		return w.Set(keyAfterVals, mustEncodeVals(n.codec, after))
+	})
+	if err != nil {
+		return fmt.Errorf("commit block %d: %w", b.Header.Height, err)
+	}
+	if err := n.state.Committed(out.Pending, store.TS(b.Header.Height)); err != nil {
+		return fmt.Errorf("commit state %d: %w", b.Header.Height, err)
+	}
+	ids := make([]chain.ID, len(c.txs))
+	failed := 0
+	for i, tx := range c.txs {
+		ids[i] = tx.ID
+		if out.Results[i].Code != chain.CodeOK {
+			failed++
+		}
+	}
+	if err := n.pool.Update(b.Header.Height, ids); err != nil {
+		n.log.Warn("mempool update", "err", err)
+	}
+	n.evidence.committed(n.codec, b.Evidence, b.Header.Height)
+	prevTime := n.head.Time
+	n.mu.Lock()
+	n.head = n.store.Head()
+	n.nextVals, n.afterVals = n.afterVals, after
+	close(n.headCh)
+	n.headCh = make(chan struct{})
+	n.mu.Unlock()
+	n.m.height.Set(float64(b.Header.Height))
+	n.m.txsCommitted.Add(float64(len(b.Txs)))
+	n.m.txsFailed.Add(float64(failed))
+	n.m.blockTxs.Observe(float64(len(b.Txs)))
+	n.m.commitSecs.Observe(time.Since(start).Seconds())
+	if prevTime > 0 {
+		n.m.blockInterval.Observe(time.Duration(b.Header.Time - prevTime).Seconds())
+	}
+	n.log.Info("committed block", "height", b.Header.Height, "txs", len(b.Txs), "id", c.id,
+		"round", commit.Round, "write", time.Since(start).Round(time.Microsecond))
+	return nil
+}
+
+// syncFromPeers fetches and applies committed blocks until no peer is
+// ahead. Each block's commit is verified against the validator set of its
+// height before it is executed.
+func (n *Node) syncFromPeers(ctx context.Context, why string) {
+	if len(n.net.Peers()) == 0 {
+		return
+	}
+	n.setSyncing(true)
+	defer n.setSyncing(false)
+	from := n.head.Height + 1
+	rep, err := n.net.NewSyncer(n.applySynced).Run(ctx, from)
+	if n.head.Height >= from {
+		n.log.Info("synced from peers", "why", why, "from", from, "to", n.head.Height, "report", rep)
+	}
+	if err != nil && !errors.Is(err, p2p.ErrNoPeers) && ctx.Err() == nil {
+		n.log.Debug("sync", "why", why, "err", err)
+	}
+}
+
+func (n *Node) setSyncing(v bool) {
+	n.mu.Lock()
+	n.syncing = v
+	n.mu.Unlock()
+}
+
+func (n *Node) applySynced(it p2p.SyncItem) error {
+	if it.Height != n.head.Height+1 {
+		return fmt.Errorf("sync item %d, want %d", it.Height, n.head.Height+1)
+	}
+	b, err := chain.DecodeBlock(n.codec, it.Block)
+	if err != nil {
+		return err
+	}
+	var cm chain.Commit
+	if err := n.codec.UnmarshalCanonical(it.Commit, &cm); err != nil {
+		return fmt.Errorf("%w: sync commit: %v", chain.ErrInvalidCommit, err)
+	}
+	id := b.Header.ID(n.codec)
+	if err := chain.VerifyCommit(n.codec, n.gen.ChainID, n.nextVals, &cm, it.Height, id); err != nil {
+		return err
+	}
+	c := &candidate{id: id, block: b, raw: it.Block}
+	if c.out, err = n.checkBlock(c, false); err != nil {
+		return err
+	}
+	return n.applyBlock(c, &cm)
+}

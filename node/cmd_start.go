@@ -1,0 +1,136 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/store"
+	"github.com/dure-network/dure/node/api"
+)
+
+func newStartCmd(g *globals) *cobra.Command {
+	var passFile string
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Run the node: join the network, validate (with a validator key) and serve the API",
+		Long: `start runs the node in the foreground until Ctrl-C or SIGTERM. It syncs missing
+blocks from peers, then takes part in consensus if config.toml's
+priv_validator_key names a key in the keyring (empty: a full node).
+
+The API listens on [api] listen_addr (127.0.0.1:26657 by default): see
+/v1/status, /v1/blocks/latest and /metrics.
+
+Exit codes: 0 stopped cleanly, 1 the node failed while running, 2 bad config,
+genesis or data directory (the message names what to fix).`,
+		Example: `  dure start
+  dure start --home /srv/dure
+  DURE_KEYRING_PASSPHRASE=... dure start   # unattended validator`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(g.home)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(g.stderr, cfg.LogLevel, cfg.LogFormat)
+			if err != nil {
+				return usageErr("config: %v", err)
+			}
+			var key chain.PrivKey
+			if cfg.PrivValidatorKey != "" {
+				ks, err := openKeyring(cfg, "", passFile, g.stderr)
+				if err != nil {
+					return err
+				}
+				if key, err = ks.Signer(cfg.PrivValidatorKey); err != nil {
+					return withCode(ExitUsage, fmt.Errorf("validator key (priv_validator_key = %q): %w", cfg.PrivValidatorKey, err))
+				}
+			}
+			n, err := Open(c.Context(), cfg, log, key)
+			if err != nil {
+				if errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrLocked) {
+					return withCode(ExitUsage, err)
+				}
+				return err
+			}
+			if err := n.Run(c.Context()); err != nil {
+				log.Error("node stopped", "err", err)
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "file whose first line is the keyring passphrase")
+	return cmd
+}
+
+// clientFlags are shared by commands that talk to a node's API.
+type clientFlags struct {
+	node   string
+	output string
+}
+
+func (f *clientFlags) register(c *cobra.Command) {
+	c.PersistentFlags().StringVar(&f.node, "node", "", "API address of the node (default: [api] listen_addr of --home, else 127.0.0.1:26657)")
+	c.PersistentFlags().StringVarP(&f.output, "output", "o", "json", `output format: "json" or "text"`)
+}
+
+func (f *clientFlags) client(g *globals) *api.Client {
+	addr := f.node
+	if addr == "" {
+		addr = keyringCfg(g.home).API.ListenAddr
+	}
+	if addr == "" {
+		addr = "127.0.0.1:26657"
+	}
+	return api.NewClient(addr)
+}
+
+// apiErr maps client errors to exit codes.
+func apiErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *api.APIError
+	if errors.As(err, &ae) {
+		if ae.Status == 404 {
+			return withCode(ExitNotFound, err)
+		}
+		return withCode(ExitError, err)
+	}
+	return withCode(ExitNoNode, fmt.Errorf("%w (is the node running? see --node)", err))
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	f := &clientFlags{}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show a running node's height, peers, sync state and mempool",
+		Example: `  dure status
+  dure status --node 127.0.0.1:26657 -o text`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ctx, cancel := context.WithTimeout(c.Context(), 10*time.Second)
+			defer cancel()
+			st, err := f.client(g).Status(ctx)
+			if err != nil {
+				return apiErr(err)
+			}
+			if f.output == "text" {
+				fmt.Fprintf(g.stdout, "chain     %s\nmoniker   %s\nheight    %d (%s)\nsyncing   %t\npeers     %d\npeer id   %s\nmempool   %d txs, %d bytes\n",
+					st.ChainID, st.Moniker, st.Height, st.BlockID, st.Syncing, st.Peers, st.PeerID, st.Mempool.Txs, st.Mempool.Bytes)
+				if st.Validator != nil {
+					fmt.Fprintf(g.stdout, "validator %s (power %d)\n", st.Validator.Address, st.Validator.Power)
+				}
+				return nil
+			}
+			return printJSON(g.stdout, st)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}

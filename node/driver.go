@@ -1,0 +1,479 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/execution"
+	"github.com/dure-network/dure/consensus"
+)
+
+// Driver inputs, posted to Node.inbox by gossip handlers and timers.
+type (
+	gossipConsensus struct {
+		from peer.ID
+		data []byte
+	}
+	gossipBlock struct {
+		from peer.ID
+		data []byte
+	}
+	gossipEvidence struct {
+		from peer.ID
+		data []byte
+	}
+	timeoutFired struct{ ev consensus.TimeoutEvent }
+	startNext    struct{ height uint64 }
+	txsArrived   struct{}
+)
+
+// wireMsg is the consensus topic's envelope: exactly one field is set.
+// Commits are gossiped so a node one height behind can decide it.
+type wireMsg struct {
+	_        struct{}        `cbor:",toarray"`
+	Proposal *chain.Proposal `json:"proposal"`
+	Vote     *chain.Vote     `json:"vote"`
+	Commit   *chain.Commit   `json:"commit"`
+}
+
+// candidate is a block known at the current height, with its execution
+// outcome once executed.
+type candidate struct {
+	id    chain.ID
+	block *chain.Block
+	raw   []byte
+	txs   []*chain.DecodedTx
+	out   *execution.Outcome
+	err   error // non-nil once found invalid
+}
+
+// driver owns the consensus machine. Only the driver goroutine touches it.
+type driver struct {
+	n     *Node
+	ctx   context.Context
+	cons  *consensus.Machine
+	cands map[chain.ID]*candidate
+
+	pendingValidate map[chain.ID]bool
+	pendingDecision *consensus.Decision
+	decidedAt       time.Time
+
+	// Gating of the next height: wait for txs or the heartbeat.
+	nextPending  bool
+	nextEarliest time.Time
+	gateTimer    *time.Timer
+
+	lastSync time.Time
+}
+
+// drive runs the consensus driver until ctx ends.
+func (n *Node) drive(ctx context.Context) error {
+	d := &driver{n: n, ctx: ctx, cands: map[chain.ID]*candidate{}, pendingValidate: map[chain.ID]bool{}}
+	d.initialSync()
+	if err := d.newMachine(); err != nil {
+		return err
+	}
+	if err := d.handleReady(); err != nil {
+		return err
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			n.log.Info("node stopping", "height", n.head.Height)
+			return nil
+		case <-tick.C:
+			d.onTick()
+		case ev := <-n.inbox:
+			d.handle(ev)
+		}
+		if err := d.handleReady(); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *driver) timeouts() consensus.Timeouts {
+	c := d.n.cfg.Consensus
+	return consensus.Timeouts{Propose: c.TimeoutPropose.Duration(), Prevote: c.TimeoutPrevote.Duration(),
+		Precommit: c.TimeoutPrecommit.Duration(), Delta: c.TimeoutDelta.Duration(), Commit: c.TimeoutCommit.Duration()}
+}
+
+// newMachine (re)builds the consensus machine at head+1, replaying the
+// WAL for that height so a restarted validator neither unlocks nor signs
+// anything different from what it signed before the crash.
+func (d *driver) newMachine() error {
+	n := d.n
+	raw, err := n.wal.LoadLastSigned()
+	if err != nil {
+		return fmt.Errorf("load last-signed state: %w", err)
+	}
+	var ls consensus.LastSigned
+	if raw != nil {
+		if ls, err = consensus.DecodeLastSigned(n.codec, raw); err != nil {
+			return fmt.Errorf("last-signed state: %w", err)
+		}
+	}
+	cfg := consensus.Config{ChainID: n.gen.ChainID, Codec: n.codec, Height: n.head.Height + 1, Validators: n.nextVals,
+		Timeouts: d.timeouts(), LastSigned: ls}
+	if !n.key.IsZero() {
+		cfg.Self, cfg.Signer = n.self, n.key
+	}
+	m, err := consensus.New(cfg)
+	if err != nil {
+		return fmt.Errorf("consensus: %w", err)
+	}
+	recs, err := n.wal.Records(cfg.Height)
+	if err != nil {
+		return fmt.Errorf("read consensus WAL: %w", err)
+	}
+	d.cons = m
+	d.cands = map[chain.ID]*candidate{}
+	d.pendingValidate = map[chain.ID]bool{}
+	d.pendingDecision = nil
+	d.nextPending = false
+	if len(recs) > 0 {
+		n.log.Info("replaying consensus WAL", "height", cfg.Height, "records", len(recs))
+		return m.Replay(recs)
+	}
+	// A fresh height waits for transactions or the heartbeat, like any other.
+	d.nextPending = true
+	d.nextEarliest = time.Now()
+	d.maybeStartNext()
+	return nil
+}
+
+func (d *driver) handle(ev any) {
+	switch e := ev.(type) {
+	case gossipConsensus:
+		d.onConsensus(e.from, e.data)
+	case gossipBlock:
+		d.onBlock(e.data)
+	case gossipEvidence:
+		d.onEvidence(e.data)
+	case timeoutFired:
+		if err := d.cons.Step(e.ev); err != nil {
+			d.n.log.Debug("timeout", "err", err)
+		}
+	case startNext, txsArrived:
+		d.maybeStartNext()
+	}
+}
+
+// step feeds one event and reacts to the errors that need action.
+func (d *driver) step(ev consensus.Event) {
+	err := d.cons.Step(ev)
+	switch {
+	case err == nil:
+	case errors.Is(err, consensus.ErrFutureHeight):
+		d.catchUp("peers are ahead")
+	default:
+		d.n.log.Debug("consensus message refused", "err", err)
+	}
+}
+
+func (d *driver) onConsensus(from peer.ID, data []byte) {
+	var w wireMsg
+	if err := d.n.codec.Unmarshal(data, &w); err != nil {
+		return
+	}
+	h := d.cons.Height()
+	switch {
+	case w.Proposal != nil:
+		d.noteHeight(w.Proposal.Height)
+		d.step(consensus.ProposalEvent{Proposal: *w.Proposal})
+	case w.Vote != nil:
+		d.noteHeight(w.Vote.Height)
+		d.step(consensus.VoteEvent{Vote: *w.Vote})
+	case w.Commit != nil:
+		switch {
+		case w.Commit.Height == h && d.cons.Status().Decided == "":
+			d.step(consensus.CommitEvent{Commit: *w.Commit})
+		case w.Commit.Height > h:
+			d.catchUp("a peer committed a later height")
+		}
+	}
+}
+
+// noteHeight starts the next height at once when peers already work on it.
+func (d *driver) noteHeight(h uint64) {
+	if d.nextPending && h == d.cons.Height()+1 {
+		d.startHeight()
+	}
+}
+
+func (d *driver) onBlock(data []byte) {
+	b, err := chain.DecodeBlock(d.n.codec, data)
+	if err != nil {
+		return
+	}
+	if b.Header.Height <= d.n.head.Height || b.Header.Height > d.n.head.Height+2 {
+		return
+	}
+	id := b.Header.ID(d.n.codec)
+	if _, ok := d.cands[id]; ok {
+		return
+	}
+	d.cands[id] = &candidate{id: id, block: b, raw: data}
+	if d.pendingValidate[id] {
+		delete(d.pendingValidate, id)
+		d.validate(id)
+	}
+	if pd := d.pendingDecision; pd != nil && pd.BlockID == id {
+		d.pendingDecision = nil
+		d.decide(*pd)
+	}
+}
+
+func (d *driver) onEvidence(data []byte) {
+	var ev chain.Evidence
+	if err := d.n.codec.UnmarshalCanonical(data, &ev); err != nil {
+		return
+	}
+	if err := d.n.verifyEvidence(&ev); err != nil {
+		return
+	}
+	d.n.evidence.add(d.n.codec, ev)
+}
+
+func (d *driver) onTick() {
+	// Lost messages must not stall a height: re-send our latest votes
+	// and the last commit.
+	for _, msg := range d.cons.Rebroadcast() {
+		d.publish(wireMsg{Proposal: msg.Proposal, Vote: msg.Vote})
+	}
+	if d.n.head.Height > 0 {
+		if cm, err := d.n.store.SeenCommit(d.n.head.Height); err == nil {
+			d.publish(wireMsg{Commit: cm})
+		}
+	}
+	if pd := d.pendingDecision; pd != nil && time.Since(d.decidedAt) > 2*time.Second {
+		d.catchUp("decided block never arrived")
+	}
+	d.n.mu.Lock()
+	d.n.consState = d.cons.Status()
+	d.n.mu.Unlock()
+}
+
+func (d *driver) publish(w wireMsg) {
+	data, err := d.n.codec.Marshal(w)
+	if err != nil {
+		d.n.log.Error("encode consensus message", "err", err)
+		return
+	}
+	if err := d.n.net.PublishConsensus(d.ctx, data); err != nil && d.ctx.Err() == nil {
+		d.n.log.Debug("publish consensus", "err", err)
+	}
+}
+
+// handleReady drains the machine's actions. Persistence comes first: no
+// signed message leaves before the WAL and last-signed state are synced.
+func (d *driver) handleReady() error {
+	for d.cons.HasReady() {
+		rd := d.cons.Ready()
+		for _, r := range rd.WAL {
+			if err := d.n.wal.Append(r.Height, r.Data); err != nil {
+				return fmt.Errorf("consensus WAL append: %w", err)
+			}
+		}
+		if rd.MustSync {
+			if err := d.n.wal.Sync(); err != nil {
+				return fmt.Errorf("consensus WAL sync: %w", err)
+			}
+		}
+		if rd.LastSigned != nil {
+			if err := d.n.wal.SaveLastSigned(rd.LastSigned.Encode(d.n.codec)); err != nil {
+				return fmt.Errorf("save last-signed state: %w", err)
+			}
+		}
+		d.cons.Advance()
+		for _, msg := range rd.Messages {
+			d.publish(wireMsg{Proposal: msg.Proposal, Vote: msg.Vote})
+		}
+		for _, t := range rd.Timeouts {
+			ev := consensus.TimeoutEvent{Height: t.Height, Round: t.Round, Step: t.Step}
+			time.AfterFunc(t.Duration, func() { d.n.post(d.ctx, timeoutFired{ev}) })
+		}
+		for _, ev := range rd.Evidence {
+			d.n.evidence.add(d.n.codec, ev)
+			if data, err := d.n.codec.Marshal(ev); err == nil {
+				_ = d.n.net.PublishEvidence(d.ctx, data)
+			}
+			d.n.log.Warn("equivocation detected", "validator", ev.VoteA.Validator, "height", ev.VoteA.Height)
+		}
+		for _, r := range rd.Requests {
+			d.propose(r)
+		}
+		for _, v := range rd.Validate {
+			d.validate(v.BlockID)
+		}
+		for _, dec := range rd.Decisions {
+			if err := d.decide(dec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// propose builds, executes and gossips a block, then hands its ID to
+// consensus (which signs and sends the proposal).
+func (d *driver) propose(r consensus.RequestBlock) {
+	n := d.n
+	start := time.Now()
+	c, err := n.buildBlock(d.cons.Height(), d.evidenceForBlock())
+	if err != nil {
+		n.log.Error("build block", "height", r.Height, "err", err)
+		return
+	}
+	n.m.execSeconds.Observe(time.Since(start).Seconds())
+	d.cands[c.id] = c
+	if err := n.net.PublishBlock(d.ctx, c.raw); err != nil && d.ctx.Err() == nil {
+		n.log.Warn("publish block", "err", err)
+	}
+	if err := d.cons.ProposeBlock(r.Height, r.Round, c.id); err != nil {
+		n.log.Debug("propose", "err", err)
+	}
+	n.log.Debug("proposed block", "height", r.Height, "round", r.Round, "txs", len(c.block.Txs), "took", time.Since(start))
+}
+
+func (d *driver) evidenceForBlock() []chain.Evidence {
+	return d.n.evidence.pending(d.n.head.Height+1, 16)
+}
+
+func (d *driver) validate(id chain.ID) {
+	c, ok := d.cands[id]
+	if !ok {
+		d.pendingValidate[id] = true
+		return
+	}
+	if c.out == nil && c.err == nil {
+		start := time.Now()
+		c.out, c.err = d.n.checkBlock(c, true)
+		d.n.m.execSeconds.Observe(time.Since(start).Seconds())
+		if c.err != nil {
+			d.n.log.Warn("rejected proposed block", "height", c.block.Header.Height, "id", id, "err", c.err)
+		}
+	}
+	d.step(consensus.BlockValidatedEvent{BlockID: id, Valid: c.err == nil})
+}
+
+func (d *driver) decide(dec consensus.Decision) error {
+	n := d.n
+	if dec.Height <= n.head.Height {
+		return nil // replayed decision of a block already applied
+	}
+	c, ok := d.cands[dec.BlockID]
+	if !ok {
+		d.pendingDecision, d.decidedAt = &dec, time.Now()
+		return nil
+	}
+	if c.out == nil && c.err == nil {
+		c.out, c.err = n.checkBlock(c, false)
+	}
+	if c.err != nil {
+		// More than 2/3 of the stake committed a block this node finds
+		// invalid: either this node's state is broken or the chain is.
+		// Halting is the only safe answer.
+		return fmt.Errorf("consensus decided block %d (%s) that this node rejects: %w", dec.Height, dec.BlockID, c.err)
+	}
+	if err := n.applyBlock(c, dec.Commit); err != nil {
+		return err
+	}
+	for id, other := range d.cands {
+		if other.block.Header.Height <= dec.Height {
+			delete(d.cands, id)
+		}
+	}
+	d.nextPending = true
+	d.nextEarliest = time.Now().Add(dec.Wait)
+	d.maybeStartNext()
+	return nil
+}
+
+// maybeStartNext starts the next height once the commit pause is over and
+// there is something to do: transactions waiting, or the heartbeat due.
+func (d *driver) maybeStartNext() {
+	if !d.nextPending {
+		return
+	}
+	now := time.Now()
+	if now.Before(d.nextEarliest) {
+		d.armGate(d.nextEarliest.Sub(now))
+		return
+	}
+	c := d.n.cfg.Consensus
+	if cnt, _ := d.n.pool.Size(); cnt > 0 {
+		d.startHeight()
+		return
+	}
+	if !c.CreateEmptyBlocks {
+		return // a tx arrival wakes us
+	}
+	due := time.Unix(0, d.n.head.Time).Add(c.HeartbeatInterval.Duration())
+	if d.n.head.Height == 0 || !now.Before(due) {
+		d.startHeight()
+		return
+	}
+	d.armGate(due.Sub(now))
+}
+
+func (d *driver) armGate(after time.Duration) {
+	if d.gateTimer != nil {
+		d.gateTimer.Stop()
+	}
+	d.gateTimer = time.AfterFunc(after, func() { d.n.post(d.ctx, startNext{}) })
+}
+
+func (d *driver) startHeight() {
+	d.nextPending = false
+	if d.gateTimer != nil {
+		d.gateTimer.Stop()
+	}
+	h := d.n.head.Height + 1
+	if d.cons.Height() == h && d.cons.Status().Decided == "" {
+		if err := d.cons.Start(); err != nil && !errors.Is(err, consensus.ErrAlreadyStarted) {
+			d.n.log.Error("start consensus", "height", h, "err", err)
+		}
+		return
+	}
+	if err := d.cons.NewHeight(h, d.n.nextVals); err != nil {
+		d.n.log.Error("new height", "height", h, "err", err)
+	}
+}
+
+// catchUp syncs committed blocks from peers, then restarts consensus at
+// the new head. Rate-limited: gossip from a node far ahead triggers it
+// often.
+func (d *driver) catchUp(why string) {
+	if time.Since(d.lastSync) < 2*time.Second {
+		return
+	}
+	d.lastSync = time.Now()
+	before := d.n.head.Height
+	d.n.syncFromPeers(d.ctx, why)
+	if d.n.head.Height > before {
+		if err := d.newMachine(); err != nil {
+			d.n.log.Error("restart consensus after sync", "err", err)
+		}
+	}
+}
+
+// initialSync waits briefly for peers, then catches up before consensus.
+func (d *driver) initialSync() {
+	if len(d.n.cfg.P2P.BootstrapPeers) == 0 {
+		return
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for len(d.n.net.Peers()) == 0 && time.Now().Before(deadline) && d.ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+	}
+	d.lastSync = time.Now()
+	d.n.syncFromPeers(d.ctx, "startup")
+}

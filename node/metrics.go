@@ -1,0 +1,57 @@
+package node
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the node's Prometheus series, on a registry of its own (no
+// global registry, so several nodes can live in one test process).
+type metrics struct {
+	reg          *prometheus.Registry
+	height       prometheus.Gauge
+	rounds       prometheus.Counter
+	txsCommitted prometheus.Counter
+	txsFailed    prometheus.Counter
+	blockTxs     prometheus.Histogram
+	execSeconds  prometheus.Histogram
+	commitSecs   prometheus.Histogram
+	blockInterval prometheus.Histogram
+	mempoolTxs   prometheus.GaugeFunc
+	txRejected   *prometheus.CounterVec
+}
+
+func newMetrics(mempoolSize func() float64) *metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &metrics{reg: reg}
+	m.height = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dure_chain_height", Help: "Latest committed block height."})
+	m.rounds = prometheus.NewCounter(prometheus.CounterOpts{Name: "dure_consensus_rounds_total", Help: "Consensus rounds entered beyond round 0 (a sign of lost proposals or votes)."})
+	m.txsCommitted = prometheus.NewCounter(prometheus.CounterOpts{Name: "dure_txs_committed_total", Help: "Transactions committed in blocks."})
+	m.txsFailed = prometheus.NewCounter(prometheus.CounterOpts{Name: "dure_txs_failed_total", Help: "Committed transactions whose messages failed (fee and nonce still charged)."})
+	m.blockTxs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dure_block_txs", Help: "Transactions per committed block.",
+		Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
+	m.execSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dure_block_execute_seconds", Help: "Time to execute a block.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10)})
+	m.commitSecs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dure_block_commit_seconds", Help: "Time to write a decided block to disk.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10)})
+	m.blockInterval = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dure_block_interval_seconds", Help: "Block time difference between consecutive blocks.",
+		Buckets: prometheus.ExponentialBuckets(0.05, 2, 10)})
+	m.txRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dure_txs_rejected_total", Help: "Transactions refused at submission, by reason."}, []string{"reason"})
+	for _, c := range []prometheus.Collector{m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected} {
+		f(c)
+	}
+	if mempoolSize != nil {
+		m.mempoolTxs = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dure_mempool_txs", Help: "Transactions waiting in the mempool."}, mempoolSize)
+		f(m.mempoolTxs)
+	}
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}

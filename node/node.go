@@ -1,0 +1,405 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/execution"
+	"github.com/dure-network/dure/chain/genesis"
+	"github.com/dure-network/dure/chain/mempool"
+	"github.com/dure-network/dure/chain/state"
+	"github.com/dure-network/dure/chain/store"
+	"github.com/dure-network/dure/consensus"
+	"github.com/dure-network/dure/consensus/wal"
+	"github.com/dure-network/dure/node/api"
+	"github.com/dure-network/dure/node/config"
+	"github.com/dure-network/dure/p2p"
+)
+
+// Node is a running dure node: store, state, executor, mempool, p2p,
+// consensus driver and API, wired together here and nowhere else.
+type Node struct {
+	cfg     config.Config
+	gen     *genesis.Genesis
+	genHash chain.Hash
+	codec   *chain.Codec
+	log     *slog.Logger
+
+	store *store.Store
+	state *state.State
+	app   *app
+	exec  *execution.Executor
+	pool  *mempool.Mempool
+	wal   *wal.WAL
+	net   *p2p.Node
+	m     *metrics
+
+	key  chain.PrivKey // zero for a full node
+	self chain.Address
+
+	inbox chan any // events for the driver goroutine
+
+	// view is what the API reads; the driver updates it after each commit.
+	mu        sync.RWMutex
+	head      store.Head
+	nextVals  *chain.ValidatorSet // set signing head+1
+	afterVals *chain.ValidatorSet // set signing head+2 (updates decided at head)
+	headCh    chan struct{}
+	syncing   bool
+	consState consensus.Status
+
+	evidence *evidencePool
+
+	httpSrv *http.Server
+	apiAddr string
+}
+
+// Open builds a node from a home directory's config, genesis and keys.
+// It does not start networking; Run does.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain.PrivKey) (*Node, error) {
+	gen, err := genesis.Load(cfg.GenesisPath())
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	if err := checkGenesisValidators(gen); err != nil {
+		return nil, withCode(ExitUsage, fmt.Errorf("%s: %w", cfg.GenesisPath(), err))
+	}
+	genHash, err := gen.Hash()
+	if err != nil {
+		return nil, err
+	}
+	codec := chain.MustCodec()
+	n := &Node{cfg: cfg, gen: gen, genHash: genHash, codec: codec, log: log, key: signer,
+		inbox: make(chan any, 4096), headCh: make(chan struct{}), evidence: newEvidencePool()}
+	if !signer.IsZero() {
+		n.self = signer.PubKey().Address()
+	}
+	keep := cfg.Storage.KeepBlocks
+	if keep == 0 || (cfg.Storage.KeepRecent > 0 && cfg.Storage.KeepRecent < keep) {
+		keep = cfg.Storage.KeepRecent
+	}
+	n.store, err = store.Open(cfg.DataPath(), store.Options{Logger: log, KeepRecent: keep, Codec: codec})
+	if err != nil {
+		return nil, fmt.Errorf("open data directory: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeStorage()
+		}
+	}()
+	n.app = newApp(codec)
+	n.exec, err = execution.New(execution.Config{
+		Codec: codec, ChainID: gen.ChainID, Modules: n.app.entries, Fees: n.app.currency,
+		MinFee: gen.Params.MinFee, GasPerFeeUnit: gen.Params.GasPerFeeUnit,
+		BeginBlock: n.app.beginBlock,
+		Verified:   func(id chain.ID) bool { return n.pool != nil && n.pool.Verified(id) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := n.initChain(); err != nil {
+		return nil, err
+	}
+	n.pool = mempool.New(mempool.Config{Codec: codec, ChainID: gen.ChainID, MaxTxs: cfg.Mempool.MaxTxs,
+		MaxBytes: int(cfg.Mempool.MaxBytes), MaxPerSender: cfg.Mempool.MaxPerSender, MinFee: gen.Params.MinFee},
+		nonceReader{n})
+	n.m = newMetrics(func() float64 { c, _ := n.pool.Size(); return float64(c) })
+	n.m.height.Set(float64(n.head.Height))
+	n.wal, err = wal.Open(cfg.Path("data/cs.wal"), wal.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open consensus WAL: %w", err)
+	}
+	ok = true
+	return n, nil
+}
+
+// initChain loads the head, or writes genesis into an empty store.
+func (n *Node) initChain() error {
+	vals, err := n.gen.ValidatorSet()
+	if err != nil {
+		return err
+	}
+	if !n.store.Initialized() {
+		st, err := state.New(n.store.DB(), 0, chain.Hash{})
+		if err != nil {
+			return err
+		}
+		info := chain.BlockInfo{ChainID: n.gen.ChainID, Height: 0, Time: n.gen.GenesisTime.UnixNano()}
+		out, err := n.exec.InitGenesis(st, info, n.gen.AppState)
+		if err != nil {
+			return withCode(ExitUsage, fmt.Errorf("genesis app_state: %w", err))
+		}
+		after := applyValidatorUpdates(vals, out.ValidatorUpdates)
+		err = n.store.CommitGenesis(n.genHash, vals, out.StateRoot, func(w chain.KVWriter) error {
+			if err := out.Pending.WriteTo(w); err != nil {
+				return err
+			}
+			return w.Set(keyAfterVals, mustEncodeVals(n.codec, after))
+		})
+		if err != nil {
+			return fmt.Errorf("commit genesis: %w", err)
+		}
+		n.log.Info("wrote genesis", "chain_id", n.gen.ChainID, "state_root", out.StateRoot, "validators", vals.Len())
+	} else if err := n.store.CheckGenesis(n.genHash); err != nil {
+		return withCode(ExitUsage, fmt.Errorf("%w: the data directory %s belongs to another chain; use a fresh --home or the genesis.json it was made with", err, n.cfg.DataPath()))
+	}
+	n.head = n.store.Head()
+	n.state, err = state.New(n.store.DB(), store.TS(n.head.Height), n.head.StateRoot)
+	if err != nil {
+		return fmt.Errorf("open state at height %d: %w", n.head.Height, err)
+	}
+	if got, err := n.state.Root(store.TS(n.head.Height)); err != nil || got != n.head.StateRoot {
+		return fmt.Errorf("%w: state root at height %d is %s, header says %s (%v)", store.ErrCorrupt, n.head.Height, got, n.head.StateRoot, err)
+	}
+	if n.nextVals, err = n.store.ValidatorsAt(n.head.Height + 1); err != nil {
+		return fmt.Errorf("load validators for height %d: %w", n.head.Height+1, err)
+	}
+	if n.afterVals, err = n.loadAfterVals(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// keyAfterVals holds, versioned with each block, the validator set that
+// signs head+2 (updates decided at head take effect two heights later).
+var keyAfterVals = []byte("v/after")
+
+func (n *Node) loadAfterVals() (*chain.ValidatorSet, error) {
+	txn := n.store.DB().NewTransactionAt(n.store.ReadTS(), false)
+	defer txn.Discard()
+	item, err := txn.Get(keyAfterVals)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pending validator set: %v", store.ErrCorrupt, err)
+	}
+	raw, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pending validator set: %v", store.ErrCorrupt, err)
+	}
+	var vals []chain.Validator
+	if err := n.codec.Unmarshal(raw, &vals); err != nil {
+		return nil, fmt.Errorf("%w: pending validator set: %v", store.ErrCorrupt, err)
+	}
+	return chain.NewValidatorSet(vals)
+}
+
+func mustEncodeVals(c *chain.Codec, vs *chain.ValidatorSet) []byte {
+	b, err := c.Marshal(vs.Validators)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// applyValidatorUpdates returns vs changed by ups (power 0 removes). A
+// change that would empty the set is ignored: a chain with no validators
+// could never make another block.
+func applyValidatorUpdates(vs *chain.ValidatorSet, ups []chain.ValidatorUpdate) *chain.ValidatorSet {
+	if len(ups) == 0 {
+		return vs
+	}
+	byAddr := make(map[chain.Address]int, vs.Len())
+	vals := append([]chain.Validator(nil), vs.Validators...)
+	for i, v := range vals {
+		byAddr[v.Address] = i
+	}
+	removed := make(map[chain.Address]bool)
+	for _, u := range ups {
+		a := u.PubKey.Address()
+		if i, ok := byAddr[a]; ok {
+			if u.Power == 0 {
+				removed[a] = true
+			} else {
+				vals[i].Power = u.Power
+				delete(removed, a)
+			}
+			continue
+		}
+		if u.Power > 0 {
+			byAddr[a] = len(vals)
+			vals = append(vals, chain.Validator{Address: a, PubKey: u.PubKey, Power: u.Power})
+		}
+	}
+	kept := vals[:0]
+	for _, v := range vals {
+		if !removed[v.Address] {
+			kept = append(kept, v)
+		}
+	}
+	out, err := chain.NewValidatorSet(kept)
+	if err != nil {
+		return vs
+	}
+	return out
+}
+
+// nonceReader gives the mempool each account's next nonce from committed state.
+type nonceReader struct{ n *Node }
+
+func (r nonceReader) NextNonce(a chain.Address) (uint64, error) {
+	h, _ := r.n.state.Head()
+	return execution.Nonce(r.n.state.Reader(h), a)
+}
+
+// Run starts networking, the API and consensus, and blocks until ctx ends.
+func (n *Node) Run(ctx context.Context) error {
+	defer n.closeStorage()
+	if err := n.startP2P(ctx); err != nil {
+		return err
+	}
+	defer n.net.Close()
+	if err := n.startAPI(); err != nil {
+		return err
+	}
+	defer n.stopAPI()
+	n.log.Info("node started", "chain_id", n.gen.ChainID, "height", n.head.Height, "peer_id", n.net.ID(),
+		"api", n.apiAddr, "validator", n.self)
+	return n.drive(ctx)
+}
+
+func (n *Node) closeStorage() {
+	if n.wal != nil {
+		_ = n.wal.Close()
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			n.log.Error("close store", "err", err)
+		}
+	}
+}
+
+func (n *Node) startAPI() error {
+	if n.cfg.API.ListenAddr == "" {
+		return nil
+	}
+	var metricsH http.Handler
+	if n.cfg.API.EnableMetrics {
+		metricsH = n.m.handler()
+	}
+	srv := api.New(backend{n}, api.Config{MaxBodyBytes: int64(n.cfg.API.MaxBodyBytes), Metrics: metricsH, Logger: n.log})
+	ln, err := net.Listen("tcp", n.cfg.API.ListenAddr)
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("[api] listen_addr %q: %w", n.cfg.API.ListenAddr, err))
+	}
+	n.apiAddr = ln.Addr().String()
+	n.httpSrv = &http.Server{Handler: withCORS(srv, n.cfg.API.CORSAllowedOrigins), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := n.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("api server", "err", err)
+		}
+	}()
+	return nil
+}
+
+func (n *Node) stopAPI() {
+	if n.httpSrv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = n.httpSrv.Shutdown(ctx)
+}
+
+func withCORS(h http.Handler, origins []string) http.Handler {
+	if len(origins) == 0 {
+		return h
+	}
+	allowed := map[string]bool{}
+	for _, o := range origins {
+		allowed[o] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o != "" && (allowed["*"] || allowed[o]) {
+			w.Header().Set("Access-Control-Allow-Origin", o)
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+			w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (n *Node) startP2P(ctx context.Context) error {
+	pcfg := p2p.DefaultConfig(n.gen.ChainID)
+	key, err := p2p.LoadOrCreateKey(n.cfg.NodeKeyPath())
+	if err != nil {
+		return fmt.Errorf("node key %s: %w", n.cfg.NodeKeyPath(), err)
+	}
+	c := n.cfg.P2P
+	pcfg.PrivKey = key
+	pcfg.ListenAddrs, pcfg.ExternalAddrs, pcfg.Bootstrap, pcfg.DenyPeers = c.ListenAddrs, c.ExternalAddrs, c.BootstrapPeers, c.DenyPeers
+	pcfg.LowWater, pcfg.HighWater = c.LowWater, c.HighWater
+	pcfg.EnableDHT, pcfg.EnableMDNS, pcfg.EnableNATPortMap = c.EnableDHT, c.EnableMDNS, c.EnableNATPortMap
+	pcfg.EnableHolePunching, pcfg.EnableRelay = c.EnableHolePunching, c.EnableRelay
+	if c.PrivateNetworkPSKFile != "" {
+		psk, err := os.ReadFile(n.cfg.PSKPath())
+		if err != nil {
+			return withCode(ExitUsage, fmt.Errorf("[p2p] private_network_psk_file: %w", err))
+		}
+		pcfg.PrivateNetworkPSK = psk
+	}
+	pcfg.MetricsRegisterer = n.m.reg
+	n.net, err = p2p.New(ctx, pcfg, p2p.Deps{
+		ValidateTx:        n.validateTxGossip,
+		ValidateConsensus: n.validateConsensusGossip,
+		ValidateBlock:     n.validateBlockGossip,
+		ValidateEvidence:  n.validateEvidenceGossip,
+		OnTx:              n.onTxGossip,
+		OnConsensus:       func(from peer.ID, data []byte) { n.post(ctx, gossipConsensus{from, data}) },
+		OnBlock:           func(from peer.ID, data []byte) { n.post(ctx, gossipBlock{from, data}) },
+		OnEvidence:        func(from peer.ID, data []byte) { n.post(ctx, gossipEvidence{from, data}) },
+		Blocks:            blockSource{n},
+		Logger:            n.log,
+	})
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("start p2p: %w", err))
+	}
+	return nil
+}
+
+// post hands an event to the driver; it blocks only while the driver is
+// saturated, and gives up when the node stops.
+func (n *Node) post(ctx context.Context, ev any) {
+	select {
+	case n.inbox <- ev:
+	case <-ctx.Done():
+	}
+}
+
+// blockSource serves committed blocks to syncing peers.
+type blockSource struct{ n *Node }
+
+func (b blockSource) Head() uint64 {
+	b.n.mu.RLock()
+	defer b.n.mu.RUnlock()
+	return b.n.head.Height
+}
+
+func (b blockSource) BlockAndCommit(h uint64) ([]byte, []byte, error) {
+	raw, err := b.n.store.BlockRaw(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	cm, err := b.n.store.SeenCommit(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	cb, err := b.n.codec.Marshal(cm)
+	if err != nil {
+		return nil, nil, err
+	}
+	return raw, cb, nil
+}

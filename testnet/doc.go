@@ -1,0 +1,14 @@
+// Package testnet runs local dure networks as real processes: it starts N
+// `dure start` children of one binary on loopback ports, talks to them only
+// through their HTTP API, and perturbs them (SIGKILL and restart,
+// SIGSTOP/SIGCONT, partitions through each node's connection gater, late
+// joiners). `dure testnet` and the end-to-end tests both use it.
+//
+// A network directory is made by `dure testnet --generate-only --dir D`:
+// D/node0 … D/nodeN-1 are node homes, D/keys is the demo keyring (test
+// backend, plaintext: for local development only) and D/testnet.json lists
+// the nodes' API and p2p addresses.
+//
+// Every child gets Pdeathsig, so no node outlives a harness that dies; Stop
+// sends SIGTERM, waits, then SIGKILLs what is left.
+package testnet
