@@ -54,8 +54,8 @@ type genAccount struct {
 
 // Default amounts for generated genesis files.
 const (
-	defaultValidatorStake = 10_000_000       // 10 units of power
-	defaultValidatorFunds = 1_000_000_000    // spare balance for fees
+	defaultValidatorStake = 10_000_000        // 10 units of power
+	defaultValidatorFunds = 1_000_000_000     // spare balance for fees
 	defaultDemoFunds      = 1_000_000_000_000 // per demo account
 )
 

@@ -16,7 +16,7 @@ import (
 func newInitCmd(g *globals) *cobra.Command {
 	var (
 		chainID, moniker, backend, passFile string
-		overwrite                            bool
+		overwrite                           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "init",

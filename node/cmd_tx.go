@@ -182,11 +182,17 @@ func newTxCurrencyCmd(g *globals) *cobra.Command {
 		return c
 	}
 	fDenom := func(c *cobra.Command, def string) { c.Flags().StringVar(&denom, "denom", def, "currency denomination") }
-	fAmount := func(c *cobra.Command) { c.Flags().Uint64Var(&amount, "amount", 0, "amount in the currency's smallest unit") }
+	fAmount := func(c *cobra.Command) {
+		c.Flags().Uint64Var(&amount, "amount", 0, "amount in the currency's smallest unit")
+	}
 
 	cmd.AddCommand(
 		sub("send", "Send tokens to an account", "  dure tx currency send --from alice --to dure1... --amount 100 --denom dure",
-			func(c *cobra.Command) { c.Flags().StringVar(&to, "to", "", "recipient"); fDenom(c, NativeDenom); fAmount(c) },
+			func(c *cobra.Command) {
+				c.Flags().StringVar(&to, "to", "", "recipient")
+				fDenom(c, NativeDenom)
+				fAmount(c)
+			},
 			func(cd *chain.Codec, _ chain.PrivKey) (chain.Msg, error) {
 				a, err := addr(to, "to")
 				if err != nil {
@@ -263,7 +269,10 @@ func newTxCurrencyCmd(g *globals) *cobra.Command {
 				return currency.MsgRegisterMerchant(cd, denom, a, categories)
 			}),
 		sub("suspend-merchant", "Approver suspends a merchant", "  dure tx currency suspend-merchant --from clerk --denom nw --merchant bakery",
-			func(c *cobra.Command) { c.Flags().StringVar(&merchant, "merchant", "", "merchant account"); fDenom(c, "") },
+			func(c *cobra.Command) {
+				c.Flags().StringVar(&merchant, "merchant", "", "merchant account")
+				fDenom(c, "")
+			},
 			func(cd *chain.Codec, _ chain.PrivKey) (chain.Msg, error) {
 				a, err := addr(merchant, "merchant")
 				if err != nil {
@@ -388,7 +397,9 @@ func newTxStakingCmd(g *globals) *cobra.Command {
 		return f.resolveAddr(g, validator)
 	}
 	bond := &cobra.Command{Use: "bond", Short: "Bond stake with your key as a validator (creates it, or adds stake)", Args: cobra.NoArgs,
-		RunE: run(func(cd *chain.Codec, k chain.PrivKey) (chain.Msg, error) { return staking.MsgBond(cd, k.PubKey(), amount) })}
+		RunE: run(func(cd *chain.Codec, k chain.PrivKey) (chain.Msg, error) {
+			return staking.MsgBond(cd, k.PubKey(), amount)
+		})}
 	bond.Flags().Uint64Var(&amount, "amount", 0, "tokens to bond (the first bond needs at least the min self-stake)")
 	unbond := &cobra.Command{Use: "unbond", Short: "Start unbonding self-stake (released after the unbonding period)", Args: cobra.NoArgs,
 		RunE: run(func(cd *chain.Codec, _ chain.PrivKey) (chain.Msg, error) {

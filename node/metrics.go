@@ -11,17 +11,17 @@ import (
 // metrics are the node's Prometheus series, on a registry of its own (no
 // global registry, so several nodes can live in one test process).
 type metrics struct {
-	reg          *prometheus.Registry
-	height       prometheus.Gauge
-	rounds       prometheus.Counter
-	txsCommitted prometheus.Counter
-	txsFailed    prometheus.Counter
-	blockTxs     prometheus.Histogram
-	execSeconds  prometheus.Histogram
-	commitSecs   prometheus.Histogram
+	reg           *prometheus.Registry
+	height        prometheus.Gauge
+	rounds        prometheus.Counter
+	txsCommitted  prometheus.Counter
+	txsFailed     prometheus.Counter
+	blockTxs      prometheus.Histogram
+	execSeconds   prometheus.Histogram
+	commitSecs    prometheus.Histogram
 	blockInterval prometheus.Histogram
-	mempoolTxs   prometheus.GaugeFunc
-	txRejected   *prometheus.CounterVec
+	mempoolTxs    prometheus.GaugeFunc
+	txRejected    *prometheus.CounterVec
 }
 
 func newMetrics(mempoolSize func() float64) *metrics {
