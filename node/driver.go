@@ -295,6 +295,9 @@ func (d *driver) handleReady() error {
 		d.cons.Advance()
 		for _, msg := range rd.Messages {
 			d.publish(wireMsg{Proposal: msg.Proposal, Vote: msg.Vote})
+			if d.n.doubleSign && msg.Vote != nil {
+				d.equivocate(msg.Vote)
+			}
 		}
 		for _, t := range rd.Timeouts {
 			ev := consensus.TimeoutEvent{Height: t.Height, Round: t.Round, Step: t.Step}
@@ -320,6 +323,17 @@ func (d *driver) handleReady() error {
 		}
 	}
 	return nil
+}
+
+// equivocate is the test-only byzantine behaviour (DURE_TEST_DOUBLE_SIGN=1):
+// for each of its votes, the validator also signs and sends a conflicting
+// one for a made-up block, bypassing the double-sign guard on purpose.
+// Honest validators must turn the pair into evidence and staking must slash.
+func (d *driver) equivocate(v *chain.Vote) {
+	bad := *v
+	bad.BlockID = chain.IDOf([]byte(fmt.Sprintf("equivocation %d/%d/%d", v.Height, v.Round, v.Type)))
+	bad.Sig = d.n.key.Sign(bad.SignBytes(d.n.codec, d.n.gen.ChainID))
+	d.publish(wireMsg{Vote: &bad})
 }
 
 // propose builds, executes and gossips a block, then hands its ID to

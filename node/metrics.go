@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dure-network/dure/p2p"
 )
 
 // metrics are the node's Prometheus series, on a registry of its own (no
@@ -50,6 +52,36 @@ func newMetrics(mempoolSize func() float64) *metrics {
 		f(m.mempoolTxs)
 	}
 	return m
+}
+
+// addGossip exports the p2p layer's counters.
+func (m *metrics) addGossip(stats func() p2p.Stats) {
+	type topic struct {
+		name string
+		get  func(p2p.Stats) p2p.TopicCounters
+	}
+	topics := []topic{
+		{"tx", func(s p2p.Stats) p2p.TopicCounters { return s.Tx }},
+		{"consensus", func(s p2p.Stats) p2p.TopicCounters { return s.Consensus }},
+		{"block", func(s p2p.Stats) p2p.TopicCounters { return s.Block }},
+		{"evidence", func(s p2p.Stats) p2p.TopicCounters { return s.Evidence }},
+	}
+	for _, t := range topics {
+		for _, v := range []struct {
+			verdict string
+			get     func(p2p.TopicCounters) uint64
+		}{
+			{"accepted", func(c p2p.TopicCounters) uint64 { return c.Accepted }},
+			{"rejected", func(c p2p.TopicCounters) uint64 { return c.Rejected }},
+			{"ignored", func(c p2p.TopicCounters) uint64 { return c.Ignored }},
+		} {
+			get, tget := v.get, t.get
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "dure_gossip_messages_total", Help: "Gossip messages received, by topic and validation verdict.",
+				ConstLabels: prometheus.Labels{"topic": t.name, "verdict": v.verdict},
+			}, func() float64 { return float64(get(tget(stats()))) }))
+		}
+	}
 }
 
 func (m *metrics) handler() http.Handler {

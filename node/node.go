@@ -46,6 +46,8 @@ type Node struct {
 
 	key  chain.PrivKey // zero for a full node
 	self chain.Address
+	// doubleSign makes this validator equivocate: for byzantine tests only.
+	doubleSign bool
 
 	inbox chan any // events for the driver goroutine
 
@@ -83,6 +85,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 		inbox: make(chan any, 4096), headCh: make(chan struct{}), evidence: newEvidencePool()}
 	if !signer.IsZero() {
 		n.self = signer.PubKey().Address()
+		if os.Getenv("DURE_TEST_DOUBLE_SIGN") == "1" {
+			n.doubleSign = true
+			log.Warn("DURE_TEST_DOUBLE_SIGN=1: this validator will sign conflicting votes and be slashed (tests only)")
+		}
 	}
 	keep := cfg.Storage.KeepBlocks
 	if keep == 0 || (cfg.Storage.KeepRecent > 0 && cfg.Storage.KeepRecent < keep) {
@@ -367,6 +373,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 	if err != nil {
 		return withCode(ExitUsage, fmt.Errorf("start p2p: %w", err))
 	}
+	n.m.addGossip(n.net.Stats)
 	return nil
 }
 
