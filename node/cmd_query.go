@@ -58,6 +58,8 @@ account's state proofs against the block's state root. A node that lies is
 caught, not believed.`,
 	}
 	f.register(cmd)
+	kf := &txFlags{}
+	cmd.PersistentFlags().StringVar(&kf.keyFlags.backend, "keyring-backend", "", `keyring for resolving key names to addresses: "file" or "test"`)
 	var prove bool
 	cmd.PersistentFlags().BoolVar(&prove, "prove", true, "fetch and verify proofs")
 	timeout := func(c *cobra.Command) (context.Context, context.CancelFunc) {
@@ -133,8 +135,7 @@ caught, not believed.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx, cancel := timeout(c)
 			defer cancel()
-			tf := &txFlags{}
-			a, err := tf.resolveAddr(g, args[0])
+			a, err := kf.resolveAddr(g, args[0])
 			if err != nil {
 				return err
 			}
@@ -180,14 +181,13 @@ caught, not believed.`,
 				ctx, cancel := timeout(c)
 				defer cancel()
 				kv := map[string]string{}
-				tf := &txFlags{}
 				for _, a := range qargs {
 					k, v, ok := strings.Cut(a, "=")
 					if !ok {
 						return usageErr("--arg %q: want key=value", a)
 					}
 					if k == "address" || k == "merchant" {
-						addr, err := tf.resolveAddr(g, v)
+						addr, err := kf.resolveAddr(g, v)
 						if err != nil {
 							return err
 						}

@@ -253,6 +253,7 @@ func (d *driver) onTick() {
 			d.publish(wireMsg{Commit: cm})
 		}
 	}
+	d.maybeStartNext() // in case a wake-up was dropped while the inbox was full
 	if pd := d.pendingDecision; pd != nil && time.Since(d.decidedAt) > 2*time.Second {
 		d.catchUp("decided block never arrived")
 	}
@@ -423,7 +424,9 @@ func (d *driver) maybeStartNext() {
 		return
 	}
 	c := d.n.cfg.Consensus
-	if cnt, _ := d.n.pool.Size(); cnt > 0 {
+	// Only executable txs count: a tx stuck behind a nonce gap must not
+	// make the chain spin out empty blocks.
+	if cnt, _ := d.n.pool.Size(); cnt > 0 && len(d.n.pool.Reap(1, 0)) > 0 {
 		d.startHeight()
 		return
 	}
