@@ -90,8 +90,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 			log.Warn("DURE_TEST_DOUBLE_SIGN=1: this validator will sign conflicting votes and be slashed (tests only)")
 		}
 	}
+	// The store prunes blocks and state versions together. keep_blocks = 0
+	// (the default) keeps everything so this node can serve peers syncing
+	// from the first block; otherwise keep the larger of the two windows.
 	keep := cfg.Storage.KeepBlocks
-	if keep == 0 || (cfg.Storage.KeepRecent > 0 && cfg.Storage.KeepRecent < keep) {
+	if keep > 0 && cfg.Storage.KeepRecent > keep {
 		keep = cfg.Storage.KeepRecent
 	}
 	n.store, err = store.Open(cfg.DataPath(), store.Options{Logger: log, KeepRecent: keep, Codec: codec})
