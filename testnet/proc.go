@@ -52,6 +52,9 @@ type Proc struct {
 	Bin    string
 	Client *api.Client
 	Extra  []string // extra `dure start` flags
+	// Env is added to the harness's environment, e.g.
+	// "DURE_TEST_DOUBLE_SIGN=1" for a byzantine validator.
+	Env []string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -93,7 +96,7 @@ func (p *Proc) Start() error {
 	args := append([]string{"start", "--home", p.Node.Home}, p.Extra...)
 	cmd := exec.Command(p.Bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), p.Env...)
 	// The child dies with its parent: no node is left behind if the
 	// harness itself is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
