@@ -98,8 +98,9 @@ testnet, --keyring-backend test stores keys in plaintext.`,
 			return printInfos(g.stdout, f.output, in)
 		},
 	}, &cobra.Command{
-		Use:   "list",
-		Short: "List keys with their addresses",
+		Use:     "list",
+		Short:   "List keys with their addresses",
+		Example: "  dure keys list\n  dure keys list -o json",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ks, err := open()
@@ -166,8 +167,9 @@ testnet, --keyring-backend test stores keys in plaintext.`,
 			return printInfos(g.stdout, f.output, in)
 		},
 	}, &cobra.Command{
-		Use:   "delete <name>",
-		Short: "Delete a key file (there is no undo: export it first)",
+		Use:     "delete <name>",
+		Short:   "Delete a key file (there is no undo: export it first)",
+		Example: "  dure keys export old > old.pem && dure keys delete old",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			ks, err := open()

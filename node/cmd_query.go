@@ -50,6 +50,7 @@ func newQueryCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "query",
 		Aliases: []string{"q"},
+		Example: "  dure query block latest\n  dure query account alice --keyring-backend test",
 		Short:   "Read blocks, transactions, accounts and module state, verifying proofs locally",
 		Long: `query reads from a node's API. With --prove (the default) it verifies what the
 node returns: the block's commit signatures against the validator set, a

@@ -132,8 +132,9 @@ func (f *txFlags) broadcast(ctx context.Context, g *globals, build func(c *chain
 
 func newTxCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "tx",
-		Short: "Sign and send transactions (currency, staking)",
+		Use:     "tx",
+		Short:   "Sign and send transactions (currency, staking)",
+		Example: "  dure tx currency send --from alice --to bob --amount 100\n  dure tx staking bond --from validator --amount 2000000",
 		Long: `tx builds a transaction, signs it locally with a key from the keyring (--from)
 and submits it to a node's API, by default waiting until it is in a block.
 Addresses may be written as dure1... or as the name of a key in your keyring.`,
@@ -396,12 +397,12 @@ func newTxStakingCmd(g *globals) *cobra.Command {
 		}
 		return f.resolveAddr(g, validator)
 	}
-	bond := &cobra.Command{Use: "bond", Short: "Bond stake with your key as a validator (creates it, or adds stake)", Args: cobra.NoArgs,
+	bond := &cobra.Command{Use: "bond", Example: "  dure tx staking bond --from validator --amount 2000000", Short: "Bond stake with your key as a validator (creates it, or adds stake)", Args: cobra.NoArgs,
 		RunE: run(func(cd *chain.Codec, k chain.PrivKey) (chain.Msg, error) {
 			return staking.MsgBond(cd, k.PubKey(), amount)
 		})}
 	bond.Flags().Uint64Var(&amount, "amount", 0, "tokens to bond (the first bond needs at least the min self-stake)")
-	unbond := &cobra.Command{Use: "unbond", Short: "Start unbonding self-stake (released after the unbonding period)", Args: cobra.NoArgs,
+	unbond := &cobra.Command{Use: "unbond", Example: "  dure tx staking unbond --from validator --amount 500000", Short: "Start unbonding self-stake (released after the unbonding period)", Args: cobra.NoArgs,
 		RunE: run(func(cd *chain.Codec, _ chain.PrivKey) (chain.Msg, error) {
 			if all {
 				return staking.MsgUnbondAll(cd)
@@ -410,7 +411,7 @@ func newTxStakingCmd(g *globals) *cobra.Command {
 		})}
 	unbond.Flags().Uint64Var(&amount, "amount", 0, "tokens to unbond")
 	unbond.Flags().BoolVar(&all, "all", false, "unbond everything")
-	delegate := &cobra.Command{Use: "delegate", Short: "Delegate tokens to a validator", Args: cobra.NoArgs,
+	delegate := &cobra.Command{Use: "delegate", Example: "  dure tx staking delegate --from alice --validator dure1... --amount 500000", Short: "Delegate tokens to a validator", Args: cobra.NoArgs,
 		RunE: run(func(cd *chain.Codec, _ chain.PrivKey) (chain.Msg, error) {
 			v, err := valAddr()
 			if err != nil {
@@ -420,7 +421,7 @@ func newTxStakingCmd(g *globals) *cobra.Command {
 		})}
 	delegate.Flags().Uint64Var(&amount, "amount", 0, "tokens to delegate")
 	delegate.Flags().StringVar(&validator, "validator", "", "validator address or key name")
-	undelegate := &cobra.Command{Use: "undelegate", Short: "Withdraw a delegation (after the unbonding period)", Args: cobra.NoArgs,
+	undelegate := &cobra.Command{Use: "undelegate", Example: "  dure tx staking undelegate --from alice --validator dure1... --all", Short: "Withdraw a delegation (after the unbonding period)", Args: cobra.NoArgs,
 		RunE: run(func(cd *chain.Codec, _ chain.PrivKey) (chain.Msg, error) {
 			v, err := valAddr()
 			if err != nil {
@@ -434,7 +435,7 @@ func newTxStakingCmd(g *globals) *cobra.Command {
 	undelegate.Flags().Uint64Var(&amount, "amount", 0, "tokens to withdraw")
 	undelegate.Flags().BoolVar(&all, "all", false, "withdraw everything")
 	undelegate.Flags().StringVar(&validator, "validator", "", "validator address or key name")
-	unjail := &cobra.Command{Use: "unjail", Short: "Return a jailed validator to the set after its jail time", Args: cobra.NoArgs,
+	unjail := &cobra.Command{Use: "unjail", Example: "  dure tx staking unjail --from validator", Short: "Return a jailed validator to the set after its jail time", Args: cobra.NoArgs,
 		RunE: run(func(cd *chain.Codec, _ chain.PrivKey) (chain.Msg, error) { return staking.MsgUnjail(cd) })}
 	cmd.AddCommand(bond, unbond, delegate, undelegate, unjail)
 	return cmd

@@ -69,6 +69,10 @@ type driver struct {
 	gateTimer    *time.Timer
 
 	lastSync time.Time
+
+	// lastRound tracks rounds entered beyond 0, for the rounds metric.
+	lastHeight uint64
+	lastRound  uint32
 }
 
 // drive runs the consensus driver until ctx ends.
@@ -96,6 +100,18 @@ func (n *Node) drive(ctx context.Context) error {
 		if err := d.handleReady(); err != nil {
 			return err
 		}
+		d.countRounds()
+	}
+}
+
+func (d *driver) countRounds() {
+	st := d.cons.Status()
+	if st.Height != d.lastHeight {
+		d.lastHeight, d.lastRound = st.Height, 0
+	}
+	if st.Round > d.lastRound {
+		d.n.m.rounds.Add(float64(st.Round - d.lastRound))
+		d.lastRound = st.Round
 	}
 }
 

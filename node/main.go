@@ -92,6 +92,9 @@ and app modules for local currencies, vouchers, energy trading and royalties.
 Start a local four-validator network:   dure testnet
 Run your own node:                      dure init --chain-id my-town-1 && dure start
 Send tokens:                            dure tx currency send --from alice --to dure1... --amount 100`,
+		Example: `  dure testnet
+  dure init --chain-id my-town-1 && dure start
+  dure status -o text`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -102,11 +105,38 @@ Send tokens:                            dure tx currency send --from alice --to 
 		return usageErr("%v\nSee '%s --help'.", err, c.CommandPath())
 	})
 	for _, add := range []func(*globals) *cobra.Command{
-		newInitCmd, newStartCmd, newStatusCmd, newKeysCmd, newTxCmd, newQueryCmd, newTestnetCmd, newVersionCmd,
+		newInitCmd, newStartCmd, newStatusCmd, newKeysCmd, newTxCmd, newQueryCmd, newTestnetCmd, newVersionCmd, newBenchCmd,
 	} {
 		root.AddCommand(add(g))
 	}
+	strictArgs(root)
 	return root
+}
+
+// strictArgs makes wrong argument counts and unknown subcommands usage
+// errors (exit 2) everywhere. Cobra reports unknown subcommands only for
+// runnable commands, so a group without RunE would print help and exit 0
+// on a typo: here such groups refuse arguments instead.
+func strictArgs(c *cobra.Command) {
+	if c.HasSubCommands() && c.RunE == nil && c.Run == nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr("unknown command %q for %q\nSee '%s --help'.", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+			return nil
+		}
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	} else if a := c.Args; a != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := a(cmd, args); err != nil {
+				return usageErr("%v\nSee '%s --help'.", err, cmd.CommandPath())
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		strictArgs(sub)
+	}
 }
 
 // Version is the node software version.
@@ -114,8 +144,9 @@ const Version = "0.1.0"
 
 func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the dure version",
+		Use:     "version",
+		Short:   "Print the dure version",
+		Example: "  dure version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintln(g.stdout, "dure", Version)

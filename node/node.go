@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -125,7 +126,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 		nonceReader{n})
 	n.m = newMetrics(func() float64 { c, _ := n.pool.Size(); return float64(c) })
 	n.m.height.Set(float64(n.head.Height))
-	n.wal, err = wal.Open(cfg.Path("data/cs.wal"), wal.Options{})
+	n.wal, err = wal.Open(filepath.Join(cfg.DataPath(), "cs.wal"), wal.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("open consensus WAL: %w", err)
 	}
