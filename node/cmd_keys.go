@@ -101,7 +101,7 @@ testnet, --keyring-backend test stores keys in plaintext.`,
 		Use:     "list",
 		Short:   "List keys with their addresses",
 		Example: "  dure keys list\n  dure keys list -o json",
-		Args:  cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ks, err := open()
 			if err != nil {
@@ -170,7 +170,7 @@ testnet, --keyring-backend test stores keys in plaintext.`,
 		Use:     "delete <name>",
 		Short:   "Delete a key file (there is no undo: export it first)",
 		Example: "  dure keys export old > old.pem && dure keys delete old",
-		Args:  cobra.ExactArgs(1),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			ks, err := open()
 			if err != nil {

@@ -147,7 +147,7 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Use:     "version",
 		Short:   "Print the dure version",
 		Example: "  dure version",
-		Args:  cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fmt.Fprintln(g.stdout, "dure", Version)
 			return nil
