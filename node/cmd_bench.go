@@ -31,6 +31,7 @@ type benchOpts struct {
 	accounts    int
 	concurrency int
 	presign     int
+	maxPending  int
 	seed        string
 	fee         uint64
 	quiet       bool
@@ -114,6 +115,7 @@ demo keys; --nodes and --from (with --home's keyring) target any network.`,
 	f.DurationVar(&o.grace, "grace", 30*time.Second, "how long to wait after the load for accepted txs to commit")
 	f.IntVar(&o.accounts, "accounts", 2000, "sender accounts derived from --seed")
 	f.IntVar(&o.concurrency, "concurrency", 64, "concurrent submit requests")
+	f.IntVar(&o.maxPending, "max-pending", 0, "most accepted txs awaiting a block before workers wait (default 5000 in closed loop, unbounded at a --rate)")
 	f.IntVar(&o.presign, "presign", 0, "txs per account signed before the load (default: enough for the run at --rate, or 6000 tx/s)")
 	f.StringVar(&o.seed, "seed", "dure-load", "seed the accounts are derived from")
 	f.Uint64Var(&o.fee, "fee", 10, "fee per transfer in "+NativeDenom)
@@ -145,6 +147,9 @@ func (o *benchOpts) config(g *globals) (load.Config, error) {
 	}
 	if o.duration <= 0 {
 		return load.Config{}, usageErr("--duration must be positive")
+	}
+	if o.maxPending < 0 {
+		return load.Config{}, usageErr("--max-pending %d: use 0 (default) or a positive count", o.maxPending)
 	}
 	if o.accounts < 2 {
 		return load.Config{}, usageErr("--accounts %d: need at least 2", o.accounts)
@@ -188,7 +193,7 @@ func (o *benchOpts) config(g *globals) (load.Config, error) {
 	return load.Config{
 		Nodes: nodes, Keys: keys, Accounts: o.accounts, Seed: o.seed, Rate: o.rate,
 		Warmup: o.warmup, Duration: o.duration, Concurrency: o.concurrency, Fee: o.fee,
-		PreSign: o.presign, Grace: o.grace,
+		PreSign: o.presign, Grace: o.grace, MaxPending: o.maxPending,
 	}, nil
 }
 
@@ -207,7 +212,7 @@ func printBench(w io.Writer, output string, r load.Report) error {
 	}
 	mode := fmt.Sprintf("open loop, %d tx/s offered", r.Rate)
 	if r.Rate == 0 {
-		mode = fmt.Sprintf("closed loop, %d in flight", r.Concurrency)
+		mode = fmt.Sprintf("closed loop, %d requests in flight, at most %d txs awaiting a block", r.Concurrency, r.MaxPending)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }

@@ -8,7 +8,7 @@
 #   MODE=long  scripts/bench.sh   # real figures: 60 s measured, closed loop (max)
 #
 # Overrides (env): RATE (tx/s, 0 = closed loop), DURATION, WARMUP, ACCOUNTS,
-# CONCURRENCY, IDLE_SECS, DURE_BIN (use this binary instead of building),
+# CONCURRENCY, MAX_PENDING (closed loop: most txs awaiting a block), IDLE_SECS, DURE_BIN (use this binary instead of building),
 # KEEP=1 (keep the work dir with node logs), OUT (also write the summary here).
 set -euo pipefail
 
@@ -19,6 +19,7 @@ short)
 	;;
 long)
 	: "${RATE:=0}" "${DURATION:=60s}" "${WARMUP:=10s}" "${ACCOUNTS:=2000}" "${CONCURRENCY:=64}" "${IDLE_SECS:=10}"
+	: "${MAX_PENDING:=5000}"
 	;;
 *)
 	echo "bench.sh: MODE must be short or long, not '$MODE'" >&2
@@ -159,9 +160,9 @@ for i in "${!PIDS[@]}"; do
 done
 
 # --- load ------------------------------------------------------------------
-log "load: MODE=$MODE rate=$RATE (0 = closed loop) warm-up=$WARMUP window=$DURATION accounts=$ACCOUNTS concurrency=$CONCURRENCY"
+log "load: MODE=$MODE rate=$RATE (0 = closed loop) warm-up=$WARMUP window=$DURATION accounts=$ACCOUNTS concurrency=$CONCURRENCY max-pending=${MAX_PENDING:-none}"
 "$BIN" bench --dir "$NET" --rate "$RATE" --warmup "$WARMUP" --duration "$DURATION" --accounts "$ACCOUNTS" \
-	--concurrency "$CONCURRENCY" -o json >"$WORK/bench.json" 2>"$WORK/bench.log" &
+	--concurrency "$CONCURRENCY" --max-pending "${MAX_PENDING:-0}" -o json >"$WORK/bench.json" 2>"$WORK/bench.log" &
 BENCH_PID=$!
 loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
 phase=wait
@@ -217,7 +218,7 @@ SUBMIT_TPS=$(num submit_tps)
 {
 	echo
 	echo "dure bench — MODE=$MODE, $NODES validators on loopback, $(nproc) CPUs, load average $loadavg_start (start) / ${loadavg_end:-?} (end of window)"
-	echo "load: rate=$RATE tx/s (0 = closed loop), warm-up $WARMUP, window $DURATION, $ACCOUNTS accounts, concurrency $CONCURRENCY"
+	echo "load: rate=$RATE tx/s (0 = closed loop), warm-up $WARMUP, window $DURATION, $ACCOUNTS accounts, concurrency $CONCURRENCY, max pending ${MAX_PENDING:-none}"
 	printf '  %-28s %s\n' "committed tx/s" "$TPS (accepted $SUBMIT_TPS/s)"
 	printf '  %-28s p50 %s ms  p95 %s ms  p99 %s ms\n' "latency submit→commit" "$P50" "$P95" "$P99"
 	printf '  %-28s %s ms\n' "block interval" "$BI"

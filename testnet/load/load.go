@@ -37,6 +37,12 @@ type Config struct {
 	// Rate is the offered load in tx/s; 0 runs closed loop: every worker
 	// sends its next tx as soon as the previous one is answered.
 	Rate int
+	// MaxPending bounds accepted-but-uncommitted txs: a worker waits for
+	// commits before sending more. It keeps a closed loop from filling the
+	// mempool, so latency measures the chain rather than a queue (default
+	// 5000 in closed loop, unbounded in open loop: an open loop must not
+	// slow down for the system it measures).
+	MaxPending int
 	// Warmup is load before the measured window (default 0).
 	Warmup time.Duration
 	// Duration is the measured window (default 10s).
@@ -81,6 +87,7 @@ type Report struct {
 	Accounts    int           `json:"accounts"`
 	Rate        int           `json:"rate"` // 0 = closed loop
 	Concurrency int           `json:"concurrency"`
+	MaxPending  int           `json:"max_pending,omitempty"`
 	Warmup      time.Duration `json:"warmup"`
 	Window      time.Duration `json:"window"`
 	FundingTime time.Duration `json:"funding_time"`
@@ -173,6 +180,12 @@ func (c *Config) defaults() error {
 		total = min(total, 400_000)
 		c.PreSign = int(total/int64(c.Accounts)) + 2
 	}
+	if c.MaxPending < 0 {
+		return fmt.Errorf("%w: max pending %d", ErrConfig, c.MaxPending)
+	}
+	if c.MaxPending == 0 && c.Rate == 0 {
+		c.MaxPending = 5000
+	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
 	}
@@ -244,7 +257,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		c.HTTP = hc
 		r.clients = append(r.clients, c)
 	}
-	rep := Report{Nodes: len(cfg.Nodes), Accounts: cfg.Accounts, Rate: cfg.Rate, Concurrency: cfg.Concurrency,
+	rep := Report{Nodes: len(cfg.Nodes), Accounts: cfg.Accounts, Rate: cfg.Rate, Concurrency: cfg.Concurrency, MaxPending: cfg.MaxPending,
 		Warmup: cfg.Warmup, Window: cfg.Duration}
 
 	st, err := r.clients[0].Status(ctx)
@@ -586,6 +599,9 @@ func (r *runner) load(ctx context.Context) (from, to time.Duration, offered, beh
 					case <-tokens:
 					}
 				}
+				if !r.belowPending(stop) {
+					return
+				}
 				var a *account
 				select {
 				case <-stop:
@@ -625,6 +641,25 @@ loop:
 	close(stop)
 	wg.Wait()
 	return from, to, offered, behind
+}
+
+// belowPending waits until fewer than MaxPending accepted txs await a
+// block; false when the load stops first.
+func (r *runner) belowPending(stop <-chan struct{}) bool {
+	if r.cfg.MaxPending == 0 {
+		return true
+	}
+	for {
+		out, _, _, changed := r.tr.snapshot()
+		if out < r.cfg.MaxPending {
+			return true
+		}
+		select {
+		case <-stop:
+			return false
+		case <-changed:
+		}
+	}
 }
 
 // send POSTs the account's next tx and reports whether the account may
