@@ -80,6 +80,27 @@ func (n *e2eNet) load(ctx context.Context, perWallet, sample int, targets ...*Pr
 	return res
 }
 
+// send submits k transfers from w to p without waiting for commit.
+func (n *e2eNet) send(ctx context.Context, w *wallet, p *Proc, k int) []chain.ID {
+	n.t.Helper()
+	to := n.wallets[0].addr
+	if w == n.wallets[0] {
+		to = n.wallets[1].addr
+	}
+	var ids []chain.ID
+	for i := 0; i < k; i++ {
+		raw, id, err := n.transfer(w, to, 7)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		if _, err := p.Client.Submit(ctx, raw, false); err != nil {
+			n.t.Fatalf("%s: submit %s's tx: %v", p.Node.Name, w.name, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // requireClean fails the test on any submission error.
 func (r *loadResult) requireClean(t *testing.T) {
 	t.Helper()
@@ -170,6 +191,17 @@ func TestKilledValidatorCatchesUp(t *testing.T) {
 	n.waitHeight(ctx, 60*time.Second, target, victim)
 	// Caught up and following: it keeps up with new heights too.
 	n.waitHeight(ctx, 30*time.Second, target+3, n.Procs...)
+	// And it votes again: with another validator frozen, the chain only
+	// moves if the restarted one is part of the quorum.
+	if err := others[0].Pause(); err != nil {
+		t.Fatal(err)
+	}
+	h := maxHeight(ctx, n.Procs[1:]...)
+	n.waitHeight(ctx, 30*time.Second, h+3, n.Procs[1:]...)
+	if err := others[0].Resume(); err != nil {
+		t.Fatal(err)
+	}
+	n.waitHeight(ctx, 30*time.Second, h+3, n.Procs...)
 	top := n.minHeight(ctx, n.Procs...)
 	n.checkAgreement(ctx, 1, top, n.Procs...)
 	n.checkTxs(ctx, res.accepted, n.Procs...)
@@ -191,6 +223,11 @@ func TestTwoStoppedHaltThenResume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	n.refreshNonces(ctx, n.Procs[0])
+	var pending []chain.ID
+	for i, p := range n.Procs[:2] {
+		pending = append(pending, n.send(ctx, n.wallets[i], p, 5)...)
+	}
 	halted := n.heightStalls(ctx, 2*time.Second, 5*time.Second, n.Procs[:2]...)
 	for _, p := range n.Procs[2:] {
 		if err := p.Resume(); err != nil {
@@ -198,8 +235,11 @@ func TestTwoStoppedHaltThenResume(t *testing.T) {
 		}
 	}
 	n.waitHeight(ctx, 45*time.Second, halted+3, n.Procs...)
-	top := n.minHeight(ctx, n.Procs...)
+	n.waitCommitted(ctx, 30*time.Second, n.Procs[0], pending)
+	top := maxHeight(ctx, n.Procs...)
+	n.waitHeight(ctx, 30*time.Second, top, n.Procs...)
 	n.checkAgreement(ctx, 1, top, n.Procs...)
+	n.checkTxs(ctx, pending, n.Procs...)
 	t.Logf("halted at %d with two nodes stopped, resumed to %d", halted, top)
 }
 
@@ -245,6 +285,12 @@ func TestPartitionHaltsAndHeals(t *testing.T) {
 			t.Fatalf("%s denies %v (%v), want the 2 peers across the partition", p.Node.Name, d, err)
 		}
 	}
+	// Each side accepts txs it cannot commit yet.
+	n.refreshNonces(ctx, n.Procs[0])
+	var pending []chain.ID
+	for i, p := range []*Proc{left[0], right[0]} {
+		pending = append(pending, n.send(ctx, n.wallets[i], p, 5)...)
+	}
 	halted := n.heightStalls(ctx, 2*time.Second, 5*time.Second, n.Procs...)
 
 	n.setPartition(ctx, left, right, false)
@@ -255,8 +301,11 @@ func TestPartitionHaltsAndHeals(t *testing.T) {
 	}
 	// Pubsub may take ~10 s to re-graft the mesh after the peers reconnect.
 	n.waitHeight(ctx, 60*time.Second, halted+3, n.Procs...)
-	top := n.minHeight(ctx, n.Procs...)
+	n.waitCommitted(ctx, 30*time.Second, n.Procs[0], pending)
+	top := maxHeight(ctx, n.Procs...)
+	n.waitHeight(ctx, 30*time.Second, top, n.Procs...)
 	n.checkAgreement(ctx, 1, top, n.Procs...)
+	n.checkTxs(ctx, pending, n.Procs...)
 	t.Logf("halted at %d under the partition, resumed to %d after heal", halted, top)
 }
 
