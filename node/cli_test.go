@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -182,18 +181,8 @@ func walk(c *cobra.Command, fn func(*cobra.Command)) {
 	}
 }
 
-// knownNoExample lists commands whose help has no Example yet (reported in
-// /work/notes/bugs.md). The test fails for any other command without one,
-// and once one of these gains an example it should leave this list.
-var knownNoExample = map[string]bool{
-	"dure": true, "dure keys list": true, "dure keys delete": true, "dure tx": true, "dure query": true,
-	"dure tx staking bond": true, "dure tx staking unbond": true, "dure tx staking delegate": true,
-	"dure tx staking undelegate": true, "dure tx staking unjail": true, "dure version": true,
-}
-
 func TestHelpHasExamples(t *testing.T) {
 	root := newRootCmd(io.Discard, io.Discard)
-	var missing []string
 	walk(root, func(c *cobra.Command) {
 		path := strings.Fields(c.CommandPath())[1:]
 		code, out, errs := runCLI(append(path, "--help")...)
@@ -202,51 +191,39 @@ func TestHelpHasExamples(t *testing.T) {
 			return
 		}
 		if !strings.Contains(out, "Examples:") {
-			missing = append(missing, c.CommandPath())
-			if !knownNoExample[c.CommandPath()] {
-				t.Errorf("%s --help has no Examples section", c.CommandPath())
-			}
+			t.Errorf("%s --help has no Examples section", c.CommandPath())
 		}
 	})
-	if len(missing) > 0 {
-		t.Logf("known bug (see /work/notes/bugs.md): no Example in %s", strings.Join(missing, ", "))
-	}
 }
 
 // TestUsageErrorsExit2: mistakes in the invocation are exit 2, so scripts
-// can tell them from failures. Cases marked known are bugs reported in
-// /work/notes/bugs.md; they skip instead of failing while the bug stands.
+// can tell them from failures; a typo in a subcommand never "succeeds".
 func TestUsageErrorsExit2(t *testing.T) {
 	home := t.TempDir()
-	var known []string
-	for _, c := range []struct {
-		args  []string
-		known bool
-	}{
-		{[]string{"init", "--bogus"}, false},
-		{[]string{"status", "--bogus-flag"}, false},
-		{[]string{"start"}, false}, // no config.toml in home
-		{[]string{"query", "block", "zero"}, false},
-		{[]string{"tx", "currency", "send"}, false}, // no --from
-		{[]string{"nope"}, true},
-		{[]string{"keys", "show"}, true},
-		{[]string{"keys", "show", "a", "b"}, true},
-		{[]string{"status", "extra"}, true},
-		{[]string{"keys", "nope"}, true},
-		{[]string{"tx", "currency", "nope"}, true},
+	for _, args := range [][]string{
+		{"init", "--bogus"},
+		{"status", "--bogus-flag"},
+		{"start"}, // no config.toml in home
+		{"query", "block", "zero"},
+		{"tx", "currency", "send"}, // no --from
+		{"nope"},
+		{"keys", "show"},
+		{"keys", "show", "a", "b"},
+		{"status", "extra"},
+		{"keys", "nope"},
+		{"tx", "nope"},
+		{"query", "nope"},
+		{"tx", "currency", "nope"},
+		{"tx", "staking", "nope"},
 	} {
-		code, out, errs := runCLI(append(c.args, "--home", home)...)
-		if code == ExitUsage {
-			continue
+		code, out, errs := runCLI(append(args, "--home", home)...)
+		if code != ExitUsage || !strings.Contains(errs, "Error:") {
+			t.Errorf("%v: exit %d, want %d\n%s\n%s", args, code, ExitUsage, out, errs)
 		}
-		if c.known {
-			known = append(known, strings.Join(c.args, " ")+" → "+strconv.Itoa(code))
-			continue
-		}
-		t.Errorf("%v: exit %d, want %d\n%s\n%s", c.args, code, ExitUsage, out, errs)
 	}
-	if len(known) > 0 {
-		t.Skipf("known bug (see /work/notes/bugs.md): usage mistakes not exiting 2: %s", strings.Join(known, "; "))
+	// A group without a subcommand shows its help and succeeds.
+	if code, out, _ := runCLI("keys", "--home", home); code != ExitOK || !strings.Contains(out, "Available Commands") {
+		t.Errorf("dure keys: exit %d\n%s", code, out)
 	}
 }
 

@@ -329,6 +329,9 @@ func TestSingleValidatorNode(t *testing.T) {
 		if v := metricValue(string(body), `dure_txs_rejected_total{reason="fee_too_low"}`); v < 1 {
 			t.Errorf("fee_too_low rejections not counted: %v", v)
 		}
+		if v := metricValue(string(body), "dure_consensus_rounds_total"); v < 0 {
+			t.Errorf("dure_consensus_rounds_total missing")
+		}
 		if v := metricValue(string(body), "dure_txs_committed_total"); v < 3 {
 			t.Errorf("dure_txs_committed_total %v, want >= 3", v)
 		}
