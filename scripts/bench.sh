@@ -19,7 +19,6 @@ short)
 	;;
 long)
 	: "${RATE:=0}" "${DURATION:=60s}" "${WARMUP:=10s}" "${ACCOUNTS:=2000}" "${CONCURRENCY:=64}" "${IDLE_SECS:=10}"
-	: "${MAX_PENDING:=5000}"
 	;;
 *)
 	echo "bench.sh: MODE must be short or long, not '$MODE'" >&2
@@ -160,7 +159,7 @@ for i in "${!PIDS[@]}"; do
 done
 
 # --- load ------------------------------------------------------------------
-log "load: MODE=$MODE rate=$RATE (0 = closed loop) warm-up=$WARMUP window=$DURATION accounts=$ACCOUNTS concurrency=$CONCURRENCY max-pending=${MAX_PENDING:-none}"
+log "load: MODE=$MODE rate=$RATE (0 = closed loop) warm-up=$WARMUP window=$DURATION accounts=$ACCOUNTS concurrency=$CONCURRENCY max-pending=${MAX_PENDING:-default}"
 "$BIN" bench --dir "$NET" --rate "$RATE" --warmup "$WARMUP" --duration "$DURATION" --accounts "$ACCOUNTS" \
 	--concurrency "$CONCURRENCY" --max-pending "${MAX_PENDING:-0}" -o json >"$WORK/bench.json" 2>"$WORK/bench.log" &
 BENCH_PID=$!
@@ -218,7 +217,7 @@ SUBMIT_TPS=$(num submit_tps)
 {
 	echo
 	echo "dure bench — MODE=$MODE, $NODES validators on loopback, $(nproc) CPUs, load average $loadavg_start (start) / ${loadavg_end:-?} (end of window)"
-	echo "load: rate=$RATE tx/s (0 = closed loop), warm-up $WARMUP, window $DURATION, $ACCOUNTS accounts, concurrency $CONCURRENCY, max pending ${MAX_PENDING:-none}"
+	echo "load: rate=$RATE tx/s (0 = closed loop), warm-up $WARMUP, window $DURATION, $ACCOUNTS accounts, concurrency $CONCURRENCY, max pending ${MAX_PENDING:-default (5000 in closed loop, none at a rate)}"
 	printf '  %-28s %s\n' "committed tx/s" "$TPS (accepted $SUBMIT_TPS/s)"
 	printf '  %-28s p50 %s ms  p95 %s ms  p99 %s ms\n' "latency submit→commit" "$P50" "$P95" "$P99"
 	printf '  %-28s %s ms\n' "block interval" "$BI"
