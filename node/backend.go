@@ -142,6 +142,19 @@ func (b backend) Tx(ctx context.Context, id chain.ID, prove bool) (api.TxInfo, e
 		}
 		root := blk.Header.TxRoot
 		info.Proof, info.TxRoot = &p, &root
+		leaves := make([][]byte, len(res))
+		for i := range res {
+			if leaves[i], err = n.codec.Marshal(&res[i]); err != nil {
+				return api.TxInfo{}, err
+			}
+		}
+		if len(leaves) > int(idx) {
+			rp, err := chain.MerkleProve(leaves, int(idx))
+			if err != nil {
+				return api.TxInfo{}, err
+			}
+			info.ResultProof = &rp
+		}
 	}
 	return info, nil
 }
@@ -206,8 +219,10 @@ func (p *prefixReader) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)
 	})
 }
 
-func (n *Node) module(name string) (chain.Module, bool) {
-	for _, e := range n.app.entries {
+func (n *Node) module(name string) (chain.Module, bool) { return n.app.module(name) }
+
+func (a *app) module(name string) (chain.Module, bool) {
+	for _, e := range a.entries {
 		if e.Module.Name() == name {
 			return e.Module, true
 		}

@@ -21,6 +21,10 @@ const maxEvidenceAge = 10_000
 
 var errBadBlock = errors.New("invalid block")
 
+// errClockAhead refuses a live proposal from the future. It is not a
+// verdict on the block: once more than 2/3 commit it, it is applied.
+var errClockAhead = errors.New("block time ahead of this node's clock")
+
 func (n *Node) blockInfo(h *chain.Header, b *chain.Block) chain.BlockInfo {
 	info := chain.BlockInfo{ChainID: h.ChainID, Height: h.Height, Time: h.Time, Proposer: h.Proposer, Evidence: b.Evidence}
 	if b.LastCommit != nil {
@@ -90,7 +94,7 @@ func (n *Node) checkBlock(c *candidate, fresh bool) (*execution.Outcome, error) 
 	case h.Time <= head.Time:
 		return nil, fmt.Errorf("%w: time %d not after parent's %d", errBadBlock, h.Time, head.Time)
 	case fresh && time.Unix(0, h.Time).After(time.Now().Add(maxClockDrift)):
-		return nil, fmt.Errorf("%w: time %s is more than %s ahead of this node's clock", errBadBlock, time.Unix(0, h.Time).UTC(), maxClockDrift)
+		return nil, fmt.Errorf("%w: %s is more than %s ahead (check this machine's clock)", errClockAhead, time.Unix(0, h.Time).UTC(), maxClockDrift)
 	case h.ValidatorsHash != n.nextVals.Hash(n.codec):
 		return nil, fmt.Errorf("%w: validators hash", errBadBlock)
 	case h.NextValidatorsHash != n.afterVals.Hash(n.codec):

@@ -2,8 +2,11 @@ package node
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -125,6 +128,19 @@ caught, not believed.`,
 				if err := t.Proof.Verify(hdr.TxRoot, t.Raw); err != nil {
 					return withCode(ExitError, fmt.Errorf("verification failed: inclusion proof: %w", err))
 				}
+				if t.Result == nil || t.ResultProof == nil {
+					return withCode(ExitError, fmt.Errorf("verification failed: the node sent no result proof"))
+				}
+				leaf, err := chain.MustCodec().Marshal(t.Result)
+				if err != nil {
+					return err
+				}
+				if t.ResultProof.Index != t.Proof.Index {
+					return withCode(ExitError, fmt.Errorf("verification failed: result proof is for another tx"))
+				}
+				if err := t.ResultProof.Verify(hdr.ResultsRoot, leaf); err != nil {
+					return withCode(ExitError, fmt.Errorf("verification failed: result proof: %w", err))
+				}
 				out["verified"] = fmt.Sprintf("included in block %d (tx root %s), whose commit is signed by >2/3 of the validator power", t.Height, hdr.TxRoot)
 			}
 			return printJSON(g.stdout, out)
@@ -150,7 +166,26 @@ caught, not believed.`,
 				if err := verifyStateProofs(ctx, cl, acct.Height, acct.StateRoot, acct.Proofs); err != nil {
 					return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
 				}
-				out["verified"] = fmt.Sprintf("%d state values proven against the state root of block %d", len(acct.Proofs), acct.Height)
+				// Print only what the proofs establish: the nonce from its
+				// proven key, the balances recomputed by the currency
+				// module itself over the proven values.
+				pr := newProvenReader(acct.Proofs)
+				nonce, err := provenNonce(pr, a)
+				if err != nil {
+					return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
+				}
+				bal, err := newApp(chain.MustCodec()).currency.Query(&prefixReader{r: pr, prefix: []byte("currency/")}, "balances", map[string]string{"address": a.String()})
+				if err != nil {
+					return withCode(ExitError, fmt.Errorf("verification failed: balances from proven state: %w", err))
+				}
+				if nonce != acct.Nonce {
+					return withCode(ExitError, fmt.Errorf("verification failed: the node says nonce %d, the proven state says %d", acct.Nonce, nonce))
+				}
+				if !sameJSON(bal, acct.Balances) {
+					return withCode(ExitError, fmt.Errorf("verification failed: the balances the node shows are not the proven ones"))
+				}
+				acct.Proofs = nil
+				out = map[string]any{"account": acct, "verified": fmt.Sprintf("nonce and balances recomputed from values proven against the state root of block %d", acct.Height)}
 			}
 			return printJSON(g.stdout, out)
 		},
@@ -211,7 +246,20 @@ caught, not believed.`,
 					if err := verifyProofs(hdr.StateRoot, res.Proofs); err != nil {
 						return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
 					}
-					out["verified"] = fmt.Sprintf("%d state values read by the query proven against block %d", len(res.Proofs), res.Height)
+					// Re-run the query here over the proven values only.
+					mod, ok := newApp(chain.MustCodec()).module(name)
+					if !ok {
+						return fmt.Errorf("no module %s in this build", name)
+					}
+					delete(kv, "prove")
+					local, err := mod.Query(&prefixReader{r: newProvenReader(res.Proofs), prefix: []byte(name + "/")}, args[0], kv)
+					if err != nil {
+						return withCode(ExitError, fmt.Errorf("verification failed: query over proven state: %w", err))
+					}
+					if !sameJSON(local, res.Result) {
+						return withCode(ExitError, fmt.Errorf("verification failed: the node's answer differs from the query recomputed over proven state"))
+					}
+					out["verified"] = fmt.Sprintf("result recomputed locally from %d state values proven against block %d", len(res.Proofs), res.Height)
 				}
 				return printJSON(g.stdout, out)
 			},
@@ -248,4 +296,81 @@ func verifyProofs(root chain.Hash, proofs []api.KeyProof) error {
 		}
 	}
 	return nil
+}
+
+// errUnproven is returned when a query reads a key the node sent no proof for.
+var errUnproven = errors.New("read a state key the node did not prove")
+
+// provenReader is committed state as far as proofs establish it: verified
+// key/values (nil = proven absent). Iterate sees only proven keys, so a
+// node could still omit keys from a range; each value shown is proven.
+type provenReader struct {
+	vals map[string][]byte
+	keys []string
+}
+
+func newProvenReader(ps []api.KeyProof) *provenReader {
+	r := &provenReader{vals: map[string][]byte{}}
+	for _, p := range ps {
+		if _, dup := r.vals[string(p.Key)]; !dup {
+			r.keys = append(r.keys, string(p.Key))
+		}
+		r.vals[string(p.Key)] = p.Value
+	}
+	sort.Strings(r.keys)
+	return r
+}
+
+func (r *provenReader) Get(k []byte) ([]byte, error) {
+	v, ok := r.vals[string(k)]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", errUnproven, k)
+	}
+	return v, nil
+}
+
+func (r *provenReader) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
+	for _, k := range r.keys {
+		v := r.vals[k]
+		if !strings.HasPrefix(k, string(prefix)) || v == nil {
+			continue
+		}
+		stop, err := fn([]byte(k), v)
+		if err != nil || stop {
+			return err
+		}
+	}
+	return nil
+}
+
+// provenNonce reads the account's nonce from its proven key.
+func provenNonce(r *provenReader, a chain.Address) (uint64, error) {
+	v, err := r.Get(nonceKey(a))
+	if err != nil {
+		return 0, err
+	}
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 8:
+		return binary.BigEndian.Uint64(v), nil
+	}
+	return 0, fmt.Errorf("nonce value of %d bytes", len(v))
+}
+
+// sameJSON compares two values by their JSON forms.
+func sameJSON(a, b any) bool {
+	norm := func(v any) string {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return "!" + err.Error()
+		}
+		var x any
+		if err := json.Unmarshal(raw, &x); err != nil {
+			return "!" + err.Error()
+		}
+		out, _ := json.Marshal(x)
+		return string(out)
+	}
+	return norm(a) == norm(b)
 }

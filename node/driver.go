@@ -41,6 +41,9 @@ type wireMsg struct {
 	Commit   *chain.Commit   `json:"commit"`
 }
 
+// maxCandidates bounds the blocks held for the next two heights.
+const maxCandidates = 64
+
 // candidate is a block known at the current height, with its execution
 // outcome once executed.
 type candidate struct {
@@ -236,6 +239,9 @@ func (d *driver) onBlock(data []byte) {
 	if _, ok := d.cands[id]; ok {
 		return
 	}
+	if len(d.cands) >= maxCandidates {
+		return // one peer must not make us hold unbounded blocks; rebroadcast recovers
+	}
 	d.cands[id] = &candidate{id: id, block: b, raw: data}
 	if d.pendingValidate[id] {
 		delete(d.pendingValidate, id)
@@ -384,6 +390,9 @@ func (d *driver) validate(id chain.ID) {
 		d.pendingValidate[id] = true
 		return
 	}
+	if errors.Is(c.err, errClockAhead) {
+		c.out, c.err = nil, nil // a later round: our clock may have caught up
+	}
 	if c.out == nil && c.err == nil {
 		start := time.Now()
 		c.out, c.err = d.n.checkBlock(c, true)
@@ -404,6 +413,9 @@ func (d *driver) decide(dec consensus.Decision) error {
 	if !ok {
 		d.pendingDecision, d.decidedAt = &dec, time.Now()
 		return nil
+	}
+	if errors.Is(c.err, errClockAhead) {
+		c.out, c.err = nil, nil // decided: the clock bound no longer applies
 	}
 	if c.out == nil && c.err == nil {
 		c.out, c.err = n.checkBlock(c, false)

@@ -18,7 +18,7 @@ import (
 // gossipSeeds are consensus envelopes of every kind, valid and not.
 func gossipSeeds(t testing.TB) map[string][]byte {
 	c := chain.MustCodec()
-	key := newKey(t)
+	key := gossipKey(t)
 	self := key.PubKey().Address()
 	block := chain.IDOf([]byte("block"))
 	vote := chain.Vote{Type: chain.Prevote, Height: 7, Round: 1, BlockID: block, Validator: self}
@@ -59,7 +59,23 @@ func gossipSeeds(t testing.TB) map[string][]byte {
 func testGossipNode(height uint64) *Node {
 	n := &Node{codec: chain.MustCodec()}
 	n.head.Height = height
+	// The seeds' signer validates the next two heights.
+	k := gossipKey(nil)
+	vs, err := chain.NewValidatorSet([]chain.Validator{{Address: k.PubKey().Address(), PubKey: k.PubKey(), Power: 1}})
+	if err != nil {
+		panic(err)
+	}
+	n.nextVals, n.afterVals = vs, vs
 	return n
+}
+
+// gossipKey is the fixed validator key of the gossip seeds.
+func gossipKey(t testing.TB) chain.PrivKey {
+	k, err := chain.PrivKeyFromSeed(bytes.Repeat([]byte{42}, chain.SeedLen))
+	if err != nil {
+		panic(err)
+	}
+	return k
 }
 
 // FuzzConsensusGossip: the consensus topic's validator never panics, and
@@ -114,6 +130,20 @@ func TestConsensusGossipVerdicts(t *testing.T) {
 		if got := n.validateConsensusGossip("", seeds[name]); got != want {
 			t.Errorf("%s: verdict %v, want %v", name, got, want)
 		}
+	}
+	// A vote from a key outside the validator set is refused (its sender
+	// is penalised); one too far ahead to judge is ignored, not relayed.
+	c := n.codec
+	stranger := newKey(t)
+	sv := chain.Vote{Type: chain.Prevote, Height: 6, Round: 0, BlockID: chain.IDOf([]byte("b")), Validator: stranger.PubKey().Address()}
+	sv.Sig = stranger.Sign(sv.SignBytes(c, "t-1"))
+	if b, _ := c.Marshal(wireMsg{Vote: &sv}); n.validateConsensusGossip("", b) != p2p.Reject {
+		t.Errorf("vote from a non-validator not rejected")
+	}
+	fv := sv
+	fv.Height = 1 << 40
+	if b, _ := c.Marshal(wireMsg{Vote: &fv}); n.validateConsensusGossip("", b) != p2p.Ignore {
+		t.Errorf("vote far in the future not ignored")
 	}
 	// Non-canonical encodings of a valid envelope are refused: the same
 	// message must have one encoding, or dedup by hash breaks.

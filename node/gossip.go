@@ -81,10 +81,40 @@ func (n *Node) validateConsensusGossip(_ peer.ID, data []byte) p2p.Verdict {
 	if set != 1 {
 		return p2p.Reject
 	}
-	if h+1 < n.headHeight() {
-		return p2p.Ignore // stale: the height is long committed
+	head := n.headHeight()
+	if h+1 < head || h > head+2 {
+		return p2p.Ignore // long committed, or too far ahead to judge: not relayed
+	}
+	if w.Commit != nil {
+		return p2p.Accept // verified against the set by consensus or sync
+	}
+	// A vote or proposal must come from a validator of its height (one map
+	// lookup); the signature is checked once, by consensus.
+	var signer chain.Address
+	if w.Vote != nil {
+		signer = w.Vote.Validator
+	} else {
+		signer = w.Proposal.Proposer
+	}
+	if vs := n.valsFor(h); vs == nil {
+		return p2p.Ignore
+	} else if _, _, ok := vs.ByAddress(signer); !ok {
+		return p2p.Reject
 	}
 	return p2p.Accept
+}
+
+// valsFor returns the validator set of height h if it is head+1 or head+2.
+func (n *Node) valsFor(h uint64) *chain.ValidatorSet {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	switch h {
+	case n.head.Height + 1:
+		return n.nextVals
+	case n.head.Height + 2:
+		return n.afterVals
+	}
+	return nil
 }
 
 func (n *Node) validateBlockGossip(_ peer.ID, data []byte) p2p.Verdict {
@@ -92,8 +122,12 @@ func (n *Node) validateBlockGossip(_ peer.ID, data []byte) p2p.Verdict {
 	if err != nil || b.Header.ChainID != n.gen.ChainID {
 		return p2p.Reject
 	}
-	if head := n.headHeight(); b.Header.Height <= head || b.Header.Height > head+2 {
+	vs := n.valsFor(b.Header.Height)
+	if vs == nil {
 		return p2p.Ignore
+	}
+	if _, _, ok := vs.ByAddress(b.Header.Proposer); !ok {
+		return p2p.Reject
 	}
 	return p2p.Accept
 }

@@ -100,7 +100,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	}
 	n.store, err = store.Open(cfg.DataPath(), store.Options{Logger: log, KeepRecent: keep, Codec: codec})
 	if err != nil {
-		return nil, fmt.Errorf("open data directory: %w", err)
+		// Nothing has run yet: any failure here is the data directory's.
+		return nil, withCode(ExitUsage, fmt.Errorf("open data directory %s: %w", cfg.DataPath(), err))
 	}
 	ok := false
 	defer func() {
@@ -128,7 +129,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	n.m.height.Set(float64(n.head.Height))
 	n.wal, err = wal.Open(filepath.Join(cfg.DataPath(), "cs.wal"), wal.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("open consensus WAL: %w", err)
+		return nil, withCode(ExitUsage, fmt.Errorf("open consensus WAL in %s: %w", cfg.DataPath(), err))
+	}
+	// Check the last-signed state now, not after the network is up: if it
+	// is unreadable the validator must not start (guessing risks a double
+	// sign).
+	if raw, err := n.wal.LoadLastSigned(); err != nil {
+		return nil, withCode(ExitUsage, fmt.Errorf("%s: consensus last-signed state: %w; restore it from a backup (deleting it risks double-signing)", cfg.DataPath(), err))
+	} else if raw != nil {
+		if _, err := consensus.DecodeLastSigned(codec, raw); err != nil {
+			return nil, withCode(ExitUsage, fmt.Errorf("%w: %s: consensus last-signed state: %v; restore it from a backup (deleting it risks double-signing)", store.ErrCorrupt, cfg.DataPath(), err))
+		}
 	}
 	ok = true
 	return n, nil

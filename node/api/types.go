@@ -72,6 +72,9 @@ type TxInfo struct {
 	Result  *chain.TxResult    `json:"result,omitempty"`
 	Proof   *chain.MerkleProof `json:"proof,omitempty"`
 	TxRoot  *chain.Hash        `json:"tx_root,omitempty"`
+	// ResultProof proves Result (its canonical CBOR) against the header's
+	// results root.
+	ResultProof *chain.MerkleProof `json:"result_proof,omitempty"`
 }
 
 // BlockInfo is a block with its ID and the commit that decided it.
