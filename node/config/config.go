@@ -76,7 +76,7 @@ type Mempool struct {
 // Storage says how much history is kept. Pruning never touches the latest
 // state, so it does not affect validating or serving current queries.
 type Storage struct {
-	KeepRecent uint64 `toml:"keep_recent" comment:"Heights of state history kept for queries and proofs at past heights; older\nstate versions are discarded. 0 keeps all history (archive node)."`
+	KeepRecent uint64 `toml:"keep_recent" comment:"Heights of state history kept for queries and proofs at past heights. Blocks and state\nversions are pruned together: with keep_blocks > 0 the node keeps the larger of the two windows;\nwith keep_blocks = 0 (the default) it keeps everything (an archive node that can serve any peer)."`
 	KeepBlocks uint64 `toml:"keep_blocks" comment:"Blocks, commits and transaction results kept, counting back from the latest height.\n0 keeps every block, which lets this node serve peers syncing from the first block."`
 }
 
