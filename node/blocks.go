@@ -52,11 +52,10 @@ func (n *Node) buildBlock(height uint64, evidence []chain.Evidence) (*candidate,
 		}
 		lastCommit = cm
 	}
-	maxTxs := n.cfg.Consensus.MaxBlockTxs
-	if maxTxs > n.gen.Params.MaxBlockTxs {
-		maxTxs = n.gen.Params.MaxBlockTxs
-	}
+	maxTxs := min(n.cfg.Consensus.MaxBlockTxs, n.gen.Params.MaxBlockTxs, n.txBudget())
 	cands := n.pool.Reap(maxTxs, int(n.cfg.Consensus.MaxBlockBytes))
+	start := time.Now()
+	defer func() { n.noteExecCost(len(cands), time.Since(start)) }()
 	b := &chain.Block{LastCommit: lastCommit, Evidence: evidence}
 	b.Header = chain.Header{ChainID: n.gen.ChainID, Height: height, Time: now, Parent: head.BlockID,
 		ValidatorsHash: n.nextVals.Hash(n.codec), NextValidatorsHash: n.afterVals.Hash(n.codec),
@@ -263,4 +262,36 @@ func (n *Node) applySynced(it p2p.SyncItem) error {
 		return err
 	}
 	return n.applyBlock(c, &cm)
+}
+
+// Block size follows measured execution cost: the proposer executes its
+// block before proposing and every validator executes it again before
+// prevoting, so both must fit in the propose timeout or the round fails
+// and throughput collapses. A block is sized to take a third of it.
+
+// minBudgetTxs keeps blocks useful even on a very slow machine.
+const minBudgetTxs = 200
+
+// noteExecCost folds one execution's cost per tx into a moving average.
+func (n *Node) noteExecCost(txs int, took time.Duration) {
+	if txs < 50 {
+		return // too small to say anything about per-tx cost
+	}
+	per := took.Nanoseconds() / int64(txs)
+	old := n.execNanosPerTx.Load()
+	if old == 0 {
+		n.execNanosPerTx.Store(per)
+		return
+	}
+	n.execNanosPerTx.Store((old*7 + per*3) / 10)
+}
+
+// txBudget is how many txs fit a third of the propose timeout.
+func (n *Node) txBudget() int {
+	per := n.execNanosPerTx.Load()
+	if per <= 0 {
+		return chain.MaxTxsPerBlock
+	}
+	b := int(n.cfg.Consensus.TimeoutPropose.Duration().Nanoseconds() / 3 / per)
+	return max(b, minBudgetTxs)
 }

@@ -396,7 +396,9 @@ func (d *driver) validate(id chain.ID) {
 	if c.out == nil && c.err == nil {
 		start := time.Now()
 		c.out, c.err = d.n.checkBlock(c, true)
-		d.n.m.execSeconds.Observe(time.Since(start).Seconds())
+		took := time.Since(start)
+		d.n.m.execSeconds.Observe(took.Seconds())
+		d.n.noteExecCost(len(c.block.Txs), took)
 		if c.err != nil {
 			d.n.log.Warn("rejected proposed block", "height", c.block.Header.Height, "id", id, "err", c.err)
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -62,6 +63,10 @@ type Node struct {
 	consState consensus.Status
 
 	evidence *evidencePool
+
+	// execNanosPerTx is the moving average of execution cost per tx,
+	// which sizes the blocks this node proposes.
+	execNanosPerTx atomic.Int64
 
 	httpSrv *http.Server
 	apiAddr string
