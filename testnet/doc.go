@@ -11,4 +11,11 @@
 //
 // Every child gets Pdeathsig, so no node outlives a harness that dies; Stop
 // sends SIGTERM, waits, then SIGKILLs what is left.
+//
+// The package's end-to-end tests (e2e_test.go) build the binary once in
+// TestMain and run each fault scenario on its own fresh network, checking
+// agreement, proofs and liveness only through the HTTP API: `go test
+// ./testnet/` takes about 75 s on two cores; -short runs only the
+// agreement-under-load test. A failed test prints the tail of every
+// node's log.
 package testnet
