@@ -172,7 +172,10 @@ func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
 	start := time.Now()
 	b, out := c.block, c.out
 	after := applyValidatorUpdates(n.afterVals, out.ValidatorUpdates)
+	var stateWrite time.Duration
 	err := n.store.CommitBlock(b, commit, out.Results, n.afterVals, func(w chain.KVWriter) error {
+		t0 := time.Now()
+		defer func() { stateWrite = time.Since(t0) }()
 		if err := out.Pending.WriteTo(w); err != nil {
 			return err
 		}
@@ -192,6 +195,7 @@ func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
 			failed++
 		}
 	}
+	stored := time.Since(start)
 	if err := n.pool.Update(b.Header.Height, ids); err != nil {
 		n.log.Warn("mempool update", "err", err)
 	}
@@ -212,7 +216,7 @@ func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
 		n.m.blockInterval.Observe(time.Duration(b.Header.Time - prevTime).Seconds())
 	}
 	n.log.Info("committed block", "height", b.Header.Height, "txs", len(b.Txs), "id", c.id,
-		"round", commit.Round, "write", time.Since(start).Round(time.Microsecond))
+		"round", commit.Round, "store", stored.Round(time.Microsecond), "state_write", stateWrite.Round(time.Microsecond), "total", time.Since(start).Round(time.Microsecond))
 	return nil
 }
 
