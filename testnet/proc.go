@@ -281,12 +281,22 @@ func (p *Proc) Height(ctx context.Context) (uint64, error) {
 func WaitHeight(ctx context.Context, h uint64, procs ...*Proc) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	// The last height each node reported, so a timeout names where a
+	// slow node really is rather than the cancelled last request.
+	seen := make(map[*Proc]uint64, len(procs))
 	for {
 		behind := ""
 		for _, p := range procs {
 			got, err := p.Height(ctx)
+			if err == nil {
+				seen[p] = got
+			}
 			if err != nil || got < h {
-				behind = fmt.Sprintf("%s at %d (%v)", p.Node.Name, got, err)
+				if last, ok := seen[p]; ok && ctx.Err() != nil {
+					behind = fmt.Sprintf("%s last reported height %d", p.Node.Name, last)
+				} else {
+					behind = fmt.Sprintf("%s at %d (%v)", p.Node.Name, got, err)
+				}
 				break
 			}
 		}
