@@ -32,6 +32,12 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// DURE_E2E_BIN runs the suite against a given binary instead, e.g.
+	// one built from an older commit to bisect a regression.
+	if bin := os.Getenv("DURE_E2E_BIN"); bin != "" {
+		dureBin = bin
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "dure-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: temp dir:", err)
