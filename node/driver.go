@@ -30,6 +30,7 @@ type (
 	timeoutFired struct{ ev consensus.TimeoutEvent }
 	startNext    struct{ height uint64 }
 	txsArrived   struct{}
+	peersAhead   struct{}
 )
 
 // wireMsg is the consensus topic's envelope: exactly one field is set.
@@ -182,6 +183,8 @@ func (d *driver) handle(ev any) {
 		}
 	case startNext, txsArrived:
 		d.maybeStartNext()
+	case peersAhead:
+		d.catchUp("peers are ahead")
 	}
 }
 
@@ -276,6 +279,12 @@ func (d *driver) onTick() {
 		}
 	}
 	d.maybeStartNext() // in case a wake-up was dropped while the inbox was full
+	// Backstop: a height that makes no progress for longer than a heartbeat
+	// and a full round may mean the network moved on without us (hints can
+	// be lost); ask peers.
+	if d.n.cfg.Consensus.CreateEmptyBlocks && d.n.head.Height > 0 && len(d.n.net.Peers()) > 0 && time.Since(time.Unix(0, d.n.head.Time)) > d.stallAfter() {
+		d.catchUp("no progress")
+	}
 	if pd := d.pendingDecision; pd != nil && time.Since(d.decidedAt) > 2*time.Second {
 		d.catchUp("decided block never arrived")
 	}
@@ -510,6 +519,13 @@ func (d *driver) catchUp(why string) {
 			d.n.log.Error("restart consensus after sync", "err", err)
 		}
 	}
+}
+
+// stallAfter is how long without a new block counts as a stall.
+func (d *driver) stallAfter() time.Duration {
+	c := d.n.cfg.Consensus
+	return c.HeartbeatInterval.Duration() + c.TimeoutPropose.Duration() + c.TimeoutPrevote.Duration() +
+		c.TimeoutPrecommit.Duration() + 5*time.Second
 }
 
 // initialSync waits briefly for peers, then catches up before consensus.

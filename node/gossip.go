@@ -49,6 +49,14 @@ func (n *Node) onTxGossip(_ peer.ID, txs [][]byte) {
 	}
 }
 
+// behind tells the driver peers work on later heights, without blocking.
+func (n *Node) behind() {
+	select {
+	case n.inbox <- peersAhead{}:
+	default:
+	}
+}
+
 // wake tells the driver transactions are waiting, without blocking.
 func (n *Node) wake() {
 	select {
@@ -82,8 +90,12 @@ func (n *Node) validateConsensusGossip(_ peer.ID, data []byte) p2p.Verdict {
 		return p2p.Reject
 	}
 	head := n.headHeight()
-	if h+1 < head || h > head+2 {
-		return p2p.Ignore // long committed, or too far ahead to judge: not relayed
+	if h > head+2 {
+		n.behind() // peers are ahead: sync (verified by commits), don't relay
+		return p2p.Ignore
+	}
+	if h+1 < head {
+		return p2p.Ignore // long committed
 	}
 	if w.Commit != nil {
 		return p2p.Accept // verified against the set by consensus or sync
@@ -124,6 +136,9 @@ func (n *Node) validateBlockGossip(_ peer.ID, data []byte) p2p.Verdict {
 	}
 	vs := n.valsFor(b.Header.Height)
 	if vs == nil {
+		if b.Header.Height > n.headHeight()+2 {
+			n.behind()
+		}
 		return p2p.Ignore
 	}
 	if _, _, ok := vs.ByAddress(b.Header.Proposer); !ok {

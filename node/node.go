@@ -288,8 +288,12 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	defer n.stopAPI()
+	role := "full node"
+	if !n.key.IsZero() {
+		role = "validator " + n.self.String()
+	}
 	n.log.Info("node started", "chain_id", n.gen.ChainID, "height", n.head.Height, "peer_id", n.net.ID(),
-		"api", n.apiAddr, "validator", n.self)
+		"api", n.apiAddr, "role", role)
 	return n.drive(ctx)
 }
 

@@ -314,7 +314,6 @@ func TestPartitionHaltsAndHeals(t *testing.T) {
 // behind, syncs the missed blocks without a restart, and votes again.
 func TestIsolatedValidatorRejoins(t *testing.T) {
 	slow(t)
-	knownBug(t, "a node more than 2 heights behind ignores all consensus gossip and never catches up without a restart (bugs.md #11)")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{})
@@ -473,7 +472,6 @@ func (n *e2eNet) addFullNode(slot int) *Proc {
 // to the head, then follows new blocks, with the validators' block IDs.
 func TestLateJoinerSyncs(t *testing.T) {
 	slow(t)
-	knownBug(t, "a node that ends its start-up sync more than 2 heights behind ignores all consensus gossip and stops at that height (bugs.md #11)")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{heartbeat: 100 * time.Millisecond, spare: 1})
