@@ -176,7 +176,11 @@ func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
 	err := n.store.CommitBlock(b, commit, out.Results, n.afterVals, func(w chain.KVWriter) error {
 		t0 := time.Now()
 		defer func() { stateWrite = time.Since(t0) }()
-		if err := out.Pending.WriteTo(w); err != nil {
+		write := out.Pending.WriteTo
+		if n.archive {
+			write = out.Pending.WriteToArchive
+		}
+		if err := write(w); err != nil {
 			return err
 		}
 		return w.Set(keyAfterVals, mustEncodeVals(n.codec, after))

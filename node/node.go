@@ -48,6 +48,8 @@ type Node struct {
 
 	key  chain.PrivKey // zero for a full node
 	self chain.Address
+	// archive: nothing is ever pruned, so orphaned trie nodes are kept.
+	archive bool
 	// doubleSign makes this validator equivocate: for byzantine tests only.
 	doubleSign bool
 
@@ -103,6 +105,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	if keep > 0 && cfg.Storage.KeepRecent > keep {
 		keep = cfg.Storage.KeepRecent
 	}
+	n.archive = keep == 0
 	n.store, err = store.Open(cfg.DataPath(), store.Options{Logger: log, KeepRecent: keep, Codec: codec})
 	if err != nil {
 		// Nothing has run yet: any failure here is the data directory's.

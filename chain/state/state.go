@@ -166,10 +166,23 @@ func (p *Pending) Root() chain.Hash { return p.root }
 // WriteTo adds the staged flat values, trie nodes (new ones, and deletions
 // of nodes no longer referenced) and the new root record to the block's
 // write batch. Old versions stay readable until Badger discards them.
-func (p *Pending) WriteTo(w chain.KVWriter) error {
-	for _, ops := range [][]kvOp{p.values, p.nodes} {
+func (p *Pending) WriteTo(w chain.KVWriter) error { return p.write(w, true) }
+
+// WriteToArchive is WriteTo for a node that never discards old versions:
+// trie nodes orphaned by this block are not deleted. Their deletion would
+// only write tombstones (older versions must still read the nodes, and
+// nothing is ever discarded), so an archive node skips roughly half of a
+// block's state writes. Content-addressed nodes make the two forms
+// interchangeable: the same root reads the same nodes either way.
+func (p *Pending) WriteToArchive(w chain.KVWriter) error { return p.write(w, false) }
+
+func (p *Pending) write(w chain.KVWriter, deleteOrphans bool) error {
+	for i, ops := range [][]kvOp{p.values, p.nodes} {
 		for _, op := range ops {
 			var err error
+			if op.del && i == 1 && !deleteOrphans {
+				continue
+			}
 			if op.del {
 				err = w.Delete(op.key)
 			} else {
