@@ -126,6 +126,14 @@ func newStatusCmd(g *globals) *cobra.Command {
 				if st.Validator != nil {
 					fmt.Fprintf(g.stdout, "validator %s (power %d)\n", st.Validator.Address, st.Validator.Power)
 				}
+				if p2pInfo, ok := st.P2P.(map[string]any); ok {
+					topics, _ := p2pInfo["topics"].([]any)
+					for _, t := range topics {
+						if tm, ok := t.(map[string]any); ok {
+							fmt.Fprintf(g.stdout, "topic     %v: %v peers, %v in mesh\n", tm["Name"], tm["Peers"], tm["MeshPeers"])
+						}
+					}
+				}
 				return nil
 			}
 			return printJSON(g.stdout, st)
