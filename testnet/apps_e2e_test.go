@@ -153,7 +153,7 @@ func (v *provenView) Iterate(prefix []byte, fn func(k, val []byte) (bool, error)
 	return nil
 }
 
-// localModules are the modules' query code, run here over proven values.
+// localModule is a module's query code, run here over proven values.
 func (n *e2eNet) localModule(name string) chain.Module {
 	switch name {
 	case currency.ModuleName:
@@ -466,7 +466,7 @@ func TestNowonScenarioOnTestnet(t *testing.T) {
 	t.Logf("Nowon and Suwon scenarios committed and proven on 4 nodes; agreement over %d heights in %s", top, time.Since(start).Round(time.Millisecond))
 }
 
-// joinAsValidator turns the full node added at slot into a would-be
+// joinAsValidator turns a full node added by addFullNode into a would-be
 // validator: a fresh key "validator" in its own test-backend keyring,
 // named by priv_validator_key. It returns the key.
 func (n *e2eNet) joinAsValidator(p *Proc) chain.PrivKey {
