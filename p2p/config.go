@@ -69,8 +69,8 @@ type Config struct {
 	// AutoNAT finds the node publicly reachable). Useful for seed nodes and
 	// loopback testnets where reachability is never "public".
 	DHTServer bool
-	// EnableMDNS asks for LAN discovery. It is not available in this build
-	// (libp2p's mdns needs a module not in go.mod) and New refuses it.
+	// EnableMDNS finds peers of the same chain on the local network
+	// (multicast DNS-SD, one service name per chain ID).
 	EnableMDNS         bool
 	EnableNATPortMap   bool
 	EnableHolePunching bool
@@ -106,7 +106,7 @@ type Config struct {
 
 // DefaultConfig returns the settings for a node at home: TCP and QUIC on
 // 26656, DHT in auto mode, UPnP/NAT-PMP, hole punching and relay client on.
-// mDNS stays off (see EnableMDNS).
+// mDNS stays off: it multicasts on every interface (see EnableMDNS).
 func DefaultConfig(chainID string) Config {
 	return Config{
 		ChainID:            chainID,

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	dutil "github.com/libp2p/go-libp2p/p2p/discovery/util"
 )
@@ -149,9 +151,39 @@ func (n *Node) startDHT() error {
 	return nil
 }
 
-// startMDNS would start LAN discovery. libp2p's mdns package needs
-// github.com/libp2p/zeroconf/v2, which is not in this module's go.mod, so
-// the switch is refused with a clear error instead of silently ignored.
+// startMDNS starts LAN discovery: peers of the same chain announce a
+// per-chain service name and connect to each other when found.
 func (n *Node) startMDNS() error {
-	return fmt.Errorf("%w: enable_mdns: mDNS is not built into this binary (needs github.com/libp2p/zeroconf/v2); turn it off and use bootstrap peers or the DHT", ErrConfig)
+	svc := mdns.NewMdnsService(n.host, mdnsServiceName(n.cfg.ChainID), mdnsNotifee{n})
+	if err := svc.Start(); err != nil {
+		return fmt.Errorf("%w: enable_mdns: %v", ErrConfig, err)
+	}
+	n.closer = append(n.closer, svc.Close)
+	return nil
+}
+
+// mdnsServiceName is a DNS-SD-safe service name per chain ID.
+func mdnsServiceName(chainID string) string {
+	name := "dure-" + strings.NewReplacer(".", "-", "_", "-").Replace(chainID)
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	return name
+}
+
+type mdnsNotifee struct{ n *Node }
+
+// HandlePeerFound dials a peer announced on the LAN (the gater still
+// applies: denied peers are not connected).
+func (m mdnsNotifee) HandlePeerFound(pi peer.AddrInfo) {
+	if pi.ID == m.n.host.ID() || m.n.ctx.Err() != nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(m.n.ctx, 10*time.Second)
+		defer cancel()
+		if err := m.n.host.Connect(ctx, pi); err != nil {
+			m.n.log.Debug("p2p: mdns peer", "peer", pi.ID, "err", err)
+		}
+	}()
 }

@@ -76,9 +76,9 @@
 // advertises and looks up the chain's rendezvous every 30 s while below
 // LowWater. NAT: UPnP/NAT-PMP, hole punching, relay v2 client with AutoNAT
 // v2 and the bootstrap peers as static relays, each behind a switch;
-// DefaultConfig turns them on. mDNS is not available in this build: libp2p's
-// mdns package needs github.com/libp2p/zeroconf/v2, which is not in go.mod,
-// and New refuses EnableMDNS rather than ignore it.
+// DefaultConfig turns them on. mDNS (EnableMDNS) finds peers of the same
+// chain on a LAN under a per-chain service name; it is off by default
+// because it multicasts on every interface.
 //
 // # Block sync
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dure-network/dure/chain"
@@ -233,15 +234,27 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func TestNewRejectsMissingValidatorsAndMDNS(t *testing.T) {
+func TestNewRejectsMissingValidators(t *testing.T) {
 	ctx := t.Context()
 	cfg := Config{ChainID: "c", ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}
 	if _, err := New(ctx, cfg, Deps{}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("missing validators: %v", err)
 	}
-	cfg.EnableMDNS = true
-	v := func([]byte) Verdict { return Accept }
-	if _, err := New(ctx, cfg, Deps{ValidateTx: v, ValidateConsensus: acceptAll, ValidateBlock: acceptAll, ValidateEvidence: acceptAll}); !errors.Is(err, ErrConfig) {
-		t.Fatalf("mdns: %v", err)
+}
+
+// mDNS itself multicasts on the LAN, which tests here may not do; the
+// per-chain service name is what keeps chains apart, so it is tested.
+func TestMDNSServiceName(t *testing.T) {
+	for _, tc := range []struct{ chain, want string }{
+		{"dure-testnet-1", "dure-dure-testnet-1"},
+		{"my.town_1", "dure-my-town-1"},
+		{strings.Repeat("a", 64), "dure-" + strings.Repeat("a", 58)},
+	} {
+		if got := mdnsServiceName(tc.chain); got != tc.want {
+			t.Errorf("mdnsServiceName(%q) = %q, want %q", tc.chain, got, tc.want)
+		}
+	}
+	if mdnsServiceName("a-1") == mdnsServiceName("a-2") {
+		t.Fatal("two chains share a service name")
 	}
 }

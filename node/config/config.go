@@ -46,7 +46,7 @@ type P2P struct {
 	LowWater              int      `toml:"low_water" comment:"Connection manager: connections are trimmed down to low_water ..."`
 	HighWater             int      `toml:"high_water" comment:"... whenever there are more than high_water."`
 	EnableDHT             bool     `toml:"enable_dht" comment:"Find peers through the Kademlia DHT."`
-	EnableMDNS            bool     `toml:"enable_mdns" comment:"Find peers on the local network with mDNS. Not available in this build: must stay false."`
+	EnableMDNS            bool     `toml:"enable_mdns" comment:"Find peers of this chain on the local network with mDNS (multicast on every interface)."`
 	EnableNATPortMap      bool     `toml:"enable_nat_port_map" comment:"Ask the home router to forward a port (UPnP / NAT-PMP)."`
 	EnableHolePunching    bool     `toml:"enable_hole_punching" comment:"Connect to peers behind NAT by hole punching (DCUtR)."`
 	EnableRelay           bool     `toml:"enable_relay" comment:"Be reachable through circuit relays when behind NAT (relay client; this node does not relay for others)."`
@@ -113,7 +113,7 @@ func Default(home string) Config {
 			LowWater:           32,
 			HighWater:          64,
 			EnableDHT:          true,
-			EnableMDNS:         false, // mDNS support is not built in yet (needs libp2p/zeroconf)
+			EnableMDNS:         false, // opt-in: it multicasts on every interface
 			EnableNATPortMap:   true,
 			EnableHolePunching: true,
 			EnableRelay:        true,
