@@ -468,16 +468,16 @@ func (n *e2eNet) addFullNode(slot int) *Proc {
 	return p
 }
 
-// A full node started after the chain has 50 blocks syncs from height 1
+// A full node started after the chain has 200 blocks syncs from height 1
 // to the head, then follows new blocks, with the validators' block IDs.
 func TestLateJoinerSyncs(t *testing.T) {
 	slow(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{heartbeat: 100 * time.Millisecond, spare: 1})
 	n.start(ctx)
 	vals := append([]*Proc(nil), n.Procs...)
-	n.waitHeight(ctx, 60*time.Second, 50, vals...)
+	n.waitHeight(ctx, 100*time.Second, 200, vals...)
 
 	late := n.addFullNode(len(vals))
 	if err := late.Start(); err != nil {
