@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"log/slog"
 	"testing"
 	"time"
@@ -12,13 +13,12 @@ import (
 	"github.com/dure-network/dure/node/keystore"
 )
 
-// BenchmarkExecuteAndCommit5000Transfers runs the node's own block path on
-// real Badger with the real currency module: the proposer's PrepareBlock
-// (execute 5,000 signed transfers from 5,000 senders, stage the state
-// root) and the atomic commit of block, results, indexes and state. The
-// signatures were verified once, by the mempool, outside the timer.
-func BenchmarkExecuteAndCommit5000Transfers(b *testing.B) {
-	const senders = 5000
+const benchSenders = 5000
+
+// benchNode opens a node (no network) whose genesis funds benchSenders
+// accounts; edit may add to currency's genesis section.
+func benchNode(b *testing.B, edit func(g *currency.Genesis, keys []chain.PrivKey)) (*Node, []chain.PrivKey, chain.PrivKey) {
+	b.Helper()
 	_, cfg := initHome(b, "bench-1")
 	cfg.Consensus.TimeoutPropose = "60s" // no block-size budget in the way
 	ks, err := keystore.Open(cfg.KeysPath(), keystore.BackendTest, nil)
@@ -29,8 +29,8 @@ func BenchmarkExecuteAndCommit5000Transfers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	keys := make([]chain.PrivKey, senders)
-	accts := make([]genAccount, senders)
+	keys := make([]chain.PrivKey, benchSenders)
+	accts := make([]genAccount, benchSenders)
 	for i := range keys {
 		var seed [chain.SeedLen]byte
 		binary.BigEndian.PutUint64(seed[:], uint64(i)+1)
@@ -41,6 +41,16 @@ func BenchmarkExecuteAndCommit5000Transfers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if edit != nil {
+		var cg currency.Genesis
+		if err := json.Unmarshal(gen.AppState["currency"], &cg); err != nil {
+			b.Fatal(err)
+		}
+		edit(&cg, keys)
+		if gen.AppState["currency"], err = json.Marshal(cg); err != nil {
+			b.Fatal(err)
+		}
+	}
 	if err := gen.Write(cfg.GenesisPath()); err != nil {
 		b.Fatal(err)
 	}
@@ -48,15 +58,24 @@ func BenchmarkExecuteAndCommit5000Transfers(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer n.closeStorage()
+	b.Cleanup(n.closeStorage)
+	return n, keys, vkey
+}
+
+// runBlocks times, per iteration, the node's own block path on real
+// Badger: PrepareBlock (execute every tx, stage the state root) and the
+// atomic commit of block, results, indexes and state. Each iteration's txs
+// are signed and admitted to the mempool (signatures verified once, there)
+// outside the timer.
+func runBlocks(b *testing.B, n *Node, keys []chain.PrivKey, vkey chain.PrivKey, msg func(i, j int) chain.Msg) {
 	c := n.codec
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		raws := make([][]byte, senders)
+		raws := make([][]byte, len(keys))
 		for j, k := range keys {
-			m, _ := currency.MsgSend(c, keys[(j+1)%senders].PubKey().Address(), NativeDenom, 1)
-			tx := chain.Tx{ChainID: "bench-1", Nonce: uint64(i), MaxFee: 10, Msgs: []chain.Msg{m}}
+			tx := chain.Tx{ChainID: "bench-1", Nonce: uint64(i), MaxFee: 10, Msgs: []chain.Msg{msg(i, j)}}
+			var err error
 			if raws[j], err = tx.Sign(c, k); err != nil {
 				b.Fatal(err)
 			}
@@ -70,8 +89,13 @@ func BenchmarkExecuteAndCommit5000Transfers(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(cand.block.Txs) != senders {
-			b.Fatalf("block has %d txs, want %d", len(cand.block.Txs), senders)
+		if len(cand.block.Txs) != len(keys) {
+			b.Fatalf("block has %d txs, want %d", len(cand.block.Txs), len(keys))
+		}
+		for k, r := range cand.out.Results {
+			if r.Code != chain.CodeOK {
+				b.Fatalf("tx %d failed: %s", k, r.Log)
+			}
 		}
 		cm := &chain.Commit{Height: h, BlockID: cand.id, Sigs: []chain.CommitSig{{Validator: n.self,
 			Sig: vkey.Sign(chain.VoteSignBytes(c, "bench-1", chain.Precommit, h, 0, cand.id))}}}
@@ -79,5 +103,42 @@ func BenchmarkExecuteAndCommit5000Transfers(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N*senders)/b.Elapsed().Seconds(), "tx/s")
+	b.ReportMetric(float64(b.N*len(keys))/b.Elapsed().Seconds(), "tx/s")
+}
+
+// BenchmarkExecuteAndCommit5000Transfers: a block of 5,000 signed native
+// transfers from 5,000 senders, executed and committed.
+func BenchmarkExecuteAndCommit5000Transfers(b *testing.B) {
+	n, keys, vkey := benchNode(b, nil)
+	runBlocks(b, n, keys, vkey, func(i, j int) chain.Msg {
+		m, _ := currency.MsgSend(n.codec, keys[(j+1)%len(keys)].PubKey().Address(), NativeDenom, 1)
+		return m
+	})
+}
+
+// BenchmarkMerchantPayments5000: a block of 5,000 payments in a Nowon-style
+// local currency (merchants only, holding cap, 3-year expiry lots) to
+// approved merchants, through the executor and committed.
+func BenchmarkMerchantPayments5000(b *testing.B) {
+	merchants := make([]chain.Address, 50)
+	n, keys, vkey := benchNode(b, func(g *currency.Genesis, keys []chain.PrivKey) {
+		issuer := keys[0].PubKey().Address()
+		g.Currencies = append(g.Currencies, currency.Currency{Denom: "nw", Issuer: issuer,
+			Rules: currency.Rules{HoldingCap: 50_000, ExpirySeconds: 3 * 365 * 24 * 3600, Transfer: currency.TransferMerchants, Redeemable: true, HourlyRate: 700}})
+		for i := range merchants {
+			var seed [chain.SeedLen]byte
+			seed[0], seed[1] = 0xee, byte(i)
+			k, _ := chain.PrivKeyFromSeed(seed[:])
+			merchants[i] = k.PubKey().Address()
+			g.Merchants = append(g.Merchants, currency.GenesisMerchant{Denom: "nw", Address: merchants[i], Categories: []string{"food"}})
+		}
+		for _, k := range keys[1:] {
+			g.Balances = append(g.Balances, currency.GenesisBalance{Address: k.PubKey().Address(), Denom: "nw", Amount: 40_000})
+		}
+	})
+	payers := keys[1:]
+	runBlocks(b, n, payers, vkey, func(i, j int) chain.Msg {
+		m, _ := currency.MsgPay(n.codec, merchants[j%len(merchants)], "nw", 1, "food")
+		return m
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/btree"
+
 	"github.com/dure-network/dure/chain"
 )
 
@@ -25,6 +27,11 @@ type Branch struct {
 	cache   map[string][]byte // committed values already read; nil = absent
 
 	writes map[string]entry
+	// keys orders the top-level branch's written keys, so Iterate costs
+	// O(log n + matches) rather than a scan of the whole block's writes
+	// (spending from lots iterates once per payment). Children hold one
+	// tx's few writes and are scanned.
+	keys   *btree.BTreeG[string]
 	closed bool
 }
 
@@ -59,14 +66,27 @@ func (b *Branch) Write() error {
 	case b.closed:
 		return ErrClosed
 	}
-	if len(b.writes) > 0 && b.parent.writes == nil {
-		b.parent.writes = make(map[string]entry, len(b.writes))
-	}
 	for k, e := range b.writes {
-		b.parent.writes[k] = e
+		b.parent.put(k, e)
 	}
 	b.writes, b.closed = nil, true
 	return nil
+}
+
+// put records a write, indexing new keys of a top-level branch.
+func (b *Branch) put(k string, e entry) {
+	if b.writes == nil {
+		b.writes = make(map[string]entry)
+	}
+	if b.parent == nil {
+		if _, ok := b.writes[k]; !ok {
+			if b.keys == nil {
+				b.keys = btree.NewG[string](32, func(a, c string) bool { return a < c })
+			}
+			b.keys.ReplaceOrInsert(k)
+		}
+	}
+	b.writes[k] = e
 }
 
 // Get returns a copy of the value under key, or nil if absent.
@@ -124,10 +144,7 @@ func (b *Branch) Set(key, value []byte) error {
 	if b.closed {
 		return ErrClosed
 	}
-	if b.writes == nil {
-		b.writes = make(map[string]entry)
-	}
-	b.writes[string(key)] = entry{val: bytes.Clone(value)}
+	b.put(string(key), entry{val: bytes.Clone(value)})
 	return nil
 }
 
@@ -139,10 +156,7 @@ func (b *Branch) Delete(key []byte) error {
 	if b.closed {
 		return ErrClosed
 	}
-	if b.writes == nil {
-		b.writes = make(map[string]entry)
-	}
-	b.writes[string(key)] = entry{del: true}
+	b.put(string(key), entry{del: true})
 	return nil
 }
 
@@ -157,7 +171,7 @@ func (b *Branch) Iterate(prefix []byte, fn func(key, value []byte) (bool, error)
 	seen := make(map[string]bool)
 	var ov []overlayEntry
 	cur := b
-	for {
+	for cur.parent != nil {
 		// Map order does not leak: the entries are sorted below.
 		for k, e := range cur.writes {
 			if strings.HasPrefix(k, p) && !seen[k] {
@@ -165,10 +179,19 @@ func (b *Branch) Iterate(prefix []byte, fn func(key, value []byte) (bool, error)
 				ov = append(ov, overlayEntry{key: k, entry: e})
 			}
 		}
-		if cur.parent == nil {
-			break
-		}
 		cur = cur.parent
+	}
+	if cur.keys != nil {
+		cur.keys.AscendGreaterOrEqual(p, func(k string) bool {
+			if !strings.HasPrefix(k, p) {
+				return false
+			}
+			if !seen[k] {
+				seen[k] = true
+				ov = append(ov, overlayEntry{key: k, entry: cur.writes[k]})
+			}
+			return true
+		})
 	}
 	sort.Slice(ov, func(i, j int) bool { return ov[i].key < ov[j].key })
 	return cur.base.iterate(prefix, ov, fn)
