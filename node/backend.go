@@ -69,7 +69,7 @@ func (b backend) SubmitTx(ctx context.Context, raw []byte) (chain.ID, error) {
 		}
 		return id, err
 	}
-	if err := n.net.PublishTx(ctx, raw); err != nil {
+	if err := n.tr.PublishTx(ctx, raw); err != nil {
 		n.log.Debug("gossip tx", "id", id, "err", err)
 	}
 	n.wake()
@@ -335,6 +335,9 @@ func (b backend) Query(ctx context.Context, module, path string, args map[string
 
 func (b backend) Peers(ctx context.Context) (any, error) {
 	n := b.n
+	if n.net == nil {
+		return map[string]any{"peers": []any{}}, nil
+	}
 	return map[string]any{"peer_id": n.net.ID().String(), "addrs": n.net.Addrs(), "peers": n.net.Peers(),
 		"topics": n.net.Topics(), "denied": n.net.Denied()}, nil
 }
@@ -343,6 +346,9 @@ func (b backend) DenyPeer(ctx context.Context, id string, deny bool) error {
 	p, err := peerIDFromString(id)
 	if err != nil {
 		return fmt.Errorf("%w: peer id %q: %v", api.ErrBadRequest, id, err)
+	}
+	if b.n.net == nil {
+		return fmt.Errorf("%w: no libp2p host", api.ErrNotReady)
 	}
 	if deny {
 		b.n.net.Deny(p)

@@ -228,13 +228,13 @@ func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
 // ahead. Each block's commit is verified against the validator set of its
 // height before it is executed.
 func (n *Node) syncFromPeers(ctx context.Context, why string) {
-	if len(n.net.Peers()) == 0 {
+	if n.tr.PeerCount() == 0 {
 		return
 	}
 	n.setSyncing(true)
 	defer n.setSyncing(false)
 	from := n.head.Height + 1
-	rep, err := n.net.NewSyncer(n.applySynced).Run(ctx, from)
+	rep, err := n.tr.Sync(ctx, from, n.applySynced)
 	if n.head.Height >= from {
 		n.log.Info("synced from peers", "why", why, "from", from, "to", n.head.Height, "report", rep)
 	}

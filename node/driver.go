@@ -282,7 +282,7 @@ func (d *driver) onTick() {
 	// Backstop: a height that makes no progress for longer than a heartbeat
 	// and a full round may mean the network moved on without us (hints can
 	// be lost); ask peers.
-	if d.n.cfg.Consensus.CreateEmptyBlocks && d.n.head.Height > 0 && len(d.n.net.Peers()) > 0 && time.Since(time.Unix(0, d.n.head.Time)) > d.stallAfter() {
+	if d.n.cfg.Consensus.CreateEmptyBlocks && d.n.head.Height > 0 && d.n.tr.PeerCount() > 0 && time.Since(time.Unix(0, d.n.head.Time)) > d.stallAfter() {
 		d.catchUp("no progress")
 	}
 	if pd := d.pendingDecision; pd != nil && time.Since(d.decidedAt) > 2*time.Second {
@@ -299,7 +299,7 @@ func (d *driver) publish(w wireMsg) {
 		d.n.log.Error("encode consensus message", "err", err)
 		return
 	}
-	if err := d.n.net.PublishConsensus(d.ctx, data); err != nil && d.ctx.Err() == nil {
+	if err := d.n.tr.PublishConsensus(d.ctx, data); err != nil && d.ctx.Err() == nil {
 		d.n.log.Debug("publish consensus", "err", err)
 	}
 }
@@ -338,7 +338,7 @@ func (d *driver) handleReady() error {
 		for _, ev := range rd.Evidence {
 			d.n.evidence.add(d.n.codec, ev)
 			if data, err := d.n.codec.Marshal(ev); err == nil {
-				_ = d.n.net.PublishEvidence(d.ctx, data)
+				_ = d.n.tr.PublishEvidence(d.ctx, data)
 			}
 			d.n.log.Warn("equivocation detected", "validator", ev.VoteA.Validator, "height", ev.VoteA.Height)
 		}
@@ -380,7 +380,7 @@ func (d *driver) propose(r consensus.RequestBlock) {
 	}
 	n.m.execSeconds.Observe(time.Since(start).Seconds())
 	d.cands[c.id] = c
-	if err := n.net.PublishBlock(d.ctx, c.raw); err != nil && d.ctx.Err() == nil {
+	if err := n.tr.PublishBlock(d.ctx, c.raw); err != nil && d.ctx.Err() == nil {
 		n.log.Warn("publish block", "err", err)
 	}
 	if err := d.cons.ProposeBlock(r.Height, r.Round, c.id); err != nil {
@@ -534,7 +534,7 @@ func (d *driver) initialSync() {
 		return
 	}
 	deadline := time.Now().Add(3 * time.Second)
-	for len(d.n.net.Peers()) == 0 && time.Now().Before(deadline) && d.ctx.Err() == nil {
+	for d.n.tr.PeerCount() == 0 && time.Now().Before(deadline) && d.ctx.Err() == nil {
 		time.Sleep(100 * time.Millisecond)
 	}
 	d.lastSync = time.Now()

@@ -43,7 +43,8 @@ type Node struct {
 	exec  *execution.Executor
 	pool  *mempool.Mempool
 	wal   *wal.WAL
-	net   *p2p.Node
+	net   *p2p.Node // nil when the node runs on another transport (tests)
+	tr    transport
 	m     *metrics
 
 	key  chain.PrivKey // zero for a full node
@@ -401,6 +402,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 		return withCode(ExitUsage, fmt.Errorf("start p2p: %w", err))
 	}
 	n.m.addGossip(n.net.Stats)
+	n.tr = gossipTransport{n.net}
 	return nil
 }
 
