@@ -380,5 +380,8 @@ func (b backend) EventsAt(ctx context.Context, height uint64) (api.BlockEvents, 
 	for i, r := range res {
 		ev.Txs[i] = api.TxEvents{ID: chain.IDOf(blk.Txs[i]), Code: r.Code, Events: r.Events}
 	}
+	if ev.Block, err = n.blockEvents(height); err != nil {
+		return api.BlockEvents{}, err
+	}
 	return ev, nil
 }

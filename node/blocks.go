@@ -183,6 +183,9 @@ func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
 		if err := write(w); err != nil {
 			return err
 		}
+		if err := w.Set(keyBlockEvents, mustEncodeEvents(n.codec, out.EndBlockEvents)); err != nil {
+			return err
+		}
 		return w.Set(keyAfterVals, mustEncodeVals(n.codec, after))
 	})
 	if err != nil {
@@ -302,4 +305,42 @@ func (n *Node) txBudget() int {
 	}
 	b := int(n.cfg.Consensus.TimeoutPropose.Duration().Nanoseconds() / 3 / per)
 	return max(b, minBudgetTxs)
+}
+
+// keyBlockEvents holds the events of BeginBlock/EndBlock (expiries, voucher
+// returns, rewards, slashing). One key, rewritten by every block: reading it
+// at a block's version gives that block's events, and pruning old versions
+// prunes them too.
+var keyBlockEvents = []byte("v/blockevents")
+
+// mustEncodeEvents encodes a (possibly empty) event list; never empty
+// bytes, so an event-less block still overwrites the previous version.
+func mustEncodeEvents(c *chain.Codec, evs []chain.Event) []byte {
+	if evs == nil {
+		evs = []chain.Event{}
+	}
+	b, err := c.Marshal(evs)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// blockEvents reads the BeginBlock/EndBlock events of a committed height.
+func (n *Node) blockEvents(height uint64) ([]chain.Event, error) {
+	txn := n.store.DB().NewTransactionAt(store.TS(height), false)
+	defer txn.Discard()
+	item, err := txn.Get(keyBlockEvents)
+	if err != nil {
+		return nil, nil // blocks written before events were stored have none
+	}
+	raw, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, err
+	}
+	var evs []chain.Event
+	if err := n.codec.Unmarshal(raw, &evs); err != nil {
+		return nil, fmt.Errorf("%w: block events of %d: %v", store.ErrCorrupt, height, err)
+	}
+	return evs, nil
 }

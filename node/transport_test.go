@@ -215,6 +215,27 @@ func TestInProcessValidatorsOverHub(t *testing.T) {
 			}
 		}
 	}
+	// Fees are paid out as rewards in EndBlock, and those block-level events
+	// reach the event stream with the block that paid them.
+	first, err := backend{h.nodes[0]}.Tx(ctx, ids[0], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := backend{h.nodes[0]}.EventsAt(ctx, first.Height)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := false
+	for _, e := range evs.Block {
+		for _, a := range e.Attrs {
+			if a.Key == "from" && a.Value == currency.FeeCollector().String() {
+				paid = true
+			}
+		}
+	}
+	if !paid {
+		t.Fatalf("block %d: no reward payout from the fee collector among its block events %+v", first.Height, evs.Block)
+	}
 	// Liveness under loss: every node keeps committing (heartbeat blocks).
 	const want = 8
 	for i, n := range h.nodes {
