@@ -64,6 +64,7 @@ func (n *Node) buildBlock(height uint64, evidence []chain.Evidence) (*candidate,
 	if err != nil {
 		return nil, err
 	}
+	n.evictDropped(cands, included, maxTxs)
 	b.Txs = make([][]byte, len(included))
 	for i, tx := range included {
 		b.Txs[i] = tx.Raw
@@ -343,4 +344,35 @@ func (n *Node) blockEvents(height uint64) ([]chain.Event, error) {
 		return nil, fmt.Errorf("%w: block events of %d: %v", store.ErrCorrupt, height, err)
 	}
 	return evs, nil
+}
+
+// evictDropped removes from the mempool the reaped txs the proposer could
+// not include (a fee the sender cannot pay, or a tx behind such a one).
+// Left there they would be reaped for every block, and as "executable"
+// txs they would keep starting heights: a chain spinning out empty blocks.
+// PrepareBlock tries every candidate unless it stops at maxTxs; then the
+// ones after the last included tx were never tried and stay.
+func (n *Node) evictDropped(reaped, included []*chain.DecodedTx, maxTxs int) {
+	in := make(map[chain.ID]bool, len(included))
+	for _, tx := range included {
+		in[tx.ID] = true
+	}
+	tried := len(reaped)
+	if len(included) >= maxTxs {
+		for i, tx := range reaped {
+			if in[tx.ID] {
+				tried = i + 1
+			}
+		}
+	}
+	var evict []chain.ID
+	for _, tx := range reaped[:tried] {
+		if !in[tx.ID] {
+			evict = append(evict, tx.ID)
+		}
+	}
+	if len(evict) > 0 {
+		n.pool.Remove(evict)
+		n.log.Debug("evicted txs the block could not include", "count", len(evict))
+	}
 }

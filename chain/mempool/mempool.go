@@ -315,6 +315,21 @@ func (m *Mempool) removeLocked(e *entry) {
 	}
 }
 
+// Remove drops txs the proposer found it cannot include (for example a fee
+// the sender cannot pay): left in the pool they would be reaped again for
+// every block. They are not marked committed, so the same bytes may be
+// submitted again later (after the sender is funded, say).
+func (m *Mempool) Remove(ids []chain.ID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range ids {
+		if e, ok := m.byID[id]; ok {
+			m.removeLocked(e)
+			m.seen.put(id, seenNone)
+		}
+	}
+}
+
 // Update is called after block height is committed with the IDs of its
 // txs: they leave the pool, then every sender's txs below its new next
 // nonce are dropped (they can never execute). The rest stay.

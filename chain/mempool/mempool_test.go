@@ -367,3 +367,26 @@ func TestNonceWindowEdges(t *testing.T) {
 		t.Fatalf("reap gave %d txs", len(got))
 	}
 }
+
+// Remove takes txs the proposer could not include out of the pool, and the
+// same bytes can be submitted again afterwards.
+func TestRemove(t *testing.T) {
+	c := chain.MustCodec()
+	a := key(t, 3)
+	m := newPool(Config{}, newAccounts())
+	raw0, raw1 := signTx(t, c, a, 0, txOpt{}), signTx(t, c, a, 1, txOpt{})
+	id0, id1 := mustAdd(t, m, raw0), mustAdd(t, m, raw1)
+	m.Remove([]chain.ID{id0, id1, chain.IDOf([]byte("never here"))})
+	if m.Has(id0) || m.Has(id1) {
+		t.Fatal("removed txs still pending")
+	}
+	if n, bytes := m.Size(); n != 0 || bytes != 0 || len(m.senders) != 0 {
+		t.Fatalf("pool not empty: %d txs, %d bytes, %d senders", n, bytes, len(m.senders))
+	}
+	if len(m.Reap(0, 0)) != 0 {
+		t.Fatal("reap returns removed txs")
+	}
+	if _, err := m.Add(raw0); err != nil {
+		t.Fatalf("re-submitting a removed tx: %v", err)
+	}
+}
