@@ -172,6 +172,7 @@ Use them with --home-less commands like:
 			if err != nil {
 				return err
 			}
+			exitWithParent()
 			return runTestnet(c.Context(), g.stdout, bin, o.dir)
 		},
 	}
