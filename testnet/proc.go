@@ -99,7 +99,7 @@ func (p *Proc) Start() error {
 	cmd.Env = append(os.Environ(), p.Env...)
 	// The child dies with its parent: no node is left behind if the
 	// harness itself is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", p.Node.Name, err)
