@@ -151,3 +151,21 @@ func NewDecodedTx(c *Codec, raw []byte) (*DecodedTx, error) {
 	}
 	return &DecodedTx{Tx: tx, Raw: raw, ID: IDOf(raw)}, nil
 }
+
+// NewMsg encodes body canonically as a message of type typ for module.
+func NewMsg(c *Codec, module, typ string, body any) (Msg, error) {
+	b, err := c.Marshal(body)
+	if err != nil {
+		return Msg{}, fmt.Errorf("%s: encode %s: %w", module, typ, err)
+	}
+	return Msg{Module: module, Type: typ, Body: b}, nil
+}
+
+// DecodeBody decodes the message body canonically into v; a malformed or
+// non-canonical body is ErrInvalidMsg (the sender's fault, not the node's).
+func (m Msg) DecodeBody(c *Codec, v any) error {
+	if err := c.UnmarshalCanonical(m.Body, v); err != nil {
+		return fmt.Errorf("%w: %s %s body: %v", ErrInvalidMsg, m.Module, m.Type, err)
+	}
+	return nil
+}

@@ -42,12 +42,7 @@ func (m *Module) Name() string { return ModuleName }
 
 func (m *Module) isModuleAccount(a chain.Address) bool { return m.modAccts[a] }
 
-func (m *Module) decode(msg chain.Msg, v any) error {
-	if err := m.codec.UnmarshalCanonical(msg.Body, v); err != nil {
-		return fmt.Errorf("%w: currency %s: %v", chain.ErrInvalidMsg, msg.Type, err)
-	}
-	return nil
-}
+func (m *Module) decode(msg chain.Msg, v any) error { return msg.DecodeBody(m.codec, v) }
 
 // Deliver executes one message.
 func (m *Module) Deliver(ctx *chain.Context, msg chain.Msg) error {

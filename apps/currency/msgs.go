@@ -1,8 +1,6 @@
 package currency
 
 import (
-	"fmt"
-
 	"github.com/dure-network/dure/chain"
 )
 
@@ -113,11 +111,7 @@ type ConfirmHours struct {
 }
 
 func encode(c *chain.Codec, typ string, body any) (chain.Msg, error) {
-	b, err := c.Marshal(body)
-	if err != nil {
-		return chain.Msg{}, fmt.Errorf("encode currency %s: %w", typ, err)
-	}
-	return chain.Msg{Module: ModuleName, Type: typ, Body: b}, nil
+	return chain.NewMsg(c, ModuleName, typ, body)
 }
 
 // MsgSend builds a send message.

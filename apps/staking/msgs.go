@@ -57,11 +57,7 @@ type Unjail struct {
 }
 
 func newMsg(c *chain.Codec, typ string, body any) (chain.Msg, error) {
-	b, err := c.Marshal(body)
-	if err != nil {
-		return chain.Msg{}, fmt.Errorf("staking: encode %s: %w", typ, err)
-	}
-	return chain.Msg{Module: ModuleName, Type: typ, Body: b}, nil
+	return chain.NewMsg(c, ModuleName, typ, body)
 }
 
 // MsgBond builds a bond message for the key's owner.
@@ -120,9 +116,4 @@ func checkAmount(amount uint64, all bool) error {
 }
 
 // decode decodes a message body canonically into v.
-func decode(c *chain.Codec, msg chain.Msg, v any) error {
-	if err := c.UnmarshalCanonical(msg.Body, v); err != nil {
-		return fmt.Errorf("%w: staking %s body: %v", chain.ErrInvalidMsg, msg.Type, err)
-	}
-	return nil
-}
+func decode(c *chain.Codec, msg chain.Msg, v any) error { return msg.DecodeBody(c, v) }
