@@ -208,6 +208,7 @@ func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
 		n.log.Warn("mempool update", "err", err)
 	}
 	n.evidence.committed(n.codec, b.Evidence, b.Header.Height)
+	n.pruneStash(b.Header.Height)
 	prevTime := n.head.Time
 	n.mu.Lock()
 	n.head = n.store.Head()

@@ -158,8 +158,14 @@ func (d *driver) newMachine() error {
 	d.pendingValidate = map[chain.ID]bool{}
 	d.pendingDecision = nil
 	d.nextPending = false
+	// Blocks proposed or validated before a crash come back first, so a
+	// decision the replay reaches can be applied; peers get them again.
+	for _, c := range n.stashed(cfg.Height) {
+		d.cands[c.id] = c
+		_ = n.tr.PublishBlock(d.ctx, c.raw)
+	}
 	if len(recs) > 0 {
-		n.log.Info("replaying consensus WAL", "height", cfg.Height, "records", len(recs))
+		n.log.Info("replaying consensus WAL", "height", cfg.Height, "records", len(recs), "stashed_blocks", len(d.cands))
 		return m.Replay(recs)
 	}
 	// A fresh height waits for transactions or the heartbeat, like any other.
@@ -380,6 +386,10 @@ func (d *driver) propose(r consensus.RequestBlock) {
 	}
 	n.m.execSeconds.Observe(time.Since(start).Seconds())
 	d.cands[c.id] = c
+	if err := n.stashBlock(c); err != nil {
+		n.log.Error("not proposing: cannot keep the block durable", "height", r.Height, "err", err)
+		return
+	}
 	if err := n.tr.PublishBlock(d.ctx, c.raw); err != nil && d.ctx.Err() == nil {
 		n.log.Warn("publish block", "err", err)
 	}
@@ -412,7 +422,16 @@ func (d *driver) validate(id chain.ID) {
 			d.n.log.Warn("rejected proposed block", "height", c.block.Header.Height, "id", id, "err", c.err)
 		}
 	}
-	d.step(consensus.BlockValidatedEvent{BlockID: id, Valid: c.err == nil})
+	valid := c.err == nil
+	if valid {
+		if err := d.n.stashBlock(c); err != nil {
+			// Voting for a block we could lose in a crash is not safe for
+			// liveness; treat it as not validated.
+			d.n.log.Error("cannot keep a valid block durable; not voting for it", "err", err)
+			valid = false
+		}
+	}
+	d.step(consensus.BlockValidatedEvent{BlockID: id, Valid: valid})
 }
 
 func (d *driver) decide(dec consensus.Decision) error {
