@@ -11,6 +11,7 @@ import (
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/execution"
 	"github.com/dure-network/dure/consensus"
+	"github.com/dure-network/dure/p2p"
 )
 
 // Driver inputs, posted to Node.inbox by gossip handlers and timers.
@@ -31,6 +32,18 @@ type (
 	startNext    struct{ height uint64 }
 	txsArrived   struct{}
 	peersAhead   struct{}
+	// syncedItem is a block fetched by a background sync, to be verified
+	// and applied by the driver; the sync waits for the answer.
+	syncedItem struct {
+		it    p2p.SyncItem
+		reply chan error
+	}
+	syncFinished struct {
+		why  string
+		from uint64
+		rep  p2p.SyncReport
+		err  error
+	}
 )
 
 // wireMsg is the consensus topic's envelope: exactly one field is set.
@@ -73,6 +86,7 @@ type driver struct {
 	gateTimer    *time.Timer
 
 	lastSync time.Time
+	syncBusy bool // a background catch-up is running
 
 	// lastRound tracks rounds entered beyond 0, for the rounds metric.
 	lastHeight uint64
@@ -191,6 +205,10 @@ func (d *driver) handle(ev any) {
 		d.maybeStartNext()
 	case peersAhead:
 		d.catchUp("peers are ahead")
+	case syncedItem:
+		e.reply <- d.n.applySynced(e.it)
+	case syncFinished:
+		d.onSyncFinished(e)
 	}
 }
 
@@ -523,17 +541,52 @@ func (d *driver) startHeight() {
 	}
 }
 
-// catchUp syncs committed blocks from peers, then restarts consensus at
-// the new head. Rate-limited: gossip from a node far ahead triggers it
-// often.
+// catchUp syncs committed blocks from peers in the background: one slow
+// or frozen peer can hold a sync for seconds, and consensus must keep
+// running meanwhile. Each fetched block comes back to the driver as a
+// syncedItem and is verified and applied here, on the driver goroutine;
+// when the run ends (syncFinished) consensus restarts at the new head.
+// Rate-limited, one run at a time: gossip from nodes ahead triggers it often.
 func (d *driver) catchUp(why string) {
-	if time.Since(d.lastSync) < 2*time.Second {
+	if d.syncBusy || time.Since(d.lastSync) < 2*time.Second || d.n.tr.PeerCount() == 0 {
 		return
 	}
 	d.lastSync = time.Now()
-	before := d.n.head.Height
-	d.n.syncFromPeers(d.ctx, why)
-	if d.n.head.Height > before {
+	d.syncBusy = true
+	d.n.setSyncing(true)
+	from := d.n.head.Height + 1
+	ctx := d.ctx
+	go func() {
+		rep, err := d.n.tr.Sync(ctx, from, func(it p2p.SyncItem) error {
+			reply := make(chan error, 1)
+			select {
+			case d.n.inbox <- syncedItem{it: it, reply: reply}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case err := <-reply:
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		select {
+		case d.n.inbox <- syncFinished{why: why, from: from, rep: rep, err: err}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+func (d *driver) onSyncFinished(e syncFinished) {
+	d.syncBusy = false
+	d.n.setSyncing(false)
+	if d.n.head.Height >= e.from {
+		d.n.log.Info("synced from peers", "why", e.why, "from", e.from, "to", d.n.head.Height, "report", e.rep)
+	} else if e.err != nil && !errors.Is(e.err, p2p.ErrNoPeers) && d.ctx.Err() == nil {
+		d.n.log.Debug("sync", "why", e.why, "err", e.err)
+	}
+	if d.cons.Height() <= d.n.head.Height {
 		if err := d.newMachine(); err != nil {
 			d.n.log.Error("restart consensus after sync", "err", err)
 		}
