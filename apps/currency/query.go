@@ -94,13 +94,18 @@ func (m *Module) Query(store chain.KVReader, path string, args map[string]string
 		}
 		return c, err
 	}
-	switch path {
-	case "balance":
+	// addrDenom is the (address, denom) pair most queries take.
+	addrDenom := func() (chain.Address, *Currency, error) {
 		a, err := addr()
 		if err != nil {
-			return nil, err
+			return a, nil, err
 		}
 		c, err := denom()
+		return a, c, err
+	}
+	switch path {
+	case "balance":
+		a, c, err := addrDenom()
 		if err != nil {
 			return nil, err
 		}
@@ -129,11 +134,7 @@ func (m *Module) Query(store chain.KVReader, path string, args map[string]string
 		}
 		return out, nil
 	case "lots":
-		a, err := addr()
-		if err != nil {
-			return nil, err
-		}
-		c, err := denom()
+		a, c, err := addrDenom()
 		if err != nil {
 			return nil, err
 		}
@@ -186,11 +187,7 @@ func (m *Module) Query(store chain.KVReader, path string, args map[string]string
 		})
 		return res, err
 	case "merchant":
-		a, err := addr()
-		if err != nil {
-			return nil, err
-		}
-		c, err := denom()
+		a, c, err := addrDenom()
 		if err != nil {
 			return nil, err
 		}
