@@ -64,6 +64,7 @@ type Node struct {
 	headCh    chan struct{}
 	syncing   bool
 	consState consensus.Status
+	scheds    schedules // proposer schedules for the gossip validators
 
 	evidence *evidencePool
 
@@ -387,7 +388,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 	}
 	pcfg.MetricsRegisterer = n.m.reg
 	n.net, err = p2p.New(ctx, pcfg, p2p.Deps{
-		ValidateTx:        n.validateTxGossip,
+		ValidateTxs:       n.validateTxsGossip,
 		ValidateConsensus: n.validateConsensusGossip,
 		ValidateBlock:     n.validateBlockGossip,
 		ValidateEvidence:  n.validateEvidenceGossip,

@@ -56,8 +56,8 @@ func (p hubPort) each(fn func(n *Node)) {
 
 func (p hubPort) PublishTx(_ context.Context, raw []byte) error {
 	p.each(func(n *Node) {
-		if n.validateTxGossip(raw) == p2p.Accept {
-			n.onTxGossip("", [][]byte{raw})
+		if acc, v := n.validateTxsGossip("", [][]byte{raw}); v == p2p.Accept {
+			n.onTxGossip("", acc)
 		}
 	})
 	return nil
