@@ -251,6 +251,8 @@ func (d *driver) step(ev consensus.Event) {
 	}
 }
 
+// onConsensus takes a message the gossip validator admitted, which has
+// checked every signature in it against the set of its height.
 func (d *driver) onConsensus(from peer.ID, data []byte) {
 	var w wireMsg
 	if err := d.n.codec.Unmarshal(data, &w); err != nil {
@@ -260,10 +262,10 @@ func (d *driver) onConsensus(from peer.ID, data []byte) {
 	switch {
 	case w.Proposal != nil:
 		d.noteHeight(w.Proposal.Height)
-		d.step(consensus.ProposalEvent{Proposal: *w.Proposal})
+		d.step(consensus.ProposalEvent{Proposal: *w.Proposal, Verified: true})
 	case w.Vote != nil:
 		d.noteHeight(w.Vote.Height)
-		d.step(consensus.VoteEvent{Vote: *w.Vote})
+		d.step(consensus.VoteEvent{Vote: *w.Vote, Verified: true})
 	case w.Commit != nil:
 		switch {
 		case w.Commit.Height == h && d.cons.Status().Decided == "":
@@ -317,7 +319,7 @@ func (d *driver) onBlock(data []byte) {
 	// copy does not cost the round.
 	d.noteHeight(h)
 	if h == d.cons.Height() {
-		d.step(consensus.ProposalEvent{Proposal: pb.Proposal})
+		d.step(consensus.ProposalEvent{Proposal: pb.Proposal, Verified: true})
 	}
 }
 

@@ -65,7 +65,7 @@ func (p hubPort) PublishTx(_ context.Context, raw []byte) error {
 
 func (p hubPort) PublishConsensus(_ context.Context, data []byte) error {
 	p.each(func(n *Node) {
-		if !p.h.drop() && n.validateConsensusGossip("", data) != p2p.Reject {
+		if !p.h.drop() && n.validateConsensusGossip("", data) == p2p.Accept {
 			deliver(n, gossipConsensus{data: data})
 		}
 	})
