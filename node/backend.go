@@ -39,7 +39,7 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 	cnt, bytes := n.pool.Size()
 	st := api.Status{ChainID: n.gen.ChainID, Moniker: n.cfg.Moniker, Version: Version,
 		Height: head.h, BlockID: head.id, BlockTime: head.t, StateRoot: head.rt, Syncing: head.syn,
-		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: cs}
+		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: cs, Signatures: n.signatureStatus()}
 	if n.net != nil {
 		st.PeerID = n.net.ID().String()
 		st.ListenAddrs = n.net.Addrs()

@@ -46,7 +46,7 @@ func (n *Node) buildBlock(height uint64, evidence []chain.Evidence) (*candidate,
 	}
 	var lastCommit *chain.Commit
 	if head.Height > 0 {
-		cm, err := n.store.SeenCommit(head.Height)
+		cm, err := n.commitForNextBlock()
 		if err != nil {
 			return nil, fmt.Errorf("load commit of %d: %w", head.Height, err)
 		}

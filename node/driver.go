@@ -264,6 +264,10 @@ func (d *driver) onConsensus(from peer.ID, data []byte) {
 		d.noteHeight(w.Proposal.Height)
 		d.step(consensus.ProposalEvent{Proposal: *w.Proposal, Verified: true})
 	case w.Vote != nil:
+		if w.Vote.Height == d.n.head.Height {
+			d.addLatePrecommit(w.Vote)
+			return
+		}
 		d.noteHeight(w.Vote.Height)
 		d.step(consensus.VoteEvent{Vote: *w.Vote, Verified: true})
 	case w.Commit != nil:
@@ -549,6 +553,8 @@ func (d *driver) decide(dec consensus.Decision) error {
 	if err := n.applyBlock(c, dec.Commit); err != nil {
 		return err
 	}
+	n.lateCommit = nil
+	n.noteSignatures(c.block)
 	for id, other := range d.cands {
 		if other.block.Header.Height <= dec.Height {
 			delete(d.cands, id)

@@ -142,6 +142,9 @@ func (n *Node) validateConsensusGossip(_ peer.ID, data []byte) p2p.Verdict {
 		return p2p.Accept
 	}
 	vs := n.valsFor(h)
+	if h == head && w.Vote != nil && w.Vote.Type == chain.Precommit {
+		vs = n.headValidators() // a late precommit for the head's commit
+	}
 	if vs == nil {
 		return p2p.Ignore
 	}

@@ -24,6 +24,7 @@ type metrics struct {
 	blockInterval prometheus.Histogram
 	mempoolTxs    prometheus.GaugeFunc
 	txRejected    *prometheus.CounterVec
+	missedSigs    *prometheus.CounterVec
 }
 
 func newMetrics(mempoolSize func() float64) *metrics {
@@ -44,7 +45,9 @@ func newMetrics(mempoolSize func() float64) *metrics {
 	m.blockInterval = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dure_block_interval_seconds", Help: "Block time difference between consecutive blocks.",
 		Buckets: prometheus.ExponentialBuckets(0.05, 2, 10)})
 	m.txRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dure_txs_rejected_total", Help: "Transactions refused at submission, by reason."}, []string{"reason"})
-	for _, c := range []prometheus.Collector{m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected} {
+	m.missedSigs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dure_validator_missed_signatures_total",
+		Help: "Commits in blocks this node applied that lack the validator's precommit."}, []string{"validator"})
+	for _, c := range []prometheus.Collector{m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected, m.missedSigs} {
 		f(c)
 	}
 	if mempoolSize != nil {

@@ -66,6 +66,11 @@ type Node struct {
 	consState consensus.Status
 	scheds    schedules // proposer schedules for the gossip validators
 
+	headValsCache headVals                 // under mu
+	lateCommit    *chain.Commit            // driver-owned: head's commit plus late precommits
+	lastSigs      api.SignatureStatus      // under mu: who signed the latest LastCommit
+	missedTotal   map[chain.Address]uint64 // under mu: commits missed per validator since start
+
 	evidence *evidencePool
 
 	// execNanosPerTx is the moving average of execution cost per tx,

@@ -32,21 +32,33 @@ type Backend interface {
 
 // Status is GET /v1/status.
 type Status struct {
-	ChainID     string        `json:"chain_id"`
-	Moniker     string        `json:"moniker"`
-	Version     string        `json:"version"`
-	PeerID      string        `json:"peer_id,omitempty"`
-	ListenAddrs []string      `json:"listen_addrs,omitempty"`
-	Height      uint64        `json:"height"`
-	BlockID     chain.ID      `json:"block_id"`
-	BlockTime   int64         `json:"block_time"`
-	StateRoot   chain.Hash    `json:"state_root"`
-	Syncing     bool          `json:"syncing"`
-	Validator   *ValidatorRef `json:"validator,omitempty"`
-	Peers       int           `json:"peers"`
-	Mempool     MempoolStatus `json:"mempool"`
-	Consensus   any           `json:"consensus,omitempty"`
-	P2P         any           `json:"p2p,omitempty"`
+	ChainID     string           `json:"chain_id"`
+	Moniker     string           `json:"moniker"`
+	Version     string           `json:"version"`
+	PeerID      string           `json:"peer_id,omitempty"`
+	ListenAddrs []string         `json:"listen_addrs,omitempty"`
+	Height      uint64           `json:"height"`
+	BlockID     chain.ID         `json:"block_id"`
+	BlockTime   int64            `json:"block_time"`
+	StateRoot   chain.Hash       `json:"state_root"`
+	Syncing     bool             `json:"syncing"`
+	Validator   *ValidatorRef    `json:"validator,omitempty"`
+	Peers       int              `json:"peers"`
+	Mempool     MempoolStatus    `json:"mempool"`
+	Consensus   any              `json:"consensus,omitempty"`
+	Signatures  *SignatureStatus `json:"signatures,omitempty"`
+	P2P         any              `json:"p2p,omitempty"`
+}
+
+// SignatureStatus says which validators signed the commit in the latest
+// block (the precommits for the height before it), and how many commits
+// each validator has been missing from since this node started.
+type SignatureStatus struct {
+	Height           uint64            `json:"height"` // the height the commit is for
+	Signed           int               `json:"signed"`
+	Validators       int               `json:"validators"`
+	Missing          []chain.Address   `json:"missing"`
+	MissedSinceStart map[string]uint64 `json:"missed_since_start,omitempty"`
 }
 
 // ValidatorRef names this node's validator identity.
