@@ -26,7 +26,10 @@ The API listens on [api] listen_addr (127.0.0.1:26657 by default): see
 /v1/status, /v1/blocks/latest and /metrics.
 
 Exit codes: 0 stopped cleanly, 1 the node failed while running, 2 bad config,
-genesis or data directory (the message names what to fix).`,
+genesis or data directory (the message names what to fix), 5 the data
+directory's filesystem has less free space than [storage] min_free_disk
+(at start; while running the node instead stops signing and committing,
+keeps serving reads, and resumes once space is freed).`,
 		Example: `  dure start
   dure start --home /srv/dure
   DURE_KEYRING_PASSPHRASE=... dure start   # unattended validator`,
@@ -59,6 +62,9 @@ genesis or data directory (the message names what to fix).`,
 			}
 			if err := n.Run(c.Context()); err != nil {
 				log.Error("node stopped", "err", err)
+				if isDiskLow(err) {
+					return withCode(ExitDiskFull, err)
+				}
 				return err
 			}
 			return nil
