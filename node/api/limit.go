@@ -17,8 +17,8 @@ import (
 // descriptors) never grow past max plus a few answers in flight.
 
 // maxRejecting bounds the connections being answered 503 at once (each
-// holds its descriptor for up to rejectLinger); past it they are closed
-// without an answer.
+// holds its descriptor for up to rejectLinger while the request drains);
+// past it they are answered and closed at once.
 const (
 	maxRejecting = 16
 	rejectLinger = 500 * time.Millisecond
@@ -80,7 +80,12 @@ func (l *LimitListener) Accept() (net.Conn, error) {
 // reads the 503 rather than a connection reset.
 func (l *LimitListener) reject(c net.Conn) {
 	if l.rejecting.Add(1) > maxRejecting {
+		// Too many lingering already: answer without waiting. A fresh
+		// socket's send buffer takes the answer at once; a client that
+		// already sent its request may see a reset instead.
 		l.rejecting.Add(-1)
+		_ = c.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
+		_, _ = c.Write(l.busy)
 		_ = c.Close()
 		return
 	}
