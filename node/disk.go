@@ -130,7 +130,7 @@ func checkDiskAtStart(g *diskGuard) error {
 // space (or the OS reporting ENOSPC).
 func isDiskLow(err error) bool { return errors.Is(err, ErrDiskLow) || isENOSPC(err) }
 
-// ibytes renders a size for people: "3.2 MiB".
+// ibytes renders a size for people: "3.25 MiB".
 func ibytes(b uint64) string {
 	const unit = 1024
 	if b < unit {
@@ -141,5 +141,5 @@ func ibytes(b uint64) string {
 		div *= unit
 		exp++
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
+	return fmt.Sprintf("%.2f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
 }
