@@ -48,7 +48,7 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 	}
 	st.Health = api.Health{OK: true, MaxConnections: n.cfg.API.MaxConnections, OpenFileLimit: n.fds.limit}
 	if n.apiLn != nil {
-		st.Health.Connections = n.apiLn.Open()
+		st.Health.Connections, st.Health.MaxConnections = n.apiLn.Open(), n.apiLn.Max()
 	}
 	n.disk.health(&st.Health)
 	if !n.key.IsZero() {

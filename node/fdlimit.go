@@ -1,10 +1,12 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/config"
@@ -76,4 +78,35 @@ func planFDs(cfg config.Config, log *slog.Logger) (fdBudget, error) {
 	return b, withCode(ExitUsage, &config.FieldError{Key: "[api] max_connections", Value: fmt.Sprint(cfg.API.MaxConnections),
 		Msg: fmt.Sprintf("does not fit under the open-file limit of %d (ulimit -n; hard limit %d): %d descriptors are reserved for the consensus WAL (%d), the store in %s (%d) and p2p with high_water = %d (%d), so at most %d API connections fit; lower max_connections (or [p2p] high_water), or raise the limit (ulimit -n, systemd LimitNOFILE=)",
 			soft, hard, b.reserved(), b.consensus, cfg.DataPath(), b.store, cfg.P2P.HighWater, b.p2p, b.apiRoom())})
+}
+
+// watchFDs re-counts the store's files as it grows: once what it holds
+// leaves less room than [api] max_connections, the API's bound shrinks so
+// clients still cannot take the consensus path's descriptors (and grows
+// back, up to max_connections, when compaction removes files).
+func (n *Node) watchFDs(ctx context.Context, every time.Duration) {
+	if n.apiLn == nil || n.fds.limit == 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		b := n.fds
+		b.store = countFiles(n.cfg.DataPath()) + fdStoreGrowth
+		want := min(n.cfg.API.MaxConnections, max(b.apiRoom(), 1))
+		if cur := n.apiLn.Max(); want != cur {
+			n.apiLn.SetMax(want)
+			if want < n.cfg.API.MaxConnections {
+				n.log.Warn("the store's files leave less room under the open-file limit: API connections bounded lower than [api] max_connections; raise the limit (ulimit -n)",
+					"max_connections", n.cfg.API.MaxConnections, "now", want, "open_file_limit", b.limit, "store_fds", b.store)
+			} else {
+				n.log.Info("API connection bound back to [api] max_connections", "max_connections", want)
+			}
+		}
+	}
 }

@@ -306,6 +306,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	defer n.stopAPI()
+	go n.watchFDs(ctx, 30*time.Second)
 	role := "full node"
 	if !n.key.IsZero() {
 		role = "validator " + n.self.String()

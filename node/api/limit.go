@@ -45,6 +45,20 @@ func NewLimitListener(ln net.Listener, max int) *LimitListener {
 	return &LimitListener{Listener: ln, max: max, busy: []byte(busy)}
 }
 
+// SetMax changes the bound; connections already open are not closed.
+func (l *LimitListener) SetMax(max int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.max = max
+}
+
+// Max is the current bound.
+func (l *LimitListener) Max() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.max
+}
+
 // Open is the number of connections being served.
 func (l *LimitListener) Open() int {
 	l.mu.Lock()
