@@ -211,8 +211,12 @@ func TestEventStreamFloodUnderFileLimit(t *testing.T) {
 			busy++
 		}
 	}
-	// Hold everything open while blocks keep coming.
+	// Hold everything open while blocks keep coming: the API has no slot
+	// left even for /v1/status, so count commits in the node's log.
+	commits := func() int { b, _ := os.ReadFile(filepath.Join(home, "node.log")); return strings.Count(string(b), "committed block") }
+	before := commits()
 	time.Sleep(3 * time.Second)
+	during := commits() - before
 	for _, c := range raws {
 		c.Close()
 	}
@@ -223,8 +227,8 @@ func TestEventStreamFloodUnderFileLimit(t *testing.T) {
 	mu.Unlock()
 	close(stopSample)
 	<-sampled
-	t.Logf("%d event streams and %d idle connections under RLIMIT_NOFILE=%d: %v; idle answered 503: %d; peak descriptors %d",
-		streams, idle, nofile, codes, busy, peak)
+	t.Logf("%d event streams and %d idle connections under RLIMIT_NOFILE=%d: %v; idle answered 503: %d; peak descriptors %d; %d blocks committed in the 3 s held",
+		streams, idle, nofile, codes, busy, peak, during)
 
 	if got := codes["200 stream"]; got != cfg.API.MaxEventStreams {
 		t.Errorf("%d streams served, want exactly max_event_streams = %d", got, cfg.API.MaxEventStreams)
@@ -234,6 +238,9 @@ func TestEventStreamFloodUnderFileLimit(t *testing.T) {
 	}
 	if busy < idle-cfg.API.MaxConnections {
 		t.Errorf("only %d of %d idle connections over max_connections = %d were answered 503", busy, idle, cfg.API.MaxConnections)
+	}
+	if during < 3 {
+		t.Errorf("%d blocks committed in 3 s with the API saturated (heartbeat 300ms)", during)
 	}
 	if peak >= nofile {
 		t.Errorf("node held %d descriptors, at its limit of %d", peak, nofile)

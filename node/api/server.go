@@ -299,6 +299,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer s.streams.Add(-1)
 	if lim := s.cfg.MaxEventStreams; lim < 0 || (lim > 0 && n > int64(lim)) {
 		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close") // free the connection slot too
 		writeError(w, fmt.Errorf("%w: %d subscribers already ([api] max_event_streams = %d); retry later", ErrTooManyStreams, n-1, max(lim, 0)))
 		return
 	}
