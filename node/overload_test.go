@@ -213,7 +213,10 @@ func TestEventStreamFloodUnderFileLimit(t *testing.T) {
 	}
 	// Hold everything open while blocks keep coming: the API has no slot
 	// left even for /v1/status, so count commits in the node's log.
-	commits := func() int { b, _ := os.ReadFile(filepath.Join(home, "node.log")); return strings.Count(string(b), "committed block") }
+	commits := func() int {
+		b, _ := os.ReadFile(filepath.Join(home, "node.log"))
+		return strings.Count(string(b), "committed block")
+	}
 	before := commits()
 	time.Sleep(3 * time.Second)
 	during := commits() - before
