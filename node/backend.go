@@ -46,6 +46,11 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 		st.Peers = len(n.net.Peers())
 		st.P2P = map[string]any{"topics": n.net.Topics(), "stats": n.net.Stats(), "denied": n.net.Denied()}
 	}
+	st.Health = api.Health{OK: true, MaxConnections: n.cfg.API.MaxConnections, OpenFileLimit: n.fds.limit}
+	if n.apiLn != nil {
+		st.Health.Connections, st.Health.MaxConnections = n.apiLn.Open(), n.apiLn.Max()
+	}
+	n.disk.health(&st.Health)
 	if !n.key.IsZero() {
 		ref := &api.ValidatorRef{Address: n.self}
 		if v, _, ok := vals.ByAddress(n.self); ok {

@@ -382,6 +382,9 @@ func (d *driver) publish(w wireMsg) {
 // signed message leaves before the WAL and last-signed state are synced.
 func (d *driver) handleReady() error {
 	for d.cons.HasReady() {
+		if d.n.disk.short() {
+			return nil // nothing signed or committed until space is freed (disk.go); the actions wait
+		}
 		rd := d.cons.Ready()
 		for _, r := range rd.WAL {
 			if err := d.n.wal.Append(r.Height, r.Data); err != nil {
