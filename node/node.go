@@ -398,6 +398,9 @@ func (n *Node) startP2P(ctx context.Context) error {
 		Blocks:            blockSource{n},
 		Logger:            n.log,
 	})
+	if errors.Is(err, p2p.ErrListen) {
+		return withCode(ExitUsage, fmt.Errorf("[p2p] listen_addrs: %w", err))
+	}
 	if err != nil {
 		return withCode(ExitUsage, fmt.Errorf("start p2p: %w", err))
 	}
