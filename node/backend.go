@@ -88,7 +88,7 @@ func rejectReason(err error) string {
 	}{
 		{chain.ErrTxTooLarge, "too_large"}, {chain.ErrTxMalformed, "malformed"}, {chain.ErrBadSignature, "bad_signature"},
 		{chain.ErrWrongChain, "wrong_chain"}, {chain.ErrNonceTooLow, "nonce_too_low"}, {chain.ErrNonceTooHigh, "nonce_too_high"},
-		{chain.ErrFeeTooLow, "fee_too_low"}, {mempool.ErrDuplicate, "duplicate"}, {mempool.ErrFull, "full"}, {mempool.ErrSenderFull, "sender_full"},
+		{chain.ErrFeeTooLow, "fee_too_low"}, {chain.ErrFeeUnpayable, "fee_unpayable"}, {mempool.ErrDuplicate, "duplicate"}, {mempool.ErrFull, "full"}, {mempool.ErrSenderFull, "sender_full"},
 	} {
 		if errors.Is(err, r.err) {
 			return r.name

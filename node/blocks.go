@@ -198,6 +198,7 @@ func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
 	if err := n.state.Committed(out.Pending, store.TS(b.Header.Height)); err != nil {
 		return fmt.Errorf("commit state %d: %w", b.Header.Height, err)
 	}
+	n.observeCommitted(b.Header.Height, b.Header.Time)
 	ids := make([]chain.ID, len(c.txs))
 	failed := 0
 	for i, tx := range c.txs {

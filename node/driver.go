@@ -107,6 +107,8 @@ type driver struct {
 	// lastRound tracks rounds entered beyond 0, for the rounds metric.
 	lastHeight uint64
 	lastRound  uint32
+
+	observing bool // a validator's machine built without its signer (signstate.go)
 }
 
 // drive runs the consensus driver until ctx ends.
@@ -173,8 +175,11 @@ func (d *driver) newMachine() error {
 	}
 	cfg := consensus.Config{ChainID: n.gen.ChainID, Codec: n.codec, Height: n.head.Height + 1, Validators: n.nextVals,
 		Timeouts: d.timeouts(), LastSigned: ls}
-	if !n.key.IsZero() {
+	d.observing = !n.key.IsZero() && n.hold.holding()
+	if !n.key.IsZero() && !d.observing {
 		cfg.Self, cfg.Signer = n.self, n.key
+	} else {
+		cfg.LastSigned = consensus.LastSigned{} // an observer signs nothing; the record may be above this height
 	}
 	m, err := consensus.New(cfg)
 	if err != nil {
@@ -387,6 +392,9 @@ func (d *driver) handleReady() error {
 		}
 		rd := d.cons.Ready()
 		for _, r := range rd.WAL {
+			if d.observing && r.Height < d.n.wal.Height() {
+				continue // re-syncing below the kept consensus state; an observer signs nothing
+			}
 			if err := d.n.wal.Append(r.Height, r.Data); err != nil {
 				return fmt.Errorf("consensus WAL append: %w", err)
 			}
@@ -612,6 +620,9 @@ func (d *driver) armGate(after time.Duration) {
 }
 
 func (d *driver) startHeight() {
+	if d.resumeSigning() {
+		return
+	}
 	d.nextPending = false
 	if d.gateTimer != nil {
 		d.gateTimer.Stop()

@@ -53,6 +53,10 @@ type Node struct {
 	archive bool
 	// doubleSign makes this validator equivocate: for byzantine tests only.
 	doubleSign bool
+	// hold, when set, keeps a validator whose consensus state is missing
+	// from signing (signstate.go); allowNoSignState skips that wait.
+	hold             *signHold
+	allowNoSignState bool
 
 	inbox chan any // events for the driver goroutine
 
@@ -88,7 +92,7 @@ type Node struct {
 
 // Open builds a node from a home directory's config, genesis and keys.
 // It does not start networking; Run does.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain.PrivKey) (*Node, error) {
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain.PrivKey, opts ...Option) (*Node, error) {
 	gen, err := genesis.Load(cfg.GenesisPath())
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
@@ -103,6 +107,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	codec := chain.MustCodec()
 	n := &Node{cfg: cfg, gen: gen, genHash: genHash, codec: codec, log: log, key: signer,
 		inbox: make(chan any, 4096), headCh: make(chan struct{}), evidence: newEvidencePool()}
+	for _, o := range opts {
+		o(n)
+	}
 	if !signer.IsZero() {
 		n.self = signer.PubKey().Address()
 		if os.Getenv("DURE_TEST_DOUBLE_SIGN") == "1" {
@@ -163,12 +170,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	// Check the last-signed state now, not after the network is up: if it
 	// is unreadable the validator must not start (guessing risks a double
 	// sign).
-	if raw, err := n.wal.LoadLastSigned(); err != nil {
+	raw, err := n.wal.LoadLastSigned()
+	if err != nil {
 		return nil, withCode(ExitUsage, fmt.Errorf("%s: consensus last-signed state: %w; restore it from a backup (deleting it risks double-signing)", cfg.DataPath(), err))
-	} else if raw != nil {
-		if _, err := consensus.DecodeLastSigned(codec, raw); err != nil {
+	}
+	var ls consensus.LastSigned
+	if raw != nil {
+		if ls, err = consensus.DecodeLastSigned(codec, raw); err != nil {
 			return nil, withCode(ExitUsage, fmt.Errorf("%w: %s: consensus last-signed state: %v; restore it from a backup (deleting it risks double-signing)", store.ErrCorrupt, cfg.DataPath(), err))
 		}
+	}
+	if err := n.checkSignState(ls, raw != nil); err != nil {
+		return nil, err
 	}
 	ok = true
 	return n, nil
@@ -319,6 +332,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.log.Info("node started", "chain_id", n.gen.ChainID, "height", n.head.Height, "peer_id", n.net.ID(),
 		"api", n.apiAddr, "role", role)
+	if n.hold.holding() {
+		go n.remindHold(ctx)
+	}
 	return n.drive(ctx)
 }
 
@@ -431,6 +447,9 @@ func (n *Node) startP2P(ctx context.Context) error {
 		Blocks:            blockSource{n},
 		Logger:            n.log,
 	})
+	if errors.Is(err, p2p.ErrListen) {
+		return withCode(ExitUsage, fmt.Errorf("[p2p] listen_addrs: %w", err))
+	}
 	if err != nil {
 		return withCode(ExitUsage, fmt.Errorf("start p2p: %w", err))
 	}

@@ -67,11 +67,11 @@ func hostOptions(cfg Config, g *denyGater) ([]libp2p.Option, error) {
 		return nil, fmt.Errorf("p2p conn manager: %w", err)
 	}
 	opts := []libp2p.Option{
-		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
+		libp2p.NoListenAddrs, // listenAll binds them, failing on any that cannot be bound
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(tls.ID, tls.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()), // a taken port must fail, not be shared
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),

@@ -125,6 +125,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2p host: %w", err)
 	}
+	if err := listenAll(h.Network(), cfg.ListenAddrs); err != nil {
+		_ = h.Close()
+		return nil, err
+	}
 	n.host = h
 	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	n.batcher = newTxBatcher(cfg.TxFlushCount, cfg.TxFlushBytes, cfg.TxFlushInterval, n.ctx.Done())

@@ -54,6 +54,7 @@ func classify(err error) (int, string) {
 		{chain.ErrNonceTooHigh, http.StatusConflict, "nonce_too_high"},
 		{ErrDuplicate, http.StatusConflict, "duplicate_tx"},
 		{chain.ErrFeeTooLow, http.StatusUnprocessableEntity, "fee_too_low"},
+		{chain.ErrFeeUnpayable, http.StatusUnprocessableEntity, "fee_unpayable"},
 		{chain.ErrInsufficient, http.StatusUnprocessableEntity, "insufficient_funds"},
 		{chain.ErrUnknownMsg, http.StatusUnprocessableEntity, "unknown_message"},
 		{chain.ErrInvalidMsg, http.StatusUnprocessableEntity, "invalid_message"},

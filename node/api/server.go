@@ -286,9 +286,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		from = h
 	} else if v := r.Header.Get("Last-Event-ID"); v != "" {
-		if h, err := strconv.ParseUint(v, 10, 64); err == nil {
-			from = h + 1
+		h, err := parseLastEventID(v)
+		if err != nil {
+			writeError(w, err)
+			return
 		}
+		from = h
 	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
