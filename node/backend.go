@@ -221,15 +221,6 @@ func (p *prefixReader) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)
 
 func (n *Node) module(name string) (chain.Module, bool) { return n.app.module(name) }
 
-func (a *app) module(name string) (chain.Module, bool) {
-	for _, e := range a.entries {
-		if e.Module.Name() == name {
-			return e.Module, true
-		}
-	}
-	return nil, false
-}
-
 // proofs proves each key's current value (or absence) at height.
 func (n *Node) proofs(height uint64, r chain.KVReader, keys [][]byte) ([]api.KeyProof, error) {
 	out := make([]api.KeyProof, 0, len(keys))
@@ -266,11 +257,12 @@ func (b backend) Account(ctx context.Context, addr chain.Address, prove bool) (a
 	if err != nil {
 		return api.Account{}, err
 	}
-	cur, _ := n.module("currency")
-	pr := &prefixReader{r: r, prefix: []byte(cur.Name() + "/")}
-	bal, err := cur.Query(pr, "balances", map[string]string{"address": addr.String()})
-	if err != nil {
-		return api.Account{}, err
+	pr := &prefixReader{r: r, prefix: []byte(n.app.bankNm + "/")}
+	var bal any = []any{}
+	if n.app.bank != nil {
+		if bal, err = n.app.bank.AccountBalances(pr, addr); err != nil {
+			return api.Account{}, err
+		}
 	}
 	acct := api.Account{Address: addr, Height: head.Height, StateRoot: head.StateRoot, Nonce: nonce, Balances: bal}
 	if prove {
@@ -297,9 +289,9 @@ func (b backend) Validators(ctx context.Context, height uint64) (api.Validators,
 		return api.Validators{}, fmt.Errorf("validators at %d: %w", height, err)
 	}
 	out := api.Validators{Height: height, Validators: vs.Validators, Total: vs.TotalPower()}
-	if stk, ok := n.module("staking"); ok {
+	if stk, ok := n.module(n.app.valName); ok && n.app.valSet != nil {
 		h := n.headHeight()
-		if res, err := stk.Query(&prefixReader{r: n.state.Reader(store.TS(h)), prefix: []byte("staking/")}, "validators", nil); err == nil {
+		if res, err := stk.Query(&prefixReader{r: n.state.Reader(store.TS(h)), prefix: []byte(n.app.valName + "/")}, "validators", nil); err == nil {
 			out.Staking = res
 		}
 	}

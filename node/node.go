@@ -118,12 +118,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 			n.closeStorage()
 		}
 	}()
-	n.app = newApp(codec)
+	if n.app, err = newApp(codec); err != nil {
+		return nil, err
+	}
 	n.exec, err = execution.New(execution.Config{
-		Codec: codec, ChainID: gen.ChainID, Modules: n.app.entries, Fees: n.app.currency,
+		Codec: codec, ChainID: gen.ChainID, Modules: n.app.entries, Fees: n.app.fees,
 		MinFee: gen.Params.MinFee, GasPerFeeUnit: gen.Params.GasPerFeeUnit,
-		BeginBlock: n.app.beginBlock,
-		Verified:   func(id chain.ID) bool { return n.pool != nil && n.pool.Verified(id) },
+		Verified: func(id chain.ID) bool { return n.pool != nil && n.pool.Verified(id) },
 	})
 	if err != nil {
 		return nil, err

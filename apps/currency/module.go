@@ -19,10 +19,20 @@ type Module struct {
 	modAccts map[chain.Address]bool
 }
 
+// The capabilities currency holds, besides chain.Module.
 var (
-	_ chain.Module     = (*Module)(nil)
-	_ chain.FeeCharger = (*Module)(nil)
+	_ chain.Module          = (*Module)(nil)
+	_ chain.FeeCharger      = (*Module)(nil)
+	_ chain.EndBlocker      = (*Module)(nil)
+	_ chain.AccountReporter = (*Module)(nil)
+	_ chain.Describer       = (*Module)(nil)
 )
+
+// AccountBalances answers the API's account endpoint
+// (chain.AccountReporter): the "balances" query.
+func (m *Module) AccountBalances(r chain.KVReader, a chain.Address) (any, error) {
+	return m.Query(r, "balances", map[string]string{"address": a.String()})
+}
 
 // New builds the module over its store key. Zero params fields take their
 // defaults.
@@ -488,7 +498,7 @@ func (l *ledger) closeVouchers(budget int) (int, error) {
 }
 
 func (l *ledger) returnVoucher(c *Currency, a chain.Address) error {
-	exempt := a == c.Issuer || l.m.isModuleAccount(a)
+	exempt := a == c.Issuer || l.isModuleAccount(a)
 	if !exempt {
 		mr, err := l.merchant(c.Denom, a)
 		if err != nil {
@@ -565,7 +575,7 @@ func (m *Module) Transfer(ctx *chain.Context, from, to chain.Address, denom stri
 	if err := l.checkTransfer(c, from, to); err != nil {
 		return err
 	}
-	checkCap := !m.isModuleAccount(from) // releases from escrow may exceed a cap
+	checkCap := !l.isModuleAccount(from) // releases from escrow may exceed a cap
 	if err := l.move(c, from, to, amount, checkCap); err != nil {
 		return err
 	}
