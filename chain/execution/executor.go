@@ -1,6 +1,7 @@
 package execution
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -187,11 +188,16 @@ func (e *Executor) InitGenesis(st *state.State, info chain.BlockInfo, appState m
 	}
 	sort.Strings(names) // report the first unknown section deterministically
 	for _, name := range names {
-		if e.byName[name] == nil {
+		if e.byName[name] == nil && name != authName {
 			return nil, fmt.Errorf("genesis: app state section %q has no module", name)
 		}
 	}
 	br := st.Branch()
+	if raw, ok := appState[authName]; ok {
+		if err := initAuth(br, raw); err != nil {
+			return nil, fmt.Errorf("genesis: app state section %q: %w", authName, err)
+		}
+	}
 	o := e.opener(br, nil)
 	out := &Outcome{}
 	for _, m := range e.modules {
@@ -203,6 +209,106 @@ func (e *Executor) InitGenesis(st *state.State, info chain.BlockInfo, appState m
 		out.collect(ctx)
 	}
 	return e.finish(st, br, out)
+}
+
+// AuthGenesis is the executor's own genesis section, app_state.auth: the
+// next nonce of every account that has sent a transaction. Only exported
+// chains carry it, so their accounts cannot replay old transactions.
+type AuthGenesis struct {
+	Nonces []AuthNonce `json:"nonces"`
+}
+
+// AuthNonce is one account's next nonce.
+type AuthNonce struct {
+	Address chain.Address `json:"address"`
+	Nonce   uint64        `json:"nonce"`
+}
+
+// ErrNoExport is wrapped by ExportGenesis when a module lacks the
+// chain.GenesisExporter capability.
+var ErrNoExport = errors.New("execution: module cannot export genesis")
+
+func initAuth(br *state.Branch, raw json.RawMessage) error {
+	var g AuthGenesis
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&g); err != nil {
+		return err
+	}
+	seen := make(map[chain.Address]bool, len(g.Nonces))
+	for i, n := range g.Nonces {
+		if n.Nonce == 0 || seen[n.Address] {
+			return fmt.Errorf("nonces[%d] %s: want one positive nonce per address", i, n.Address)
+		}
+		seen[n.Address] = true
+		var nb [8]byte
+		binary.BigEndian.PutUint64(nb[:], n.Nonce)
+		if err := br.Set(nonceKey(n.Address), nb[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ExportGenesis writes the app_state of a genesis that re-creates the
+// state r reads (a full-state reader at one height): every module's
+// section from its chain.GenesisExporter, and the executor's "auth"
+// section of nonces. InitGenesis of the result on an empty state gives the
+// same state root.
+func (e *Executor) ExportGenesis(r chain.KVReader) (map[string]json.RawMessage, error) {
+	out := make(map[string]json.RawMessage, len(e.modules)+1)
+	for _, m := range e.modules {
+		name := m.Module.Name()
+		ex, ok := m.Module.(chain.GenesisExporter)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s", ErrNoExport, name)
+		}
+		raw, err := ex.ExportGenesis(prefixReader{r: r, prefix: []byte(name + "/")})
+		if err != nil {
+			return nil, fmt.Errorf("export genesis of %s: %w", name, err)
+		}
+		out[name] = raw
+	}
+	var g AuthGenesis
+	err := r.Iterate([]byte(noncePrefix), func(k, v []byte) (bool, error) {
+		if len(k) != len(noncePrefix)+chain.AddressLen {
+			return true, fmt.Errorf("execution: corrupt nonce key %x", k)
+		}
+		n, err := decodeNonce(v)
+		if err != nil {
+			return true, err
+		}
+		var a chain.Address
+		copy(a[:], k[len(noncePrefix):])
+		g.Nonces = append(g.Nonces, AuthNonce{Address: a, Nonce: n})
+		return false, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export nonces: %w", err)
+	}
+	if len(g.Nonces) > 0 {
+		raw, err := json.Marshal(g)
+		if err != nil {
+			return nil, err
+		}
+		out[authName] = raw
+	}
+	return out, nil
+}
+
+// prefixReader is a module's read-only view of a full-state reader.
+type prefixReader struct {
+	r      chain.KVReader
+	prefix []byte
+}
+
+func (p prefixReader) full(k []byte) []byte { return append(append([]byte{}, p.prefix...), k...) }
+
+func (p prefixReader) Get(k []byte) ([]byte, error) { return p.r.Get(p.full(k)) }
+
+func (p prefixReader) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
+	n := len(p.prefix)
+	return p.r.Iterate(p.full(prefix), func(k, v []byte) (bool, error) { return fn(k[n:], v) })
 }
 
 // ExecuteBlock runs a block's transactions and EndBlock on a branch of st.
