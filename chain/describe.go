@@ -84,6 +84,9 @@ type Field struct {
 	// Max bounds a FieldString's length and a FieldList's count.
 	Min, Max uint64
 	Bits     int // FieldUint: 8, 16, 32 or 64 (0 means 64)
+	// Check, when set, is the module's own check of a given raw value
+	// (say, a denom's spelling), run after the kind's checks.
+	Check func(raw string) error
 }
 
 // ErrBadField is wrapped by every client-side refusal of a field value.
@@ -181,6 +184,16 @@ func (e *fieldError) Error() string {
 func (e *fieldError) Unwrap() error { return ErrBadField }
 
 func (f Field) parse(raw string) (any, error) {
+	v, err := f.parseKind(raw)
+	if err == nil && f.Check != nil && raw != "" {
+		if cerr := f.Check(raw); cerr != nil {
+			return nil, &fieldError{name: f.Name, raw: raw, reason: cerr.Error()}
+		}
+	}
+	return v, err
+}
+
+func (f Field) parseKind(raw string) (any, error) {
 	bad := func(format string, a ...any) error {
 		return &fieldError{name: f.Name, raw: raw, reason: fmt.Sprintf(format, a...)}
 	}

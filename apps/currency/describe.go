@@ -15,7 +15,7 @@ const DefaultCLIDenom = "dure"
 // from it, including the local checks that refuse a typo before any fee
 // is spent.
 func (m *Module) Describe() chain.Description {
-	denom := chain.Field{Name: "denom", Kind: chain.FieldString, Help: "currency denomination", Max: 64}
+	denom := chain.Field{Name: "denom", Kind: chain.FieldString, Help: "currency denomination", Max: 64, Check: validDenom}
 	amount := chain.Field{Name: "amount", Kind: chain.FieldUint, Help: "amount in the currency's smallest unit"}
 	addr := func(name, help string) chain.Field {
 		return chain.Field{Name: name, Kind: chain.FieldAddress, Required: true, Help: help}
@@ -119,7 +119,7 @@ dure tx currency create --from city --denom food-voucher --transfer merchants --
 dure tx currency create --from coop --denom hours --time-bank --transfer free`,
 				},
 				Fields: []chain.Field{
-					{Name: "denom", Kind: chain.FieldString, Max: 64, Help: "new denomination, e.g. nw"},
+					{Name: "denom", Kind: chain.FieldString, Max: 64, Help: "new denomination, e.g. nw", Check: validDenom},
 					{Name: "decimals", Kind: chain.FieldUint, Bits: 8, Max: MaxDecimals, Help: "display decimals"},
 					{Name: "holding-cap", Kind: chain.FieldUint, Help: "most an ordinary holder may hold (0: no cap)"},
 					{Name: "expiry", Kind: chain.FieldDuration, Help: "lifetime of minted units, e.g. 26280h for 3 years (0: never)"},

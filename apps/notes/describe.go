@@ -4,7 +4,7 @@ import "github.com/dure-network/dure/chain"
 
 // Describe tells clients notes' messages and queries (chain.Describer).
 func (m *Module) Describe() chain.Description {
-	topic := chain.Field{Name: "topic", Kind: chain.FieldString, Max: MaxTopicLen, Help: "topic: a-z, 0-9 and '-'"}
+	topic := chain.Field{Name: "topic", Kind: chain.FieldString, Max: MaxTopicLen, Help: "topic: a-z, 0-9 and '-'", Check: validTopic}
 	id := chain.Field{Name: "id", Kind: chain.FieldUint, Required: true, Help: "note id"}
 	return chain.Description{
 		Short: "A public notice board: post short notes under a topic (the example module)",
