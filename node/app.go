@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dure-network/dure/apps/currency"
+	"github.com/dure-network/dure/apps/notes"
 	"github.com/dure-network/dure/apps/staking"
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/execution"
@@ -24,6 +25,7 @@ func registerModules(r *registry, codec *chain.Codec) {
 	cur := currency.New(r.key(currency.ModuleName), codec, currency.DefaultParams())
 	r.add(cur)
 	r.add(staking.New(r.key(staking.ModuleName), codec, cur))
+	r.add(notes.New(r.key(notes.ModuleName), codec))
 }
 
 // registry collects the modules and the store keys made for them.
