@@ -33,7 +33,7 @@ func (m *Module) Describe() chain.Description {
 			{Path: "note", Short: "One note", Args: []chain.Field{id},
 				Examples: []string{"dure query notes note --arg id=0"}},
 			{Path: "notes", Short: "Notes by id, all or one topic's",
-				Args: []chain.Field{topic, {Name: "limit", Kind: chain.FieldUint, Min: 1, Max: maxQueryItems, Help: "at most this many"}},
+				Args:     []chain.Field{topic, {Name: "limit", Kind: chain.FieldUint, Min: 1, Max: maxQueryItems, Help: "at most this many"}},
 				Examples: []string{"dure query notes notes", "dure query notes notes --arg topic=garden"}},
 			{Path: "count", Short: "The next note id", Examples: []string{"dure query notes count"}},
 		},
