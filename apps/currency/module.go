@@ -26,6 +26,7 @@ var (
 	_ chain.EndBlocker      = (*Module)(nil)
 	_ chain.AccountReporter = (*Module)(nil)
 	_ chain.Describer       = (*Module)(nil)
+	_ chain.GenesisExporter = (*Module)(nil)
 )
 
 // AccountBalances answers the API's account endpoint

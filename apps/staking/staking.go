@@ -52,6 +52,7 @@ var (
 	_ chain.ValidatorSetOwner   = (*Module)(nil)
 	_ chain.ModuleAccountHolder = (*Module)(nil)
 	_ chain.Describer           = (*Module)(nil)
+	_ chain.GenesisExporter     = (*Module)(nil)
 )
 
 // ModuleAccounts are staking's pools (chain.ModuleAccountHolder): the
