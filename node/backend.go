@@ -11,6 +11,7 @@ import (
 	"github.com/dure-network/dure/chain/execution"
 	"github.com/dure-network/dure/chain/mempool"
 	"github.com/dure-network/dure/chain/store"
+	"github.com/dure-network/dure/consensus"
 	"github.com/dure-network/dure/node/api"
 )
 
@@ -25,7 +26,7 @@ func (b backend) view() (head struct {
 	t   int64
 	rt  chain.Hash
 	syn bool
-}, vals *chain.ValidatorSet, cs any) {
+}, vals *chain.ValidatorSet, cs consensus.Status) {
 	n := b.n
 	n.mu.RLock()
 	defer n.mu.RUnlock()
@@ -39,12 +40,12 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 	cnt, bytes := n.pool.Size()
 	st := api.Status{ChainID: n.gen.ChainID, Moniker: n.cfg.Moniker, Version: Version,
 		Height: head.h, BlockID: head.id, BlockTime: head.t, StateRoot: head.rt, Syncing: head.syn,
-		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: cs}
+		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: toConsensusJSON(cs)}
 	if n.net != nil {
 		st.PeerID = n.net.ID().String()
 		st.ListenAddrs = n.net.Addrs()
 		st.Peers = len(n.net.Peers())
-		st.P2P = map[string]any{"topics": n.net.Topics(), "stats": n.net.Stats(), "denied": n.net.Denied()}
+		st.P2P = map[string]any{"topics": toTopics(n.net.Topics()), "stats": toGossipStats(n.net.Stats()), "denied": n.net.Denied()}
 	}
 	if !n.key.IsZero() {
 		ref := &api.ValidatorRef{Address: n.self}
@@ -330,8 +331,8 @@ func (b backend) Peers(ctx context.Context) (any, error) {
 	if n.net == nil {
 		return map[string]any{"peers": []any{}}, nil
 	}
-	return map[string]any{"peer_id": n.net.ID().String(), "addrs": n.net.Addrs(), "peers": n.net.Peers(),
-		"topics": n.net.Topics(), "denied": n.net.Denied()}, nil
+	return map[string]any{"peer_id": n.net.ID().String(), "addrs": n.net.Addrs(), "peers": toPeers(n.net.Peers()),
+		"topics": toTopics(n.net.Topics()), "denied": n.net.Denied()}, nil
 }
 
 func (b backend) DenyPeer(ctx context.Context, id string, deny bool) error {

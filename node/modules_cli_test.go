@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -24,6 +25,17 @@ func TestExampleModuleThroughGenericCLI(t *testing.T) {
 		t.Fatalf("tx notes post: exit %d\n%s\n%s", code, out, errs)
 	}
 	bal, nonce, _ := balanceOf(t, tn.base, self)
+
+	// Every API answer is snake_case JSON, transactions and consensus state
+	// included.
+	for _, path := range []string{"/v1/status", "/v1/txs/" + tr.ID.String() + "?prove=true", "/v1/blocks/latest",
+		"/v1/accounts/" + self.String() + "?prove=true", "/v1/validators", "/v1/peers", "/v1/query/notes/notes?prove=true"} {
+		var v any
+		if code := getJSON(t, tn.base+path, &v); code != 200 {
+			t.Fatalf("GET %s: %d", path, code)
+		}
+		checkSnake(t, path, v)
+	}
 
 	for _, c := range []struct {
 		name string
@@ -70,6 +82,27 @@ func TestExampleModuleThroughGenericCLI(t *testing.T) {
 	for _, args := range [][]string{{"tx", "notes", "post"}, {"tx", "notes", "delete"}, {"query", "notes", "count"}} {
 		if code, out, _ := cli(append(args, "--help")...); code != ExitOK || !strings.Contains(out, "Examples:") {
 			t.Errorf("%v --help: exit %d\n%s", args, code, out)
+		}
+	}
+}
+
+var snakeKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// checkSnake fails the test for any JSON object key in v that is not
+// snake_case.
+func checkSnake(t *testing.T, where string, v any) {
+	t.Helper()
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if !snakeKey.MatchString(k) {
+				t.Errorf("%s: key %q is not snake_case", where, k)
+			}
+			checkSnake(t, where+"."+k, e)
+		}
+	case []any:
+		for _, e := range x {
+			checkSnake(t, where, e)
 		}
 	}
 }

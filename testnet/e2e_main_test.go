@@ -276,7 +276,7 @@ func (n *e2eNet) describe() string {
 		gossip := "?"
 		if m, ok := st.P2P.(map[string]any); ok {
 			if stats, ok := m["stats"].(map[string]any); ok {
-				gossip = fmt.Sprint(stats["Consensus"])
+				gossip = fmt.Sprint(stats["consensus"])
 			}
 		}
 		fmt.Fprintf(&b, "  %s: height %d, %d peers, syncing %t, consensus %v, consensus gossip %s\n",
