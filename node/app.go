@@ -9,6 +9,7 @@ import (
 	"github.com/dure-network/dure/apps/notes"
 	"github.com/dure-network/dure/apps/staking"
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/blockexec"
 	"github.com/dure-network/dure/chain/execution"
 	"github.com/dure-network/dure/chain/genesis"
 )
@@ -177,18 +178,5 @@ func checkGenesisValidators(g *genesis.Genesis) error {
 	if err != nil {
 		return fmt.Errorf("genesis app_state.%s: %w", a.valName, err)
 	}
-	vs, err := g.ValidatorSet()
-	if err != nil {
-		return err
-	}
-	if len(want) != vs.Len() {
-		return fmt.Errorf("%w: validators lists %d, app_state.%s gives %d", genesis.ErrInvalid, vs.Len(), a.valName, len(want))
-	}
-	for i, w := range want {
-		got := vs.Validators[i]
-		if got.Address != w.Address || got.Power != w.Power || got.PubKey != w.PubKey {
-			return fmt.Errorf("%w: validator %s: validators has power %d, app_state.%s gives %d", genesis.ErrInvalid, got.Address, got.Power, a.valName, w.Power)
-		}
-	}
-	return nil
+	return blockexec.CheckGenesisValidators(g, a.valName, want)
 }
