@@ -34,7 +34,9 @@ func (n *Node) chainState() blockexec.State {
 	return blockexec.State{ChainID: n.gen.ChainID, Head: n.head, Validators: n.nextVals, NextValidators: n.afterVals}
 }
 
-func (n *Node) blockInfo(_ *chain.Header, b *chain.Block) chain.BlockInfo { return blockexec.BlockInfo(b) }
+func (n *Node) blockInfo(_ *chain.Header, b *chain.Block) chain.BlockInfo {
+	return blockexec.BlockInfo(b)
+}
 
 // buildBlock makes the proposer's block at height: mempool txs executed in
 // one pass (invalid ones dropped), roots filled in.
@@ -64,7 +66,9 @@ func (n *Node) checkBlock(c *candidate, fresh bool) (*execution.Outcome, error) 
 	return out, err
 }
 
-func (n *Node) verifyEvidence(ev *chain.Evidence) error { return n.bx().VerifyEvidence(n.chainState(), ev) }
+func (n *Node) verifyEvidence(ev *chain.Evidence) error {
+	return n.bx().VerifyEvidence(n.chainState(), ev)
+}
 
 // applyBlock writes a decided block and its state atomically, then moves
 // the node's view to it.
@@ -117,13 +121,17 @@ func newEvidencePool() *evidencePool { return &evidencePool{blockexec.NewEvidenc
 
 func (p *evidencePool) add(c *chain.Codec, ev chain.Evidence) { p.Add(c, ev) }
 
-func (p *evidencePool) pending(height uint64, max int) []chain.Evidence { return p.Pending(height, max) }
+func (p *evidencePool) pending(height uint64, max int) []chain.Evidence {
+	return p.Pending(height, max)
+}
 
 // walFiles gives the block stash the WAL's checksummed atomic files.
 type walFiles struct{}
 
-func (walFiles) WriteFileAtomic(path string, data []byte) error { return wal.WriteFileAtomic(path, data) }
-func (walFiles) ReadFileChecked(path string) ([]byte, error)    { return wal.ReadFileChecked(path) }
+func (walFiles) WriteFileAtomic(path string, data []byte) error {
+	return wal.WriteFileAtomic(path, data)
+}
+func (walFiles) ReadFileChecked(path string) ([]byte, error) { return wal.ReadFileChecked(path) }
 
 func (n *Node) stash() *blockexec.Stash {
 	return blockexec.NewStash(filepath.Join(n.cfg.DataPath(), "cs.blocks"), walFiles{}, n.codec, n.log)
