@@ -33,8 +33,12 @@ type Stash struct {
 	log   *slog.Logger
 }
 
-// NewStash keeps the stash in dir (created on first use).
+// NewStash keeps the stash in dir (created on first use); a nil log
+// discards the notices about skipped files.
 func NewStash(dir string, files Files, codec *chain.Codec, log *slog.Logger) *Stash {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Stash{dir: dir, files: files, codec: codec, log: log}
 }
 
