@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dure-network/dure/chain/blockexec"
 	"github.com/dure-network/dure/chain/store"
 	"github.com/dure-network/dure/consensus"
 )
@@ -37,7 +38,7 @@ const FlagAllowMissingSignState = "allow-missing-sign-state"
 // height above any the previous process can have signed (which signed at
 // most one height above the network's head when it stopped); the second
 // maxClockDrift covers this machine's clock being behind.
-const holdMargin = 2 * maxClockDrift
+const holdMargin = 2 * blockexec.MaxClockDrift
 
 // Option changes how Open sets up a node.
 type Option func(*Node)
