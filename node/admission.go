@@ -15,11 +15,15 @@ import (
 func (r nonceReader) FeeBalance(addr chain.Address) (uint64, error) {
 	h, _ := r.n.state.Head()
 	pr := &prefixReader{r: r.n.state.Reader(h), prefix: []byte(r.n.app.currency.Name() + "/")}
-	nat, err := r.n.app.currency.Query(pr, "native", nil)
-	if err != nil {
-		return 0, fmt.Errorf("fee denom: %w", err)
+	denom, _ := r.n.feeDenom.Load().(string)
+	if denom == "" { // fixed at genesis: read once
+		nat, err := r.n.app.currency.Query(pr, "native", nil)
+		if err != nil {
+			return 0, fmt.Errorf("fee denom: %w", err)
+		}
+		denom, _ = nat.(map[string]string)["denom"]
+		r.n.feeDenom.Store(denom)
 	}
-	denom, _ := nat.(map[string]string)["denom"]
 	res, err := r.n.app.currency.Query(pr, "balance", map[string]string{"address": addr.String(), "denom": denom})
 	if err != nil {
 		return 0, fmt.Errorf("balance of %s in %s: %w", addr, denom, err)

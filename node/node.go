@@ -71,6 +71,8 @@ type Node struct {
 
 	evidence *evidencePool
 
+	feeDenom atomic.Value // string: the native denom, cached by FeeBalance
+
 	// execNanosPerTx is the moving average of execution cost per tx,
 	// which sizes the blocks this node proposes.
 	execNanosPerTx atomic.Int64
