@@ -39,13 +39,18 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 	cnt, bytes := n.pool.Size()
 	st := api.Status{ChainID: n.gen.ChainID, Moniker: n.cfg.Moniker, Version: Version,
 		Height: head.h, BlockID: head.id, BlockTime: head.t, StateRoot: head.rt, Syncing: head.syn,
-		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: cs}
+		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: cs, Signatures: n.signatureStatus()}
 	if n.net != nil {
 		st.PeerID = n.net.ID().String()
 		st.ListenAddrs = n.net.Addrs()
 		st.Peers = len(n.net.Peers())
 		st.P2P = map[string]any{"topics": n.net.Topics(), "stats": n.net.Stats(), "denied": n.net.Denied()}
 	}
+	st.Health = api.Health{OK: true, MaxConnections: n.cfg.API.MaxConnections, OpenFileLimit: n.fds.limit}
+	if n.apiLn != nil {
+		st.Health.Connections, st.Health.MaxConnections = n.apiLn.Open(), n.apiLn.Max()
+	}
+	n.disk.health(&st.Health)
 	if !n.key.IsZero() {
 		ref := &api.ValidatorRef{Address: n.self}
 		if v, _, ok := vals.ByAddress(n.self); ok {

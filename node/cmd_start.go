@@ -34,7 +34,11 @@ A store behind the consensus state (damaged, rolled back) exits 2.
 
 Exit codes: 0 stopped cleanly, 1 the node failed while running, 2 bad config,
 genesis or data directory, or a p2p/API listen address that cannot be bound
-(the message names what to fix).`,
+(the message names what to fix), 5 the data directory's filesystem has less
+free space than [storage] min_free_disk (at start, or when a write runs out
+of space regardless; while running the node instead stops signing and
+committing below min_free_disk, keeps serving reads, and resumes once space
+is freed).`,
 		Example: `  dure start
   dure start --home /srv/dure
   DURE_KEYRING_PASSPHRASE=... dure start   # unattended validator`,
@@ -71,6 +75,9 @@ genesis or data directory, or a p2p/API listen address that cannot be bound
 			}
 			if err := n.Run(c.Context()); err != nil {
 				log.Error("node stopped", "err", err)
+				if isDiskLow(err) {
+					return withCode(ExitDiskFull, err)
+				}
 				return err
 			}
 			return nil
@@ -139,6 +146,12 @@ func newStatusCmd(g *globals) *cobra.Command {
 					st.ChainID, st.Moniker, st.Height, st.BlockID, st.Syncing, st.Peers, st.PeerID, st.Mempool.Txs, st.Mempool.Bytes)
 				if st.Validator != nil {
 					fmt.Fprintf(g.stdout, "validator %s (power %d)\n", st.Validator.Address, st.Validator.Power)
+				}
+				if st.Health.OK {
+					fmt.Fprintf(g.stdout, "health    ok (api %d/%d connections, %d/%d event streams)\n",
+						st.Health.Connections, st.Health.MaxConnections, st.Health.EventStreams, st.Health.MaxEventStreams)
+				} else {
+					fmt.Fprintf(g.stdout, "health    %s: %s\n", st.Health.Code, st.Health.Message)
 				}
 				if p2pInfo, ok := st.P2P.(map[string]any); ok {
 					topics, _ := p2pInfo["topics"].([]any)

@@ -68,6 +68,12 @@ type Node struct {
 	headCh    chan struct{}
 	syncing   bool
 	consState consensus.Status
+	scheds    schedules // proposer schedules for the gossip validators
+
+	headValsCache headVals                 // under mu
+	lateCommit    *chain.Commit            // driver-owned: head's commit plus late precommits
+	lastSigs      api.SignatureStatus      // under mu: who signed the latest LastCommit
+	missedTotal   map[chain.Address]uint64 // under mu: commits missed per validator since start
 
 	evidence *evidencePool
 
@@ -79,6 +85,11 @@ type Node struct {
 
 	httpSrv *http.Server
 	apiAddr string
+	apiLn   *api.LimitListener
+	apiSrv  *api.Server
+
+	disk *diskGuard
+	fds  fdBudget
 }
 
 // Open builds a node from a home directory's config, genesis and keys.
@@ -116,6 +127,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 		keep = cfg.Storage.KeepRecent
 	}
 	n.archive = keep == 0
+	// Before Badger opens: on a full disk its mmap writes are a SIGBUS.
+	n.disk = newDiskGuard(cfg.DataPath(), uint64(cfg.Storage.MinFreeDisk), log)
+	if err := checkDiskAtStart(n.disk); err != nil {
+		return nil, err
+	}
+	if n.fds, err = planFDs(cfg, log); err != nil {
+		return nil, err
+	}
 	n.store, err = store.Open(cfg.DataPath(), store.Options{Logger: log, KeepRecent: keep, Codec: codec})
 	if err != nil {
 		// Nothing has run yet: any failure here is the data directory's.
@@ -144,6 +163,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 		MaxBytes: int(cfg.Mempool.MaxBytes), MaxPerSender: cfg.Mempool.MaxPerSender, MinFee: gen.Params.MinFee},
 		nonceReader{n})
 	n.m = newMetrics(func() float64 { c, _ := n.pool.Size(); return float64(c) })
+	n.m.addDisk(n.disk)
 	n.m.height.Set(float64(n.head.Height))
 	n.wal, err = wal.Open(filepath.Join(cfg.DataPath(), "cs.wal"), wal.Options{})
 	if err != nil {
@@ -307,6 +327,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	defer n.stopAPI()
+	go n.watchFDs(ctx, 30*time.Second)
 	role := "full node"
 	if !n.key.IsZero() {
 		role = "validator " + n.self.String()
@@ -338,15 +359,27 @@ func (n *Node) startAPI() error {
 	if n.cfg.API.EnableMetrics {
 		metricsH = n.m.handler()
 	}
-	srv := api.New(backend{n}, api.Config{MaxBodyBytes: int64(n.cfg.API.MaxBodyBytes), Metrics: metricsH, Logger: n.log})
+	streams := n.cfg.API.MaxEventStreams
+	if streams == 0 {
+		streams = -1 // config 0: no event streams; api 0 would mean no bound
+	}
+	srv := api.New(backend{n}, api.Config{MaxBodyBytes: int64(n.cfg.API.MaxBodyBytes), MaxEventStreams: streams,
+		Metrics: metricsH, Logger: n.log})
 	ln, err := net.Listen("tcp", n.cfg.API.ListenAddr)
 	if err != nil {
 		return withCode(ExitUsage, fmt.Errorf("[api] listen_addr %q: %w", n.cfg.API.ListenAddr, err))
 	}
 	n.apiAddr = ln.Addr().String()
-	n.httpSrv = &http.Server{Handler: withCORS(srv, n.cfg.API.CORSAllowedOrigins), ReadHeaderTimeout: 10 * time.Second}
+	// Bounded so clients can never take the descriptors the consensus
+	// path needs (see fdlimit.go); idle keep-alives are closed so they do
+	// not hold slots.
+	n.apiLn = api.NewLimitListener(ln, n.cfg.API.MaxConnections)
+	n.apiSrv = srv
+	n.m.addAPI(n.apiLn, srv)
+	n.httpSrv = &http.Server{Handler: withCORS(srv, n.cfg.API.CORSAllowedOrigins), ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: time.Minute}
 	go func() {
-		if err := n.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := n.httpSrv.Serve(n.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("api server", "err", err)
 		}
 	}()
@@ -405,7 +438,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 	}
 	pcfg.MetricsRegisterer = n.m.reg
 	n.net, err = p2p.New(ctx, pcfg, p2p.Deps{
-		ValidateTx:        n.validateTxGossip,
+		ValidateTxs:       n.validateTxsGossip,
 		ValidateConsensus: n.validateConsensusGossip,
 		ValidateBlock:     n.validateBlockGossip,
 		ValidateEvidence:  n.validateEvidenceGossip,

@@ -15,7 +15,7 @@ import (
 
 func listenCfg(addrs ...string) (Config, Deps) {
 	cfg := Config{ChainID: "listen-1", ListenAddrs: addrs, SyncTimeout: 5 * time.Second}
-	deps := Deps{ValidateTx: func([]byte) Verdict { return Accept }, ValidateConsensus: acceptAll, ValidateBlock: acceptAll,
+	deps := Deps{ValidateTxs: PerTx(func([]byte) Verdict { return Accept }), ValidateConsensus: acceptAll, ValidateBlock: acceptAll,
 		ValidateEvidence: acceptAll, OnTx: func(peer.ID, [][]byte) {}, OnConsensus: func(peer.ID, []byte) {},
 		OnBlock: func(peer.ID, []byte) {}, OnEvidence: func(peer.ID, []byte) {}}
 	return cfg, deps
