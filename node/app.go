@@ -58,8 +58,8 @@ func (r *registry) add(m chain.Module) {
 // app is the node's module list and the capabilities found on it.
 type app struct {
 	entries []execution.ModuleEntry
-	fees    chain.FeeCharger        // the module charging fees (currency)
-	funds   chain.FeeFunds          // its read side, for admission, or nil
+	fees    chain.FeeCharger // the module charging fees (currency)
+	funds   chain.FeeFunds   // its read side, for admission, or nil
 	feeName string
 	valSet  chain.ValidatorSetOwner // the module owning the validator set (staking), or nil
 	valName string

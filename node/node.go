@@ -78,6 +78,7 @@ type Node struct {
 
 	evidence *evidencePool
 
+
 	// execNanosPerTx is the moving average of execution cost per tx,
 	// which sizes the blocks this node proposes.
 	execNanosPerTx atomic.Int64

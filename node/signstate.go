@@ -177,7 +177,7 @@ func (d *driver) resumeSigning() bool {
 	if !d.observing || d.n.hold.holding() {
 		return false
 	}
-	keep := d.cands
+	keep, keepRounds := d.cands, d.perRound
 	if err := d.newMachine(); err != nil {
 		d.n.log.Error("resume signing", "err", err)
 		return false
@@ -185,6 +185,11 @@ func (d *driver) resumeSigning() bool {
 	for id, c := range keep {
 		if _, ok := d.cands[id]; !ok && c.block.Header.Height > d.n.head.Height {
 			d.cands[id] = c
+		}
+	}
+	for k, v := range keepRounds {
+		if k.height > d.n.head.Height {
+			d.perRound[k] = max(d.perRound[k], v)
 		}
 	}
 	return true
