@@ -32,9 +32,9 @@
 //     work) and the platform fee (the operator's cut of every sale and
 //     auction, registry-wide) change only by proposal, take effect after
 //     Registry.TimelockSeconds (EndBlock), may rise by at most
-//     MaxIncreaseBps per change — counted from the higher of the current
-//     and the pending value, so proposals cannot stack — and never above
-//     their maxima. The waterfall and the splits are fixed at registration.
+//     MaxIncreaseBps per change — counted from the value in effect, and a
+//     new proposal replaces the pending one, so proposals cannot stack: at
+//     most one step per timelock — and never above their maxima. The waterfall and the splits are fixed at registration.
 //
 // # Exact payments at a cost independent of the number of holders
 //

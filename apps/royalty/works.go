@@ -174,10 +174,10 @@ func (s *st) proposeTerms(from chain.Address, b ProposeTerms) error {
 	if err != nil {
 		return err
 	}
-	// The cap counts from the highest of the current and the pending value,
-	// so two quick proposals cannot stack past it.
-	base := max(w.ResaleBps, w.PendingResaleBps)
-	if err := checkIncrease("resale royalty", base, b.ResaleBps, reg.MaxResaleBps, reg.MaxIncreaseBps); err != nil {
+	// The cap counts from the value in effect, and a new proposal replaces
+	// the pending one, so proposals cannot stack past it: a cut rises by at
+	// most MaxIncreaseBps per timelock.
+	if err := checkIncrease("resale royalty", w.ResaleBps, b.ResaleBps, reg.MaxResaleBps, reg.MaxIncreaseBps); err != nil {
 		return err
 	}
 	if w.PendingAt != 0 {
@@ -203,8 +203,7 @@ func (s *st) proposeFee(from chain.Address, b ProposeFee) error {
 	if reg.open() || from != reg.Operator {
 		return fmt.Errorf("%w: %w", chain.ErrUnauthorized, ErrNotOperator)
 	}
-	base := max(reg.PlatformBps, reg.PendingPlatformBps)
-	if err := checkIncrease("platform fee", base, b.PlatformBps, reg.MaxPlatformBps, reg.MaxIncreaseBps); err != nil {
+	if err := checkIncrease("platform fee", reg.PlatformBps, b.PlatformBps, reg.MaxPlatformBps, reg.MaxIncreaseBps); err != nil {
 		return err
 	}
 	if reg.PendingAt != 0 {
