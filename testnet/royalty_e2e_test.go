@@ -3,6 +3,7 @@ package testnet
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -198,4 +199,32 @@ func TestRoyaltyBandOnTestnet(t *testing.T) {
 		t.Fatalf("bob holds %s nw after claiming", bal.Amount)
 	}
 	n.txRefused(ctx, p, "at most +100 per change", "royalty", "propose-terms", "--from", "alice", "--work", "blue-night", "--resale-bps", "700")
+
+	// A 1,000-line report over two works settles in one transaction.
+	n.tx(ctx, p, "royalty", "register", "--from", "bob", "--fee", "100", "--id", "b-side",
+		"--cid", "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", "--denoms", "nw", "--holders", "split:haneul:1000000")
+	terr := []string{"KR", "JP", "US", "TW", "TH", "VN", "ID", "PH", "MY", "SG"}
+	lines := make([]string, 0, 1000)
+	for i := 0; i < 1000; i++ {
+		work := "blue-night"
+		if i%2 == 1 {
+			work = "b-side"
+		}
+		lines = append(lines, fmt.Sprintf("%s:%s:%d:%d", work, terr[i%len(terr)], 10+i, 100+i))
+	}
+	n.tx(ctx, p, "royalty", "report", "--from", "genie", "--fee", "1000", "--id", "genie-2026-12", "--period", "2026-12",
+		"--denom", "nw", "--lines", strings.Join(lines, ","))
+	var rep struct {
+		Lines  []json.RawMessage `json:"lines"`
+		Totals []struct {
+			Work   string `json:"work"`
+			Amount string `json:"amount"`
+		} `json:"totals"`
+		Paid string `json:"paid"`
+	}
+	n.query(ctx, q, &rep, "royalty", "report", "--arg", "platform=genie", "--arg", "id=genie-2026-12")
+	// Σ 100+i over even i = 299,500, over odd i = 300,000.
+	if len(rep.Lines) != 1000 || rep.Paid != "599500" || len(rep.Totals) != 2 || rep.Totals[0].Amount != "300000" || rep.Totals[1].Amount != "299500" {
+		t.Fatalf("1,000-line report: %d lines, paid %s, totals %+v", len(rep.Lines), rep.Paid, rep.Totals)
+	}
 }
