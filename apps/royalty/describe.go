@@ -82,6 +82,66 @@ func parseLines(items []string) ([]ReportLine, error) {
 	return out, nil
 }
 
+// Local checks of raw CLI values, so a typo is refused before any fee.
+func checkID(raw string) error    { return validID(raw, false) }
+func checkRef(raw string) error   { return validID(raw, true) }
+func checkDenom(raw string) error { return validDenom(raw) }
+func checkDenoms(raw string) error {
+	for _, d := range strings.Split(raw, ",") {
+		if err := validDenom(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func checkHolders(raw string) error {
+	hs, err := parseHolders(strings.Split(raw, ","))
+	if err != nil {
+		return err
+	}
+	var sum uint64
+	for _, h := range hs {
+		if h.Split != "" {
+			if err := validID(h.Split, true); err != nil {
+				return err
+			}
+		}
+		if h.Units == 0 || h.Units > TotalUnits {
+			return fmt.Errorf("%w: %d units, want 1 to %d", ErrBadSplit, h.Units, TotalUnits)
+		}
+		sum += h.Units
+	}
+	if sum != TotalUnits {
+		return fmt.Errorf("%w: units sum to %d, want exactly %d", ErrBadSplit, sum, TotalUnits)
+	}
+	return nil
+}
+func checkWaterfall(raw string) error {
+	_, err := parseWaterfall(strings.Split(raw, ","))
+	return err
+}
+func checkLines(raw string) error {
+	ls, err := parseLines(strings.Split(raw, ","))
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if err := validID(l.Work, false); err != nil {
+			return err
+		}
+		if err := validTerritory(l.Territory); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func checkISRC(raw string) error { return validISRC(raw) }
+func checkISWC(raw string) error { return validISWC(raw) }
+func checkCID(raw string) error  { return validCID(raw) }
+func checkPeriod(raw string) error {
+	return validPeriod(raw)
+}
+
 // Describe tells clients royalty's messages and queries (chain.Describer);
 // `dure tx royalty` and `dure query royalty` are built from it.
 func (m *Module) Describe() chain.Description {
@@ -98,8 +158,19 @@ func (m *Module) Describe() chain.Description {
 		return chain.Field{Name: name, Kind: chain.FieldAddress, Required: true, Help: help}
 	}
 	denom := str("denom", "currency denomination, e.g. nw", 64, true)
-	holders := chain.Field{Name: "holders", Kind: chain.FieldList, Required: true, Max: MaxEntries,
+	denom.Check = checkDenom
+	holders := chain.Field{Name: "holders", Kind: chain.FieldList, Required: true, Max: MaxEntries, Check: checkHolders,
 		Help: "comma-separated dure1…:units or split:<id>:units, units summing to 1000000"}
+	id := func(help string) chain.Field {
+		f := str("id", help, MaxIDLen, true)
+		f.Check = checkID
+		return f
+	}
+	ref := func(name, help string) chain.Field {
+		f := str(name, help, MaxIDLen, true)
+		f.Check = checkRef
+		return f
+	}
 	qs := func(name, help string) chain.Field { return str(name, help, 0, true) }
 	qa := chain.Field{Name: "address", Kind: chain.FieldAddress, Required: true, Help: "account address or key name"}
 	qp := chain.Field{Name: "platform", Kind: chain.FieldAddress, Required: true, Help: "platform address or key name"}
@@ -113,7 +184,7 @@ apps/royalty/doc.go.`,
 		Msgs: []chain.MsgDesc{
 			{Type: TypeCreateSplit, Short: "Create a split (e.g. a band's members) that works and other splits can hold shares in",
 				Examples: []string{"dure tx royalty create-split --from alice --id haneul-band --holders dure1…:250000,dure1…:250000,dure1…:250000,dure1…:250000"},
-				Fields:   []chain.Field{str("id", "split id: a-z, 0-9, '-', '_', '.'", MaxIDLen, true), holders},
+				Fields:   []chain.Field{id("split id: a-z, 0-9, '-', '_', '.'"), holders},
 				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
 					h, err := parseHolders(v.List("holders"))
 					if err != nil {
@@ -126,13 +197,13 @@ apps/royalty/doc.go.`,
     --denoms nw --holders split:haneul-band:900000,dure1…:100000 \
     --waterfall dure1label…:10000000,split:blue-night:rest --resale-bps 500`},
 				Fields: []chain.Field{
-					str("id", "work id: a-z, 0-9, '-', '_', '.'", MaxIDLen, true),
-					str("cid", "CID of the work's metadata", MaxCIDLen, true),
-					str("isrc", "ISRC, 12 characters without hyphens", 12, false),
-					str("iswc", "ISWC, T and 10 digits without punctuation", 11, false),
-					{Name: "denoms", Kind: chain.FieldList, Required: true, Max: MaxWorkDenoms, Help: "currencies the work is paid in"},
+					id("work id: a-z, 0-9, '-', '_', '.'"),
+					{Name: "cid", Kind: chain.FieldString, Required: true, Max: MaxCIDLen, Check: checkCID, Help: "CID of the work's metadata"},
+					{Name: "isrc", Kind: chain.FieldString, Max: 12, Check: checkISRC, Help: "ISRC, 12 characters without hyphens"},
+					{Name: "iswc", Kind: chain.FieldString, Max: 11, Check: checkISWC, Help: "ISWC, T and 10 digits without punctuation"},
+					{Name: "denoms", Kind: chain.FieldList, Required: true, Max: MaxWorkDenoms, Check: checkDenoms, Help: "currencies the work is paid in"},
 					holders,
-					{Name: "waterfall", Kind: chain.FieldList, Max: MaxTranches,
+					{Name: "waterfall", Kind: chain.FieldList, Max: MaxTranches, Check: checkWaterfall,
 						Help: "recoupment tranches in order: dure1…:threshold or split:<id>:threshold, the last :rest"},
 					bps("resale-bps", "creator's royalty on every share resale, basis points"),
 				},
@@ -151,7 +222,7 @@ apps/royalty/doc.go.`,
 				}},
 			{Type: TypePay, Short: "Pay a work (through its waterfall) or a split",
 				Examples: []string{"dure tx royalty pay --from dave --work blue-night --denom nw --amount 50000 --memo concert"},
-				Fields: []chain.Field{str("work", "work or split id", MaxIDLen, true), denom,
+				Fields: []chain.Field{ref("work", "work or split id"), denom,
 					{Name: "amount", Kind: chain.FieldUint, Min: 1, Required: true, Help: "amount in the currency's smallest unit"},
 					str("memo", "free text", MaxMemoLen, false)},
 				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
@@ -159,20 +230,20 @@ apps/royalty/doc.go.`,
 				}},
 			{Type: TypeClaim, Short: "Claim what you have accrued in a split (every denom unless --denom)",
 				Examples: []string{"dure tx royalty claim --from bob --split haneul-band"},
-				Fields:   []chain.Field{str("split", "split or work id", MaxIDLen, true), str("denom", "only this denom", 64, false)},
+				Fields:   []chain.Field{ref("split", "split or work id"), {Name: "denom", Kind: chain.FieldString, Max: 64, Check: checkDenom, Help: "only this denom"}},
 				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
 					return MsgClaim(c, v.String("split"), v.String("denom"))
 				}},
 			{Type: TypeTransfer, Short: "Give shares (units) of a split to another account; both are settled first",
 				Examples: []string{"dure tx royalty transfer --from bob --split blue-night --to carol --units 1000"},
-				Fields: []chain.Field{str("split", "split or work id", MaxIDLen, true), addr("to", "recipient"),
+				Fields: []chain.Field{ref("split", "split or work id"), addr("to", "recipient"),
 					{Name: "units", Kind: chain.FieldUint, Min: 1, Max: TotalUnits, Required: true, Help: "share units (millionths)"}},
 				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
 					return MsgTransfer(c, v.String("split"), v.Address("to"), v.Uint("units"))
 				}},
 			{Type: TypeProposeTerms, Short: "Creator proposes a new resale royalty; effective after the timelock, increases capped",
 				Examples: []string{"dure tx royalty propose-terms --from alice --work blue-night --resale-bps 600"},
-				Fields:   []chain.Field{str("work", "work id", MaxIDLen, true), bps("resale-bps", "new resale royalty, basis points")},
+				Fields:   []chain.Field{ref("work", "work id"), bps("resale-bps", "new resale royalty, basis points")},
 				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
 					return MsgProposeTerms(c, v.String("work"), uint32(v.Uint("resale-bps")))
 				}},
@@ -199,10 +270,10 @@ apps/royalty/doc.go.`,
 --supersedes corrects an earlier report: only the difference is paid, and a
 correction downwards becomes a credit for the platform's next reports.`,
 				Examples: []string{"dure tx royalty report --from bob --id melody-2026-11 --period 2026-11 --denom nw \\\n    --lines blue-night:KR:120000:600000,blue-night:JP:8000:40000"},
-				Fields: []chain.Field{str("id", "report id, unique for the platform", MaxIDLen, true),
-					str("period", "reporting period, e.g. 2026-11", MaxPeriodLen, true), denom,
-					{Name: "lines", Kind: chain.FieldList, Required: true, Max: MaxReportLines, Help: "work:territory:units:amount,…"},
-					str("supersedes", "id of the report this one corrects", MaxIDLen, false)},
+				Fields: []chain.Field{id("report id, unique for the platform"),
+					{Name: "period", Kind: chain.FieldString, Required: true, Max: MaxPeriodLen, Check: checkPeriod, Help: "reporting period, e.g. 2026-11"}, denom,
+					{Name: "lines", Kind: chain.FieldList, Required: true, Max: MaxReportLines, Check: checkLines, Help: "work:territory:units:amount,…"},
+					{Name: "supersedes", Kind: chain.FieldString, Max: MaxIDLen, Check: checkID, Help: "id of the report this one corrects"}},
 				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
 					l, err := parseLines(v.List("lines"))
 					if err != nil {
@@ -213,7 +284,7 @@ correction downwards becomes a credit for the platform's next reports.`,
 				}},
 			{Type: TypeSell, Short: "Offer shares at a price per unit; they are locked until bought or cancelled",
 				Examples: []string{"dure tx royalty sell --from erin --split blue-night --units 5000 --denom nw --price 12"},
-				Fields: []chain.Field{str("split", "split or work id", MaxIDLen, true),
+				Fields: []chain.Field{ref("split", "split or work id"),
 					{Name: "units", Kind: chain.FieldUint, Min: 1, Max: TotalUnits, Required: true, Help: "share units"}, denom,
 					{Name: "price", Kind: chain.FieldUint, Min: 1, Required: true, Help: "price per unit"}},
 				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
@@ -234,7 +305,7 @@ correction downwards becomes a credit for the platform's next reports.`,
 				}},
 			{Type: TypeOpenAuction, Short: "Creator opens a uniform-price auction of some of its shares",
 				Examples: []string{"dure tx royalty open-auction --from alice --work blue-night --units 50000 --denom nw --min-price 10 --duration 60s"},
-				Fields: []chain.Field{str("work", "work id", MaxIDLen, true),
+				Fields: []chain.Field{ref("work", "work id"),
 					{Name: "units", Kind: chain.FieldUint, Min: 1, Max: TotalUnits, Required: true, Help: "share units offered"}, denom,
 					{Name: "min-price", Kind: chain.FieldUint, Min: 1, Required: true, Help: "lowest price per unit"},
 					{Name: "duration", Kind: chain.FieldDuration, Required: true, Help: "how long bids are taken, e.g. 72h"}},
