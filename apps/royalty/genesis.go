@@ -63,7 +63,12 @@ func (m *Module) checkRecord(k, v []byte) error {
 		return dec(&Auction{})
 	case strings.HasPrefix(ks, pBid):
 		return dec(&Bid{})
-	case strings.HasPrefix(ks, pPeriod), strings.HasPrefix(ks, pCredit), ks == pOrderSeq, ks == pAuctSeq:
+	case strings.HasPrefix(ks, pPeriod):
+		if len(v) != 16 {
+			return fmt.Errorf("want 16 bytes, have %d", len(v))
+		}
+		return nil
+	case strings.HasPrefix(ks, pCredit), ks == pOrderSeq, ks == pAuctSeq:
 		return u64()
 	case strings.HasPrefix(ks, pDueTerms), strings.HasPrefix(ks, pByCreator):
 		if !bytes.Equal(v, marker) {

@@ -50,6 +50,12 @@ type (
 		Share    uint64        `json:"share,string"`
 		// Millionths of a unit of Share's remainder.
 		Carried uint64 `json:"carried_millionths"`
+		// Exact is true when the holding's units have not changed since the
+		// period's first credit (FirstHeight): Share is then exactly what
+		// the period earned it. Otherwise Share is at the current holding.
+		Exact        bool   `json:"exact"`
+		FirstHeight  uint64 `json:"first_height"`
+		UnitsChanged uint64 `json:"units_changed_height"`
 	}
 	// ReportSummary is a report without its lines.
 	ReportSummary struct {
@@ -243,7 +249,7 @@ func (m *Module) Query(store chain.KVReader, path string, args map[string]string
 		if err != nil {
 			return nil, err
 		}
-		credited, err := s.getU64(keyPeriod(args["split"], args["denom"], args["period"]))
+		pr, err := s.period(keyPeriod(args["split"], args["denom"], args["period"]))
 		if err != nil {
 			return nil, err
 		}
@@ -251,9 +257,10 @@ func (m *Module) Query(store chain.KVReader, path string, args map[string]string
 		if err != nil {
 			return nil, err
 		}
-		share, carried := accrue(h.Units, credited, 0)
+		share, carried := accrue(h.Units, pr.total, 0)
 		return StatementResult{Split: args["split"], Address: a, Period: args["period"], Denom: args["denom"],
-			Credited: credited, Units: h.Units, Share: share, Carried: carried}, nil
+			Credited: pr.total, Units: h.Units, Share: share, Carried: carried,
+			Exact: pr.total > 0 && (h.Changed == 0 || h.Changed < pr.first), FirstHeight: pr.first, UnitsChanged: h.Changed}, nil
 	case "platform":
 		if err := need(args, "address"); err != nil {
 			return nil, err

@@ -63,6 +63,9 @@ func TestScenarioBand(t *testing.T) {
 	if st.Credited != 596_000 || st.Share != 149_000 {
 		t.Fatalf("bob's November statement %+v", st)
 	}
+	if !st.Exact {
+		t.Fatalf("bob's holding never changed, yet the statement is not exact: %+v", st)
+	}
 
 	// The fan resells 50,000 units at 14 nw: 700,000, of which 17,500
 	// platform fee and 35,000 resale royalty to alice, 647,500 to the fan.
@@ -77,6 +80,10 @@ func TestScenarioBand(t *testing.T) {
 	// accrued before the sale; from now it earns on 100,000 units.
 	h.must(melon, h.msg(MsgReport(c, SubmitReport{ID: "melon-2026-12", Period: "2026-12", Denom: "nw", Lines: []ReportLine{
 		{Work: "blue-night", Territory: "KR", Units: 600_001, Amount: 3_000_003}}})))
+	fst := h.mustQuery("statement", map[string]string{"split": "blue-night", "address": fan.String(), "period": "2026-11", "denom": "nw"}).(StatementResult)
+	if fst.Exact || fst.Units != 100000 {
+		t.Fatalf("the fan sold shares after November, yet its November statement says exact: %+v", fst)
+	}
 	if got := h.claimable("blue-night", fan, "nw"); got != 111_750+300_000 {
 		t.Fatalf("fan after December %d", got)
 	}

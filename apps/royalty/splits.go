@@ -1,6 +1,7 @@
 package royalty
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -169,15 +170,7 @@ func (s *st) creditSplit(id, denom string, x uint64, period string) error {
 		return err
 	}
 	if period != "" {
-		k := keyPeriod(id, denom, period)
-		v, err := s.getU64(k)
-		if err != nil {
-			return err
-		}
-		if v, err = add(v, x); err != nil {
-			return err
-		}
-		if err := s.setU64(k, v); err != nil {
+		if err := s.addPeriod(keyPeriod(id, denom, period), x); err != nil {
 			return err
 		}
 	}
@@ -374,6 +367,7 @@ func (s *st) moveUnits(sp *Split, from, to chain.Address, units uint64, unlock b
 	}
 	hf.Units -= units
 	ht.Units += units
+	hf.Changed, ht.Changed = s.height(), s.height()
 	if hf.Units == 0 {
 		for i := range hf.Acc {
 			fa := &hf.Acc[i]
@@ -462,4 +456,34 @@ func (s *st) claim(from chain.Address, b Claim) error {
 		return s.put(keySplit(sp.ID), sp)
 	}
 	return nil
+}
+
+// periodRecord is what a split was credited in one period and the height
+// of the first credit (so a statement knows whether a holding changed
+// since): 16 bytes, two big-endian u64s.
+type periodRecord struct{ total, first uint64 }
+
+func (s *st) period(k []byte) (periodRecord, error) {
+	v, err := s.r.Get(k)
+	if err != nil || v == nil {
+		return periodRecord{}, err
+	}
+	if len(v) != 16 {
+		return periodRecord{}, fmt.Errorf("%w: period record %q has %d bytes", ErrCorrupt, k, len(v))
+	}
+	return periodRecord{binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])}, nil
+}
+
+func (s *st) addPeriod(k []byte, x uint64) error {
+	p, err := s.period(k)
+	if err != nil {
+		return err
+	}
+	if p.total == 0 {
+		p.first = s.height()
+	}
+	if p.total, err = add(p.total, x); err != nil {
+		return err
+	}
+	return s.kv.Set(k, be64(be64(nil, p.total), p.first))
 }

@@ -212,6 +212,9 @@ type Holding struct {
 	Units  uint64    `json:"units"`
 	Locked uint64    `json:"locked"`
 	Acc    []Accrual `json:"accruals,omitempty"`
+	// Changed is the height its units last changed (0: since the split
+	// was created).
+	Changed uint64 `json:"changed"`
 }
 
 func (h *Holding) empty() bool {
