@@ -68,8 +68,10 @@
 // it before. A report that supersedes an earlier one (same period and
 // denom) pays only what it adds per work; what it removes becomes the
 // platform's credit for that work, used before money in its next reports.
-// Every split credited records its per-period total, from which the
-// statement query gives a holder's part.
+// Every split credited records its per-period total and the height of the
+// period's first credit, from which the statement query gives a holder's
+// part at its current holding — exact, and marked so, when the holding's
+// units have not changed since that height.
 //
 // # Shares
 //
