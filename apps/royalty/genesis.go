@@ -48,11 +48,50 @@ func (m *Module) checkRecord(k, v []byte) error {
 	case strings.HasPrefix(ks, pWork):
 		return dec(&Work{})
 	case strings.HasPrefix(ks, pSplit):
-		return dec(&Split{})
+		var sp Split
+		if err := dec(&sp); err != nil {
+			return err
+		}
+		var sum uint64
+		for _, n := range sp.Nested {
+			if n.Units == 0 || n.Units > TotalUnits {
+				return fmt.Errorf("%w: nested units %d", ErrBadSplit, n.Units)
+			}
+			sum += n.Units
+		}
+		if sum > TotalUnits || len(sp.Nested) > MaxNested || len(sp.Denoms) > MaxSplitDenoms {
+			return fmt.Errorf("%w: split %q out of bounds", ErrBadSplit, sp.ID)
+		}
+		return nil
 	case strings.HasPrefix(ks, pHolding):
-		return dec(&Holding{})
+		// Bounds every accrual relies on (128-bit quotients fit 64 bits).
+		var h Holding
+		if err := dec(&h); err != nil {
+			return err
+		}
+		if h.Units > TotalUnits || h.Locked > h.Units {
+			return fmt.Errorf("%w: holding of %d units, %d locked", ErrBadSplit, h.Units, h.Locked)
+		}
+		for _, a := range h.Acc {
+			if a.Frac >= TotalUnits {
+				return fmt.Errorf("%w: carried %d millionths", ErrBadSplit, a.Frac)
+			}
+		}
+		return nil
 	case strings.HasPrefix(ks, pPool):
-		return dec(&Pool{})
+		var p Pool
+		if err := dec(&p); err != nil {
+			return err
+		}
+		for _, f := range p.NestedFrac {
+			if f >= TotalUnits {
+				return fmt.Errorf("%w: carried %d millionths", ErrBadSplit, f)
+			}
+		}
+		if len(p.NestedFrac) != len(p.NestedPaid) {
+			return fmt.Errorf("%w: pool lists differ", ErrBadSplit)
+		}
+		return nil
 	case strings.HasPrefix(ks, pReport):
 		return dec(&Report{})
 	case strings.HasPrefix(ks, pPlatform):

@@ -338,16 +338,16 @@ func (s *st) applyDue(work string) error {
 		}
 		return s.emit("royalty.fee_changed", "old_bps", u64s(uint64(old)), "platform_bps", u64s(uint64(r.PlatformBps)))
 	}
-	w, err := s.work(work)
-	if err != nil {
-		return err
+	var w Work
+	if ok, err := s.get(keyWork(work), &w); err != nil || !ok {
+		return err // a due entry of no work (an edited genesis) is dropped
 	}
 	if w.PendingAt == 0 || w.PendingAt > s.now {
 		return nil
 	}
 	old := w.ResaleBps
 	w.ResaleBps, w.PendingResaleBps, w.PendingAt = w.PendingResaleBps, 0, 0
-	if err := s.put(keyWork(work), w); err != nil {
+	if err := s.put(keyWork(work), &w); err != nil {
 		return err
 	}
 	return s.emit("royalty.terms_changed", "work", work, "old_bps", u64s(uint64(old)), "resale_bps", u64s(uint64(w.ResaleBps)))
