@@ -108,8 +108,9 @@ func randomWorld(t *testing.T, h *harness, r *rand.Rand) (targets, splits []stri
 		if r.IntN(2) == 0 && len(splits) > 0 {
 			nested = append(nested, splits[r.IntN(len(splits))])
 		}
-		reg := Register{ID: id, CID: cid, Denoms: []string{"krw"}, Holders: randHolders(nested), ResaleBps: uint32(r.IntN(1001))}
+		reg := Register{ID: id, CID: cid, Denoms: []string{"krw", "usdc"}, Holders: randHolders(nested), ResaleBps: uint32(r.IntN(1001))}
 		if r.IntN(2) == 0 {
+			reg.Denoms = []string{"krw"}
 			th := uint64(0)
 			for k := 0; k < 1+r.IntN(3); k++ {
 				th += 1 + r.Uint64N(5000)
@@ -152,7 +153,12 @@ func TestPropertyRandomWorld(t *testing.T) {
 					if r.IntN(3) == 0 {
 						amt = 1 + r.Uint64N(1_000_000_007)
 					}
-					h.must(melon, h.msg(MsgPay(h.codec, targets[r.IntN(len(targets))], "krw", amt, "")))
+					// usdc has 6 decimals: one unit is a millionth of a dollar.
+					denom := []string{"krw", "usdc"}[r.IntN(2)]
+					err := h.deliver(melon, h.msg(MsgPay(h.codec, targets[r.IntN(len(targets))], denom, amt, "")))
+					if err != nil && !isErr(err, ErrBadDenom) {
+						t.Fatal(err)
+					}
 				case k < 7:
 					sp, from, to := splits[r.IntN(len(splits))], accts[r.IntN(len(accts))], accts[r.IntN(len(accts))]
 					u := h.units(sp, from)
@@ -164,10 +170,10 @@ func TestPropertyRandomWorld(t *testing.T) {
 						t.Fatal(err)
 					}
 				case k < 9:
-					sp, who := splits[r.IntN(len(splits))], accts[r.IntN(len(accts))]
-					want := h.claimable(sp, who, "krw")
-					before := h.bal(who, "krw")
-					err := h.deliver(who, h.msg(MsgClaim(h.codec, sp, "krw")))
+					sp, who, denom := splits[r.IntN(len(splits))], accts[r.IntN(len(accts))], []string{"krw", "usdc"}[r.IntN(2)]
+					want := h.claimable(sp, who, denom)
+					before := h.bal(who, denom)
+					err := h.deliver(who, h.msg(MsgClaim(h.codec, sp, denom)))
 					if want == 0 {
 						if !isErr(err, ErrNothingToClaim) {
 							t.Fatalf("claim of nothing: %v", err)
@@ -177,7 +183,7 @@ func TestPropertyRandomWorld(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if got := h.bal(who, "krw") - before; got != want {
+					if got := h.bal(who, denom) - before; got != want {
 						t.Fatalf("claimed %d, claimable was %d", got, want)
 					}
 				default:
