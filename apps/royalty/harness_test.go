@@ -524,3 +524,11 @@ func isErr(err, want error) bool {
 	}
 	return errors.Is(err, want)
 }
+
+func currencyCreate(c *chain.Codec, denom string) (chain.Msg, error) {
+	return currency.MsgCreate(c, denom, 0, currency.Rules{Transfer: currency.TransferFree})
+}
+
+func currencyMint(c *chain.Codec, denom string, to chain.Address) (chain.Msg, error) {
+	return currency.MsgMint(c, denom, to, 1_000_000)
+}

@@ -427,3 +427,91 @@ func TestGenesisExportRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestMarketAndReportRefusals(t *testing.T) {
+	h := newHarness(t, ptr(testRegistry()))
+	c := h.codec
+	h.register(Register{ID: "song", Holders: holders(alice, 500000, bob, 500000), ResaleBps: 500})
+	h.must(bob, h.msg(MsgSell(c, "song", 1000, "nw", 2)))
+	h.must(alice, h.msg(MsgOpenAuction(c, "song", 1000, "nw", 5, 60)))
+	h.must(melon, h.msg(MsgReport(c, SubmitReport{ID: "m1", Period: "2026-11", Denom: "nw", Lines: []ReportLine{{Work: "song", Territory: "KR", Amount: 10}}})))
+	line := []ReportLine{{Work: "song", Territory: "KR", Amount: 1}}
+	many := make([]ReportLine, MaxReportLines+1)
+	for i := range many {
+		many[i] = line[0]
+	}
+	for _, tc := range []struct {
+		name   string
+		sender chain.Address
+		msg    func() (chain.Msg, error)
+		want   error
+	}{
+		{"buy own order", bob, func() (chain.Msg, error) { return MsgBuy(c, 1, 0) }, chain.ErrInvalidMsg},
+		{"buy more than offered", fan, func() (chain.Msg, error) { return MsgBuy(c, 1, 1001) }, ErrNoShares},
+		{"buy without funds", addr(77), func() (chain.Msg, error) { return MsgBuy(c, 1, 0) }, chain.ErrInsufficient},
+		{"cancel by another", alice, func() (chain.Msg, error) { return MsgCancelOrder(c, 1) }, chain.ErrUnauthorized},
+		{"sell locked units", bob, func() (chain.Msg, error) { return MsgSell(c, "song", 499001, "nw", 2) }, ErrNoShares},
+		{"bid by the seller", alice, func() (chain.Msg, error) { return MsgBid(c, 1, 10, 5) }, chain.ErrInvalidMsg},
+		{"bid below minimum", fan, func() (chain.Msg, error) { return MsgBid(c, 1, 10, 4) }, ErrBadPrice},
+		{"bid for more than offered", fan, func() (chain.Msg, error) { return MsgBid(c, 1, 1001, 5) }, chain.ErrInvalidMsg},
+		{"bid overflow", fan, func() (chain.Msg, error) { return MsgBid(c, 1, 1000, 1<<62) }, ErrOverflow},
+		{"bid without funds", addr(77), func() (chain.Msg, error) { return MsgBid(c, 1, 10, 5) }, chain.ErrInsufficient},
+		{"revoke not operator", alice, func() (chain.Msg, error) { return MsgRevokePlatform(c, melon) }, ErrNotOperator},
+		{"grant empty name", operator, func() (chain.Msg, error) { return MsgGrantPlatform(c, fan, "") }, chain.ErrInvalidMsg},
+		{"report too many lines", melon, func() (chain.Msg, error) {
+			return MsgReport(c, SubmitReport{ID: "big", Period: "2026-11", Denom: "nw", Lines: many})
+		}, ErrBadReport},
+		{"report bad period", melon, func() (chain.Msg, error) {
+			return MsgReport(c, SubmitReport{ID: "p", Period: "2026/11", Denom: "nw", Lines: line})
+		}, ErrBadReport},
+		{"report wrong denom", melon, func() (chain.Msg, error) {
+			return MsgReport(c, SubmitReport{ID: "d", Period: "2026-11", Denom: "krw", Lines: line})
+		}, ErrBadDenom},
+		{"supersede another period", melon, func() (chain.Msg, error) {
+			return MsgReport(c, SubmitReport{ID: "x", Period: "2026-12", Denom: "nw", Supersedes: "m1", Lines: line})
+		}, ErrBadReport},
+		{"supersede another platform's", genie, func() (chain.Msg, error) {
+			return MsgReport(c, SubmitReport{ID: "x", Period: "2026-11", Denom: "nw", Supersedes: "m1", Lines: line})
+		}, ErrUnknownReport},
+		{"pay memo too long", fan, func() (chain.Msg, error) { return MsgPay(c, "song", "nw", 1, string(make([]byte, MaxMemoLen+1))) }, chain.ErrInvalidMsg},
+		{"claim unknown split", fan, func() (chain.Msg, error) { return MsgClaim(c, "nope", "") }, ErrUnknownSplit},
+		{"terms unknown work", alice, func() (chain.Msg, error) { return MsgProposeTerms(c, "nope", 1) }, ErrUnknownWork},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(h.store().keys)
+			err := h.deliver(tc.sender, h.msg(tc.msg()))
+			if err == nil || !isErr(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if chain.ResultCode(err) == chain.CodeInternal {
+				t.Fatalf("unclassified error %v", err)
+			}
+			if len(h.store().keys) != n {
+				t.Fatal("refused, yet the key count changed")
+			}
+		})
+	}
+	// Closing twice; too many denoms on one split.
+	h.endBlock(60)
+	h.must(fan, h.msg(MsgCloseAuction(c, 1)))
+	if err := h.deliver(fan, h.msg(MsgCloseAuction(c, 1))); !isErr(err, ErrAuctionClosed) {
+		t.Fatalf("second close: %v", err)
+	}
+	h.must(alice, h.msg(MsgCreateSplit(c, "open", holders(alice, 1000000))))
+	var err error
+	for i := 0; i <= MaxSplitDenoms && err == nil; i++ {
+		d := []string{"dure", "nw", "krw", "usdc"}[i%4]
+		if i >= 4 {
+			h.must(city, h.msg(currencyCreate(c, d+"x"+string(rune('a'+i)))))
+			h.must(city, h.msg(currencyMint(c, d+"x"+string(rune('a'+i)), fan)))
+			d = d + "x" + string(rune('a'+i))
+		}
+		err = h.deliver(fan, h.msg(MsgPay(c, "open", d, 1, "")))
+	}
+	if !isErr(err, ErrTooManyDenoms) {
+		t.Fatalf("a %d-th denom: %v", MaxSplitDenoms+1, err)
+	}
+	if err := h.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}
