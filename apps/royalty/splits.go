@@ -169,6 +169,11 @@ func (s *st) creditSplit(id, denom string, x uint64, period string) error {
 	if err := s.put(keyPool(id, denom), p); err != nil {
 		return err
 	}
+	// The credit and, below, each nested split's part: what stays is the
+	// account holders' (x minus the nested parts), so the parts sum to x.
+	if err := s.emit("royalty.credit", "split", id, "denom", denom, "amount", u64s(x)); err != nil {
+		return err
+	}
 	if period != "" {
 		if err := s.addPeriod(keyPeriod(id, denom, period), x); err != nil {
 			return err
