@@ -53,7 +53,10 @@
 // The carried remainders sum to less than one unit per holder and are
 // paid as they become whole; a holder giving away its last unit hands its
 // remainder to the receiver. Nested splits are settled eagerly in the same
-// payment (bounded by MaxTreeNodes). Divisions that are one-off rather
+// payment (bounded by MaxTreeNodes). Every split a payment reaches emits a
+// royalty.credit event with its amount (every waterfall tranche a
+// royalty.tranche event), so each payment's division is on record; what a
+// split does not pass to nested splits is its account holders'. Divisions that are one-off rather
 // than accumulated — a sale's price into platform fee, royalty and the
 // seller's part; an auction's proceeds — use the largest-remainder method
 // with ties to the lower index, so the parts sum exactly to the amount.
