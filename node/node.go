@@ -113,10 +113,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	}
 	if !signer.IsZero() {
 		n.self = signer.PubKey().Address()
-		if os.Getenv("DURE_TEST_DOUBLE_SIGN") == "1" {
-			n.doubleSign = true
-			log.Warn("DURE_TEST_DOUBLE_SIGN=1: this validator will sign conflicting votes and be slashed (tests only)")
-		}
+		n.doubleSign = testDoubleSign(log)
 	}
 	// The store prunes blocks and state versions together. keep_blocks = 0
 	// (the default) keeps everything so this node can serve peers syncing
