@@ -19,7 +19,30 @@ import (
 // the driver for every honest node (persist, send, schedule, validate) and
 // the network holds every message until a command delivers, drops or delays
 // it, so a scenario controls exactly who hears what and when. Timeouts fire
-// only when a command fires them. See testdata/README for the commands.
+// only when a command fires them. Lines starting with # are comments.
+//
+// Commands (nodes are n0, n1, ... in validator-set order; blocks are names;
+// filters are from=, to=, type=proposal|prevote|precommit, round=, each a
+// comma-separated list):
+//
+//	init [powers=1,1,1,1] [height=1] [byz=n3]  new network; byz nodes are scripted
+//	propose n1 block=A                         answer "build block" with block A
+//	invalid A [on=n0,n2]                       A fails validation (everywhere, or there)
+//	deliver|drop|delay [filter]                act on the messages in flight
+//	release [filter]                           put delayed messages back in flight
+//	stabilize                                  deliver until nothing is in flight
+//	pending                                    list the messages in flight and held
+//	timeout n0,n1 propose|prevote|precommit [round=r]  fire a scheduled timer
+//	byz n3 proposal|prevote|precommit round=r block=A|nil [pol=r] [to=...]
+//	crash n1                                   lose the machine, timers and inbound messages
+//	restart n1 [wal=lost] [lastsigned=lost]    rebuild from what survived (Replay)
+//	rebroadcast n1                             send Machine.Rebroadcast()
+//	status [n0 ...]                            round, step, lock, valid value, decision
+//
+// The output lists what the nodes do in answer (send, timer, build block,
+// decide, evidence, refused signatures) and "!!" lines when a property
+// breaks: two decisions, an honest node signing two messages for one step,
+// a decision whose commit does not verify.
 //
 // After changing the machine or a scenario, regenerate the expected output
 // with `go test ./consensus -run Interaction -rewrite` and read the diff:
@@ -173,14 +196,14 @@ type ienv struct {
 	pending []envelope // in flight, in send order
 	held    []envelope // delayed until released
 	names   map[chain.ID]string
-	invalid map[chain.ID]bool
+	invalid map[chain.ID][]bool // per node: the block fails its checks there
 	decided map[chain.ID][]string
 	signed  map[string]string // honest node/round/step -> sign bytes
 	out     strings.Builder
 }
 
 func newIEnv(t *testing.T) *ienv {
-	return &ienv{t: t, c: chain.MustCodec(), names: map[chain.ID]string{}, invalid: map[chain.ID]bool{},
+	return &ienv{t: t, c: chain.MustCodec(), names: map[chain.ID]string{}, invalid: map[chain.ID][]bool{},
 		decided: map[chain.ID][]string{}, signed: map[string]string{}}
 }
 
@@ -204,10 +227,7 @@ func (e *ienv) exec(a ddArgs) error {
 	case "byz":
 		return e.cmdByz(a)
 	case "invalid":
-		for _, n := range a.pos {
-			e.invalid[e.block(n)] = true
-		}
-		return nil
+		return e.cmdInvalid(a)
 	case "crash":
 		return e.cmdCrash(a)
 	case "restart":
@@ -395,7 +415,7 @@ func (e *ienv) drain(i int) bool {
 			e.printf("%s: build block for r%d\n", n.name, rq.Round)
 		}
 		for _, v := range rd.Validate {
-			valid := !e.invalid[v.BlockID]
+			valid := e.invalid[v.BlockID] == nil || !e.invalid[v.BlockID][i]
 			if !valid {
 				e.printf("%s: block %s is invalid\n", n.name, e.blockName(v.BlockID))
 			}
@@ -652,6 +672,24 @@ func (e *ienv) cmdPending() {
 	}
 	list("", e.pending)
 	list("held ", e.held)
+}
+
+// cmdInvalid makes blocks fail validation, on every node or on=n0,n2.
+func (e *ienv) cmdInvalid(a ddArgs) error {
+	on, err := e.nodeList(a.kv["on"], e.all())
+	if err != nil {
+		return err
+	}
+	for _, name := range a.pos {
+		id := e.block(name)
+		if e.invalid[id] == nil {
+			e.invalid[id] = make([]bool, len(e.nodes))
+		}
+		for _, i := range on {
+			e.invalid[id][i] = true
+		}
+	}
+	return nil
 }
 
 func (e *ienv) cmdPropose(a ddArgs) error {
