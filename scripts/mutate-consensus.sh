@@ -12,14 +12,15 @@
 #   scripts/mutate-consensus.sh line22-lock   # only the named ones
 #   LIST=1 scripts/mutate-consensus.sh        # print the mutants, run nothing
 #
-# Env: GOTEST_FLAGS (default "-count=1 -failfast -timeout 120s"),
+# Env: GOTEST_FLAGS for the mutant runs (default "-count=1 -failfast
+# -vet=off -timeout 120s"; the baseline run keeps vet),
 # DURE_SIM_SEEDS (default 200, as in CI), KEEP=1 keeps the temp copy,
 # VERBOSE=1 prints each mutant's failing test output.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dure-mutate.XXXXXX")
-: "${GOTEST_FLAGS:=-count=1 -failfast -timeout 120s}"
+: "${GOTEST_FLAGS:=-count=1 -failfast -vet=off -timeout 120s}"
 : "${DURE_SIM_SEEDS:=200}"
 export DURE_SIM_SEEDS
 
@@ -251,8 +252,7 @@ cp -r "$WORK/consensus" "$WORK/.pristine"
 cd "$WORK"
 start=$(date +%s)
 echo "mutate-consensus.sh: baseline (unmutated) run" >&2
-# shellcheck disable=SC2086
-if ! go test $GOTEST_FLAGS ./consensus/... >"$WORK/baseline.log" 2>&1; then
+if ! go test -count=1 ./consensus/... >"$WORK/baseline.log" 2>&1; then
 	cat "$WORK/baseline.log" >&2
 	echo "mutate-consensus.sh: the unmutated tests fail; fix them first" >&2
 	exit 1
@@ -279,8 +279,10 @@ for n in "${SELECTED[@]}"; do
 		survived+=("$n")
 		continue
 	fi
-	# Name the first failing test: that is the one that killed the mutant.
-	killer=$(grep -m1 -oE -- '--- FAIL: [^ ]+' "$WORK/$n.log" | sed 's/--- FAIL: //' || true)
+	# Name the failing tests (the innermost subtests when there are any):
+	# those killed the mutant. -failfast stops at the first failing test.
+	killer=$(grep -oE -- '--- FAIL: [^ ]+' "$WORK/$n.log" | sed 's/--- FAIL: //' | sort -u |
+		awk '{ t[NR] = $0 } END { for (i = 1; i <= NR; i++) { leaf = 1; for (j = 1; j <= NR; j++) if (index(t[j], t[i] "/") == 1) leaf = 0; if (leaf) printf "%s%s", (n++ ? " " : ""), t[i] } }' || true)
 	if [ -z "$killer" ]; then killer="(build or vet failure: $(grep -m1 -E 'error|panic|\.go:[0-9]+' "$WORK/$n.log" || true))"; fi
 	printf '%-22s killed  %3ss  by %s\n' "$n" $(($(date +%s) - t0)) "$killer"
 	if [ "${VERBOSE:-0}" = 1 ]; then sed 's/^/    /' "$WORK/$n.log" | head -40; fi
