@@ -1,0 +1,432 @@
+package consensus
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dure-network/dure/chain"
+)
+
+// lockAttack is the simulation's targeted adversary. Random loss and delay
+// rarely produce the schedules the locking rules exist for, so in an attack
+// run the byzantine validators (below 1/3 of the power) and the network
+// work together against the locks, round by round, while chaos lasts:
+//
+//   - A targeted round picks a set of honest "lockers" and at most one
+//     "decider". Honest prevotes for a block reach the lockers; every other
+//     honest node is held below a quorum for that block (counting its own
+//     vote) until it has left the round, so some validators lock and the
+//     rest do not, and the proof-of-lock still exists for a later
+//     re-proposal. Precommits for a block reach only the decider: one node
+//     decides while the others time out into the next round, locked or not.
+//   - The byzantine validators vote for the block towards the favoured nodes
+//     and nil towards the rest, which supplies the missing quorums on both
+//     sides. As proposers they propose a fresh block (ignoring any lock),
+//     split two fresh blocks between two halves of the honest nodes, or
+//     re-propose an older value with its older proof-of-lock.
+//   - Commits are not gossiped out of band during chaos, so a node that
+//     missed a decision must get through later rounds, past its lock.
+//
+// All of this is delay, not loss: when chaos ends every held vote goes
+// through and every byzantine message reaches every honest node (relayAll),
+// as gossip eventually relays what any correct node received. Without that,
+// a proof-of-lock that counts a byzantine vote shown to some nodes only
+// could never be checked by the others, and no algorithm would terminate.
+//
+// Without the locking rules (Algorithm 1, lines 22 and 28) these schedules
+// make two honest nodes decide different blocks; with them, agreement holds.
+type lockAttack struct {
+	s      *simNet
+	nodeOf map[chain.Address]int
+	plans  map[hrKey]*roundPlan
+	held   map[capKey]map[int]bool // senders whose vote for the block reached the node
+	voted  map[attackVoteKey]bool  // byzantine votes already sent to a node
+	power  map[polKey]map[int]bool // signers of prevotes for (height, round, block)
+	pols   map[uint64][]polKey     // per height, proofs-of-lock in the order they formed
+	sent   []Message               // everything the byzantine validators sent, for relayAll
+	props  map[hrKey][]Message     // the proposal chosen per honest node, re-sent as is
+}
+
+type hrKey struct {
+	h uint64
+	r uint32
+}
+
+type roundPlan struct {
+	targeted bool
+	lock     []bool // by node: receives the prevotes for the block
+	decide   []bool // by node: receives the precommits for the block
+}
+
+type capKey struct {
+	to    int
+	h     uint64
+	r     uint32
+	typ   chain.VoteType
+	block chain.ID
+}
+
+type attackVoteKey struct {
+	from, to int
+	h        uint64
+	r        uint32
+	typ      chain.VoteType
+}
+
+type polKey struct {
+	h     uint64
+	r     uint32
+	block chain.ID
+}
+
+func newLockAttack(s *simNet) *lockAttack {
+	a := &lockAttack{s: s, nodeOf: map[chain.Address]int{}, plans: map[hrKey]*roundPlan{},
+		held: map[capKey]map[int]bool{}, voted: map[attackVoteKey]bool{}, power: map[polKey]map[int]bool{},
+		pols: map[uint64][]polKey{}, props: map[hrKey][]Message{}}
+	for _, nd := range s.nodes {
+		a.nodeOf[nd.addr] = nd.idx
+	}
+	return a
+}
+
+// plan returns the plan of (h, r), drawing it the first time the round is
+// seen. Half the rounds are targeted.
+func (a *lockAttack) plan(h uint64, r uint32) *roundPlan {
+	k := hrKey{h, r}
+	if p, ok := a.plans[k]; ok {
+		return p
+	}
+	s := a.s
+	p := &roundPlan{targeted: s.rng.IntN(2) == 0, lock: make([]bool, len(s.nodes)), decide: make([]bool, len(s.nodes))}
+	if p.targeted {
+		var lockers []int
+		for _, nd := range s.nodes {
+			if nd.byz == honest && s.rng.IntN(2) == 0 {
+				p.lock[nd.idx] = true
+				lockers = append(lockers, nd.idx)
+			}
+		}
+		if len(lockers) > 0 && s.rng.IntN(2) == 0 {
+			p.decide[lockers[s.rng.IntN(len(lockers))]] = true
+		}
+	}
+	a.plans[k] = p
+	return p
+}
+
+// admit reports whether a vote may reach node to now; a vote held back is
+// offered again later (sendAfter retries), and everything passes once
+// chaos ends.
+func (a *lockAttack) admit(to int, v *chain.Vote) bool {
+	s := a.s
+	if !s.chaos || v.BlockID.IsZero() || s.nodes[to].byz != honest {
+		return true
+	}
+	p := a.plan(v.Height, v.Round)
+	if !p.targeted {
+		return true
+	}
+	if v.Type == chain.Prevote {
+		if p.lock[to] {
+			return true
+		}
+		// Once the node has left the round, the proof-of-lock may reach it:
+		// a re-proposal in a later round needs it.
+		if m := s.nodes[to].m; m != nil {
+			if st := m.Status(); st.Height > v.Height || st.Round > v.Round {
+				return true
+			}
+		}
+	} else if p.decide[to] {
+		return true
+	}
+	from := a.nodeOf[v.Validator]
+	k := capKey{to, v.Height, v.Round, v.Type, v.BlockID}
+	got := a.held[k]
+	if got[from] {
+		return true // a duplicate changes no tally
+	}
+	// Count the node's own vote as if it were for the block too: it may
+	// cast it after this one arrives.
+	sum := s.power(to)
+	for i := range got {
+		sum += s.power(i)
+	}
+	if sum+s.power(from) >= s.vals.QuorumPower() {
+		return false
+	}
+	if got == nil {
+		got = map[int]bool{}
+		a.held[k] = got
+	}
+	got[from] = true
+	return true
+}
+
+// onHonestVote records an honest vote (proofs-of-lock, coverage) and has
+// the byzantine validators answer it: for the block towards the nodes the
+// plan favours, nil towards the others, once per node and step.
+func (a *lockAttack) onHonestVote(from *simNode, v *chain.Vote) {
+	a.notePrevote(from.idx, v)
+	if !a.s.chaos || v.BlockID.IsZero() {
+		return
+	}
+	p := a.plan(v.Height, v.Round)
+	for _, b := range a.s.nodes {
+		if b.byz != attacker {
+			continue
+		}
+		for _, to := range a.s.nodes {
+			if to.byz != honest {
+				continue
+			}
+			k := attackVoteKey{b.idx, to.idx, v.Height, v.Round, v.Type}
+			if a.voted[k] {
+				continue
+			}
+			a.voted[k] = true
+			favoured := !p.targeted || (v.Type == chain.Prevote && p.lock[to.idx]) || (v.Type == chain.Precommit && p.decide[to.idx])
+			id := chain.ID("")
+			if favoured {
+				id = v.BlockID
+			}
+			a.sendVote(b, to.idx, v.Type, v.Height, v.Round, id)
+		}
+	}
+}
+
+func (a *lockAttack) sendVote(b *simNode, to int, t chain.VoteType, h uint64, r uint32, id chain.ID) {
+	s := a.s
+	v := chain.Vote{Type: t, Height: h, Round: r, BlockID: id, Validator: b.addr}
+	v.Sig = b.key.Sign(v.SignBytes(s.codec, "sim"))
+	a.notePrevote(b.idx, &v)
+	a.sendTo(to, Message{Vote: &v})
+}
+
+func (a *lockAttack) sendTo(to int, msg Message) {
+	a.sent = append(a.sent, msg)
+	a.s.send(to, msg)
+}
+
+// relayAll delivers every byzantine message to every honest node. It runs
+// when chaos ends and every few seconds after, standing in for gossip that
+// relays what any correct node received (a relayed copy may be lost too).
+func (a *lockAttack) relayAll() {
+	for _, msg := range a.sent {
+		for _, nd := range a.s.nodes {
+			if nd.byz == honest {
+				a.s.send(nd.idx, msg)
+			}
+		}
+	}
+	a.s.at(5*time.Second, 0, -1, a.relayAll)
+}
+
+// notePrevote tallies signed prevotes, so the adversary knows every
+// proof-of-lock that exists, seen by anyone or not.
+func (a *lockAttack) notePrevote(from int, v *chain.Vote) {
+	if v.Type != chain.Prevote || v.BlockID.IsZero() {
+		return
+	}
+	k := polKey{v.Height, v.Round, v.BlockID}
+	signers := a.power[k]
+	if signers == nil {
+		signers = map[int]bool{}
+		a.power[k] = signers
+	}
+	if signers[from] {
+		return
+	}
+	before := a.sum(signers)
+	signers[from] = true
+	if q := a.s.vals.QuorumPower(); before < q && a.sum(signers) >= q {
+		a.pols[v.Height] = append(a.pols[v.Height], k)
+	}
+}
+
+func (a *lockAttack) sum(set map[int]bool) uint64 {
+	var p uint64
+	for i := range set {
+		p += a.s.power(i)
+	}
+	return p
+}
+
+// propose replaces a byzantine proposer's proposal: a fresh block to all
+// (a locked honest node must not prevote it), two fresh blocks split
+// between two halves, or an older value with its older proof-of-lock (a
+// node locked later must not prevote it either).
+func (a *lockAttack) propose(b *simNode, p chain.Proposal) {
+	s := a.s
+	// The machine re-broadcasts its proposal every second: re-send the
+	// choice made the first time, or each honest node would simply get
+	// whichever version came first.
+	k := hrKey{p.Height, p.Round}
+	if msgs, ok := a.props[k]; ok {
+		for i, msg := range msgs {
+			if msg.Proposal != nil {
+				s.send(i, msg)
+			}
+		}
+		return
+	}
+	chosen := make([]Message, len(s.nodes))
+	defer func() { a.props[k] = chosen }()
+	fresh := func() chain.ID {
+		id := chain.IDOf(fmt.Appendf(nil, "attack/%d/%d/%d/%d", s.seed, p.Height, p.Round, s.rng.Uint64()))
+		s.valid[id], s.proposed[id] = true, true
+		return id
+	}
+	sign := func(q chain.Proposal) Message {
+		q.Sig = b.key.Sign(q.SignBytes(s.codec, "sim"))
+		return Message{Proposal: &q}
+	}
+	var old []polKey
+	for _, k := range a.pols[p.Height] {
+		if k.r < p.Round {
+			old = append(old, k)
+		}
+	}
+	switch choice := s.rng.IntN(3); {
+	case choice == 0 && len(old) > 0:
+		// The oldest proof whose value differs from the newest one: the
+		// lock most likely to be contradicted.
+		k := old[0]
+		for _, o := range old {
+			if o.block != old[len(old)-1].block {
+				k = o
+				break
+			}
+		}
+		msg := sign(chain.Proposal{Height: p.Height, Round: p.Round, POLRound: int32(k.r), BlockID: k.block, Proposer: b.addr})
+		s.coverage.oldPOLProposals++
+		for _, nd := range s.nodes {
+			if nd.byz == honest {
+				a.sendTo(nd.idx, msg)
+				chosen[nd.idx] = msg
+				// Its own part of that proof, in case it was withheld.
+				if a.power[k][b.idx] {
+					v := chain.Vote{Type: chain.Prevote, Height: k.h, Round: k.r, BlockID: k.block, Validator: b.addr}
+					v.Sig = b.key.Sign(v.SignBytes(s.codec, "sim"))
+					a.sendTo(nd.idx, Message{Vote: &v})
+				}
+			}
+		}
+	case choice == 1:
+		m1, m2 := sign(chain.Proposal{Height: p.Height, Round: p.Round, POLRound: -1, BlockID: fresh(), Proposer: b.addr}),
+			sign(chain.Proposal{Height: p.Height, Round: p.Round, POLRound: -1, BlockID: fresh(), Proposer: b.addr})
+		for _, nd := range s.nodes {
+			if nd.byz == honest {
+				if s.rng.IntN(2) == 0 {
+					a.sendTo(nd.idx, m1)
+					chosen[nd.idx] = m1
+				} else {
+					a.sendTo(nd.idx, m2)
+					chosen[nd.idx] = m2
+				}
+			}
+		}
+	default:
+		msg := sign(chain.Proposal{Height: p.Height, Round: p.Round, POLRound: -1, BlockID: fresh(), Proposer: b.addr})
+		for _, nd := range s.nodes {
+			if nd.byz == honest {
+				a.sendTo(nd.idx, msg)
+				chosen[nd.idx] = msg
+			}
+		}
+	}
+}
+
+// simCoverage counts the interesting paths one run went through, so the
+// simulation reports what it exercised rather than only that it passed.
+type simCoverage struct {
+	attack          bool
+	lockedNewRound  int // an undecided honest node locked in an earlier round entered a new round
+	lockHeld        int // a locked honest node prevoted nil on a proposal for another block (line 22/28 refusal)
+	unlockNewerPOL  int // a locked honest node prevoted another block on a newer proof-of-lock (line 28)
+	relocked        int // an honest node's lock moved to a different block (line 36)
+	splitDecision   int // a height some honest node decided while another honest node went to a later round
+	oldPOLProposals int // byzantine re-proposals with an older proof-of-lock
+}
+
+func (c simCoverage) add(o simCoverage) simCoverage {
+	return simCoverage{lockedNewRound: c.lockedNewRound + o.lockedNewRound, lockHeld: c.lockHeld + o.lockHeld,
+		unlockNewerPOL: c.unlockNewerPOL + o.unlockNewerPOL, relocked: c.relocked + o.relocked,
+		splitDecision: c.splitDecision + o.splitDecision, oldPOLProposals: c.oldPOLProposals + o.oldPOLProposals}
+}
+
+// seeds turns one run's counts into 0/1 per path, for "seeds that reached".
+func (c simCoverage) seeds() simCoverage {
+	b := func(n int) int { return min(n, 1) }
+	return simCoverage{lockedNewRound: b(c.lockedNewRound), lockHeld: b(c.lockHeld), unlockNewerPOL: b(c.unlockNewerPOL),
+		relocked: b(c.relocked), splitDecision: b(c.splitDecision), oldPOLProposals: b(c.oldPOLProposals)}
+}
+
+func (c simCoverage) String() string {
+	return fmt.Sprintf("locked then new round %d, lock held against another block %d, prevote past own lock on a newer proof-of-lock %d, "+
+		"lock moved to another block %d, decided by one while another went on %d, byzantine re-proposal with an older proof-of-lock %d",
+		c.lockedNewRound, c.lockHeld, c.unlockNewerPOL, c.relocked, c.splitDecision, c.oldPOLProposals)
+}
+
+// lockProbe tracks one honest node's lock, to count lock transitions.
+type lockProbe struct {
+	h       uint64
+	round   int32
+	value   chain.ID
+	roundIn uint32
+}
+
+// probe inspects an honest node after it handled its Ready.
+func (s *simNet) probe(nd *simNode) {
+	if nd.byz != honest || nd.m == nil {
+		return
+	}
+	st := nd.m.Status()
+	lp := &nd.probe
+	if lp.h != st.Height {
+		*lp = lockProbe{h: st.Height, round: -1}
+	}
+	if st.LockedRound >= 0 && lp.round >= 0 && st.LockedValue != lp.value {
+		s.coverage.relocked++
+	}
+	if st.Decided.IsZero() && st.LockedRound >= 0 && st.Round > uint32(st.LockedRound) && st.Round > lp.roundIn {
+		s.coverage.lockedNewRound++
+	}
+	lp.round, lp.value, lp.roundIn = st.LockedRound, st.LockedValue, st.Round
+}
+
+// probeVote classifies an honest prevote against the node's lock.
+func (s *simNet) probeVote(nd *simNode, v *chain.Vote) {
+	if v.Type != chain.Prevote || nd.m == nil {
+		return
+	}
+	st := nd.m.Status()
+	if st.LockedRound < 0 || uint32(st.LockedRound) >= v.Round {
+		return
+	}
+	rs := nd.m.rounds[v.Round]
+	if rs == nil || rs.proposal == nil || rs.proposal.BlockID == st.LockedValue {
+		return
+	}
+	if v.BlockID.IsZero() {
+		s.coverage.lockHeld++
+	} else {
+		s.coverage.unlockNewerPOL++
+	}
+}
+
+// probeDecision counts a decision at a height where another honest node is
+// already in a later round: the state the locks must protect.
+func (s *simNet) probeDecision(nd *simNode, d Decision) {
+	for _, o := range s.nodes {
+		if o != nd && o.byz == honest && o.m != nil {
+			if st := o.m.Status(); st.Height == d.Height && st.Round > d.Round && st.Decided.IsZero() {
+				s.coverage.splitDecision++
+				return
+			}
+		}
+	}
+}
+
+// attackRetry is how long a held-back vote waits before it is offered again.
+const attackRetry = 200 * time.Millisecond
