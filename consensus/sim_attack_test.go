@@ -90,7 +90,8 @@ func newLockAttack(s *simNet) *lockAttack {
 }
 
 // plan returns the plan of (h, r), drawing it the first time the round is
-// seen. Half the rounds are targeted.
+// seen. Half the rounds are targeted; each honest node is a locker with
+// probability 1/2.
 func (a *lockAttack) plan(h uint64, r uint32) *roundPlan {
 	k := hrKey{h, r}
 	if p, ok := a.plans[k]; ok {
@@ -99,9 +100,13 @@ func (a *lockAttack) plan(h uint64, r uint32) *roundPlan {
 	s := a.s
 	p := &roundPlan{targeted: s.rng.IntN(2) == 0, lock: make([]bool, len(s.nodes)), decide: make([]bool, len(s.nodes))}
 	if p.targeted {
+		// A quarter of the targeted rounds lock nobody: the proof-of-lock
+		// exists but no one saw it, which is what a later re-proposal with
+		// an old proof needs.
+		noLock := s.rng.IntN(4) == 0
 		var lockers []int
 		for _, nd := range s.nodes {
-			if nd.byz == honest && s.rng.IntN(2) == 0 {
+			if nd.byz == honest && !noLock && s.rng.IntN(2) == 0 {
 				p.lock[nd.idx] = true
 				lockers = append(lockers, nd.idx)
 			}
@@ -281,32 +286,28 @@ func (a *lockAttack) propose(b *simNode, p chain.Proposal) {
 		q.Sig = b.key.Sign(q.SignBytes(s.codec, "sim"))
 		return Message{Proposal: &q}
 	}
-	var old []polKey
-	for _, k := range a.pols[p.Height] {
-		if k.r < p.Round {
-			old = append(old, k)
+	// A proof-of-lock older than the newest one and for another block: the
+	// re-proposal a node locked on the newer block must refuse.
+	var old *polKey
+	pols := a.pols[p.Height]
+	for i := len(pols) - 1; i >= 0; i-- {
+		if newest := pols[len(pols)-1]; pols[i].r < p.Round && pols[i].block != newest.block {
+			old = &pols[i]
+			break
 		}
 	}
 	switch choice := s.rng.IntN(3); {
-	case choice == 0 && len(old) > 0:
-		// The oldest proof whose value differs from the newest one: the
-		// lock most likely to be contradicted.
-		k := old[0]
-		for _, o := range old {
-			if o.block != old[len(old)-1].block {
-				k = o
-				break
-			}
-		}
-		msg := sign(chain.Proposal{Height: p.Height, Round: p.Round, POLRound: int32(k.r), BlockID: k.block, Proposer: b.addr})
+	case choice < 2 && old != nil:
+		pk := *old
+		msg := sign(chain.Proposal{Height: p.Height, Round: p.Round, POLRound: int32(pk.r), BlockID: pk.block, Proposer: b.addr})
 		s.coverage.oldPOLProposals++
 		for _, nd := range s.nodes {
 			if nd.byz == honest {
 				a.sendTo(nd.idx, msg)
 				chosen[nd.idx] = msg
 				// Its own part of that proof, in case it was withheld.
-				if a.power[k][b.idx] {
-					v := chain.Vote{Type: chain.Prevote, Height: k.h, Round: k.r, BlockID: k.block, Validator: b.addr}
+				if a.power[pk][b.idx] {
+					v := chain.Vote{Type: chain.Prevote, Height: pk.h, Round: pk.r, BlockID: pk.block, Validator: b.addr}
 					v.Sig = b.key.Sign(v.SignBytes(s.codec, "sim"))
 					a.sendTo(nd.idx, Message{Vote: &v})
 				}
