@@ -37,14 +37,16 @@ import (
 // make two honest nodes decide different blocks; with them, agreement holds.
 type lockAttack struct {
 	s      *simNet
+	sched  *ProposerSchedule
 	nodeOf map[chain.Address]int
 	plans  map[hrKey]*roundPlan
-	held   map[capKey]map[int]bool // senders whose vote for the block reached the node
-	voted  map[attackVoteKey]bool  // byzantine votes already sent to a node
-	power  map[polKey]map[int]bool // signers of prevotes for (height, round, block)
-	pols   map[uint64][]polKey     // per height, proofs-of-lock in the order they formed
-	sent   []Message               // everything the byzantine validators sent, for relayAll
-	props  map[hrKey][]Message     // the proposal chosen per honest node, re-sent as is
+	held   map[capKey]map[int]bool    // senders whose vote for the block reached the node
+	voted  map[attackVoteKey]voteSent // byzantine votes already sent to a node
+	power  map[polKey]map[int]bool    // signers of prevotes for (height, round, block)
+	pols   map[uint64][]polKey        // per height, proofs-of-lock in the order they formed
+	sent   []Message                  // everything the byzantine validators sent, for relayAll
+	sentTo map[int][]Message          // what they sent each honest node, for resend
+	props  map[hrKey][]Message        // the proposal chosen per honest node, re-sent as is
 }
 
 type hrKey struct {
@@ -73,6 +75,9 @@ type attackVoteKey struct {
 	typ      chain.VoteType
 }
 
+// voteSent records what a byzantine validator sent one node for one step.
+type voteSent struct{ nilVote, blockVote bool }
+
 type polKey struct {
 	h     uint64
 	r     uint32
@@ -80,9 +85,9 @@ type polKey struct {
 }
 
 func newLockAttack(s *simNet) *lockAttack {
-	a := &lockAttack{s: s, nodeOf: map[chain.Address]int{}, plans: map[hrKey]*roundPlan{},
-		held: map[capKey]map[int]bool{}, voted: map[attackVoteKey]bool{}, power: map[polKey]map[int]bool{},
-		pols: map[uint64][]polKey{}, props: map[hrKey][]Message{}}
+	a := &lockAttack{s: s, sched: NewProposerSchedule(s.vals), nodeOf: map[chain.Address]int{}, plans: map[hrKey]*roundPlan{},
+		held: map[capKey]map[int]bool{}, voted: map[attackVoteKey]voteSent{}, power: map[polKey]map[int]bool{},
+		pols: map[uint64][]polKey{}, props: map[hrKey][]Message{}, sentTo: map[int][]Message{}}
 	for _, nd := range s.nodes {
 		a.nodeOf[nd.addr] = nd.idx
 	}
@@ -90,8 +95,14 @@ func newLockAttack(s *simNet) *lockAttack {
 }
 
 // plan returns the plan of (h, r), drawing it the first time the round is
-// seen. Half the rounds are targeted; each honest node is a locker with
-// probability 1/2.
+// seen. The proposer order is public, so the adversary prepares the rounds
+// before one of its own: two rounds ahead it lets a single honest node lock
+// (the others stay free to lock a new block in the next round, and the
+// proof-of-lock of this round is an old one by then); one round ahead it
+// lets every honest node lock and one decide, so that its re-proposal of
+// the old value meets nodes locked on a newer one; up to four rounds ahead
+// it lets nobody decide. Other rounds are targeted at random: half of
+// them, each honest node a locker with probability 1/2.
 func (a *lockAttack) plan(h uint64, r uint32) *roundPlan {
 	k := hrKey{h, r}
 	if p, ok := a.plans[k]; ok {
@@ -99,7 +110,30 @@ func (a *lockAttack) plan(h uint64, r uint32) *roundPlan {
 	}
 	s := a.s
 	p := &roundPlan{targeted: s.rng.IntN(2) == 0, lock: make([]bool, len(s.nodes)), decide: make([]bool, len(s.nodes))}
-	if p.targeted {
+	var honestNodes []int
+	for _, nd := range s.nodes {
+		if nd.byz == honest {
+			honestNodes = append(honestNodes, nd.idx)
+		}
+	}
+	byzProposes := func(r uint32) bool { return s.nodes[a.nodeOf[a.sched.Proposer(h, r)]].byz == attacker }
+	switch {
+	case byzProposes(r + 1):
+		p.targeted = true
+		for _, i := range honestNodes {
+			p.lock[i] = true
+		}
+		p.decide[honestNodes[s.rng.IntN(len(honestNodes))]] = true
+	case byzProposes(r + 2):
+		p.targeted = true
+		p.lock[honestNodes[s.rng.IntN(len(honestNodes))]] = true
+	case byzProposes(r+3) || byzProposes(r+4):
+		// Its turn is near: keep the height undecided until then.
+		p.targeted = true
+		for _, i := range honestNodes {
+			p.lock[i] = s.rng.IntN(2) == 0
+		}
+	case p.targeted:
 		// A quarter of the targeted rounds lock nobody: the proof-of-lock
 		// exists but no one saw it, which is what a later re-proposal with
 		// an old proof needs.
@@ -170,10 +204,14 @@ func (a *lockAttack) admit(to int, v *chain.Vote) bool {
 
 // onHonestVote records an honest vote (proofs-of-lock, coverage) and has
 // the byzantine validators answer it: for the block towards the nodes the
-// plan favours, nil towards the others, once per node and step.
+// plan favours, nil towards the others, nil to all for a nil vote. A node
+// that got nil first may get the block vote as well (an equivocation, and
+// evidence), never the same kind twice. Answering nil keeps the byzantine
+// power in the rounds an honest decider has left, where the remaining
+// honest nodes alone may lack a quorum.
 func (a *lockAttack) onHonestVote(from *simNode, v *chain.Vote) {
 	a.notePrevote(from.idx, v)
-	if !a.s.chaos || v.BlockID.IsZero() {
+	if !a.s.chaos {
 		return
 	}
 	p := a.plan(v.Height, v.Round)
@@ -186,16 +224,18 @@ func (a *lockAttack) onHonestVote(from *simNode, v *chain.Vote) {
 				continue
 			}
 			k := attackVoteKey{b.idx, to.idx, v.Height, v.Round, v.Type}
-			if a.voted[k] {
-				continue
+			sent := a.voted[k]
+			favoured := !v.BlockID.IsZero() &&
+				(!p.targeted || (v.Type == chain.Prevote && p.lock[to.idx]) || (v.Type == chain.Precommit && p.decide[to.idx]))
+			switch {
+			case favoured && !sent.blockVote:
+				sent.blockVote = true
+				a.sendVote(b, to.idx, v.Type, v.Height, v.Round, v.BlockID)
+			case !favoured && !sent.nilVote && !sent.blockVote:
+				sent.nilVote = true
+				a.sendVote(b, to.idx, v.Type, v.Height, v.Round, "")
 			}
-			a.voted[k] = true
-			favoured := !p.targeted || (v.Type == chain.Prevote && p.lock[to.idx]) || (v.Type == chain.Precommit && p.decide[to.idx])
-			id := chain.ID("")
-			if favoured {
-				id = v.BlockID
-			}
-			a.sendVote(b, to.idx, v.Type, v.Height, v.Round, id)
+			a.voted[k] = sent
 		}
 	}
 }
@@ -210,7 +250,25 @@ func (a *lockAttack) sendVote(b *simNode, to int, t chain.VoteType, h uint64, r 
 
 func (a *lockAttack) sendTo(to int, msg Message) {
 	a.sent = append(a.sent, msg)
+	a.sentTo[to] = append(a.sentTo[to], msg)
 	a.s.send(to, msg)
+}
+
+// resend repeats to an honest node what the byzantine validators sent it
+// for its current height, as an honest node's driver re-broadcasts its own
+// messages: a node that was down when they came would otherwise never get
+// them, and the byzantine power would be missing from its quorums.
+func (a *lockAttack) resend(to int) {
+	nd := a.s.nodes[to]
+	if nd.m == nil {
+		return
+	}
+	h := nd.m.Height()
+	for _, msg := range a.sentTo[to] {
+		if (msg.Vote != nil && msg.Vote.Height == h) || (msg.Proposal != nil && msg.Proposal.Height == h) {
+			a.s.send(to, msg)
+		}
+	}
 }
 
 // relayAll delivers every byzantine message to every honest node. It runs
@@ -257,24 +315,33 @@ func (a *lockAttack) sum(set map[int]bool) uint64 {
 	return p
 }
 
+// onRound runs when an honest node is seen in (h, r): if a byzantine
+// validator proposes that round, the adversary proposes (once; later it
+// re-sends its choice to each node entering the round). The byzantine
+// machines' own proposals are not used during chaos: a byzantine machine
+// that has decided the height would never propose in its later rounds.
+func (a *lockAttack) onRound(to int, h uint64, r uint32) {
+	k := hrKey{h, r}
+	if msgs, ok := a.props[k]; ok {
+		if msg := msgs[to]; msg.Proposal != nil {
+			a.s.send(to, msg)
+		}
+		return
+	}
+	b := a.s.nodes[a.nodeOf[a.sched.Proposer(h, r)]]
+	if b.byz != attacker {
+		return
+	}
+	a.propose(b, chain.Proposal{Height: h, Round: r})
+}
+
 // propose replaces a byzantine proposer's proposal: a fresh block to all
 // (a locked honest node must not prevote it), two fresh blocks split
 // between two halves, or an older value with its older proof-of-lock (a
 // node locked later must not prevote it either).
 func (a *lockAttack) propose(b *simNode, p chain.Proposal) {
 	s := a.s
-	// The machine re-broadcasts its proposal every second: re-send the
-	// choice made the first time, or each honest node would simply get
-	// whichever version came first.
 	k := hrKey{p.Height, p.Round}
-	if msgs, ok := a.props[k]; ok {
-		for i, msg := range msgs {
-			if msg.Proposal != nil {
-				s.send(i, msg)
-			}
-		}
-		return
-	}
 	chosen := make([]Message, len(s.nodes))
 	defer func() { a.props[k] = chosen }()
 	fresh := func() chain.ID {
@@ -375,6 +442,7 @@ type lockProbe struct {
 	round   int32
 	value   chain.ID
 	roundIn uint32
+	hIn     uint64
 }
 
 // probe inspects an honest node after it handled its Ready.
@@ -393,7 +461,10 @@ func (s *simNet) probe(nd *simNode) {
 	if st.Decided.IsZero() && st.LockedRound >= 0 && st.Round > uint32(st.LockedRound) && st.Round > lp.roundIn {
 		s.coverage.lockedNewRound++
 	}
-	lp.round, lp.value, lp.roundIn = st.LockedRound, st.LockedValue, st.Round
+	if s.attack != nil && s.chaos && (st.Round != lp.roundIn || st.Height != lp.hIn) && st.Decided.IsZero() {
+		s.attack.onRound(nd.idx, st.Height, st.Round)
+	}
+	lp.round, lp.value, lp.roundIn, lp.hIn = st.LockedRound, st.LockedValue, st.Round, st.Height
 }
 
 // probeVote classifies an honest prevote against the node's lock.

@@ -361,11 +361,8 @@ func (s *simNet) broadcast(from *simNode, msg Message) {
 		}
 	}
 	if from.byz == attacker && s.chaos {
-		// The attacker's votes answer honest ones (onHonestVote); its
-		// proposals are rewritten.
-		if msg.Proposal != nil {
-			s.attack.propose(from, *msg.Proposal)
-		}
+		// The attackers' votes answer honest ones (onHonestVote) and their
+		// proposals come from lockAttack.onRound; the machine's are unused.
 		return
 	}
 	if msg.Proposal != nil {
@@ -489,6 +486,9 @@ func (s *simNet) rebroadcastLoop(nd *simNode) {
 		if nd.up && nd.m != nil {
 			for _, msg := range nd.m.Rebroadcast() {
 				s.broadcast(nd, msg)
+			}
+			if s.attack != nil && s.chaos && nd.byz == honest {
+				s.attack.resend(nd.idx)
 			}
 			// Gossip the latest commit so peers one height behind move on.
 			if cm, ok := nd.commits[nd.committed]; ok && (s.attack == nil || !s.chaos) {
