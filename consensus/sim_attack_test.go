@@ -345,8 +345,10 @@ func (a *lockAttack) propose(b *simNode, p chain.Proposal) {
 	chosen := make([]Message, len(s.nodes))
 	defer func() { a.props[k] = chosen }()
 	fresh := func() chain.ID {
+		// A quarter of them fail validation: a byzantine proposer may
+		// propose garbage, and no honest node may lock or decide it.
 		id := chain.IDOf(fmt.Appendf(nil, "attack/%d/%d/%d/%d", s.seed, p.Height, p.Round, s.rng.Uint64()))
-		s.valid[id], s.proposed[id] = true, true
+		s.valid[id], s.proposed[id] = s.rng.IntN(4) != 0, true
 		return id
 	}
 	sign := func(q chain.Proposal) Message {
