@@ -676,7 +676,7 @@ func TestSim(t *testing.T) {
 	t.Logf("%d lock-attack seeds reached: %v", nAttack, attack)
 	// The attack exists to reach these paths; if a change makes it stop
 	// reaching them, the simulation no longer tests the locks.
-	if nAttack >= 20 && (attack.lockedNewRound*4 < nAttack || attack.lockHeld*10 < nAttack ||
+	if nAttack >= 80 && (attack.lockedNewRound*4 < nAttack || attack.lockHeld*10 < nAttack ||
 		attack.splitDecision*10 < nAttack || attack.oldPOLProposals*20 < nAttack) {
 		t.Errorf("lock-attack coverage fell: %d seeds, %v", nAttack, attack)
 	}
