@@ -1,0 +1,5 @@
+package nattest_test
+
+import "errors"
+
+func nodeMain(arg string) error { return errors.New("todo") }
