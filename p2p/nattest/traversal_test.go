@@ -1,0 +1,164 @@
+package nattest_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dure-network/dure/p2p/nattest"
+)
+
+const chainID = "nattest-1"
+
+// publicNodes starts n public p2p nodes (relay service, AutoNAT service,
+// DHT server), each bootstrapping to the ones before it, and returns them
+// with their full addresses.
+func publicNodes(ctx context.Context, t *testing.T, bed *nattest.Bed, n int) ([]*node, []string) {
+	t.Helper()
+	var nodes []*node
+	var addrs []string
+	for i := range n {
+		h := bed.PublicHost(fmt.Sprintf("pub%d", i))
+		nd := startNode(t, h, nodeSpec{ChainID: chainID, Public: true, Bootstrap: slices.Clone(addrs)})
+		st, err := nd.wait(ctx, "start", func(nodeStatus) bool { return true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, nd)
+		addrs = append(addrs, "/ip4/"+h.IP+"/udp/26656/quic-v1/p2p/"+st.ID, "/ip4/"+h.IP+"/tcp/26656/p2p/"+st.ID)
+	}
+	return nodes, addrs
+}
+
+// TestNATTraversal is the home-node story on one bed: four public nodes
+// (the chain's seeds: relay and AutoNAT service, DHT servers), two homes
+// behind cone NATs and two behind symmetric NATs, all with dure's default
+// p2p config and the public nodes as bootstrap peers.
+//
+//   - AutoNAT: every public node finds itself Public, every home node
+//     Private, and each home node gets a relay reservation.
+//   - Cone: home B dials home A through the relay; DCUtR hole punching
+//     must leave a direct, non-relayed connection between them (checked on
+//     both sides, and that its address is the other router's public one).
+//   - Symmetric: the same dial stays relayed (no direct connection appears
+//     within the hole-punch window), and a tx gossiped by one home node
+//     still reaches the other.
+func TestNATTraversal(t *testing.T) {
+	bed := nattest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	defer cancel()
+	start := time.Now()
+	pubs, seeds := publicNodes(ctx, t, bed, 4)
+
+	type home struct {
+		r  *nattest.Router
+		h  *nattest.Host
+		nd *node
+	}
+	mk := func(name string, nat nattest.NAT) *home {
+		r := bed.Router("r"+name, nat)
+		h := r.Host(name)
+		return &home{r: r, h: h, nd: startNode(t, h, nodeSpec{ChainID: chainID, Bootstrap: seeds})}
+	}
+	ca, cb := mk("ca", nattest.Cone), mk("cb", nattest.Cone)
+	sa, sb := mk("sa", nattest.Symmetric), mk("sb", nattest.Symmetric)
+	homes := []*home{ca, cb, sa, sb}
+
+	// AutoNAT and relay reservations, all nodes in parallel.
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for _, p := range pubs {
+		wg.Go(func() {
+			_, err := p.wait(ctx, "AutoNAT Public", func(s nodeStatus) bool { return s.Reach == "Public" })
+			errs <- err
+		})
+	}
+	reserved := make(map[*home]time.Duration)
+	var mu sync.Mutex
+	for _, hm := range homes {
+		wg.Go(func() {
+			st, err := hm.nd.wait(ctx, "AutoNAT Private and a relay address", func(s nodeStatus) bool {
+				return s.Reach == "Private" && len(s.circuitAddrs()) > 0
+			})
+			if err == nil && st.Reach != "Private" {
+				err = fmt.Errorf("%s: reachability %s", hm.h.Name, st.Reach)
+			}
+			mu.Lock()
+			reserved[hm] = time.Since(start)
+			mu.Unlock()
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range pubs {
+		t.Logf("pub%d: AutoNAT %s, v2 reachable %v", i, p.status().Reach, p.status().V2Reachable)
+	}
+	for _, hm := range homes {
+		st := hm.nd.status()
+		t.Logf("%s (%s NAT): AutoNAT %s, relay addresses after %v: %v", hm.h.Name, hm.r.NAT, st.Reach, reserved[hm].Round(100*time.Millisecond), st.circuitAddrs())
+	}
+
+	// Cone: dial through the relay, expect DCUtR to make it direct.
+	dialStart := time.Now()
+	ca0 := ca.nd.status()
+	cb.nd.send(t, "dial "+ca0.circuitAddrs()[0]+"/p2p/"+ca0.ID)
+	sa0 := sa.nd.status()
+	sb.nd.send(t, "dial "+sa0.circuitAddrs()[0]+"/p2p/"+sa0.ID)
+
+	cbID := cb.nd.status().ID
+	st, err := ca.nd.wait(ctx, "direct connection to cb", func(s nodeStatus) bool { _, ok := s.direct(cbID); return ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(dialStart)
+	c, _ := st.direct(cbID)
+	if !strings.Contains(c.Addr, "/ip4/"+cb.r.WANIP+"/") {
+		t.Errorf("ca's direct connection to cb is from %s, want cb's router %s", c.Addr, cb.r.WANIP)
+	}
+	if _, err := cb.nd.wait(ctx, "direct connection to ca", func(s nodeStatus) bool { _, ok := s.direct(ca0.ID); return ok }); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cone: hole punched, direct connection %s after %v from the relayed dial", c.Addr, took.Round(10*time.Millisecond))
+
+	// Symmetric: relayed, and no direct connection within the window the
+	// cone pair needed plus a margin.
+	sbID := sb.nd.status().ID
+	if _, err := sa.nd.wait(ctx, "relayed connection to sb", func(s nodeStatus) bool { return s.relayed(sbID) }); err != nil {
+		t.Fatal(err)
+	}
+	window, wcancel := context.WithTimeout(ctx, max(took+5*time.Second, 10*time.Second))
+	st, err = sa.nd.wait(window, "direct connection to sb", func(s nodeStatus) bool { _, ok := s.direct(sbID); return ok })
+	wcancel()
+	if err == nil {
+		c, _ := st.direct(sbID)
+		t.Fatalf("symmetric NAT: a direct connection appeared (%s); the bed's symmetric NAT is not symmetric", c.Addr)
+	}
+	if !sa.nd.status().relayed(sbID) {
+		t.Fatalf("symmetric NAT: the relayed connection to sb is gone: %+v", sa.nd.status().Conns)
+	}
+	t.Logf("symmetric: still relayed only after the hole-punch window")
+
+	// Gossip still flows between the homes (through the public nodes' mesh).
+	gossipStart := time.Now()
+	sa.nd.send(t, "tx from-sa")
+	ca.nd.send(t, "tx from-ca")
+	for _, c := range []struct {
+		nd   *node
+		want string
+	}{{sb.nd, "from-sa"}, {cb.nd, "from-ca"}} {
+		if _, err := c.nd.wait(ctx, "tx "+c.want, func(s nodeStatus) bool { return slices.Contains(s.Txs, c.want) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("gossip between the homes in %v; whole test %v", time.Since(gossipStart).Round(time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+}
