@@ -48,6 +48,7 @@ func publicNodes(ctx context.Context, t *testing.T, bed *nattest.Bed, n int) ([]
 //     within the hole-punch window), and a tx gossiped by one home node
 //     still reaches the other.
 func TestNATTraversal(t *testing.T) {
+	t.Parallel()
 	bed := nattest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
 	defer cancel()
