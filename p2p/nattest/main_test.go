@@ -1,13 +1,14 @@
 package nattest_test
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,36 +93,77 @@ func udpProbe(arg string) error {
 	return nil
 }
 
-// startHelper runs the test binary as role in h's namespace.
-func startHelper(t *testing.T, h *nattest.Host, role, arg string) *nattest.Proc {
+// startHelper runs the test binary as role in h's namespace, with extra
+// environment variables env.
+func startHelper(t *testing.T, h *nattest.Host, role, arg string, env ...string) *nattest.Proc {
+	t.Helper()
+	p, _ := startHelperLog(t, h, role, arg, env...)
+	return p
+}
+
+func startHelperLog(t *testing.T, h *nattest.Host, role, arg string, env ...string) (*nattest.Proc, *logWriter) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := h.Command(exe)
-	p.Cmd.Env = append(os.Environ(), "DURE_NATTEST_ROLE="+role, "DURE_NATTEST_ARG="+arg)
-	p.Cmd.Stderr = &prefixWriter{t: t, prefix: h.Name + ": "}
+	p.Cmd.Env = append(append(os.Environ(), "DURE_NATTEST_ROLE="+role, "DURE_NATTEST_ARG="+arg), env...)
+	lw := &logWriter{t: t, prefix: h.Name + ": ", counts: make(map[string]int)}
+	p.Cmd.Stderr = lw
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return p, lw
 }
 
-// prefixWriter logs a helper's stderr through t.Log (only shown on failure
-// or with -v), until the test ends.
-type prefixWriter struct {
+// logWriter passes a helper's stderr to t.Log line by line (shown on
+// failure or with -v), except libp2p's debug lines, which it only counts
+// by message (msg="…").
+type logWriter struct {
 	t      *testing.T
 	prefix string
+	mu     sync.Mutex
+	part   []byte
+	counts map[string]int
 }
 
-func (w *prefixWriter) Write(b []byte) (int, error) {
-	defer func() { _ = recover() }() // t.Log after the test ended panics
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		w.t.Log(w.prefix + sc.Text())
+func (w *logWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.part = append(w.part, b...)
+	for {
+		i := bytes.IndexByte(w.part, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(w.part[:i])
+		w.part = w.part[i+1:]
+		if strings.Contains(strings.ToLower(line), "level=debug") {
+			if _, rest, ok := strings.Cut(line, " msg="); ok {
+				var msg string
+				if r, ok := strings.CutPrefix(rest, `"`); ok {
+					msg, _, _ = strings.Cut(r, `"`)
+				} else {
+					msg, _, _ = strings.Cut(rest, " ")
+				}
+				w.counts[msg]++
+			}
+			continue
+		}
+		func() {
+			defer func() { _ = recover() }() // t.Log after the test ended panics
+			w.t.Log(w.prefix + line)
+		}()
 	}
 	return len(b), nil
+}
+
+// count is how many debug lines with message msg the helper wrote.
+func (w *logWriter) count(msg string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.counts[msg]
 }
 
 // readLine waits for p's next stdout line.

@@ -196,6 +196,7 @@ func strs[T fmt.Stringer](in []T) []string {
 // node is the parent's handle on a node helper.
 type node struct {
 	p    *nattest.Proc
+	log  *logWriter
 	name string
 	mu   sync.Mutex
 	st   nodeStatus
@@ -205,7 +206,9 @@ type node struct {
 func startNode(t *testing.T, h *nattest.Host, spec nodeSpec) *node {
 	t.Helper()
 	b, _ := json.Marshal(spec)
-	nd := &node{p: startHelper(t, h, "node", string(b)), name: h.Name, upd: make(chan struct{})}
+	// libp2p's hole-punch debug lines are counted (see logWriter).
+	p, lw := startHelperLog(t, h, "node", string(b), "GOLOG_LOG_LEVEL=error,p2p-holepunch=debug", "GOLOG_LOG_FORMAT=text")
+	nd := &node{p: p, log: lw, name: h.Name, upd: make(chan struct{})}
 	go func() {
 		for l := range nd.p.Lines {
 			var st nodeStatus

@@ -3,6 +3,10 @@ package nattest_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
 	"slices"
 	"strings"
 	"sync"
@@ -50,7 +54,18 @@ func publicNodes(ctx context.Context, t *testing.T, bed *nattest.Bed, n int) ([]
 func TestNATTraversal(t *testing.T) {
 	t.Parallel()
 	bed := nattest.New(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	punches := 1
+	if v := os.Getenv("DURE_NATTEST_PUNCHES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("DURE_NATTEST_PUNCHES=%q: want a positive count", v)
+		}
+		if _, err := exec.LookPath("conntrack"); err != nil && n > 1 {
+			t.Fatalf("DURE_NATTEST_PUNCHES=%d needs conntrack(8) to forget the NAT mappings between tries (apt-get install -y conntrack): %v", n, err)
+		}
+		punches = n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second+time.Duration(punches-1)*40*time.Second)
 	defer cancel()
 	start := time.Now()
 	pubs, seeds := publicNodes(ctx, t, bed, 4)
@@ -129,7 +144,19 @@ func TestNATTraversal(t *testing.T) {
 	if _, err := cb.nd.wait(ctx, "direct connection to ca", func(s nodeStatus) bool { _, ok := s.direct(ca0.ID); return ok }); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("cone: hole punched, direct connection %s after %v from the relayed dial", c.Addr, took.Round(10*time.Millisecond))
+	// The NATs drop unsolicited packets, so only a simultaneous open can
+	// have made this connection; libp2p's DCUtR log says it did.
+	punched := func() int { return ca.nd.log.count("hole punch successful") + cb.nd.log.count("hole punch successful") }
+	for deadline := time.Now().Add(3 * time.Second); punched() == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if punched() == 0 {
+		t.Errorf("direct connection without a successful DCUtR hole punch logged by either side")
+	}
+	t.Logf("cone: hole punched (DCUtR), direct connection %s after %v from the relayed dial", c.Addr, took.Round(10*time.Millisecond))
+	if punches > 1 {
+		repeatPunch(ctx, t, punches, took, punched, ca.nd, cb.nd, ca.r, cb.r, ca0.circuitAddrs()[0]+"/p2p/"+ca0.ID)
+	}
 
 	// Symmetric: relayed, and no direct connection within the window the
 	// cone pair needed plus a margin.
@@ -147,7 +174,9 @@ func TestNATTraversal(t *testing.T) {
 	if !sa.nd.status().relayed(sbID) {
 		t.Fatalf("symmetric NAT: the relayed connection to sb is gone: %+v", sa.nd.status().Conns)
 	}
-	t.Logf("symmetric: still relayed only after the hole-punch window")
+	t.Logf("symmetric: still relayed only after the hole-punch window; DCUtR attempts failed: %d, succeeded: %d",
+		sa.nd.log.count("hole punch attempt with peer failed")+sb.nd.log.count("hole punch attempt with peer failed"),
+		sa.nd.log.count("hole punch successful")+sb.nd.log.count("hole punch successful"))
 
 	// Gossip still flows between the homes (through the public nodes' mesh).
 	gossipStart := time.Now()
@@ -162,4 +191,67 @@ func TestNATTraversal(t *testing.T) {
 		}
 	}
 	t.Logf("gossip between the homes in %v; whole test %v", time.Since(gossipStart).Round(time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+}
+
+// repeatPunch measures hole punching over more tries: each try closes the
+// pair's connections, makes both routers forget every NAT mapping between
+// them (conntrack -D), dials through the relay again and waits up to 30 s
+// for a direct connection.
+func repeatPunch(ctx context.Context, t *testing.T, tries int, first time.Duration, punched func() int, a, b *node, ra, rb *nattest.Router, aCircuit string) {
+	t.Helper()
+	aID, bID := a.status().ID, b.status().ID
+	times := []time.Duration{first}
+	failed, viaDCUtR := 0, 1
+	for i := 1; i < tries; i++ {
+		a.send(t, "close "+bID)
+		b.send(t, "close "+aID)
+		gone := func(p string) func(nodeStatus) bool {
+			return func(s nodeStatus) bool {
+				for _, c := range s.Conns {
+					if c.Peer == p {
+						return false
+					}
+				}
+				return true
+			}
+		}
+		if _, err := a.wait(ctx, "no connection to b", gone(bID)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.wait(ctx, "no connection to a", gone(aID)); err != nil {
+			t.Fatal(err)
+		}
+		for _, pair := range [][2]*nattest.Router{{ra, rb}, {rb, ra}} {
+			for _, dir := range []string{"-s", "-d"} {
+				// exit status 1 means no entry matched: fine
+				_ = exec.CommandContext(ctx, "ip", "netns", "exec", pair[0].NS, "conntrack", "-D", dir, pair[1].WANIP).Run()
+			}
+		}
+		before := punched()
+		t0 := time.Now()
+		b.send(t, "dial "+aCircuit)
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		st, err := a.wait(wctx, "direct connection", func(s nodeStatus) bool { _, ok := s.direct(bID); return ok })
+		cancel()
+		if err != nil {
+			failed++
+			t.Logf("punch %d: no direct connection within 30 s", i+1)
+			continue
+		}
+		c, _ := st.direct(bID)
+		times = append(times, time.Since(t0))
+		for deadline := time.Now().Add(2 * time.Second); punched() == before && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if punched() > before {
+			viaDCUtR++
+		}
+		t.Logf("punch %d: direct %s after %v", i+1, c.Addr, times[len(times)-1].Round(10*time.Millisecond))
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	t.Logf("hole punching behind cone NATs: %d of %d tries direct (%d with a DCUtR success logged); time from relayed dial to direct connection: min %v, median %v, max %v",
+		len(times), tries, viaDCUtR, times[0].Round(10*time.Millisecond), times[len(times)/2].Round(10*time.Millisecond), times[len(times)-1].Round(10*time.Millisecond))
+	if failed*2 > tries {
+		t.Errorf("hole punching failed in %d of %d tries", failed, tries)
+	}
 }
