@@ -260,6 +260,8 @@ func (b *Bed) Router(name string, nat NAT) *Router {
 	b.must("ip", "-n", r.NS, "addr", "add", fmt.Sprintf("192.168.%d.1/24", r.lan), "dev", "br0")
 	b.must("ip", "-n", r.NS, "link", "set", "br0", "up")
 	b.must("ip", "netns", "exec", r.NS, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	// With br_netfilter loaded, frames bridged between two LAN hosts also
+	// pass the forward hook: the first rule keeps the LAN one segment.
 	masq := "masquerade"
 	if nat == Symmetric {
 		masq = "masquerade fully-random"
@@ -270,6 +272,7 @@ func (b *Bed) Router(name string, nat NAT) *Router {
 table ip dnat_filter {
 	chain wan_fwd {
 		type filter hook forward priority filter; policy drop;
+		iifname "br0" oifname "br0" accept
 		iifname "br0" oifname "wan" accept
 		iifname "wan" oifname "br0" ct state established,related accept
 	}
@@ -307,6 +310,8 @@ func (r *Router) Host(name string) *Host {
 	b.must("ip", "-n", h.NS, "addr", "add", h.IP+"/24", "dev", "eth0")
 	b.must("ip", "-n", h.NS, "link", "set", "eth0", "up")
 	b.must("ip", "-n", h.NS, "route", "add", PublicNet, "via", fmt.Sprintf("192.168.%d.1", r.lan))
+	// Multicast (mDNS) stays on the LAN: the router does not forward it.
+	b.must("ip", "-n", h.NS, "route", "add", "224.0.0.0/4", "dev", "eth0")
 	return h
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -149,7 +150,9 @@ func (w *logWriter) Write(b []byte) (int, error) {
 				}
 				w.counts[msg]++
 			}
-			continue
+			if !verbose {
+				continue
+			}
 		}
 		func() {
 			defer func() { _ = recover() }() // t.Log after the test ended panics
@@ -158,6 +161,9 @@ func (w *logWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// verbose: DURE_NATTEST_LOG=<GOLOG_LOG_LEVEL> shows libp2p's debug lines too.
+var verbose = os.Getenv("DURE_NATTEST_LOG") != ""
 
 // count is how many debug lines with message msg the helper wrote.
 func (w *logWriter) count(msg string) int {
@@ -177,4 +183,17 @@ func readLine(ctx context.Context, p *nattest.Proc) (string, error) {
 	case <-ctx.Done():
 		return "", fmt.Errorf("%s: %w", p.Host.Name, ctx.Err())
 	}
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive count", name, v)
+	}
+	return n
 }

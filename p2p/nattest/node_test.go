@@ -30,6 +30,8 @@ type nodeSpec struct {
 	ChainID   string
 	Public    bool
 	Bootstrap []string
+	MDNS      bool // EnableMDNS
+	DHTOnly   bool // EnableHolePunching, EnableRelay off: a plain DHT peer
 }
 
 // nodeStatus is one line a node helper prints whenever something changed.
@@ -94,6 +96,10 @@ func nodeMain(arg string) error {
 	cfg.EnableNATPortMap = false // no UPnP gateway in the bed; it would only add probes
 	if spec.Public {
 		cfg.EnableRelayService, cfg.DHTServer = true, true
+	}
+	cfg.EnableMDNS = spec.MDNS
+	if spec.DHTOnly {
+		cfg.EnableHolePunching, cfg.EnableRelay, cfg.DHTServer = false, false, true
 	}
 	var mu sync.Mutex
 	var txs []string
@@ -207,7 +213,11 @@ func startNode(t *testing.T, h *nattest.Host, spec nodeSpec) *node {
 	t.Helper()
 	b, _ := json.Marshal(spec)
 	// libp2p's hole-punch debug lines are counted (see logWriter).
-	p, lw := startHelperLog(t, h, "node", string(b), "GOLOG_LOG_LEVEL=error,p2p-holepunch=debug", "GOLOG_LOG_FORMAT=text")
+	level := "error,p2p-holepunch=debug"
+	if v := os.Getenv("DURE_NATTEST_LOG"); v != "" {
+		level = v + ",p2p-holepunch=debug"
+	}
+	p, lw := startHelperLog(t, h, "node", string(b), "GOLOG_LOG_LEVEL="+level, "GOLOG_LOG_FORMAT=text")
 	nd := &node{p: p, log: lw, name: h.Name, upd: make(chan struct{})}
 	go func() {
 		for l := range nd.p.Lines {
