@@ -44,7 +44,7 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 		st.PeerID = n.net.ID().String()
 		st.ListenAddrs = n.net.Addrs()
 		st.Peers = len(n.net.Peers())
-		st.P2P = map[string]any{"topics": n.net.Topics(), "stats": n.net.Stats(), "denied": n.net.Denied()}
+		st.P2P = map[string]any{"topics": n.net.Topics(), "stats": n.net.Stats(), "denied": n.net.Denied(), "reachability": n.net.Reachability()}
 	}
 	if !n.key.IsZero() {
 		ref := &api.ValidatorRef{Address: n.self}
@@ -339,7 +339,7 @@ func (b backend) Peers(ctx context.Context) (any, error) {
 		return map[string]any{"peers": []any{}}, nil
 	}
 	return map[string]any{"peer_id": n.net.ID().String(), "addrs": n.net.Addrs(), "peers": n.net.Peers(),
-		"topics": n.net.Topics(), "denied": n.net.Denied()}, nil
+		"topics": n.net.Topics(), "denied": n.net.Denied(), "reachability": n.net.Reachability()}, nil
 }
 
 func (b backend) DenyPeer(ctx context.Context, id string, deny bool) error {

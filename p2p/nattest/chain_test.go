@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -113,17 +114,25 @@ func startDure(t *testing.T, bin string, h *nattest.Host, home string) *dureNode
 			d.mu.Lock()
 			lines := strings.Split(strings.TrimSpace(d.log.String()), "\n")
 			d.mu.Unlock()
-			t.Logf("%s log, last lines:\n%s", h.Name, strings.Join(lines[max(0, len(lines)-25):], "\n"))
+			lines = slices.DeleteFunc(lines, func(l string) bool { return strings.Contains(l, `msg="committed block"`) })
+			t.Logf("%s log without block commits, last lines:\n%s", h.Name, strings.Join(lines[max(0, len(lines)-25):], "\n"))
 		}
 	})
 	return d
 }
 
 type dureStatus struct {
-	PeerID  string `json:"peer_id"`
-	Height  uint64 `json:"height"`
-	Syncing bool   `json:"syncing"`
-	Peers   int    `json:"peers"`
+	PeerID      string   `json:"peer_id"`
+	ListenAddrs []string `json:"listen_addrs"`
+	Height      uint64   `json:"height"`
+	Syncing     bool     `json:"syncing"`
+	Peers       int      `json:"peers"`
+	P2P         struct {
+		Reachability struct {
+			AutoNAT   string   `json:"autonat"`
+			Reachable []string `json:"reachable"`
+		} `json:"reachability"`
+	} `json:"p2p"`
 }
 
 // status asks the node's API, from inside its namespace.
@@ -172,9 +181,10 @@ func TestHomeNodeFollowsChain(t *testing.T) {
 	defer cancel()
 	const chain = "nat-home-1"
 	fast := func(c string) string { return setKey(c, "heartbeat_interval", "'300ms'") }
+	relay := func(c string) string { return setKey(fast(c), "enable_relay_service", "true") }
 
 	seedHost := bed.PublicHost("seed")
-	seedHome := initHome(t, bin, chain, fast)
+	seedHome := initHome(t, bin, chain, relay)
 	seed := startDure(t, bin, seedHost, seedHome)
 	st := seed.waitStatus(ctx, "height 10", func(s dureStatus) bool { return s.Height >= 10 })
 	boot := fmt.Sprintf("['/ip4/%s/tcp/26656/p2p/%s', '/ip4/%s/udp/26656/quic-v1/p2p/%s']", seedHost.IP, st.PeerID, seedHost.IP, st.PeerID)
@@ -205,4 +215,22 @@ func TestHomeNodeFollowsChain(t *testing.T) {
 		t.Errorf("home at %d fell behind the seed at %d", follow.Height, now.Height)
 	}
 	t.Logf("home follows: height %d, seed %d, %v after start", follow.Height, now.Height, time.Since(started).Round(10*time.Millisecond))
+
+	// AutoNAT (answered by the seed's relay service) finds the home node
+	// private, and it takes a relay reservation on the seed.
+	circuit := "/ip4/" + seedHost.IP + "/tcp/26656/p2p/" + st.PeerID + "/p2p-circuit"
+	hs := home.waitStatus(ctx, "AutoNAT private and a relay address", func(s dureStatus) bool {
+		if s.P2P.Reachability.AutoNAT != "private" {
+			return false
+		}
+		for _, a := range s.ListenAddrs {
+			if strings.HasPrefix(a, circuit) {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("home: AutoNAT %s, relay address %s…, %v after start", hs.P2P.Reachability.AutoNAT, circuit, time.Since(started).Round(100*time.Millisecond))
+	ss, _ := seed.status(ctx)
+	t.Logf("seed: AutoNAT %s, v2 reachable %v", ss.P2P.Reachability.AutoNAT, ss.P2P.Reachability.Reachable)
 }

@@ -87,9 +87,14 @@ func TestNATTraversal(t *testing.T) {
 	// AutoNAT and relay reservations, all nodes in parallel.
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
+	// The public nodes run the relay service, which declares them public
+	// (AutoNAT v1 is forced); AutoNAT v2 must confirm it by dialling back.
 	for _, p := range pubs {
 		wg.Go(func() {
-			_, err := p.wait(ctx, "AutoNAT Public", func(s nodeStatus) bool { return s.Reach == "Public" })
+			want := "/ip4/" + p.p.Host.IP + "/"
+			_, err := p.wait(ctx, "AutoNAT Public, v2 reachable "+want, func(s nodeStatus) bool {
+				return s.Reach == "Public" && slices.ContainsFunc(s.V2Reachable, func(a string) bool { return strings.HasPrefix(a, want) })
+			})
 			errs <- err
 		})
 	}
