@@ -38,7 +38,7 @@ func publicNodes(ctx context.Context, t *testing.T, bed *nattest.Bed, n int) ([]
 	return nodes, addrs
 }
 
-// TestNATTraversal is the home-node story on one bed: four public nodes
+// TestNATTraversal is the home-node story on one bed: two public nodes
 // (the chain's seeds: relay and AutoNAT service, DHT servers), two homes
 // behind cone NATs and two behind symmetric NATs, all with dure's default
 // p2p config and the public nodes as bootstrap peers.
@@ -68,7 +68,9 @@ func TestNATTraversal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second+time.Duration(punches-1)*40*time.Second)
 	defer cancel()
 	start := time.Now()
-	pubs, seeds := publicNodes(ctx, t, bed, 4)
+	// Two seeds; DURE_NATTEST_PUBLIC=n tries another count (1, 3 and 4
+	// pass as well).
+	pubs, seeds := publicNodes(ctx, t, bed, envInt(t, "DURE_NATTEST_PUBLIC", 2))
 
 	type home struct {
 		r  *nattest.Router
