@@ -127,7 +127,10 @@ type dureStatus struct {
 	Height      uint64   `json:"height"`
 	Syncing     bool     `json:"syncing"`
 	Peers       int      `json:"peers"`
-	P2P         struct {
+	Validator   *struct {
+		Power uint64 `json:"power"`
+	} `json:"validator"`
+	P2P struct {
 		Reachability struct {
 			AutoNAT   string   `json:"autonat"`
 			Reachable []string `json:"reachable"`
@@ -233,4 +236,75 @@ func TestHomeNodeFollowsChain(t *testing.T) {
 	t.Logf("home: AutoNAT %s, relay address %s…, %v after start", hs.P2P.Reachability.AutoNAT, circuit, time.Since(started).Round(100*time.Millisecond))
 	ss, _ := seed.status(ctx)
 	t.Logf("seed: AutoNAT %s, v2 reachable %v", ss.P2P.Reachability.AutoNAT, ss.P2P.Reachability.Reachable)
+}
+
+// TestHomeValidatorSignsBlocks: a chain of two validators of equal power,
+// one on the public segment (with the relay service) and one at home
+// behind a cone NAT that dials out to it. A block needs more than 2/3 of
+// the power, so every block the chain makes carries the home validator's
+// precommit.
+func TestHomeValidatorSignsBlocks(t *testing.T) {
+	t.Parallel()
+	bed := nattest.New(t)
+	bin := dure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "net")
+	if out, err := exec.Command(bin, "testnet", "--generate-only", "--dir", dir, "--validators", "2", "--chain-id", "nat-val-1", "--heartbeat", "300ms").CombinedOutput(); err != nil {
+		t.Fatalf("dure testnet --generate-only: %v\n%s", err, out)
+	}
+	var man struct {
+		Nodes []struct {
+			PeerID string `json:"peer_id"`
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "testnet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &man); err != nil || len(man.Nodes) != 2 {
+		t.Fatalf("testnet.json: %v (%d nodes)", err, len(man.Nodes))
+	}
+	seedHost := bed.PublicHost("vseed")
+	homeHost := bed.Router("rval", nattest.Cone).Host("vhome")
+	edit := func(home string, f func(string) string) {
+		path := filepath.Join(home, "config.toml")
+		c, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := setKey(string(c), "listen_addrs", "['/ip4/0.0.0.0/tcp/26656', '/ip4/0.0.0.0/udp/26656/quic-v1']")
+		s = setKey(s, "listen_addr", "'127.0.0.1:26657'")
+		if err := os.WriteFile(path, []byte(f(s)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seedHome, homeHome := filepath.Join(dir, "node0"), filepath.Join(dir, "node1")
+	edit(seedHome, func(s string) string {
+		return setKey(setKey(s, "bootstrap_peers", "[]"), "enable_relay_service", "true")
+	})
+	edit(homeHome, func(s string) string {
+		// The generated testnet turns discovery and NAT off; a home node has the defaults.
+		for _, k := range []string{"enable_dht", "enable_nat_port_map", "enable_hole_punching", "enable_relay"} {
+			s = setKey(s, k, "true")
+		}
+		return setKey(s, "bootstrap_peers", fmt.Sprintf("['/ip4/%s/tcp/26656/p2p/%s', '/ip4/%s/udp/26656/quic-v1/p2p/%s']",
+			seedHost.IP, man.Nodes[0].PeerID, seedHost.IP, man.Nodes[0].PeerID))
+	})
+	started := time.Now()
+	seed := startDure(t, bin, seedHost, seedHome)
+	home := startDure(t, bin, homeHost, homeHome)
+	var powers [2]uint64
+	for i, d := range []*dureNode{seed, home} {
+		st := d.waitStatus(ctx, "height 10", func(s dureStatus) bool { return s.Height >= 10 })
+		if st.Validator == nil || st.Validator.Power == 0 {
+			t.Fatalf("%s is not a validator: %+v", d.h.Name, st.Validator)
+		}
+		powers[i] = st.Validator.Power
+	}
+	if powers[0] != powers[1] {
+		t.Fatalf("validator powers %v: want equal, so that no block commits without the home validator", powers)
+	}
+	t.Logf("two validators of power %d each, one behind NAT: height 10 after %v; every block needed the home validator's precommit",
+		powers[0], time.Since(started).Round(10*time.Millisecond))
 }
