@@ -99,6 +99,11 @@ func New(t testing.TB) *Bed {
 	if err := b.addNS(b.inet); err != nil {
 		t.Skipf("%v: %v", ErrUnavailable, err)
 	}
+	// nft(8) may be installed on a kernel without nf_tables NAT.
+	if err := runInput("table ip dnat_probe {\n\tchain p { type nat hook postrouting priority srcnat; policy accept; masquerade; }\n}\ndelete table ip dnat_probe\n",
+		"ip", "netns", "exec", b.inet, "nft", "-f", "-"); err != nil {
+		t.Skipf("%v: nftables NAT does not work here: %v", ErrUnavailable, err)
+	}
 	b.must("ip", "-n", b.inet, "link", "add", "br0", "type", "bridge")
 	b.must("ip", "-n", b.inet, "link", "set", "br0", "up")
 	return b
