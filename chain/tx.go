@@ -26,6 +26,9 @@ var (
 	ErrNonceTooHigh = errors.New("nonce too high")
 	ErrFeeTooLow    = errors.New("fee too low")
 	ErrInsufficient = errors.New("insufficient funds")
+	// ErrFeeUnpayable: the sender's balance cannot cover the tx's MaxFee
+	// (the whole MaxFee is charged). It wraps ErrInsufficient.
+	ErrFeeUnpayable = fmt.Errorf("%w for the max fee", ErrInsufficient)
 	ErrUnknownMsg   = errors.New("unknown module or message type")
 	ErrOutOfGas     = errors.New("out of gas")
 	ErrUnauthorized = errors.New("unauthorized")

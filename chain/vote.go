@@ -241,3 +241,33 @@ func (e *Evidence) Verify(c *Codec, chainID string, vs *ValidatorSet) error {
 	}
 	return nil
 }
+
+// ProposedBlock is a block-topic gossip message: a block together with the
+// signed proposal of it. A node relays it only after checking that the
+// proposal is signed by the proposer scheduled for its (height, round) and
+// names this block, so a peer without a validator key cannot make the
+// network carry, or a validator hold, blocks nobody proposed.
+type ProposedBlock struct {
+	_        struct{} `cbor:",toarray"`
+	Proposal Proposal `json:"proposal"`
+	Block    []byte   `json:"block"` // canonical block encoding
+}
+
+// DecodeProposedBlock decodes a block-topic message canonically and checks
+// that the proposal names the block it carries. Signatures and the
+// proposer schedule are the caller's to check: they need the validator set.
+func DecodeProposedBlock(c *Codec, raw []byte) (*ProposedBlock, *Block, error) {
+	var pb ProposedBlock
+	if err := c.UnmarshalCanonical(raw, &pb); err != nil {
+		return nil, nil, fmt.Errorf("%w: proposed block: %v", ErrBlockMalformed, err)
+	}
+	b, err := DecodeBlock(c, pb.Block)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pb.Proposal.Height != b.Header.Height || pb.Proposal.BlockID != b.Header.ID(c) {
+		return nil, nil, fmt.Errorf("%w: proposal for %d/%s carries block %d/%s", ErrBlockMalformed,
+			pb.Proposal.Height, pb.Proposal.BlockID, b.Header.Height, b.Header.ID(c))
+	}
+	return &pb, b, nil
+}

@@ -255,9 +255,9 @@ func (m *Machine) Step(ev Event) error {
 	var err error
 	switch e := ev.(type) {
 	case ProposalEvent:
-		err = m.onProposal(&e.Proposal, false)
+		err = m.onProposal(&e.Proposal, e.Verified)
 	case VoteEvent:
-		err = m.onVote(&e.Vote, false)
+		err = m.onVote(&e.Vote, e.Verified)
 	case TimeoutEvent:
 		m.onTimeout(e)
 	case BlockValidatedEvent:

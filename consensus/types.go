@@ -109,10 +109,21 @@ type Event interface{ isEvent() }
 
 // ProposalEvent carries a proposal received from the network. The block
 // itself travels separately; the driver reports on it with BlockValidatedEvent.
-type ProposalEvent struct{ Proposal chain.Proposal }
+//
+// Verified says the caller already checked the signature against the
+// validator set of the proposal's height (the node's gossip validator does,
+// before relaying), so the machine does not check it a second time.
+type ProposalEvent struct {
+	Proposal chain.Proposal
+	Verified bool
+}
 
 // VoteEvent carries a vote received from the network.
-type VoteEvent struct{ Vote chain.Vote }
+// Verified is as for ProposalEvent.
+type VoteEvent struct {
+	Vote     chain.Vote
+	Verified bool
+}
 
 // TimeoutEvent reports that a ScheduleTimeout has elapsed.
 type TimeoutEvent struct {

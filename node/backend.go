@@ -39,13 +39,18 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 	cnt, bytes := n.pool.Size()
 	st := api.Status{ChainID: n.gen.ChainID, Moniker: n.cfg.Moniker, Version: Version,
 		Height: head.h, BlockID: head.id, BlockTime: head.t, StateRoot: head.rt, Syncing: head.syn,
-		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: cs}
+		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: cs, Signatures: n.signatureStatus()}
 	if n.net != nil {
 		st.PeerID = n.net.ID().String()
 		st.ListenAddrs = n.net.Addrs()
 		st.Peers = len(n.net.Peers())
 		st.P2P = map[string]any{"topics": n.net.Topics(), "stats": n.net.Stats(), "denied": n.net.Denied(), "reachability": n.net.Reachability()}
 	}
+	st.Health = api.Health{OK: true, MaxConnections: n.cfg.API.MaxConnections, OpenFileLimit: n.fds.limit}
+	if n.apiLn != nil {
+		st.Health.Connections, st.Health.MaxConnections = n.apiLn.Open(), n.apiLn.Max()
+	}
+	n.disk.health(&st.Health)
 	if !n.key.IsZero() {
 		ref := &api.ValidatorRef{Address: n.self}
 		if v, _, ok := vals.ByAddress(n.self); ok {
@@ -83,7 +88,7 @@ func rejectReason(err error) string {
 	}{
 		{chain.ErrTxTooLarge, "too_large"}, {chain.ErrTxMalformed, "malformed"}, {chain.ErrBadSignature, "bad_signature"},
 		{chain.ErrWrongChain, "wrong_chain"}, {chain.ErrNonceTooLow, "nonce_too_low"}, {chain.ErrNonceTooHigh, "nonce_too_high"},
-		{chain.ErrFeeTooLow, "fee_too_low"}, {mempool.ErrDuplicate, "duplicate"}, {mempool.ErrFull, "full"}, {mempool.ErrSenderFull, "sender_full"},
+		{chain.ErrFeeTooLow, "fee_too_low"}, {chain.ErrFeeUnpayable, "fee_unpayable"}, {mempool.ErrDuplicate, "duplicate"}, {mempool.ErrFull, "full"}, {mempool.ErrSenderFull, "sender_full"},
 	} {
 		if errors.Is(err, r.err) {
 			return r.name

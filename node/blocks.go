@@ -46,7 +46,7 @@ func (n *Node) buildBlock(height uint64, evidence []chain.Evidence) (*candidate,
 	}
 	var lastCommit *chain.Commit
 	if head.Height > 0 {
-		cm, err := n.store.SeenCommit(head.Height)
+		cm, err := n.commitForNextBlock()
 		if err != nil {
 			return nil, fmt.Errorf("load commit of %d: %w", head.Height, err)
 		}
@@ -170,6 +170,9 @@ func (n *Node) verifyEvidence(ev *chain.Evidence) error {
 // applyBlock writes a decided block and its state atomically, then moves
 // the node's view to it.
 func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
+	if err := n.disk.check(); err != nil {
+		return fmt.Errorf("commit block %d: %w", c.block.Header.Height, err)
+	}
 	start := time.Now()
 	b, out := c.block, c.out
 	after := applyValidatorUpdates(n.afterVals, out.ValidatorUpdates)
@@ -195,6 +198,7 @@ func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
 	if err := n.state.Committed(out.Pending, store.TS(b.Header.Height)); err != nil {
 		return fmt.Errorf("commit state %d: %w", b.Header.Height, err)
 	}
+	n.observeCommitted(b.Header.Height, b.Header.Time)
 	ids := make([]chain.ID, len(c.txs))
 	failed := 0
 	for i, tx := range c.txs {
@@ -255,6 +259,9 @@ func (n *Node) setSyncing(v bool) {
 }
 
 func (n *Node) applySynced(it p2p.SyncItem) error {
+	if err := n.disk.check(); err != nil {
+		return err // before any work: nothing can be committed
+	}
 	if it.Height != n.head.Height+1 {
 		return fmt.Errorf("sync item %d, want %d", it.Height, n.head.Height+1)
 	}

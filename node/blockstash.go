@@ -21,6 +21,9 @@ import (
 func (n *Node) stashDir() string { return filepath.Join(n.cfg.DataPath(), "cs.blocks") }
 
 func (n *Node) stashBlock(c *candidate) error {
+	if err := n.disk.check(); err != nil {
+		return fmt.Errorf("block stash: %w", err)
+	}
 	dir := n.stashDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("block stash: %w", err)

@@ -15,6 +15,7 @@ import (
 
 func newStartCmd(g *globals) *cobra.Command {
 	var passFile string
+	var allowNoSignState bool
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run the node: join the network, validate (with a validator key) and serve the API",
@@ -25,8 +26,19 @@ priv_validator_key names a key in the keyring (empty: a full node).
 The API listens on [api] listen_addr (127.0.0.1:26657 by default): see
 /v1/status, /v1/blocks/latest and /metrics.
 
+A validator whose data directory has blocks but no consensus state
+(data/cs.wal/last_signed) does not sign until the network has committed a
+block made after this start; where the others cannot commit without it (a
+lone validator) it exits 2. --allow-missing-sign-state skips that check.
+A store behind the consensus state (damaged, rolled back) exits 2.
+
 Exit codes: 0 stopped cleanly, 1 the node failed while running, 2 bad config,
-genesis or data directory (the message names what to fix).`,
+genesis or data directory, or a p2p/API listen address that cannot be bound
+(the message names what to fix), 5 the data directory's filesystem has less
+free space than [storage] min_free_disk (at start, or when a write runs out
+of space regardless; while running the node instead stops signing and
+committing below min_free_disk, keeps serving reads, and resumes once space
+is freed).`,
 		Example: `  dure start
   dure start --home /srv/dure
   DURE_KEYRING_PASSPHRASE=... dure start   # unattended validator`,
@@ -50,7 +62,11 @@ genesis or data directory (the message names what to fix).`,
 					return withCode(ExitUsage, fmt.Errorf("validator key (priv_validator_key = %q): %w", cfg.PrivValidatorKey, err))
 				}
 			}
-			n, err := Open(c.Context(), cfg, log, key)
+			var opts []Option
+			if allowNoSignState {
+				opts = append(opts, AllowMissingSignState())
+			}
+			n, err := Open(c.Context(), cfg, log, key, opts...)
 			if err != nil {
 				if errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrLocked) {
 					return withCode(ExitUsage, err)
@@ -59,12 +75,17 @@ genesis or data directory (the message names what to fix).`,
 			}
 			if err := n.Run(c.Context()); err != nil {
 				log.Error("node stopped", "err", err)
+				if isDiskLow(err) {
+					return withCode(ExitDiskFull, err)
+				}
 				return err
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "file whose first line is the keyring passphrase")
+	cmd.Flags().BoolVar(&allowNoSignState, FlagAllowMissingSignState, false,
+		"a validator whose data has blocks but no cs.wal/last_signed signs at once instead of waiting for the network to commit a block made after this start (unsafe unless it signed nothing above its store's head)")
 	return cmd
 }
 
@@ -125,6 +146,12 @@ func newStatusCmd(g *globals) *cobra.Command {
 					st.ChainID, st.Moniker, st.Height, st.BlockID, st.Syncing, st.Peers, st.PeerID, st.Mempool.Txs, st.Mempool.Bytes)
 				if st.Validator != nil {
 					fmt.Fprintf(g.stdout, "validator %s (power %d)\n", st.Validator.Address, st.Validator.Power)
+				}
+				if st.Health.OK {
+					fmt.Fprintf(g.stdout, "health    ok (api %d/%d connections, %d/%d event streams)\n",
+						st.Health.Connections, st.Health.MaxConnections, st.Health.EventStreams, st.Health.MaxEventStreams)
+				} else {
+					fmt.Fprintf(g.stdout, "health    %s: %s\n", st.Health.Code, st.Health.Message)
 				}
 				if p2pInfo, ok := st.P2P.(map[string]any); ok {
 					topics, _ := p2pInfo["topics"].([]any)

@@ -55,8 +55,19 @@ type wireMsg struct {
 	Commit   *chain.Commit   `json:"commit"`
 }
 
-// maxCandidates bounds the blocks held for the next two heights.
-const maxCandidates = 64
+// maxBlocksPerRound bounds the blocks held per (height, round): the
+// scheduled proposer's, plus one equivocating alternative. Blocks reach the
+// driver only with a proposal signed by that proposer (the gossip
+// validator checks it), at most maxRoundsAhead rounds past ours, so what a
+// peer can make a validator hold is bounded by heights × rounds × 2 and
+// never crowds out the real proposal.
+const maxBlocksPerRound = 2
+
+// roundKey names one round of one height.
+type roundKey struct {
+	height uint64
+	round  uint32
+}
 
 // candidate is a block known at the current height, with its execution
 // outcome once executed.
@@ -75,6 +86,11 @@ type driver struct {
 	ctx   context.Context
 	cons  *consensus.Machine
 	cands map[chain.ID]*candidate
+	// perRound counts the gossiped blocks held for each (height, round).
+	perRound map[roundKey]int
+	// blockSent is when we last gossiped a block with our proposal, so the
+	// once-a-second rebroadcast of the proposal resends the block rarely.
+	blockSent map[chain.ID]time.Time
 
 	pendingValidate map[chain.ID]bool
 	pendingDecision *consensus.Decision
@@ -91,11 +107,14 @@ type driver struct {
 	// lastRound tracks rounds entered beyond 0, for the rounds metric.
 	lastHeight uint64
 	lastRound  uint32
+
+	observing bool // a validator's machine built without its signer (signstate.go)
 }
 
 // drive runs the consensus driver until ctx ends.
 func (n *Node) drive(ctx context.Context) error {
-	d := &driver{n: n, ctx: ctx, cands: map[chain.ID]*candidate{}, pendingValidate: map[chain.ID]bool{}}
+	d := &driver{n: n, ctx: ctx, cands: map[chain.ID]*candidate{}, pendingValidate: map[chain.ID]bool{},
+		perRound: map[roundKey]int{}, blockSent: map[chain.ID]time.Time{}}
 	d.initialSync()
 	if err := d.newMachine(); err != nil {
 		return err
@@ -156,8 +175,11 @@ func (d *driver) newMachine() error {
 	}
 	cfg := consensus.Config{ChainID: n.gen.ChainID, Codec: n.codec, Height: n.head.Height + 1, Validators: n.nextVals,
 		Timeouts: d.timeouts(), LastSigned: ls}
-	if !n.key.IsZero() {
+	d.observing = !n.key.IsZero() && n.hold.holding()
+	if !n.key.IsZero() && !d.observing {
 		cfg.Self, cfg.Signer = n.self, n.key
+	} else {
+		cfg.LastSigned = consensus.LastSigned{} // an observer signs nothing; the record may be above this height
 	}
 	m, err := consensus.New(cfg)
 	if err != nil {
@@ -169,18 +191,28 @@ func (d *driver) newMachine() error {
 	}
 	d.cons = m
 	d.cands = map[chain.ID]*candidate{}
+	d.perRound = map[roundKey]int{}
+	d.blockSent = map[chain.ID]time.Time{}
 	d.pendingValidate = map[chain.ID]bool{}
 	d.pendingDecision = nil
 	d.nextPending = false
 	// Blocks proposed or validated before a crash come back first, so a
-	// decision the replay reaches can be applied; peers get them again.
+	// decision the replay reaches can be applied; peers get ours again
+	// with our replayed proposal.
 	for _, c := range n.stashed(cfg.Height) {
 		d.cands[c.id] = c
-		_ = n.tr.PublishBlock(d.ctx, c.raw)
 	}
 	if len(recs) > 0 {
 		n.log.Info("replaying consensus WAL", "height", cfg.Height, "records", len(recs), "stashed_blocks", len(d.cands))
-		return m.Replay(recs)
+		if err := m.Replay(recs); err != nil {
+			return err
+		}
+		for _, msg := range m.Rebroadcast() {
+			if msg.Proposal != nil {
+				d.publishBlock(msg.Proposal, true)
+			}
+		}
+		return nil
 	}
 	// A fresh height waits for transactions or the heartbeat, like any other.
 	d.nextPending = true
@@ -224,6 +256,8 @@ func (d *driver) step(ev consensus.Event) {
 	}
 }
 
+// onConsensus takes a message the gossip validator admitted, which has
+// checked every signature in it against the set of its height.
 func (d *driver) onConsensus(from peer.ID, data []byte) {
 	var w wireMsg
 	if err := d.n.codec.Unmarshal(data, &w); err != nil {
@@ -233,10 +267,14 @@ func (d *driver) onConsensus(from peer.ID, data []byte) {
 	switch {
 	case w.Proposal != nil:
 		d.noteHeight(w.Proposal.Height)
-		d.step(consensus.ProposalEvent{Proposal: *w.Proposal})
+		d.step(consensus.ProposalEvent{Proposal: *w.Proposal, Verified: true})
 	case w.Vote != nil:
+		if w.Vote.Height == d.n.head.Height {
+			d.addLatePrecommit(w.Vote)
+			return
+		}
 		d.noteHeight(w.Vote.Height)
-		d.step(consensus.VoteEvent{Vote: *w.Vote})
+		d.step(consensus.VoteEvent{Vote: *w.Vote, Verified: true})
 	case w.Commit != nil:
 		switch {
 		case w.Commit.Height == h && d.cons.Status().Decided == "":
@@ -254,29 +292,43 @@ func (d *driver) noteHeight(h uint64) {
 	}
 }
 
+// onBlock takes a block the gossip validator admitted with its proposal.
 func (d *driver) onBlock(data []byte) {
-	b, err := chain.DecodeBlock(d.n.codec, data)
+	pb, b, err := chain.DecodeProposedBlock(d.n.codec, data)
 	if err != nil {
 		return
 	}
-	if b.Header.Height <= d.n.head.Height || b.Header.Height > d.n.head.Height+2 {
+	h, r := b.Header.Height, pb.Proposal.Round
+	if h <= d.n.head.Height || h > d.n.head.Height+2 {
 		return
 	}
-	id := b.Header.ID(d.n.codec)
-	if _, ok := d.cands[id]; ok {
+	if h == d.cons.Height() && r > d.cons.Status().Round+maxRoundsAhead {
 		return
 	}
-	if len(d.cands) >= maxCandidates {
-		return // one peer must not make us hold unbounded blocks; rebroadcast recovers
+	id := pb.Proposal.BlockID
+	if _, ok := d.cands[id]; !ok {
+		k := roundKey{h, r}
+		if d.perRound[k] >= maxBlocksPerRound {
+			return // an equivocating proposer's extra blocks
+		}
+		d.perRound[k]++
+		d.cands[id] = &candidate{id: id, block: b, raw: pb.Block}
+		if d.pendingValidate[id] {
+			delete(d.pendingValidate, id)
+			d.validate(id)
+		}
+		if pd := d.pendingDecision; pd != nil && pd.BlockID == id {
+			d.pendingDecision = nil
+			if err := d.decide(*pd); err != nil {
+				d.n.log.Error("apply decided block", "err", err)
+			}
+		}
 	}
-	d.cands[id] = &candidate{id: id, block: b, raw: data}
-	if d.pendingValidate[id] {
-		delete(d.pendingValidate, id)
-		d.validate(id)
-	}
-	if pd := d.pendingDecision; pd != nil && pd.BlockID == id {
-		d.pendingDecision = nil
-		d.decide(*pd)
+	// The proposal travels with the block, so losing the consensus-topic
+	// copy does not cost the round.
+	d.noteHeight(h)
+	if h == d.cons.Height() {
+		d.step(consensus.ProposalEvent{Proposal: pb.Proposal, Verified: true})
 	}
 }
 
@@ -295,6 +347,9 @@ func (d *driver) onTick() {
 	// Lost messages must not stall a height: re-send our latest votes
 	// and the last commit.
 	for _, msg := range d.cons.Rebroadcast() {
+		if msg.Proposal != nil {
+			d.publishBlock(msg.Proposal, false)
+		}
 		d.publish(wireMsg{Proposal: msg.Proposal, Vote: msg.Vote})
 	}
 	if d.n.head.Height > 0 {
@@ -332,8 +387,14 @@ func (d *driver) publish(w wireMsg) {
 // signed message leaves before the WAL and last-signed state are synced.
 func (d *driver) handleReady() error {
 	for d.cons.HasReady() {
+		if d.n.disk.short() {
+			return nil // nothing signed or committed until space is freed (disk.go); the actions wait
+		}
 		rd := d.cons.Ready()
 		for _, r := range rd.WAL {
+			if d.observing && r.Height < d.n.wal.Height() {
+				continue // re-syncing below the kept consensus state; an observer signs nothing
+			}
 			if err := d.n.wal.Append(r.Height, r.Data); err != nil {
 				return fmt.Errorf("consensus WAL append: %w", err)
 			}
@@ -350,6 +411,9 @@ func (d *driver) handleReady() error {
 		}
 		d.cons.Advance()
 		for _, msg := range rd.Messages {
+			if msg.Proposal != nil {
+				d.publishBlock(msg.Proposal, true)
+			}
 			d.publish(wireMsg{Proposal: msg.Proposal, Vote: msg.Vote})
 			if d.n.doubleSign && msg.Vote != nil {
 				d.equivocate(msg.Vote)
@@ -408,13 +472,36 @@ func (d *driver) propose(r consensus.RequestBlock) {
 		n.log.Error("not proposing: cannot keep the block durable", "height", r.Height, "err", err)
 		return
 	}
-	if err := n.tr.PublishBlock(d.ctx, c.raw); err != nil && d.ctx.Err() == nil {
-		n.log.Warn("publish block", "err", err)
-	}
+	// The block leaves with the signed proposal consensus emits next.
 	if err := d.cons.ProposeBlock(r.Height, r.Round, c.id); err != nil {
 		n.log.Debug("propose", "err", err)
 	}
 	n.log.Debug("proposed block", "height", r.Height, "round", r.Round, "txs", len(c.block.Txs), "took", time.Since(start))
+}
+
+// blockResend is how often a block goes out again with the rebroadcast of
+// its proposal, for peers that lost it.
+const blockResend = 5 * time.Second
+
+// publishBlock gossips the block our proposal names, with the proposal;
+// fresh is for a proposal just signed (always sent), else a rebroadcast.
+func (d *driver) publishBlock(p *chain.Proposal, fresh bool) {
+	c, ok := d.cands[p.BlockID]
+	if !ok {
+		return
+	}
+	if t, sent := d.blockSent[p.BlockID]; !fresh && sent && time.Since(t) < blockResend {
+		return
+	}
+	data, err := d.n.codec.Marshal(chain.ProposedBlock{Proposal: *p, Block: c.raw})
+	if err != nil {
+		d.n.log.Error("encode proposed block", "err", err)
+		return
+	}
+	d.blockSent[p.BlockID] = time.Now()
+	if err := d.n.tr.PublishBlock(d.ctx, data); err != nil && d.ctx.Err() == nil {
+		d.n.log.Warn("publish block", "err", err)
+	}
 }
 
 func (d *driver) evidenceForBlock() []chain.Evidence {
@@ -477,9 +564,17 @@ func (d *driver) decide(dec consensus.Decision) error {
 	if err := n.applyBlock(c, dec.Commit); err != nil {
 		return err
 	}
+	n.lateCommit = nil
+	n.noteSignatures(c.block)
 	for id, other := range d.cands {
 		if other.block.Header.Height <= dec.Height {
 			delete(d.cands, id)
+			delete(d.blockSent, id)
+		}
+	}
+	for k := range d.perRound {
+		if k.height <= dec.Height {
+			delete(d.perRound, k)
 		}
 	}
 	d.nextPending = true
@@ -525,6 +620,9 @@ func (d *driver) armGate(after time.Duration) {
 }
 
 func (d *driver) startHeight() {
+	if d.resumeSigning() {
+		return
+	}
 	d.nextPending = false
 	if d.gateTimer != nil {
 		d.gateTimer.Stop()

@@ -3,24 +3,74 @@ package node
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
+
+	"github.com/dure-network/dure/chain"
 )
 
-// A tx from an account that cannot pay its fee passes admission (the
-// mempool checks nonces, not balances), but the proposer cannot include
-// it. It must leave the pool, not be reaped for every block, and it is
-// never committed.
+// A tx whose max fee the sender cannot pay from its balance at the head is
+// refused at admission with 422 fee_unpayable (fee = 2^64-1 used to be
+// accepted, then silently evicted: wait=commit answered 504).
+func TestUnpayableFeeRefusedAtAdmission(t *testing.T) {
+	home, _ := initHome(t, "unpayable-1")
+	tn := startNode(t, home)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	broke := newKey(t)
+	self := tn.key.PubKey().Address()
+	bal, nonce, _ := balanceOf(t, tn.base, self)
+	for _, c := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"funded sender, max fee 2^64-1", sendTx(t, tn.chainID, tn.key, nonce, math.MaxUint64, broke.PubKey().Address(), 1)},
+		{"funded sender, max fee balance+1", sendTx(t, tn.chainID, tn.key, nonce, bal+1, broke.PubKey().Address(), 1)},
+		{"empty account, max fee 10", sendTx(t, tn.chainID, broke, 0, 10, self, 1)},
+	} {
+		_, err := tn.cl.Submit(ctx, c.raw, true)
+		if err == nil {
+			t.Errorf("%s: accepted", c.name)
+			continue
+		}
+		if status, code := errCode(t, err); status != 422 || code != "fee_unpayable" {
+			t.Errorf("%s: %d %s (%v), want 422 fee_unpayable", c.name, status, code, err)
+		}
+	}
+	if st, err := tn.cl.Status(ctx); err != nil || st.Mempool.Txs != 0 {
+		t.Fatalf("mempool after refusals: %+v %v", st.Mempool, err)
+	}
+	// A fee the balance covers still commits.
+	if _, err := tn.cl.Submit(ctx, sendTx(t, tn.chainID, tn.key, nonce, 10, broke.PubKey().Address(), 15), true); err != nil {
+		t.Fatalf("funded transfer: %v", err)
+	}
+}
+
+// A tx that was payable at admission but is not by the time it would run
+// (an earlier tx of the same sender spent the funds) cannot be included. It
+// must leave the pool, not be reaped for every block, and it is never
+// committed.
 func TestUnpayableTxIsEvicted(t *testing.T) {
 	home, _ := initHome(t, "evict-1")
 	tn := startNode(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	broke := newKey(t)
-	raw := sendTx(t, tn.chainID, broke, 0, 10, tn.key.PubKey().Address(), 1)
-	res, err := tn.cl.Submit(ctx, raw, false)
-	if err != nil {
-		t.Fatalf("submit: %v", err)
+	poor := newKey(t)
+	self := tn.key.PubKey().Address()
+	_, nonce, _ := balanceOf(t, tn.base, self)
+	if _, err := tn.cl.Submit(ctx, sendTx(t, tn.chainID, tn.key, nonce, 10, poor.PubKey().Address(), 15), true); err != nil {
+		t.Fatalf("fund: %v", err)
+	}
+	// 15 pays the first tx (fee 10 + 1 sent) and passes admission for the
+	// second (fee 10 <= 15), which then finds 4 left.
+	first := sendTx(t, tn.chainID, poor, 0, 10, self, 1)
+	second := sendTx(t, tn.chainID, poor, 1, 10, self, 1)
+	if _, err := tn.cl.Submit(ctx, second, false); err != nil {
+		t.Fatalf("submit second: %v", err)
+	}
+	if _, err := tn.cl.Submit(ctx, first, true); err != nil {
+		t.Fatalf("submit first: %v", err)
 	}
 	st, err := tn.cl.Status(ctx)
 	if err != nil {
@@ -36,13 +86,13 @@ func TestUnpayableTxIsEvicted(t *testing.T) {
 	if st.Mempool.Txs != 0 {
 		t.Fatalf("unpayable tx still pending after 3 blocks (%d txs in the mempool)", st.Mempool.Txs)
 	}
-	if _, err := tn.cl.Tx(ctx, res.ID, false); err == nil {
+	if _, err := tn.cl.Tx(ctx, chain.IDOf(second), false); err == nil {
 		t.Fatal("unpayable tx was committed")
 	} else if code, _ := errCode(t, err); code != 404 {
 		t.Fatalf("looking up the evicted tx: %v", err)
 	}
 	// The chain keeps its pace: a funded transfer still commits.
-	ok := sendTx(t, tn.chainID, tn.key, 0, 10, broke.PubKey().Address(), 100)
+	ok := sendTx(t, tn.chainID, tn.key, nonce+1, 10, poor.PubKey().Address(), 100)
 	if _, err := tn.cl.Submit(ctx, ok, true); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("funded transfer: %v", err)
 	}

@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/genesis"
+	"github.com/dure-network/dure/chain/store"
+	"github.com/dure-network/dure/consensus"
 	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/p2p"
 )
@@ -25,7 +28,16 @@ func gossipSeeds(t testing.TB) map[string][]byte {
 	vote.Sig = key.Sign(vote.SignBytes(c, "t-1"))
 	prop := chain.Proposal{Height: 7, Round: 0, POLRound: -1, BlockID: block, Proposer: self}
 	prop.Sig = key.Sign(prop.SignBytes(c, "t-1"))
-	commit := chain.Commit{Height: 6, Round: 0, BlockID: block, Sigs: []chain.CommitSig{{Validator: self, Sig: vote.Sig}}}
+	pc := chain.Vote{Type: chain.Precommit, Height: 6, Round: 0, BlockID: block, Validator: self}
+	pc.Sig = key.Sign(pc.SignBytes(c, "t-1"))
+	commit := chain.Commit{Height: 6, Round: 0, BlockID: block, Sigs: []chain.CommitSig{{Validator: self, Sig: pc.Sig}}}
+	forgedCommit := commit
+	forgedCommit.Sigs = []chain.CommitSig{{Validator: self, Sig: vote.Sig}} // a prevote's signature
+	badSig := vote
+	badSig.Sig = bytes.Repeat([]byte{7}, chain.SigLen)
+	farProp := prop
+	farProp.Round = 1000
+	farProp.Sig = key.Sign(farProp.SignBytes(c, "t-1"))
 	enc := func(w wireMsg) []byte {
 		b, err := c.Marshal(w)
 		if err != nil {
@@ -45,6 +57,9 @@ func gossipSeeds(t testing.TB) map[string][]byte {
 		"vote":          enc(wireMsg{Vote: &vote}),
 		"proposal":      enc(wireMsg{Proposal: &prop}),
 		"commit":        enc(wireMsg{Commit: &commit}),
+		"commit-forged": enc(wireMsg{Commit: &forgedCommit}),
+		"vote-bad-sig":  enc(wireMsg{Vote: &badSig}),
+		"proposal-far":  enc(wireMsg{Proposal: &farProp}),
 		"vote-stale":    enc(wireMsg{Vote: &stale}),
 		"vote-no-sig":   enc(wireMsg{Vote: &noSig}),
 		"vote-max-h":    enc(wireMsg{Vote: &huge}),
@@ -56,8 +71,13 @@ func gossipSeeds(t testing.TB) map[string][]byte {
 	}
 }
 
-func testGossipNode(height uint64) *Node {
-	n := &Node{codec: chain.MustCodec()}
+func testGossipNode(tb testing.TB, height uint64) *Node {
+	st, err := store.Open(tb.TempDir(), store.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = st.Close() })
+	n := &Node{codec: chain.MustCodec(), gen: &genesis.Genesis{ChainID: "t-1"}, store: st}
 	n.head.Height = height
 	// The seeds' signer validates the next two heights.
 	k := gossipKey(nil)
@@ -85,7 +105,7 @@ func FuzzConsensusGossip(f *testing.F) {
 	for _, s := range gossipSeeds(f) {
 		f.Add(s)
 	}
-	n := testGossipNode(5)
+	n := testGossipNode(f, 5)
 	c := n.codec
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v := n.validateConsensusGossip("", data)
@@ -121,9 +141,10 @@ func FuzzConsensusGossip(f *testing.F) {
 
 func TestConsensusGossipVerdicts(t *testing.T) {
 	seeds := gossipSeeds(t)
-	n := testGossipNode(5)
+	n := testGossipNode(t, 5)
 	for name, want := range map[string]p2p.Verdict{
 		"vote": p2p.Accept, "proposal": p2p.Accept, "commit": p2p.Accept,
+		"commit-forged": p2p.Reject, "vote-bad-sig": p2p.Reject, "proposal-far": p2p.Ignore,
 		"vote-stale": p2p.Ignore, "vote-no-sig": p2p.Reject, "vote-height-0": p2p.Reject,
 		"two-fields": p2p.Reject, "empty": p2p.Reject, "evidence": p2p.Reject, "not-cbor": p2p.Reject,
 	} {
@@ -161,7 +182,7 @@ func FuzzEvidenceGossip(f *testing.F) {
 	for _, s := range gossipSeeds(f) {
 		f.Add(s)
 	}
-	n := testGossipNode(5)
+	n := testGossipNode(f, 5)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if n.validateEvidenceGossip("", data) == p2p.Reject {
 			return
@@ -235,4 +256,93 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Blocks are relayed only as the scheduled proposer's signed proposal.
+func TestBlockGossipVerdicts(t *testing.T) {
+	n := testGossipNode(t, 5)
+	c := n.codec
+	key := gossipKey(t)
+	self := key.PubKey().Address()
+	stranger := newKey(t)
+	mk := func(h uint64, round uint32, proposer chain.Address, signer chain.PrivKey, mutate func(*chain.ProposedBlock)) []byte {
+		b := shapedBlock(c, h, 1, proposer)
+		raw, err := c.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := chain.Proposal{Height: h, Round: round, POLRound: -1, BlockID: b.Header.ID(c), Proposer: proposer}
+		p.Sig = signer.Sign(p.SignBytes(c, "t-1"))
+		pb := chain.ProposedBlock{Proposal: p, Block: raw}
+		if mutate != nil {
+			mutate(&pb)
+		}
+		out, err := c.Marshal(pb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	bare, _ := c.Marshal(shapedBlock(c, 6, 1, self))
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want p2p.Verdict
+	}{
+		{"scheduled proposer, signed", mk(6, 0, self, key, nil), p2p.Accept},
+		{"next-but-one height", mk(7, 2, self, key, nil), p2p.Accept},
+		{"bare block without proposal", bare, p2p.Reject},
+		{"validator named, stranger's signature", mk(6, 0, self, stranger, nil), p2p.Reject},
+		{"stranger as proposer", mk(6, 0, stranger.PubKey().Address(), stranger, nil), p2p.Reject},
+		{"zero signature", mk(6, 0, self, key, func(pb *chain.ProposedBlock) { pb.Proposal.Sig = make([]byte, chain.SigLen) }), p2p.Reject},
+		{"proposal names another block", mk(6, 0, self, key, func(pb *chain.ProposedBlock) { pb.Proposal.BlockID = chain.IDOf([]byte("x")) }), p2p.Reject},
+		{"far future round", mk(6, 1000, self, key, nil), p2p.Ignore},
+		{"stale height", mk(5, 0, self, key, nil), p2p.Ignore},
+		{"not cbor", []byte("block"), p2p.Reject},
+	} {
+		if got := n.validateBlockGossip("", tc.data); got != tc.want {
+			t.Errorf("%s: verdict %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// With two validators, only the one scheduled for (height, round) may
+// propose it: the other's correctly signed proposal is refused.
+func TestBlockGossipRefusesUnscheduledProposer(t *testing.T) {
+	n := testGossipNode(t, 5)
+	c := n.codec
+	a, b := gossipKey(t), newKey(t)
+	vs, err := chain.NewValidatorSet([]chain.Validator{{Address: a.PubKey().Address(), PubKey: a.PubKey(), Power: 1},
+		{Address: b.PubKey().Address(), PubKey: b.PubKey(), Power: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.nextVals, n.afterVals = vs, vs
+	sched := consensus.NewProposerSchedule(vs)
+	keys := map[chain.Address]chain.PrivKey{a.PubKey().Address(): a, b.PubKey().Address(): b}
+	for round := uint32(0); round < 4; round++ {
+		for addr, k := range keys {
+			blk := shapedBlock(c, 6, int64(round)+1, addr)
+			raw, _ := c.Marshal(blk)
+			p := chain.Proposal{Height: 6, Round: round, POLRound: -1, BlockID: blk.Header.ID(c), Proposer: addr}
+			p.Sig = k.Sign(p.SignBytes(c, "t-1"))
+			data, _ := c.Marshal(chain.ProposedBlock{Proposal: p, Block: raw})
+			want := p2p.Reject
+			if sched.Proposer(6, round) == addr {
+				want = p2p.Accept
+			}
+			if got := n.validateBlockGossip("", data); got != want {
+				t.Errorf("round %d, proposer %s: verdict %v, want %v", round, addr, got, want)
+			}
+		}
+	}
+}
+
+// shapedBlock is an empty block of chain t-1 that passes ValidateBasic: a
+// last commit (unsigned) naming a made-up parent.
+func shapedBlock(c *chain.Codec, h uint64, at int64, proposer chain.Address) chain.Block {
+	parent := chain.IDOf([]byte("parent"))
+	lc := &chain.Commit{Height: h - 1, BlockID: parent}
+	return chain.Block{Header: chain.Header{ChainID: "t-1", Height: h, Time: at, Parent: parent, TxRoot: chain.TxRoot(nil),
+		Proposer: proposer, LastCommitHash: chain.CommitHash(c, lc)}, LastCommit: lc}
 }

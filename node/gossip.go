@@ -2,16 +2,31 @@ package node
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/mempool"
+	"github.com/dure-network/dure/consensus"
 	"github.com/dure-network/dure/p2p"
 )
 
-// Gossip validators run on pubsub's goroutines. They decode and check
-// cheaply; signatures of txs are verified in parallel batches when the
-// accepted txs reach the mempool (OnTx), votes by consensus.
+// Gossip validators run on pubsub's goroutines, before a message is
+// delivered or forwarded. Everything signed is verified here, so a peer
+// without a validator key can neither make the network relay its junk nor
+// make the driver hold it: txs by the mempool's parallel batch check
+// (which also admits them, so each signature is checked once), votes,
+// proposals and commits against the validator set of their height, and
+// blocks only with a proposal signed by the proposer scheduled for its
+// (height, round). Reject marks what no honest peer would forward (and
+// costs the sender score, per peer ID and per IP); Ignore what is merely
+// stale, duplicate or not checkable yet.
+
+// maxRoundsAhead bounds how far past this node's round a proposal may be
+// to be relayed and held: a byzantine proposer can sign proposals for
+// every round it is scheduled in, and each may carry a block.
+const maxRoundsAhead = 8
 
 func (n *Node) headHeight() uint64 {
 	n.mu.RLock()
@@ -19,32 +34,43 @@ func (n *Node) headHeight() uint64 {
 	return n.head.Height
 }
 
-func (n *Node) validateTxGossip(raw []byte) p2p.Verdict {
-	id := chain.IDOf(raw)
-	if n.pool.Has(id) {
-		return p2p.Ignore
-	}
-	tx, err := chain.DecodeTx(n.codec, raw)
-	if err != nil {
-		return p2p.Reject
-	}
-	if tx.ChainID != n.gen.ChainID {
-		return p2p.Reject
-	}
-	return p2p.Accept
-}
-
-func (n *Node) onTxGossip(_ peer.ID, txs [][]byte) {
+// validateTxsGossip verifies and admits a gossiped batch in one go. Txs
+// malformed, for another chain or badly signed reject the batch; txs the
+// mempool declines for other reasons (duplicate, stale nonce, full, fee
+// below this node's minimum) are just not forwarded by us.
+func (n *Node) validateTxsGossip(_ peer.ID, txs [][]byte) ([][]byte, p2p.Verdict) {
 	_, errs := n.pool.AddBatch(txs)
-	added := false
-	for _, err := range errs {
-		if err == nil {
-			added = true
-		} else if errors.Is(err, chain.ErrBadSignature) {
+	accepted := txs[:0:0]
+	verdict := p2p.Ignore
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			accepted = append(accepted, txs[i])
+		case errors.Is(err, chain.ErrBadSignature):
 			n.m.txRejected.WithLabelValues("gossip_bad_signature").Inc()
+			verdict = p2p.Reject
+		case errors.Is(err, chain.ErrTxMalformed), errors.Is(err, chain.ErrTxTooLarge), errors.Is(err, chain.ErrWrongChain):
+			n.m.txRejected.WithLabelValues("gossip_malformed").Inc()
+			verdict = p2p.Reject
+		case errors.Is(err, mempool.ErrDuplicate):
 		}
 	}
-	if added {
+	if verdict == p2p.Reject {
+		// What was valid in the batch stays admitted: it was checked.
+		if len(accepted) > 0 {
+			n.wake()
+		}
+		return nil, p2p.Reject
+	}
+	if len(accepted) == 0 {
+		return nil, p2p.Ignore
+	}
+	return accepted, p2p.Accept
+}
+
+// onTxGossip runs after validateTxsGossip admitted txs: wake the driver.
+func (n *Node) onTxGossip(_ peer.ID, txs [][]byte) {
+	if len(txs) > 0 {
 		n.wake()
 	}
 }
@@ -98,19 +124,55 @@ func (n *Node) validateConsensusGossip(_ peer.ID, data []byte) p2p.Verdict {
 		return p2p.Ignore // long committed
 	}
 	if w.Commit != nil {
-		return p2p.Accept // verified against the set by consensus or sync
+		// Only a node behind needs a commit: each node publishes its own,
+		// so commits of heights we have are not relayed.
+		if h != head+1 {
+			if h == head+2 {
+				n.behind()
+			}
+			return p2p.Ignore
+		}
+		vs := n.valsFor(h)
+		if vs == nil {
+			return p2p.Ignore
+		}
+		if err := chain.VerifyCommit(n.codec, n.gen.ChainID, vs, w.Commit, h, w.Commit.BlockID); err != nil {
+			return p2p.Reject
+		}
+		return p2p.Accept
 	}
-	// A vote or proposal must come from a validator of its height (one map
-	// lookup); the signature is checked once, by consensus.
-	var signer chain.Address
-	if w.Vote != nil {
-		signer = w.Vote.Validator
-	} else {
-		signer = w.Proposal.Proposer
+	vs := n.valsFor(h)
+	if h == head && w.Vote != nil && w.Vote.Type == chain.Precommit {
+		vs = n.headValidators() // a late precommit for the head's commit
 	}
-	if vs := n.valsFor(h); vs == nil {
+	if vs == nil {
 		return p2p.Ignore
-	} else if _, _, ok := vs.ByAddress(signer); !ok {
+	}
+	if w.Proposal != nil {
+		return n.checkProposal(w.Proposal, vs)
+	}
+	if err := w.Vote.Verify(n.codec, n.gen.ChainID, vs); err != nil {
+		return p2p.Reject
+	}
+	return p2p.Accept
+}
+
+// checkProposal admits a proposal signed by the proposer scheduled for its
+// (height, round) in vs, at most maxRoundsAhead rounds past ours.
+func (n *Node) checkProposal(p *chain.Proposal, vs *chain.ValidatorSet) p2p.Verdict {
+	n.mu.RLock()
+	cur := uint32(0)
+	if n.consState.Height == p.Height {
+		cur = n.consState.Round
+	}
+	n.mu.RUnlock()
+	if p.Round > cur+maxRoundsAhead {
+		return p2p.Ignore // maybe honest and far ahead; the round skip brings us there
+	}
+	if n.scheds.of(vs).Proposer(p.Height, p.Round) != p.Proposer {
+		return p2p.Reject
+	}
+	if err := p.Verify(n.codec, n.gen.ChainID, vs); err != nil {
 		return p2p.Reject
 	}
 	return p2p.Accept
@@ -129,8 +191,10 @@ func (n *Node) valsFor(h uint64) *chain.ValidatorSet {
 	return nil
 }
 
+// validateBlockGossip admits a block only as the scheduled proposer's
+// signed proposal of it.
 func (n *Node) validateBlockGossip(_ peer.ID, data []byte) p2p.Verdict {
-	b, err := chain.DecodeBlock(n.codec, data)
+	pb, b, err := chain.DecodeProposedBlock(n.codec, data)
 	if err != nil || b.Header.ChainID != n.gen.ChainID {
 		return p2p.Reject
 	}
@@ -141,10 +205,7 @@ func (n *Node) validateBlockGossip(_ peer.ID, data []byte) p2p.Verdict {
 		}
 		return p2p.Ignore
 	}
-	if _, _, ok := vs.ByAddress(b.Header.Proposer); !ok {
-		return p2p.Reject
-	}
-	return p2p.Accept
+	return n.checkProposal(&pb.Proposal, vs)
 }
 
 func (n *Node) validateEvidenceGossip(_ peer.ID, data []byte) p2p.Verdict {
@@ -152,10 +213,43 @@ func (n *Node) validateEvidenceGossip(_ peer.ID, data []byte) p2p.Verdict {
 	if err := n.codec.UnmarshalCanonical(data, &ev); err != nil {
 		return p2p.Reject
 	}
-	if ev.VoteA.Validator != ev.VoteB.Validator || ev.VoteA.Height != ev.VoteB.Height {
+	h := ev.VoteA.Height
+	if ev.VoteA.Validator != ev.VoteB.Validator || h != ev.VoteB.Height || h == 0 {
+		return p2p.Reject
+	}
+	head := n.headHeight()
+	if h > head+1 || h+maxEvidenceAge < head+1 {
+		return p2p.Ignore
+	}
+	vs, err := n.store.ValidatorsAt(h)
+	if err != nil {
+		return p2p.Ignore
+	}
+	if err := ev.Verify(n.codec, n.gen.ChainID, vs); err != nil {
 		return p2p.Reject
 	}
 	return p2p.Accept
+}
+
+// schedules caches the proposer schedule of the validator sets in use
+// (head+1 and head+2 change once per height; computing one is O(4096·n)).
+type schedules struct {
+	mu sync.Mutex
+	m  map[*chain.ValidatorSet]*consensus.ProposerSchedule
+}
+
+func (s *schedules) of(vs *chain.ValidatorSet) *consensus.ProposerSchedule {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sc, ok := s.m[vs]; ok {
+		return sc
+	}
+	if s.m == nil || len(s.m) >= 4 {
+		s.m = make(map[*chain.ValidatorSet]*consensus.ProposerSchedule, 4)
+	}
+	sc := consensus.NewProposerSchedule(vs)
+	s.m[vs] = sc
+	return sc
 }
 
 func peerIDFromString(s string) (peer.ID, error) { return peer.Decode(s) }

@@ -19,6 +19,9 @@ const (
 	ExitUsage    = 2 // bad flags, arguments or config: fix the invocation
 	ExitNotFound = 3 // the thing asked for does not exist (key, tx, block)
 	ExitNoNode   = 4 // could not reach the node's API
+	// ExitDiskFull: dure start found the data directory's filesystem
+	// below [storage] min_free_disk (or out of space while writing).
+	ExitDiskFull = 5
 )
 
 // exitError carries an exit code through cobra.

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/p2p"
 )
 
@@ -24,6 +25,7 @@ type metrics struct {
 	blockInterval prometheus.Histogram
 	mempoolTxs    prometheus.GaugeFunc
 	txRejected    *prometheus.CounterVec
+	missedSigs    *prometheus.CounterVec
 }
 
 func newMetrics(mempoolSize func() float64) *metrics {
@@ -44,7 +46,9 @@ func newMetrics(mempoolSize func() float64) *metrics {
 	m.blockInterval = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dure_block_interval_seconds", Help: "Block time difference between consecutive blocks.",
 		Buckets: prometheus.ExponentialBuckets(0.05, 2, 10)})
 	m.txRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dure_txs_rejected_total", Help: "Transactions refused at submission, by reason."}, []string{"reason"})
-	for _, c := range []prometheus.Collector{m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected} {
+	m.missedSigs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dure_validator_missed_signatures_total",
+		Help: "Commits in blocks this node applied that lack the validator's precommit."}, []string{"validator"})
+	for _, c := range []prometheus.Collector{m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected, m.missedSigs} {
 		f(c)
 	}
 	if mempoolSize != nil {
@@ -82,6 +86,31 @@ func (m *metrics) addGossip(stats func() p2p.Stats) {
 			}, func() float64 { return float64(get(tget(stats()))) }))
 		}
 	}
+}
+
+// addDisk exports the free space guard.
+func (m *metrics) addDisk(g *diskGuard) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dure_disk_free_bytes",
+		Help: "Free space of the data directory's filesystem at the last check."}, func() float64 { return float64(g.free.Load()) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dure_disk_min_free_bytes",
+		Help: "[storage] min_free_disk: below it the node signs and commits nothing."}, func() float64 { return float64(g.min) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dure_disk_low",
+		Help: "1 while signing and committing are stopped because the disk is below min_free_disk."}, func() float64 {
+		if g.low.Load() {
+			return 1
+		}
+		return 0
+	}))
+}
+
+// addAPI exports the API's connection and stream counts.
+func (m *metrics) addAPI(ln *api.LimitListener, srv *api.Server) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dure_api_connections",
+		Help: "Open HTTP API connections ([api] max_connections bounds them)."}, func() float64 { return float64(ln.Open()) }))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "dure_api_connections_rejected_total",
+		Help: "API connections answered 503 too_many_connections."}, func() float64 { return float64(ln.Rejected()) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dure_api_event_streams",
+		Help: "Open /v1/events subscribers ([api] max_event_streams bounds them)."}, func() float64 { return float64(srv.EventStreams()) }))
 }
 
 func (m *metrics) handler() http.Handler {

@@ -53,6 +53,10 @@ type Node struct {
 	archive bool
 	// doubleSign makes this validator equivocate: for byzantine tests only.
 	doubleSign bool
+	// hold, when set, keeps a validator whose consensus state is missing
+	// from signing (signstate.go); allowNoSignState skips that wait.
+	hold             *signHold
+	allowNoSignState bool
 
 	inbox chan any // events for the driver goroutine
 
@@ -64,6 +68,12 @@ type Node struct {
 	headCh    chan struct{}
 	syncing   bool
 	consState consensus.Status
+	scheds    schedules // proposer schedules for the gossip validators
+
+	headValsCache headVals                 // under mu
+	lateCommit    *chain.Commit            // driver-owned: head's commit plus late precommits
+	lastSigs      api.SignatureStatus      // under mu: who signed the latest LastCommit
+	missedTotal   map[chain.Address]uint64 // under mu: commits missed per validator since start
 
 	evidence *evidencePool
 
@@ -73,11 +83,16 @@ type Node struct {
 
 	httpSrv *http.Server
 	apiAddr string
+	apiLn   *api.LimitListener
+	apiSrv  *api.Server
+
+	disk *diskGuard
+	fds  fdBudget
 }
 
 // Open builds a node from a home directory's config, genesis and keys.
 // It does not start networking; Run does.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain.PrivKey) (*Node, error) {
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain.PrivKey, opts ...Option) (*Node, error) {
 	gen, err := genesis.Load(cfg.GenesisPath())
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
@@ -92,6 +107,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	codec := chain.MustCodec()
 	n := &Node{cfg: cfg, gen: gen, genHash: genHash, codec: codec, log: log, key: signer,
 		inbox: make(chan any, 4096), headCh: make(chan struct{}), evidence: newEvidencePool()}
+	for _, o := range opts {
+		o(n)
+	}
 	if !signer.IsZero() {
 		n.self = signer.PubKey().Address()
 		if os.Getenv("DURE_TEST_DOUBLE_SIGN") == "1" {
@@ -107,6 +125,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 		keep = cfg.Storage.KeepRecent
 	}
 	n.archive = keep == 0
+	// Before Badger opens: on a full disk its mmap writes are a SIGBUS.
+	n.disk = newDiskGuard(cfg.DataPath(), uint64(cfg.Storage.MinFreeDisk), log)
+	if err := checkDiskAtStart(n.disk); err != nil {
+		return nil, err
+	}
+	if n.fds, err = planFDs(cfg, log); err != nil {
+		return nil, err
+	}
 	n.store, err = store.Open(cfg.DataPath(), store.Options{Logger: log, KeepRecent: keep, Codec: codec})
 	if err != nil {
 		// Nothing has run yet: any failure here is the data directory's.
@@ -135,6 +161,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 		MaxBytes: int(cfg.Mempool.MaxBytes), MaxPerSender: cfg.Mempool.MaxPerSender, MinFee: gen.Params.MinFee},
 		nonceReader{n})
 	n.m = newMetrics(func() float64 { c, _ := n.pool.Size(); return float64(c) })
+	n.m.addDisk(n.disk)
 	n.m.height.Set(float64(n.head.Height))
 	n.wal, err = wal.Open(filepath.Join(cfg.DataPath(), "cs.wal"), wal.Options{})
 	if err != nil {
@@ -143,12 +170,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	// Check the last-signed state now, not after the network is up: if it
 	// is unreadable the validator must not start (guessing risks a double
 	// sign).
-	if raw, err := n.wal.LoadLastSigned(); err != nil {
+	raw, err := n.wal.LoadLastSigned()
+	if err != nil {
 		return nil, withCode(ExitUsage, fmt.Errorf("%s: consensus last-signed state: %w; restore it from a backup (deleting it risks double-signing)", cfg.DataPath(), err))
-	} else if raw != nil {
-		if _, err := consensus.DecodeLastSigned(codec, raw); err != nil {
+	}
+	var ls consensus.LastSigned
+	if raw != nil {
+		if ls, err = consensus.DecodeLastSigned(codec, raw); err != nil {
 			return nil, withCode(ExitUsage, fmt.Errorf("%w: %s: consensus last-signed state: %v; restore it from a backup (deleting it risks double-signing)", store.ErrCorrupt, cfg.DataPath(), err))
 		}
+	}
+	if err := n.checkSignState(ls, raw != nil); err != nil {
+		return nil, err
 	}
 	ok = true
 	return n, nil
@@ -292,12 +325,16 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	defer n.stopAPI()
+	go n.watchFDs(ctx, 30*time.Second)
 	role := "full node"
 	if !n.key.IsZero() {
 		role = "validator " + n.self.String()
 	}
 	n.log.Info("node started", "chain_id", n.gen.ChainID, "height", n.head.Height, "peer_id", n.net.ID(),
 		"api", n.apiAddr, "role", role)
+	if n.hold.holding() {
+		go n.remindHold(ctx)
+	}
 	return n.drive(ctx)
 }
 
@@ -320,15 +357,27 @@ func (n *Node) startAPI() error {
 	if n.cfg.API.EnableMetrics {
 		metricsH = n.m.handler()
 	}
-	srv := api.New(backend{n}, api.Config{MaxBodyBytes: int64(n.cfg.API.MaxBodyBytes), Metrics: metricsH, Logger: n.log})
+	streams := n.cfg.API.MaxEventStreams
+	if streams == 0 {
+		streams = -1 // config 0: no event streams; api 0 would mean no bound
+	}
+	srv := api.New(backend{n}, api.Config{MaxBodyBytes: int64(n.cfg.API.MaxBodyBytes), MaxEventStreams: streams,
+		Metrics: metricsH, Logger: n.log})
 	ln, err := net.Listen("tcp", n.cfg.API.ListenAddr)
 	if err != nil {
 		return withCode(ExitUsage, fmt.Errorf("[api] listen_addr %q: %w", n.cfg.API.ListenAddr, err))
 	}
 	n.apiAddr = ln.Addr().String()
-	n.httpSrv = &http.Server{Handler: withCORS(srv, n.cfg.API.CORSAllowedOrigins), ReadHeaderTimeout: 10 * time.Second}
+	// Bounded so clients can never take the descriptors the consensus
+	// path needs (see fdlimit.go); idle keep-alives are closed so they do
+	// not hold slots.
+	n.apiLn = api.NewLimitListener(ln, n.cfg.API.MaxConnections)
+	n.apiSrv = srv
+	n.m.addAPI(n.apiLn, srv)
+	n.httpSrv = &http.Server{Handler: withCORS(srv, n.cfg.API.CORSAllowedOrigins), ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout: time.Minute}
 	go func() {
-		if err := n.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := n.httpSrv.Serve(n.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("api server", "err", err)
 		}
 	}()
@@ -387,7 +436,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 	}
 	pcfg.MetricsRegisterer = n.m.reg
 	n.net, err = p2p.New(ctx, pcfg, p2p.Deps{
-		ValidateTx:        n.validateTxGossip,
+		ValidateTxs:       n.validateTxsGossip,
 		ValidateConsensus: n.validateConsensusGossip,
 		ValidateBlock:     n.validateBlockGossip,
 		ValidateEvidence:  n.validateEvidenceGossip,
@@ -398,6 +447,9 @@ func (n *Node) startP2P(ctx context.Context) error {
 		Blocks:            blockSource{n},
 		Logger:            n.log,
 	})
+	if errors.Is(err, p2p.ErrListen) {
+		return withCode(ExitUsage, fmt.Errorf("[p2p] listen_addrs: %w", err))
+	}
 	if err != nil {
 		return withCode(ExitUsage, fmt.Errorf("start p2p: %w", err))
 	}

@@ -11,7 +11,7 @@
 //	cfg := p2p.DefaultConfig(chainID)
 //	cfg.PrivKey, cfg.Bootstrap = key, seeds
 //	n, err := p2p.New(ctx, cfg, p2p.Deps{
-//		ValidateTx: mempool.CheckGossip,   // decode, chain ID, signature → Verdict
+//		ValidateTxs: checkBatch,           // decode, chain ID, batch signatures → Verdict
 //		ValidateConsensus: ..., ValidateBlock: ..., ValidateEvidence: ...,
 //		OnTx: mempool.AddVerified, OnConsensus: driver.Deliver, ...
 //		Blocks: blockStore,                // Head and BlockAndCommit
@@ -23,7 +23,7 @@
 // # Topics and protocols
 //
 // Per chain ID: gossip topics /dure/<id>/tx/1, /dure/<id>/consensus/1,
-// /dure/<id>/block/1 and /dure/<id>/evidence/1; stream protocols
+// /dure/<id>/block/2 and /dure/<id>/evidence/1; stream protocols
 // /dure/<id>/sync/1 and /dure/<id>/status/1; DHT protocol prefix /dure/<id>
 // and rendezvous "dure/<id>". Nodes of two chains may share a machine (or
 // even a connection) without exchanging a single chain message. Chain IDs
@@ -39,7 +39,10 @@
 // squared count), so a handful of bad messages takes a peer below
 // GraylistThreshold, after which everything it sends is dropped unread.
 // Loopback addresses are exempt from the IP-colocation penalty so local
-// testnets score normally. Mesh-delivery penalties are off because the
+// testnets score normally. Every Reject is also remembered against the
+// sender's IP and fed back as the app-specific score of every peer ID
+// connected from that IP (halving every 10 minutes), so reconnecting under
+// a new peer ID does not reset an attacker; 127.0.0.1 and ::1 are exempt. Mesh-delivery penalties are off because the
 // consensus and block topics are idle between heights.
 //
 // Messages are signed by their author (gossipsub StrictSign) and get
@@ -49,10 +52,11 @@
 // Transactions travel in batches: PublishTx buffers and a batch leaves
 // every Config.TxFlushInterval (2 ms), at TxFlushCount (256) txs or at
 // TxFlushBytes (256 KiB). A batch is a CBOR array of byte strings
-// (EncodeTxBatch / DecodeTxBatch). ValidateTx runs on every tx of a
-// received batch: one Reject rejects the batch (an honest peer only ever
-// forwards batches it fully accepted); txs answered Ignore are left out of
-// what OnTx receives. Our own messages skip the node's validators and are
+// (EncodeTxBatch / DecodeTxBatch). ValidateTxs judges a received batch as
+// a whole, so the node can verify every signature (as one parallel batch)
+// before anything is forwarded: one Reject rejects the batch (an honest
+// peer only ever forwards batches it fully accepted); txs it does not
+// accept are left out of what OnTx receives. Our own messages skip the node's validators and are
 // not handed back to the handlers. When the network is slower than the
 // sender, PublishTx blocks rather than dropping.
 //

@@ -58,14 +58,22 @@ var kindNames = [numKinds]string{"tx", "consensus", "block", "evidence"}
 // else so an oversized message is a Reject (scored), not just dropped.
 var kindMaxBytes = [numKinds]int{
 	MaxTxBatchBytes,
-	chain.MaxBlockBytes, // a proposal may carry the whole block
 	chain.MaxBlockBytes,
+	chain.MaxBlockBytes + 1<<10, // the block and its signed proposal
 	1 << 20,
 }
 
 // TopicName returns the gossip topic of one kind ("tx", "consensus",
 // "block", "evidence") for a chain: /dure/<chain-id>/<kind>/1.
-func TopicName(chainID, kind string) string { return "/dure/" + chainID + "/" + kind + "/1" }
+// The block topic is at version 2: its messages carry the proposer's signed
+// proposal with the block (version 1 carried bare, unauthenticated blocks).
+func TopicName(chainID, kind string) string {
+	v := "/1"
+	if kind == kindNames[kindBlock] {
+		v = "/2"
+	}
+	return "/dure/" + chainID + "/" + kind + v
+}
 
 // SyncProtocol and StatusProtocol are the stream protocol IDs of a chain.
 func SyncProtocol(chainID string) protocol.ID {
@@ -91,7 +99,7 @@ const (
 	invalidWeight = -100
 )
 
-func scoreParams(chainID string) (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
+func scoreParams(chainID string, appScore func(peer.ID) float64) (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
 	topics := make(map[string]*pubsub.TopicScoreParams, numKinds)
 	for k := range numKinds {
 		topics[TopicName(chainID, kindNames[k])] = &pubsub.TopicScoreParams{
@@ -113,9 +121,11 @@ func scoreParams(chainID string) (*pubsub.PeerScoreParams, *pubsub.PeerScoreThre
 		}
 	}
 	params := &pubsub.PeerScoreParams{
-		Topics:            topics,
-		TopicScoreCap:     50,
-		AppSpecificScore:  func(peer.ID) float64 { return 0 },
+		Topics:        topics,
+		TopicScoreCap: 50,
+		// P5: rejected gossip remembered per IP (ipBook), so a fresh peer
+		// ID from the same address starts where the last one ended.
+		AppSpecificScore:  appScore,
 		AppSpecificWeight: 1,
 		// P6: many peers from one IP is a Sybil sign, except on loopback
 		// where local testnets live.
@@ -279,7 +289,9 @@ func (s *scoreBook) get(p peer.ID) float64 {
 
 // gossipOptions are the pubsub options: scoring, raised limits and queues.
 func (n *Node) gossipOptions() []pubsub.Option {
-	params, th := scoreParams(n.cfg.ChainID)
+	params, th := scoreParams(n.cfg.ChainID, func(p peer.ID) float64 {
+		return n.ipBook.score(peerIPs(n.host.Network(), p))
+	})
 	return []pubsub.Option{
 		pubsub.WithPeerScore(params, th),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(n.scores.update), n.cfg.ScoreInspectInterval),
@@ -310,33 +322,52 @@ func (n *Node) validator(k topicKind, check func(from peer.ID, msg *pubsub.Messa
 			v = check(from, msg)
 		}
 		n.counters[k].count(v)
+		if v == Reject {
+			n.ipBook.penalize(peerIPs(n.host.Network(), from))
+		}
 		return v.result()
 	}
 }
 
-// checkTxBatch decodes a batch and runs ValidateTx on each tx. Any Reject
-// rejects the batch (an honest peer forwards only batches whose every tx it
-// accepted, and creates batches only from txs it accepted); txs answered
-// Ignore are left out of what OnTx receives.
-func (n *Node) checkTxBatch(_ peer.ID, msg *pubsub.Message) Verdict {
+// checkTxBatch decodes a batch and hands it to ValidateTxs. A Reject
+// rejects the batch (an honest peer forwards only batches whose every tx
+// it accepted, and creates batches only from txs it accepted); what
+// ValidateTxs did not accept is left out of what OnTx receives.
+func (n *Node) checkTxBatch(from peer.ID, msg *pubsub.Message) Verdict {
 	txs, err := DecodeTxBatch(msg.Data)
 	if err != nil {
 		return Reject
 	}
-	accepted := txs[:0:0]
-	for _, tx := range txs {
-		switch n.deps.ValidateTx(tx) {
-		case Reject:
-			return Reject
-		case Accept:
-			accepted = append(accepted, tx)
-		}
+	accepted, v := n.deps.ValidateTxs(from, txs)
+	if v != Accept {
+		return v
 	}
 	if len(accepted) == 0 {
 		return Ignore
 	}
 	msg.ValidatorData = accepted
 	return Accept
+}
+
+// PerTx makes a batch validator from a check of one tx: any Reject rejects
+// the batch, txs answered Ignore are left out, and a batch with nothing
+// accepted is ignored.
+func PerTx(check func(raw []byte) Verdict) func(peer.ID, [][]byte) ([][]byte, Verdict) {
+	return func(_ peer.ID, txs [][]byte) ([][]byte, Verdict) {
+		accepted := txs[:0:0]
+		for _, tx := range txs {
+			switch check(tx) {
+			case Reject:
+				return nil, Reject
+			case Accept:
+				accepted = append(accepted, tx)
+			}
+		}
+		if len(accepted) == 0 {
+			return nil, Ignore
+		}
+		return accepted, Accept
+	}
 }
 
 // readLoop hands accepted messages of one topic to the node's handler. Our

@@ -107,7 +107,7 @@ func withBlocks(b BlockSource) nodeOpt { return func(_ *Config, d *Deps) { d.Blo
 // permissive makes a node that validates nothing: the attacker in tests.
 func permissive() nodeOpt {
 	return func(_ *Config, d *Deps) {
-		d.ValidateTx = func([]byte) Verdict { return Accept }
+		d.ValidateTxs = PerTx(func([]byte) Verdict { return Accept })
 		d.ValidateConsensus, d.ValidateBlock, d.ValidateEvidence = acceptAll, acceptAll, acceptAll
 	}
 }
@@ -123,7 +123,7 @@ func newTestNode(t testing.TB, chainID string, opts ...nodeOpt) *testNode {
 		SyncTimeout:          10 * time.Second,
 	}
 	deps := Deps{
-		ValidateTx:        txValidator(codec, chainID),
+		ValidateTxs:       PerTx(txValidator(codec, chainID)),
 		ValidateConsensus: prefixValidator(chainID),
 		ValidateBlock:     prefixValidator(chainID),
 		ValidateEvidence:  prefixValidator(chainID),

@@ -26,6 +26,11 @@ import (
 // limits to 2×HighWater per direction (plus headroom for connections in
 // handshake and for relayed ones), file descriptors to match, and streams
 // to 64 per allowed peer. Memory keeps libp2p's auto-scaled value.
+// FDLimit is the most file descriptors the host's connections may hold
+// with the given high water: 2×highWater+32 connections, plus headroom for
+// listeners and dials in progress.
+func FDLimit(highWater int) int { return 2*highWater + 32 + 64 }
+
 func resourceLimits(highWater int) rcmgr.ConcreteLimitConfig {
 	base := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&base)
@@ -38,7 +43,10 @@ func resourceLimits(highWater int) rcmgr.ConcreteLimitConfig {
 	p.System.Conns = raise(p.System.Conns, rcmgr.LimitVal(conns))
 	p.System.ConnsInbound = raise(p.System.ConnsInbound, rcmgr.LimitVal(conns))
 	p.System.ConnsOutbound = raise(p.System.ConnsOutbound, rcmgr.LimitVal(conns))
-	p.System.FD = raise(p.System.FD, rcmgr.LimitVal(conns+64))
+	// Exactly FDLimit, not libp2p's auto-scaled half of the process's
+	// limit: the node budgets its descriptors (store, consensus WAL, API)
+	// around this figure.
+	p.System.FD = rcmgr.LimitVal(FDLimit(highWater))
 	p.System.Streams = raise(p.System.Streams, rcmgr.LimitVal(streams))
 	p.System.StreamsInbound = raise(p.System.StreamsInbound, rcmgr.LimitVal(streams))
 	p.System.StreamsOutbound = raise(p.System.StreamsOutbound, rcmgr.LimitVal(streams))
@@ -59,11 +67,11 @@ func hostOptions(cfg Config, g *denyGater) ([]libp2p.Option, error) {
 		return nil, fmt.Errorf("p2p conn manager: %w", err)
 	}
 	opts := []libp2p.Option{
-		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
+		libp2p.NoListenAddrs, // listenAll binds them, failing on any that cannot be bound
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(tls.ID, tls.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()), // a taken port must fail, not be shared
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),

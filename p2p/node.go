@@ -35,13 +35,17 @@ type BlockSource interface {
 // run on one goroutine per topic, in arrival order; a slow handler slows
 // that topic only.
 type Deps struct {
-	// ValidateTx judges one raw tx of a gossiped batch.
-	ValidateTx        func(raw []byte) Verdict
+	// ValidateTxs judges a gossiped batch of raw txs as a whole, so the
+	// node can verify their signatures as one parallel batch before the
+	// batch is forwarded. It returns the txs to hand to OnTx (those it
+	// accepted) and the batch's verdict: Reject if any tx is one no honest
+	// peer would forward. PerTx adapts a one-tx-at-a-time check.
+	ValidateTxs       func(from peer.ID, txs [][]byte) (accepted [][]byte, v Verdict)
 	ValidateConsensus func(from peer.ID, data []byte) Verdict
 	ValidateBlock     func(from peer.ID, data []byte) Verdict
 	ValidateEvidence  func(from peer.ID, data []byte) Verdict
 
-	// OnTx gets the txs of a batch that ValidateTx accepted.
+	// OnTx gets the txs of a batch that ValidateTxs accepted.
 	OnTx        func(from peer.ID, txs [][]byte)
 	OnConsensus func(from peer.ID, data []byte)
 	OnBlock     func(from peer.ID, data []byte)
@@ -70,6 +74,7 @@ type Node struct {
 	counters   [numKinds]topicCounters
 	tracer     *meshTracer
 	scores     scoreBook
+	ipBook     *ipBook
 	batcher    *txBatcher
 
 	txsPublished atomic.Uint64
@@ -93,7 +98,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if deps.ValidateTx == nil || deps.ValidateConsensus == nil || deps.ValidateBlock == nil || deps.ValidateEvidence == nil {
+	if deps.ValidateTxs == nil || deps.ValidateConsensus == nil || deps.ValidateBlock == nil || deps.ValidateEvidence == nil {
 		return nil, fmt.Errorf("%w: all four gossip validators are required", ErrConfig)
 	}
 	boot, err := parseAddrInfos(cfg.Bootstrap)
@@ -101,6 +106,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, deps: deps, log: deps.Logger, gater: newDenyGater(), tracer: newMeshTracer(),
+		ipBook:    newIPBook(time.Now, exemptNets()),
 		bootstrap: boot, kick: make(chan struct{}, 1)}
 	if n.log == nil {
 		n.log = discardLogger()
@@ -119,6 +125,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("p2p host: %w", err)
+	}
+	if err := listenAll(h.Network(), cfg.ListenAddrs); err != nil {
+		_ = h.Close()
+		return nil, err
 	}
 	n.host = h
 	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))

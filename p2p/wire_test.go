@@ -232,6 +232,11 @@ func TestConfigErrors(t *testing.T) {
 	if got := lim.ToPartialLimitConfig().System.ConnsInbound; int(got) < 400 {
 		t.Fatalf("system inbound conns %d below high water 400", got)
 	}
+	// The node budgets its file descriptors around FDLimit: libp2p must
+	// not take more (its default is half the process's limit).
+	if got := lim.ToPartialLimitConfig().System.FD; int(got) != FDLimit(400) {
+		t.Fatalf("system FD limit %d, want FDLimit(400) = %d", got, FDLimit(400))
+	}
 }
 
 func TestNewRejectsMissingValidators(t *testing.T) {

@@ -22,6 +22,7 @@ var (
 	ErrNonceTooLow  = chain.ErrNonceTooLow
 	ErrNonceTooHigh = chain.ErrNonceTooHigh
 	ErrAccountState = errors.New("mempool: cannot read account state")
+	ErrFeeUnpayable = chain.ErrFeeUnpayable
 )
 
 // AccountState is what the mempool needs from committed state. The node
@@ -29,6 +30,16 @@ var (
 type AccountState interface {
 	// NextNonce is the nonce the account's next tx must carry.
 	NextNonce(addr chain.Address) (uint64, error)
+}
+
+// FeeFunds is optionally implemented by an AccountState: the account's
+// balance of the fee denom in committed state. With it, a tx whose MaxFee
+// exceeds that balance is refused at admission (ErrFeeUnpayable) instead
+// of waiting in the pool until the proposer finds it cannot be included.
+// Pending txs of the same sender are not subtracted: a second tx may still
+// become unpayable once the first has paid, and the proposer evicts it.
+type FeeFunds interface {
+	FeeBalance(addr chain.Address) (uint64, error)
 }
 
 // Config bounds the mempool. Zero values take the defaults.
@@ -246,6 +257,15 @@ func (m *Mempool) precheck(raw []byte, nonces map[chain.Address]uint64) (chain.I
 	if tx.Nonce-next > uint64(m.cfg.MaxPerSender) {
 		return id, nil, fmt.Errorf("%w: nonce %d is more than %d ahead of account %s at %d",
 			ErrNonceTooHigh, tx.Nonce, m.cfg.MaxPerSender, sender, next)
+	}
+	if ff, ok := m.acct.(FeeFunds); ok && tx.MaxFee > 0 {
+		bal, err := ff.FeeBalance(sender)
+		if err != nil {
+			return id, nil, fmt.Errorf("%w: %s: %w", ErrAccountState, sender, err)
+		}
+		if tx.MaxFee > bal {
+			return id, nil, fmt.Errorf("%w: max fee %d, %s holds %d", ErrFeeUnpayable, tx.MaxFee, sender, bal)
+		}
 	}
 	c := &candidate{dtx: &chain.DecodedTx{Tx: tx, Raw: raw, ID: id}, sender: sender, next: next}
 	m.mu.RLock()

@@ -79,7 +79,13 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		opts.Codec = c
 	}
+	if err := checkAccess(dir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		if IsAccessError(err) {
+			return nil, accessErr(dir, err)
+		}
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
 	db, err := openBadger(dir, opts.Logger)
@@ -113,8 +119,8 @@ func openBadger(dir string, log *slog.Logger) (db *badger.DB, err error) {
 	switch {
 	case strings.Contains(msg, "Cannot acquire directory lock"):
 		return nil, fmt.Errorf("%w: %s: %v (stop the other dure node using this home directory)", ErrLocked, dir, err)
-	case errors.Is(err, os.ErrPermission):
-		return nil, fmt.Errorf("store: open %s: %w", dir, err)
+	case IsAccessError(err):
+		return nil, accessErr(dir, err)
 	}
 	return nil, corrupt(dir, err)
 }

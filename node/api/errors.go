@@ -17,6 +17,13 @@ var (
 	ErrBadRequest  = errors.New("bad request")
 	ErrPruned      = errors.New("pruned")
 	ErrNotReady    = errors.New("node not ready")
+	// ErrTooManyConnections and ErrTooManyStreams: the API is at [api]
+	// max_connections or max_event_streams.
+	ErrTooManyConnections = errors.New("too many API connections")
+	ErrTooManyStreams     = errors.New("too many event streams")
+	// ErrDiskLow: the data directory's filesystem is below [storage]
+	// min_free_disk, so the node signs and commits nothing.
+	ErrDiskLow = errors.New("disk space low")
 )
 
 // ErrorBody is the JSON shape of every error response.
@@ -47,12 +54,16 @@ func classify(err error) (int, string) {
 		{chain.ErrNonceTooHigh, http.StatusConflict, "nonce_too_high"},
 		{ErrDuplicate, http.StatusConflict, "duplicate_tx"},
 		{chain.ErrFeeTooLow, http.StatusUnprocessableEntity, "fee_too_low"},
+		{chain.ErrFeeUnpayable, http.StatusUnprocessableEntity, "fee_unpayable"},
 		{chain.ErrInsufficient, http.StatusUnprocessableEntity, "insufficient_funds"},
 		{chain.ErrUnknownMsg, http.StatusUnprocessableEntity, "unknown_message"},
 		{chain.ErrInvalidMsg, http.StatusUnprocessableEntity, "invalid_message"},
 		{chain.ErrUnauthorized, http.StatusUnprocessableEntity, "unauthorized"},
 		{ErrMempoolFull, http.StatusServiceUnavailable, "mempool_full"},
 		{ErrNotReady, http.StatusServiceUnavailable, "not_ready"},
+		{ErrTooManyConnections, http.StatusServiceUnavailable, "too_many_connections"},
+		{ErrTooManyStreams, http.StatusServiceUnavailable, "too_many_event_streams"},
+		{ErrDiskLow, http.StatusServiceUnavailable, "disk_low"},
 		{ErrTimeout, http.StatusGatewayTimeout, "commit_timeout"},
 		{ErrPruned, http.StatusGone, "pruned"},
 		{ErrNotFound, http.StatusNotFound, "not_found"},

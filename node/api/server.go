@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dure-network/dure/chain"
@@ -20,6 +21,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// WaitTimeout bounds ?wait=commit.
 	WaitTimeout time.Duration
+	// MaxEventStreams bounds concurrent /v1/events subscribers: 0 means
+	// no bound, negative refuses every stream.
+	MaxEventStreams int
 	// Metrics is served at /metrics when not nil.
 	Metrics http.Handler
 	Logger  *slog.Logger
@@ -27,10 +31,14 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	b   Backend
-	cfg Config
-	mux *http.ServeMux
+	b       Backend
+	cfg     Config
+	mux     *http.ServeMux
+	streams atomic.Int64 // open /v1/events subscribers
 }
+
+// EventStreams is the number of open /v1/events subscribers.
+func (s *Server) EventStreams() int { return int(s.streams.Load()) }
 
 // New builds the handler tree.
 func New(b Backend, cfg Config) *Server {
@@ -45,6 +53,7 @@ func New(b Backend, cfg Config) *Server {
 	}
 	s := &Server{b: b, cfg: cfg, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /v1/status", s.status)
+	s.mux.HandleFunc("GET /v1/health", s.health)
 	s.mux.HandleFunc("POST /v1/txs", s.submitTx)
 	s.mux.HandleFunc("GET /v1/txs/{id}", s.getTx)
 	s.mux.HandleFunc("GET /v1/blocks/{height}", s.getBlock)
@@ -73,7 +82,25 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	st.Health.EventStreams, st.Health.MaxEventStreams = s.EventStreams(), max(s.cfg.MaxEventStreams, 0)
 	writeJSON(w, http.StatusOK, st)
+}
+
+// health answers the Status's Health: 200 when the node signs and
+// commits, 503 with the reason in the usual error shape when it does not.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	st, err := s.b.Status(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	h := st.Health
+	h.EventStreams, h.MaxEventStreams = s.EventStreams(), max(s.cfg.MaxEventStreams, 0)
+	if !h.OK {
+		writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: ErrorDetail{Code: h.Code, Message: h.Message}})
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
 }
 
 // SubmitRequest is the JSON form of POST /v1/txs; a body with
@@ -259,13 +286,24 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		from = h
 	} else if v := r.Header.Get("Last-Event-ID"); v != "" {
-		if h, err := strconv.ParseUint(v, 10, 64); err == nil {
-			from = h + 1
+		h, err := parseLastEventID(v)
+		if err != nil {
+			writeError(w, err)
+			return
 		}
+		from = h
 	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, errors.New("streaming unsupported"))
+		return
+	}
+	n := s.streams.Add(1)
+	defer s.streams.Add(-1)
+	if lim := s.cfg.MaxEventStreams; lim < 0 || (lim > 0 && n > int64(lim)) {
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close") // free the connection slot too
+		writeError(w, fmt.Errorf("%w: %d subscribers already ([api] max_event_streams = %d); retry later", ErrTooManyStreams, n-1, max(lim, 0)))
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")

@@ -32,21 +32,55 @@ type Backend interface {
 
 // Status is GET /v1/status.
 type Status struct {
-	ChainID     string        `json:"chain_id"`
-	Moniker     string        `json:"moniker"`
-	Version     string        `json:"version"`
-	PeerID      string        `json:"peer_id,omitempty"`
-	ListenAddrs []string      `json:"listen_addrs,omitempty"`
-	Height      uint64        `json:"height"`
-	BlockID     chain.ID      `json:"block_id"`
-	BlockTime   int64         `json:"block_time"`
-	StateRoot   chain.Hash    `json:"state_root"`
-	Syncing     bool          `json:"syncing"`
-	Validator   *ValidatorRef `json:"validator,omitempty"`
-	Peers       int           `json:"peers"`
-	Mempool     MempoolStatus `json:"mempool"`
-	Consensus   any           `json:"consensus,omitempty"`
-	P2P         any           `json:"p2p,omitempty"`
+	ChainID     string           `json:"chain_id"`
+	Moniker     string           `json:"moniker"`
+	Version     string           `json:"version"`
+	PeerID      string           `json:"peer_id,omitempty"`
+	ListenAddrs []string         `json:"listen_addrs,omitempty"`
+	Height      uint64           `json:"height"`
+	BlockID     chain.ID         `json:"block_id"`
+	BlockTime   int64            `json:"block_time"`
+	StateRoot   chain.Hash       `json:"state_root"`
+	Syncing     bool             `json:"syncing"`
+	Validator   *ValidatorRef    `json:"validator,omitempty"`
+	Peers       int              `json:"peers"`
+	Mempool     MempoolStatus    `json:"mempool"`
+	Consensus   any              `json:"consensus,omitempty"`
+	Signatures  *SignatureStatus `json:"signatures,omitempty"`
+	P2P         any              `json:"p2p,omitempty"`
+	Health      Health           `json:"health"`
+}
+
+// SignatureStatus says which validators signed the commit in the latest
+// block (the precommits for the height before it), and how many commits
+// each validator has been missing from since this node started.
+type SignatureStatus struct {
+	Height           uint64            `json:"height"` // the height the commit is for
+	Signed           int               `json:"signed"`
+	Validators       int               `json:"validators"`
+	Missing          []chain.Address   `json:"missing"`
+	MissedSinceStart map[string]uint64 `json:"missed_since_start,omitempty"`
+}
+
+// Health says whether the node signs and commits, and what it is short
+// of; GET /v1/health answers it with 200 when OK, else 503.
+type Health struct {
+	OK bool `json:"ok"`
+	// Code and Message say why signing and committing stopped, e.g.
+	// "disk_low" (empty when OK).
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	// DiskFree is the free space of the data directory's filesystem and
+	// DiskMinFree the [storage] min_free_disk it must keep, in bytes.
+	DiskFree    uint64 `json:"disk_free_bytes"`
+	DiskMinFree uint64 `json:"disk_min_free_bytes"`
+	// API load against [api] max_connections and max_event_streams.
+	Connections     int `json:"api_connections"`
+	MaxConnections  int `json:"api_max_connections,omitempty"`
+	EventStreams    int `json:"event_streams"`
+	MaxEventStreams int `json:"max_event_streams,omitempty"`
+	// OpenFileLimit is the process's RLIMIT_NOFILE (soft) in effect.
+	OpenFileLimit uint64 `json:"open_file_limit,omitempty"`
 }
 
 // ValidatorRef names this node's validator identity.

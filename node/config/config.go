@@ -35,6 +35,8 @@ type API struct {
 	MaxBodyBytes       ByteSize `toml:"max_body_bytes" comment:"Largest request body accepted, in bytes or with a unit (\"1MiB\")."`
 	CORSAllowedOrigins []string `toml:"cors_allowed_origins" comment:"Origins browsers may call the API from, e.g. [\"https://wallet.example\"]; [\"*\"] allows any.\nEmpty: no cross-origin access."`
 	EnableMetrics      bool     `toml:"enable_metrics" comment:"Serve Prometheus metrics at /metrics on the API address."`
+	MaxConnections     int      `toml:"max_connections" comment:"Most HTTP connections open at once (event streams included). Over it a client gets\n503 too_many_connections at once. Each connection holds a file descriptor: the node checks at start\nthat this many fit under its open-file limit next to the store, the consensus WAL and p2p."`
+	MaxEventStreams    int      `toml:"max_event_streams" comment:"Most /v1/events subscribers at once (part of max_connections); over it: 503 too_many_event_streams."`
 }
 
 // P2P configures the libp2p host.
@@ -77,8 +79,9 @@ type Mempool struct {
 // Storage says how much history is kept. Pruning never touches the latest
 // state, so it does not affect validating or serving current queries.
 type Storage struct {
-	KeepRecent uint64 `toml:"keep_recent" comment:"Heights of state history kept for queries and proofs at past heights. Blocks and state\nversions are pruned together: with keep_blocks > 0 the node keeps the larger of the two windows;\nwith keep_blocks = 0 (the default) it keeps everything (an archive node that can serve any peer)."`
-	KeepBlocks uint64 `toml:"keep_blocks" comment:"Blocks, commits and transaction results kept, counting back from the latest height.\n0 keeps every block, which lets this node serve peers syncing from the first block."`
+	KeepRecent  uint64   `toml:"keep_recent" comment:"Heights of state history kept for queries and proofs at past heights. Blocks and state\nversions are pruned together: with keep_blocks > 0 the node keeps the larger of the two windows;\nwith keep_blocks = 0 (the default) it keeps everything (an archive node that can serve any peer)."`
+	KeepBlocks  uint64   `toml:"keep_blocks" comment:"Blocks, commits and transaction results kept, counting back from the latest height.\n0 keeps every block, which lets this node serve peers syncing from the first block."`
+	MinFreeDisk ByteSize `toml:"min_free_disk" comment:"Free space the data directory's filesystem must keep. Below it the node stops signing and\ncommitting (it keeps serving reads, and resumes once space is freed), and it refuses to start (exit 5).\nAt least 4 × [consensus] max_block_bytes + 32MiB, so the store's own writes always fit."`
 }
 
 // Keyring selects the keystore backend.
@@ -105,6 +108,8 @@ func Default(home string) Config {
 			MaxBodyBytes:       1 << 20,
 			CORSAllowedOrigins: []string{},
 			EnableMetrics:      true,
+			MaxConnections:     256,
+			MaxEventStreams:    128,
 		},
 		P2P: P2P{
 			ListenAddrs:        []string{"/ip4/0.0.0.0/tcp/26656", "/ip4/0.0.0.0/udp/26656/quic-v1"},
@@ -136,8 +141,9 @@ func Default(home string) Config {
 			MaxPerSender: 1000,
 		},
 		Storage: Storage{
-			KeepRecent: 1000,
-			KeepBlocks: 0,
+			KeepRecent:  1000,
+			KeepBlocks:  0,
+			MinFreeDisk: 256 << 20,
 		},
 		Keyring: Keyring{Backend: "file"},
 	}

@@ -80,7 +80,8 @@ func TestRoundTrip(t *testing.T) {
 	c.Moniker = "석관동 태양광"
 	c.GenesisFile, c.DataDir, c.KeysDir, c.NodeKeyFile = "/etc/g.json", "d", "k", "nk.json"
 	c.PrivValidatorKey, c.LogLevel, c.LogFormat = "", "debug", "json"
-	c.API = API{ListenAddr: "", MaxBodyBytes: 1000, CORSAllowedOrigins: []string{"*", "https://w.example:8443"}, EnableMetrics: false}
+	c.API = API{ListenAddr: "", MaxBodyBytes: 1000, CORSAllowedOrigins: []string{"*", "https://w.example:8443"}, EnableMetrics: false,
+		MaxConnections: 10, MaxEventStreams: 0}
 	c.P2P = P2P{
 		ListenAddrs:    []string{"/ip6/::/tcp/1"},
 		ExternalAddrs:  []string{"/dns4/node.example/tcp/26656"},
@@ -91,7 +92,7 @@ func TestRoundTrip(t *testing.T) {
 	c.Consensus = Consensus{TimeoutPropose: "3s", TimeoutPrevote: "1s", TimeoutPrecommit: "1s", TimeoutDelta: "250ms",
 		TimeoutCommit: "0s", CreateEmptyBlocks: false, HeartbeatInterval: "1m30s", MaxBlockTxs: 1, MaxBlockBytes: 123457}
 	c.Mempool = Mempool{MaxTxs: 10, MaxBytes: 5e6, MaxPerSender: 10}
-	c.Storage = Storage{KeepRecent: 0, KeepBlocks: 100000}
+	c.Storage = Storage{KeepRecent: 0, KeepBlocks: 100000, MinFreeDisk: 1 << 30}
 	c.Keyring = Keyring{Backend: "test", PassphraseFile: "/run/secrets/pass"}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("changed config invalid: %v", err)
@@ -208,6 +209,11 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 		{"api body", "[api]\nmax_body_bytes = 0", "[api] max_body_bytes", "positive size"},
 		{"cors path", "[api]\ncors_allowed_origins = [\"https://a.example/app\"]", "[api] cors_allowed_origins", "scheme://host"},
 		{"cors scheme", "[api]\ncors_allowed_origins = [\"a.example\"]", "[api] cors_allowed_origins", "scheme://host"},
+		{"zero api conns", "[api]\nmax_connections = 0", "[api] max_connections", "at least 1"},
+		{"streams > conns", "[api]\nmax_connections = 10\nmax_event_streams = 11", "[api] max_event_streams", "to max_connections (10)"},
+		{"negative streams", "[api]\nmax_event_streams = -1", "[api] max_event_streams", "from 0"},
+		{"tiny min free", "[storage]\nmin_free_disk = \"1MiB\"", "[storage] min_free_disk", "max_block_bytes"},
+		{"min free vs block size", "[consensus]\nmax_block_bytes = \"64MiB\"\n[storage]\nmin_free_disk = \"256MiB\"", "[storage] min_free_disk", "at least 288MiB"},
 		{"metrics type", "[api]\nenable_metrics = \"yes\"", "[api] enable_metrics", "true"},
 		{"log level", "log_level = \"verbose\"", "log_level", `"debug", "info", "warn", "error"`},
 		{"log format", "log_format = \"xml\"", "log_format", `"text", "json"`},

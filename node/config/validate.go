@@ -86,7 +86,7 @@ func (c Config) Validate() error {
 	v.p2p(c.P2P)
 	v.consensus(c.Consensus)
 	v.mempool(c.Mempool)
-	v.storage(c.Storage)
+	v.storage(c.Storage, c.Consensus)
 
 	v.oneOf("[keyring] backend", c.Keyring.Backend, string(keystore.BackendFile), string(keystore.BackendTest))
 	v.path("[keyring] passphrase_file", c.Keyring.PassphraseFile, false)
@@ -118,6 +118,12 @@ func (v *validator) api(a API) {
 		}
 	}
 	v.positiveSize("[api] max_body_bytes", a.MaxBodyBytes, "1MiB")
+	if a.MaxConnections < 1 {
+		v.add("[api] max_connections", strconv.Itoa(a.MaxConnections), "must be at least 1 (default 256)")
+	}
+	if a.MaxEventStreams < 0 || (a.MaxConnections >= 1 && a.MaxEventStreams > a.MaxConnections) {
+		v.add("[api] max_event_streams", strconv.Itoa(a.MaxEventStreams), "must be from 0 (no event streams) to max_connections (%d); default 128", a.MaxConnections)
+	}
 	for _, o := range a.CORSAllowedOrigins {
 		if o == "*" {
 			continue
@@ -220,7 +226,18 @@ func (v *validator) mempool(m Mempool) {
 	}
 }
 
-func (v *validator) storage(s Storage) {
+// MinFreeDiskFloor is the least [storage] min_free_disk accepted with
+// cons: room for a few of the largest blocks plus the store's memtables
+// (written through mmap, where running out of space is a SIGBUS).
+func MinFreeDiskFloor(cons Consensus) ByteSize {
+	return 4*max(cons.MaxBlockBytes, 0) + 32<<20
+}
+
+func (v *validator) storage(s Storage, cons Consensus) {
+	if floor := MinFreeDiskFloor(cons); s.MinFreeDisk < floor {
+		v.add("[storage] min_free_disk", q(s.MinFreeDisk.String()), "must be at least %s (4 × [consensus] max_block_bytes + 32MiB) so the store's writes always fit; default %q",
+			floor, ByteSize(256<<20).String())
+	}
 	if s.KeepRecent == 1 {
 		v.add("[storage] keep_recent", "1", "must be 0 (keep all) or at least 2: recovering from a crash needs the previous height's state")
 	}
