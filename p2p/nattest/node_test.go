@@ -105,7 +105,7 @@ func nodeMain(arg string) error {
 	var txs []string
 	accept := func(peer.ID, []byte) p2p.Verdict { return p2p.Accept }
 	n, err := p2p.New(ctx, cfg, p2p.Deps{
-		ValidateTx:        func([]byte) p2p.Verdict { return p2p.Accept },
+		ValidateTxs:       p2p.PerTx(func([]byte) p2p.Verdict { return p2p.Accept }),
 		ValidateConsensus: accept, ValidateBlock: accept, ValidateEvidence: accept,
 		OnTx: func(_ peer.ID, batch [][]byte) {
 			mu.Lock()
