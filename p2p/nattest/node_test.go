@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"reflect"
@@ -19,8 +20,10 @@ import (
 	"github.com/dure-network/dure/p2p"
 	"github.com/dure-network/dure/p2p/nattest"
 	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 )
 
 // nodeSpec is what the parent test asks a node helper to run: dure's p2p
@@ -43,6 +46,9 @@ type nodeStatus struct {
 	V2Unreach   []string // addresses AutoNAT v2 found unreachable
 	Conns       []connInfo
 	Txs         []string // payloads of the txs received by gossip
+	// RTTms is the median round trip of the last "ping" to each peer, in
+	// milliseconds, over whatever connection the host uses for it.
+	RTTms map[string]float64
 }
 
 type connInfo struct {
@@ -103,6 +109,7 @@ func nodeMain(arg string) error {
 	}
 	var mu sync.Mutex
 	var txs []string
+	rtts := make(map[string]float64)
 	accept := func(peer.ID, []byte) p2p.Verdict { return p2p.Accept }
 	n, err := p2p.New(ctx, cfg, p2p.Deps{
 		ValidateTxs:       p2p.PerTx(func([]byte) p2p.Verdict { return p2p.Accept }),
@@ -142,6 +149,16 @@ func nodeMain(arg string) error {
 				if err = n.PublishTx(ctx, []byte(rest)); err == nil {
 					err = n.FlushTx(ctx)
 				}
+			case "ping":
+				var p peer.ID
+				if p, err = peer.Decode(rest); err == nil {
+					var rtt time.Duration
+					if rtt, err = pingMedian(ctx, h, p, 11); err == nil {
+						mu.Lock()
+						rtts[rest] = float64(rtt.Microseconds()) / 1000
+						mu.Unlock()
+					}
+				}
 			case "close":
 				var p peer.ID
 				if p, err = peer.Decode(rest); err == nil {
@@ -180,6 +197,7 @@ func nodeMain(arg string) error {
 		slices.SortFunc(st.Conns, func(a, b connInfo) int { return strings.Compare(a.Peer+a.Addr, b.Peer+b.Addr) })
 		mu.Lock()
 		st.Txs = slices.Clone(txs)
+		st.RTTms = maps.Clone(rtts)
 		mu.Unlock()
 		if !reflect.DeepEqual(st, last) {
 			b, _ := json.Marshal(st)
@@ -188,6 +206,27 @@ func nodeMain(arg string) error {
 			last.Conns = slices.Clone(st.Conns)
 		}
 	}
+}
+
+// pingMedian is the median of n libp2p pings to p (ping runs over a
+// limited relayed connection too).
+func pingMedian(ctx context.Context, h host.Host, p peer.ID, n int) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res := ping.Ping(ctx, h, p)
+	var rtts []time.Duration
+	for len(rtts) < n {
+		r, ok := <-res
+		if !ok {
+			return 0, fmt.Errorf("ping %s: %w", p, ctx.Err())
+		}
+		if r.Error != nil {
+			return 0, fmt.Errorf("ping %s: %w", p, r.Error)
+		}
+		rtts = append(rtts, r.RTT)
+	}
+	slices.Sort(rtts)
+	return rtts[n/2], nil
 }
 
 func strs[T fmt.Stringer](in []T) []string {

@@ -185,6 +185,19 @@ func TestNATTraversal(t *testing.T) {
 		sa.nd.log.count("hole punch attempt with peer failed")+sb.nd.log.count("hole punch attempt with peer failed"),
 		sa.nd.log.count("hole punch successful")+sb.nd.log.count("hole punch successful"))
 
+	// Round trips: relayed (symmetric pair) against hole-punched (cone pair).
+	sa.nd.send(t, "ping "+sbID)
+	ca.nd.send(t, "ping "+cbID)
+	relayRTT, err := sa.nd.wait(ctx, "relayed ping", func(s nodeStatus) bool { _, ok := s.RTTms[sbID]; return ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	directRTT, err := ca.nd.wait(ctx, "direct ping", func(s nodeStatus) bool { _, ok := s.RTTms[cbID]; return ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ping round trip, median of 11: relayed %.2f ms, hole-punched direct %.2f ms", relayRTT.RTTms[sbID], directRTT.RTTms[cbID])
+
 	// Gossip still flows between the homes (through the public nodes' mesh).
 	gossipStart := time.Now()
 	sa.nd.send(t, "tx from-sa")
