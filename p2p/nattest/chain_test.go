@@ -308,3 +308,86 @@ func TestHomeValidatorSignsBlocks(t *testing.T) {
 	t.Logf("two validators of power %d each, one behind NAT: height 10 after %v; every block needed the home validator's precommit",
 		powers[0], time.Since(started).Round(10*time.Millisecond))
 }
+
+// TestHomeNodeFootprint (DURE_NATTEST_FOOTPRINT=1, about 80 s): a home node
+// with the default config.toml (10 s heartbeat, DHT, QUIC, relay client,
+// hole punching) follows a public validator from behind NAT; after a
+// minute to settle, its CPU time and RSS are read from /proc over 30 s.
+func TestHomeNodeFootprint(t *testing.T) {
+	if os.Getenv("DURE_NATTEST_FOOTPRINT") == "" {
+		t.Skip("set DURE_NATTEST_FOOTPRINT=1 to measure a home node's idle footprint (about 80 s)")
+	}
+	bed := nattest.New(t)
+	bin := dure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const chain = "nat-foot-1"
+	seedHost := bed.PublicHost("fseed")
+	seedHome := initHome(t, bin, chain, func(c string) string { return setKey(c, "enable_relay_service", "true") })
+	seed := startDure(t, bin, seedHost, seedHome)
+	st := seed.waitStatus(ctx, "height 1", func(s dureStatus) bool { return s.Height >= 1 })
+	boot := fmt.Sprintf("['/ip4/%s/tcp/26656/p2p/%s', '/ip4/%s/udp/26656/quic-v1/p2p/%s']", seedHost.IP, st.PeerID, seedHost.IP, st.PeerID)
+	homeHost := bed.Router("rfoot", nattest.Cone).Host("fhome")
+	homeHome := initHome(t, bin, chain, func(c string) string { return setKey(c, "bootstrap_peers", boot) })
+	gen, err := os.ReadFile(filepath.Join(seedHome, "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(homeHome, "genesis.json"), gen, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	home := startDure(t, bin, homeHost, homeHome)
+	home.waitStatus(ctx, "synced", func(s dureStatus) bool { return !s.Syncing && s.Peers >= 1 && s.Height >= 1 })
+	time.Sleep(60 * time.Second) // AutoNAT, relay reservation, DHT settle
+	pid := home.p.Cmd.Process.Pid
+	cpu0, err := cpuTicks(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	time.Sleep(30 * time.Second)
+	cpu1, err := cpuTicks(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rss, err := rssKB(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pct := float64(cpu1-cpu0) / 100 / time.Since(t0).Seconds() * 100 // USER_HZ = 100
+	hs, _ := home.status(ctx)
+	t.Logf("idle home node behind NAT (default config, %d peers, AutoNAT %s): %.2f%% of a core, %d MB RSS", hs.Peers, hs.P2P.Reachability.AutoNAT, pct, rss/1024)
+}
+
+// cpuTicks is utime+stime of pid in clock ticks.
+func cpuTicks(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("cpu of %d: %w", pid, err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var u, k uint64
+	if _, err := fmt.Sscan(f[11], &u); err != nil {
+		return 0, fmt.Errorf("utime of %d: %w", pid, err)
+	}
+	if _, err := fmt.Sscan(f[12], &k); err != nil {
+		return 0, fmt.Errorf("stime of %d: %w", pid, err)
+	}
+	return u + k, nil
+}
+
+func rssKB(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("rss of %d: %w", pid, err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			var kb uint64
+			_, err := fmt.Sscan(rest, &kb)
+			return kb, err
+		}
+	}
+	return 0, fmt.Errorf("rss of %d: no VmRSS", pid)
+}
