@@ -236,6 +236,16 @@ func TestHomeNodeFollowsChain(t *testing.T) {
 	t.Logf("home: AutoNAT %s, relay address %s…, %v after start", hs.P2P.Reachability.AutoNAT, circuit, time.Since(started).Round(100*time.Millisecond))
 	ss, _ := seed.status(ctx)
 	t.Logf("seed: AutoNAT %s, v2 reachable %v", ss.P2P.Reachability.AutoNAT, ss.P2P.Reachability.Reachable)
+
+	// dure doctor, run at home, says the same to the volunteer.
+	doc, err := homeHost.Exec(ctx, bin, "doctor", "--home", homeHome)
+	if err != nil {
+		t.Fatalf("dure doctor: %v", err)
+	}
+	if !strings.Contains(doc, "behind NAT, reachable through a relay") || !strings.Contains(doc, "peers") {
+		t.Errorf("dure doctor at home does not report the relay:\n%s", doc)
+	}
+	t.Logf("dure doctor at home:\n%s", doc)
 }
 
 // TestHomeValidatorSignsBlocks: a chain of two validators of equal power,
