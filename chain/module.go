@@ -91,21 +91,45 @@ type BlockInfo struct {
 	Evidence          []Evidence
 }
 
-// Context is handed to a module for one message, genesis or EndBlock. It
-// carries no I/O beyond the stores the module holds keys to.
+// Context is handed to a module for one message, genesis, BeginBlock or
+// EndBlock. It carries no I/O beyond the stores the module holds keys to.
 type Context struct {
 	Block  BlockInfo
 	Sender Address // zero outside transactions
 	Gas    *GasMeter
 
-	stores  StoreOpener
-	events  []Event
-	updates []ValidatorUpdate
+	stores     StoreOpener
+	events     []Event
+	updates    []ValidatorUpdate
+	mayUpdate  bool
+	moduleAcct func(Address) bool
 }
 
-// NewContext is used by the executor.
+// NewContext makes a context that may schedule validator updates and knows
+// no module accounts: for tests and tools that drive one module by hand.
+// The executor builds its contexts with NewContextFor.
 func NewContext(b BlockInfo, sender Address, gas *GasMeter, stores StoreOpener) *Context {
-	return &Context{Block: b, Sender: sender, Gas: gas, stores: stores}
+	return &Context{Block: b, Sender: sender, Gas: gas, stores: stores, mayUpdate: true}
+}
+
+// ContextParams are what the executor puts in a context.
+type ContextParams struct {
+	Block  BlockInfo
+	Sender Address
+	Gas    *GasMeter
+	Stores StoreOpener
+	// ValidatorUpdates is set only for the module holding the
+	// ValidatorSetOwner capability: UpdateValidator fails for any other.
+	ValidatorUpdates bool
+	// ModuleAccount reports the accounts modules declared through
+	// ModuleAccountHolder; nil knows none.
+	ModuleAccount func(Address) bool
+}
+
+// NewContextFor builds a context from p.
+func NewContextFor(p ContextParams) *Context {
+	return &Context{Block: p.Block, Sender: p.Sender, Gas: p.Gas, stores: p.Stores,
+		mayUpdate: p.ValidatorUpdates, moduleAcct: p.ModuleAccount}
 }
 
 // Store opens the state of the module holding key.
@@ -123,36 +147,112 @@ func (c *Context) Emit(typ string, attrs ...Attr) error {
 // Events returns what was emitted.
 func (c *Context) Events() []Event { return c.events }
 
+// ErrNoValidatorCapability is returned by UpdateValidator in a context
+// given to a module that does not hold the ValidatorSetOwner capability.
+var ErrNoValidatorCapability = fmt.Errorf("%w: only the module owning the validator set updates it", ErrUnauthorized)
+
 // UpdateValidator schedules a validator power change (0 removes). Only the
-// staking module calls it; the executor returns the updates to consensus.
-func (c *Context) UpdateValidator(u ValidatorUpdate) { c.updates = append(c.updates, u) }
+// module implementing ValidatorSetOwner (staking) may: in any other
+// module's context the update is dropped and ErrNoValidatorCapability
+// returned. The executor returns the updates to consensus.
+func (c *Context) UpdateValidator(u ValidatorUpdate) error {
+	if !c.mayUpdate {
+		return ErrNoValidatorCapability
+	}
+	c.updates = append(c.updates, u)
+	return nil
+}
 
 // ValidatorUpdates returns the scheduled updates.
 func (c *Context) ValidatorUpdates() []ValidatorUpdate { return c.updates }
+
+// IsModuleAccount reports whether a is an account some module declared
+// (ModuleAccountHolder): no key holds it, only module code moves its funds,
+// and holding rules such as caps and transfer policies do not apply to it.
+func (c *Context) IsModuleAccount(a Address) bool {
+	return c != nil && c.moduleAcct != nil && c.moduleAcct(a)
+}
 
 // Module is an application state machine plugged into the executor. A
 // module sees only its own state (through the key given at construction),
 // the context and the message. Execution must be deterministic: no maps
 // iterated, no floats, no clock, no goroutines, no I/O.
+//
+// Everything beyond these four methods is an optional capability, a small
+// interface the executor and node look for on the module value:
+// BeginBlocker, EndBlocker, GenesisExporter, ModuleAccountHolder,
+// ValidatorSetOwner, FeeCharger, AccountReporter and Describer.
 type Module interface {
 	// Name is the routing name of messages ("currency") and the state prefix.
 	Name() string
-	// InitGenesis loads the module's section of genesis.json.
+	// InitGenesis loads the module's section of genesis.json (nil when the
+	// genesis has none).
 	InitGenesis(ctx *Context, state json.RawMessage) error
 	// Deliver executes one message. An error reverts the tx's writes (the
 	// fee and nonce stay charged) and becomes the tx result's log.
 	Deliver(ctx *Context, msg Msg) error
-	// EndBlock runs after all txs of a block.
-	EndBlock(ctx *Context) error
 	// Query answers a read-only question about committed state; the result
 	// is JSON for the API.
 	Query(store KVReader, path string, args map[string]string) (any, error)
+}
+
+// BeginBlocker runs before a block's first transaction, unmetered, with
+// ctx.Block carrying the last commit's signers and the block's verified
+// evidence (staking: liveness and slashing). Its events lead the block's
+// events.
+type BeginBlocker interface {
+	BeginBlock(ctx *Context) error
+}
+
+// EndBlocker runs after a block's last transaction, unmetered, in module
+// order.
+type EndBlocker interface {
+	EndBlock(ctx *Context) error
+}
+
+// GenesisExporter writes the module's genesis section from its committed
+// state (r is the module's own prefix). InitGenesis of the exported section
+// on an empty state must give back exactly the same keys and values, so a
+// chain restarted from an export has the same state root.
+type GenesisExporter interface {
+	ExportGenesis(r KVReader) (json.RawMessage, error)
+}
+
+// ModuleAccountHolder declares accounts the module owns (pools, escrows):
+// addresses no key hashes to. Every context then reports them through
+// Context.IsModuleAccount, so the module holding balances can exempt them
+// from holding caps and transfer policies without naming the owner.
+type ModuleAccountHolder interface {
+	ModuleAccounts() []Address
+}
+
+// ValidatorSetOwner is the capability to change the consensus validator
+// set; at most one module of a chain holds it (staking). Only its contexts
+// accept UpdateValidator. GenesisValidators is the set its genesis section
+// gives, which must equal genesis.json's validators.
+type ValidatorSetOwner interface {
+	GenesisValidators(section json.RawMessage) ([]Validator, error)
+}
+
+// AccountReporter answers what an account holds, for the API's account
+// endpoint (the module holding balances: currency). The result must be
+// computed only from r, so clients can recompute it over proven values.
+type AccountReporter interface {
+	AccountBalances(r KVReader, a Address) (any, error)
 }
 
 // FeeCharger takes the fee from a payer before messages run. The module
 // holding the native token implements it.
 type FeeCharger interface {
 	ChargeFee(ctx *Context, payer Address, amount uint64) error
+}
+
+// FeeFunds is the fee charger's read-only side: how much payer could pay
+// in fees at a committed state, without a block. The mempool refuses a tx
+// whose whole max fee (it is charged in full) exceeds it, so a tx that can
+// never be included is not accepted only to be evicted.
+type FeeFunds interface {
+	FeeFunds(r KVReader, payer Address) (uint64, error)
 }
 
 // ErrNotFound is returned by queries for absent objects.

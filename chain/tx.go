@@ -38,21 +38,21 @@ var (
 // Msg is one instruction inside a transaction, routed to a module by name.
 // Body is the canonical CBOR of the module's own message struct.
 type Msg struct {
-	_      struct{} `cbor:",toarray"`
-	Module string
-	Type   string
-	Body   cbor.RawMessage
+	_      struct{}        `cbor:",toarray"`
+	Module string          `json:"module"`
+	Type   string          `json:"type"`
+	Body   cbor.RawMessage `json:"body"`
 }
 
 // Tx is a signed transaction. Its ID is the CID of its encoded bytes.
 type Tx struct {
 	_       struct{} `cbor:",toarray"`
-	ChainID string
-	PubKey  PubKey
-	Nonce   uint64
-	MaxFee  uint64
-	Msgs    []Msg
-	Sig     []byte
+	ChainID string   `json:"chain_id"`
+	PubKey  PubKey   `json:"pub_key"`
+	Nonce   uint64   `json:"nonce"`
+	MaxFee  uint64   `json:"max_fee"`
+	Msgs    []Msg    `json:"msgs"`
+	Sig     []byte   `json:"sig"`
 }
 
 // txSignDoc is what a sender signs: the tx without its signature, behind a

@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/dure-network/dure/apps/currency"
+	"github.com/dure-network/dure/apps/notes"
 	"github.com/dure-network/dure/apps/staking"
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/blockexec"
 	"github.com/dure-network/dure/chain/execution"
 	"github.com/dure-network/dure/chain/genesis"
 )
@@ -15,30 +17,100 @@ import (
 // NativeDenom is the stake and fee token of chains made by `dure init`.
 const NativeDenom = "dure"
 
-// app is the node's module list, built explicitly in this one place: the
-// order is the genesis and EndBlock order, and part of consensus.
-type app struct {
-	currency *currency.Module
-	staking  *staking.Module
-	entries  []execution.ModuleEntry
+// registerModules is the node's module registry: every app module of the
+// chain, in order. The order is the genesis, BeginBlock and EndBlock order,
+// and part of consensus. Adding an app is one line here; everything else
+// (execution, genesis, queries with proofs, `dure tx` and `dure query`) is
+// found on the module value through the capabilities in chain/module.go.
+func registerModules(r *registry, codec *chain.Codec) {
+	cur := currency.New(r.key(currency.ModuleName), codec, currency.DefaultParams())
+	r.add(cur)
+	r.add(staking.New(r.key(staking.ModuleName), codec, cur))
+	r.add(notes.New(r.key(notes.ModuleName), codec))
 }
 
-func newApp(codec *chain.Codec) *app {
-	curKey, stkKey := chain.NewStoreKey("currency"), chain.NewStoreKey("staking")
-	cp := currency.DefaultParams()
-	// Staking's pools are module accounts: no holding caps or transfer
-	// policies apply to them.
-	cp.ModuleAccounts = []chain.Address{staking.BondedPool(), staking.UnbondingPool(), staking.SlashedPool()}
-	cur := currency.New(curKey, codec, cp)
-	stk := staking.New(stkKey, codec, cur)
-	return &app{
-		currency: cur,
-		staking:  stk,
-		entries: []execution.ModuleEntry{
-			{Module: cur, Key: curKey},
-			{Module: stk, Key: stkKey},
-		},
+// registry collects the modules and the store keys made for them.
+type registry struct {
+	keys    map[string]*chain.StoreKey
+	entries []execution.ModuleEntry
+	err     error
+}
+
+// key makes the store key of the module called name.
+func (r *registry) key(name string) *chain.StoreKey {
+	k := chain.NewStoreKey(name)
+	if r.keys[name] != nil && r.err == nil {
+		r.err = fmt.Errorf("module registry: two store keys for %q", name)
 	}
+	r.keys[name] = k
+	return k
+}
+
+// add lists m, which must have been built with the key of its name.
+func (r *registry) add(m chain.Module) {
+	k := r.keys[m.Name()]
+	if k == nil && r.err == nil {
+		r.err = fmt.Errorf("module registry: %q was built without r.key(%q)", m.Name(), m.Name())
+	}
+	r.entries = append(r.entries, execution.ModuleEntry{Module: m, Key: k})
+}
+
+// app is the node's module list and the capabilities found on it.
+type app struct {
+	entries []execution.ModuleEntry
+	fees    chain.FeeCharger // the module charging fees (currency)
+	funds   chain.FeeFunds   // its read side, for admission, or nil
+	feeName string
+	valSet  chain.ValidatorSetOwner // the module owning the validator set (staking), or nil
+	valName string
+	bank    chain.AccountReporter // answers /v1/accounts balances, or nil
+	bankNm  string
+}
+
+func newApp(codec *chain.Codec) (*app, error) {
+	r := &registry{keys: map[string]*chain.StoreKey{}}
+	registerModules(r, codec)
+	if r.err != nil {
+		return nil, r.err
+	}
+	a := &app{entries: r.entries}
+	for _, e := range a.entries {
+		if f, ok := e.Module.(chain.FeeCharger); ok && a.fees == nil {
+			a.fees, a.feeName = f, e.Module.Name()
+			a.funds, _ = e.Module.(chain.FeeFunds)
+		}
+		if v, ok := e.Module.(chain.ValidatorSetOwner); ok && a.valSet == nil {
+			a.valSet, a.valName = v, e.Module.Name()
+		}
+		if b, ok := e.Module.(chain.AccountReporter); ok && a.bank == nil {
+			a.bank, a.bankNm = b, e.Module.Name()
+		}
+	}
+	if a.fees == nil {
+		return nil, fmt.Errorf("module registry: no module charges fees (chain.FeeCharger)")
+	}
+	return a, nil
+}
+
+// mustApp is newApp for callers that only read descriptions or re-run
+// queries (the CLI): the registry is fixed at build time, so an error here
+// is a programming error caught by every test.
+func mustApp() *app {
+	a, err := newApp(chain.MustCodec())
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// module returns the module called name.
+func (a *app) module(name string) (chain.Module, bool) {
+	for _, e := range a.entries {
+		if e.Module.Name() == name {
+			return e.Module, true
+		}
+	}
+	return nil, false
 }
 
 // genValidator and genAccount describe who a generated genesis funds.
@@ -95,30 +167,19 @@ func buildGenesis(chainID string, at time.Time, vals []genValidator, accts []gen
 }
 
 // checkGenesisValidators makes sure the consensus set in genesis.json is
-// the one staking derives from its own section: two lists that disagree
-// would split the chain at its first block.
+// the one the validator-set owner (staking) derives from its own section:
+// two lists that disagree would split the chain at its first block.
 func checkGenesisValidators(g *genesis.Genesis) error {
-	want, err := staking.GenesisValidators(g.AppState["staking"])
-	if err != nil {
-		return fmt.Errorf("genesis app_state.staking: %w", err)
-	}
-	vs, err := g.ValidatorSet()
+	a, err := newApp(chain.MustCodec())
 	if err != nil {
 		return err
 	}
-	if len(want) != vs.Len() {
-		return fmt.Errorf("%w: validators lists %d, app_state.staking gives %d", genesis.ErrInvalid, vs.Len(), len(want))
+	if a.valSet == nil {
+		return nil
 	}
-	for i, w := range want {
-		got := vs.Validators[i]
-		if got.Address != w.Address || got.Power != w.Power || got.PubKey != w.PubKey {
-			return fmt.Errorf("%w: validator %s: validators has power %d, app_state.staking gives %d", genesis.ErrInvalid, got.Address, got.Power, w.Power)
-		}
+	want, err := a.valSet.GenesisValidators(g.AppState[a.valName])
+	if err != nil {
+		return fmt.Errorf("genesis app_state.%s: %w", a.valName, err)
 	}
-	return nil
-}
-
-// beginBlock hands staking the liveness and evidence inputs of a block.
-func (a *app) beginBlock(ctx *chain.Context) error {
-	return a.staking.BeginBlock(ctx, ctx.Block.LastCommitSigners, ctx.Block.Evidence)
+	return blockexec.CheckGenesisValidators(g, a.valName, want)
 }

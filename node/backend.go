@@ -11,6 +11,7 @@ import (
 	"github.com/dure-network/dure/chain/execution"
 	"github.com/dure-network/dure/chain/mempool"
 	"github.com/dure-network/dure/chain/store"
+	"github.com/dure-network/dure/consensus"
 	"github.com/dure-network/dure/node/api"
 )
 
@@ -25,7 +26,7 @@ func (b backend) view() (head struct {
 	t   int64
 	rt  chain.Hash
 	syn bool
-}, vals *chain.ValidatorSet, cs any) {
+}, vals *chain.ValidatorSet, cs consensus.Status) {
 	n := b.n
 	n.mu.RLock()
 	defer n.mu.RUnlock()
@@ -39,12 +40,13 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 	cnt, bytes := n.pool.Size()
 	st := api.Status{ChainID: n.gen.ChainID, Moniker: n.cfg.Moniker, Version: Version,
 		Height: head.h, BlockID: head.id, BlockTime: head.t, StateRoot: head.rt, Syncing: head.syn,
-		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: cs, Signatures: n.signatureStatus()}
+		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: toConsensusJSON(cs), Signatures: n.signatureStatus()}
 	if n.net != nil {
 		st.PeerID = n.net.ID().String()
 		st.ListenAddrs = n.net.Addrs()
 		st.Peers = len(n.net.Peers())
-		st.P2P = map[string]any{"topics": n.net.Topics(), "stats": n.net.Stats(), "denied": n.net.Denied(), "reachability": n.net.Reachability()}
+		st.P2P = map[string]any{"topics": toTopics(n.net.Topics()), "stats": toGossipStats(n.net.Stats()), "denied": n.net.Denied(),
+			"reachability": n.net.Reachability()}
 	}
 	st.Health = api.Health{OK: true, MaxConnections: n.cfg.API.MaxConnections, OpenFileLimit: n.fds.limit}
 	if n.apiLn != nil {
@@ -226,15 +228,6 @@ func (p *prefixReader) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)
 
 func (n *Node) module(name string) (chain.Module, bool) { return n.app.module(name) }
 
-func (a *app) module(name string) (chain.Module, bool) {
-	for _, e := range a.entries {
-		if e.Module.Name() == name {
-			return e.Module, true
-		}
-	}
-	return nil, false
-}
-
 // proofs proves each key's current value (or absence) at height.
 func (n *Node) proofs(height uint64, r chain.KVReader, keys [][]byte) ([]api.KeyProof, error) {
 	out := make([]api.KeyProof, 0, len(keys))
@@ -271,11 +264,12 @@ func (b backend) Account(ctx context.Context, addr chain.Address, prove bool) (a
 	if err != nil {
 		return api.Account{}, err
 	}
-	cur, _ := n.module("currency")
-	pr := &prefixReader{r: r, prefix: []byte(cur.Name() + "/")}
-	bal, err := cur.Query(pr, "balances", map[string]string{"address": addr.String()})
-	if err != nil {
-		return api.Account{}, err
+	pr := &prefixReader{r: r, prefix: []byte(n.app.bankNm + "/")}
+	var bal any = []any{}
+	if n.app.bank != nil {
+		if bal, err = n.app.bank.AccountBalances(pr, addr); err != nil {
+			return api.Account{}, err
+		}
 	}
 	acct := api.Account{Address: addr, Height: head.Height, StateRoot: head.StateRoot, Nonce: nonce, Balances: bal}
 	if prove {
@@ -302,9 +296,9 @@ func (b backend) Validators(ctx context.Context, height uint64) (api.Validators,
 		return api.Validators{}, fmt.Errorf("validators at %d: %w", height, err)
 	}
 	out := api.Validators{Height: height, Validators: vs.Validators, Total: vs.TotalPower()}
-	if stk, ok := n.module("staking"); ok {
+	if stk, ok := n.module(n.app.valName); ok && n.app.valSet != nil {
 		h := n.headHeight()
-		if res, err := stk.Query(&prefixReader{r: n.state.Reader(store.TS(h)), prefix: []byte("staking/")}, "validators", nil); err == nil {
+		if res, err := stk.Query(&prefixReader{r: n.state.Reader(store.TS(h)), prefix: []byte(n.app.valName + "/")}, "validators", nil); err == nil {
 			out.Staking = res
 		}
 	}
@@ -343,8 +337,8 @@ func (b backend) Peers(ctx context.Context) (any, error) {
 	if n.net == nil {
 		return map[string]any{"peers": []any{}}, nil
 	}
-	return map[string]any{"peer_id": n.net.ID().String(), "addrs": n.net.Addrs(), "peers": n.net.Peers(),
-		"topics": n.net.Topics(), "denied": n.net.Denied(), "reachability": n.net.Reachability()}, nil
+	return map[string]any{"peer_id": n.net.ID().String(), "addrs": n.net.Addrs(), "peers": toPeers(n.net.Peers()),
+		"topics": toTopics(n.net.Topics()), "denied": n.net.Denied(), "reachability": n.net.Reachability()}, nil
 }
 
 func (b backend) DenyPeer(ctx context.Context, id string, deny bool) error {

@@ -79,9 +79,6 @@ func TestDecidedBlockAheadOfLocalClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = d.decide(consensus.Decision{Height: 1, BlockID: c.id, Commit: commit})
-	if err != nil && strings.Contains(err.Error(), "ahead of this node's clock") {
-		t.Skipf("known bug (see /work/notes/bugs.md #7): decide halts the node: %v", err)
-	}
 	if err != nil || n.head.Height != 1 || n.head.BlockID != c.id {
 		t.Fatalf("decided block not applied: err %v, head %d %s", err, n.head.Height, n.head.BlockID)
 	}

@@ -174,7 +174,10 @@ caught, not believed.`,
 				if err != nil {
 					return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
 				}
-				bal, err := newApp(chain.MustCodec()).currency.Query(&prefixReader{r: pr, prefix: []byte("currency/")}, "balances", map[string]string{"address": a.String()})
+				var bal any = []any{}
+				if app := mustApp(); app.bank != nil {
+					bal, err = app.bank.AccountBalances(&prefixReader{r: pr, prefix: []byte(app.bankNm + "/")}, a)
+				}
 				if err != nil {
 					return withCode(ExitError, fmt.Errorf("verification failed: balances from proven state: %w", err))
 				}
@@ -203,72 +206,153 @@ caught, not believed.`,
 			return printJSON(g.stdout, v)
 		},
 	}
-	var qargs []string
-	module := func(name string) *cobra.Command {
+	q := &moduleQuery{g: g, f: f, kf: kf, prove: &prove}
+	cmd.AddCommand(block, tx, account, validators)
+	for _, e := range mustApp().entries {
+		cmd.AddCommand(q.command(e.Module))
+	}
+	return cmd
+}
+
+// moduleQuery builds `dure query <module> …` from the module's
+// description (chain.Describer): one subcommand per path, whose --arg
+// values are checked locally first. A module without a description gets
+// the bare form `dure query <module> <path> --arg k=v`.
+type moduleQuery struct {
+	g     *globals
+	f     *clientFlags
+	kf    *txFlags
+	prove *bool
+}
+
+func (q *moduleQuery) command(m chain.Module) *cobra.Command {
+	name := m.Name()
+	d, ok := m.(chain.Describer)
+	if !ok {
+		var qargs []string
 		mc := &cobra.Command{
-			Use:   name + " <path> [--arg key=value ...]",
-			Short: "Query the " + name + " module",
-			Example: map[string]string{
-				"currency": "  dure query currency balances --arg address=alice\n  dure query currency lots --arg address=alice --arg denom=nw\n  dure query currency currency --arg denom=nw\n  dure query currency merchants --arg denom=nw",
-				"staking":  "  dure query staking validators\n  dure query staking params",
-			}[name],
-			Args: cobra.ExactArgs(1),
+			Use: name + " <path> [--arg key=value ...]", Short: "Query the " + name + " module",
+			Example: "  dure query " + name + " <path> --arg key=value", Args: cobra.ExactArgs(1),
 			RunE: func(c *cobra.Command, args []string) error {
-				ctx, cancel := timeout(c)
-				defer cancel()
 				kv := map[string]string{}
 				for _, a := range qargs {
 					k, v, ok := strings.Cut(a, "=")
 					if !ok {
 						return usageErr("--arg %q: want key=value", a)
 					}
-					if k == "address" || k == "merchant" {
-						addr, err := kf.resolveAddr(g, v)
-						if err != nil {
-							return err
-						}
-						v = addr.String()
-					}
 					kv[k] = v
 				}
-				var res api.QueryResult
-				cl := f.client(g)
-				kv["prove"] = strconv.FormatBool(prove)
-				if err := cl.Query(ctx, name, args[0], kv, &res); err != nil {
-					return apiErr(err)
-				}
-				out := map[string]any{"height": res.Height, "result": res.Result}
-				if prove && res.Height > 0 {
-					hdr, err := verifyHeader(ctx, cl, res.Height)
-					if err != nil {
-						return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
-					}
-					if err := verifyProofs(hdr.StateRoot, res.Proofs); err != nil {
-						return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
-					}
-					// Re-run the query here over the proven values only.
-					mod, ok := newApp(chain.MustCodec()).module(name)
-					if !ok {
-						return fmt.Errorf("no module %s in this build", name)
-					}
-					delete(kv, "prove")
-					local, err := mod.Query(&prefixReader{r: newProvenReader(res.Proofs), prefix: []byte(name + "/")}, args[0], kv)
-					if err != nil {
-						return withCode(ExitError, fmt.Errorf("verification failed: query over proven state: %w", err))
-					}
-					if !sameJSON(local, res.Result) {
-						return withCode(ExitError, fmt.Errorf("verification failed: the node's answer differs from the query recomputed over proven state"))
-					}
-					out["verified"] = fmt.Sprintf("result recomputed locally from %d state values proven against block %d", len(res.Proofs), res.Height)
-				}
-				return printJSON(g.stdout, out)
+				return q.run(c, m, args[0], kv)
 			},
 		}
-		mc.Flags().StringArrayVar(&qargs, "arg", nil, "query argument key=value (repeatable); address values may be key names")
+		mc.Flags().StringArrayVar(&qargs, "arg", nil, "query argument key=value (repeatable)")
 		return mc
 	}
-	cmd.AddCommand(block, tx, account, validators, module("currency"), module("staking"))
-	return cmd
+	desc := d.Describe()
+	var ex []string
+	var long strings.Builder
+	fmt.Fprintf(&long, "Query the %s module; every answer is recomputed here over state values\nproven against a signed block (unless --prove=false).\n\nPaths and their --arg arguments:\n", name)
+	for _, qd := range desc.Queries {
+		ex = append(ex, qd.Examples...)
+		fmt.Fprintf(&long, "  %-12s %s\n", qd.Path, qd.Short)
+		for _, a := range qd.Args {
+			req := ""
+			if a.Required {
+				req = ", required"
+			}
+			fmt.Fprintf(&long, "  %-12s   %s=<%s%s>  %s\n", "", a.Name, argKind(a), req, a.Help)
+		}
+	}
+	mc := &cobra.Command{Use: name, Short: "Query the " + name + " module: " + desc.Short, Long: long.String(), Example: indentExamples(ex)}
+	for _, qd := range desc.Queries {
+		mc.AddCommand(q.pathCommand(m, qd))
+	}
+	return mc
+}
+
+func argKind(f chain.Field) string {
+	if f.Kind == chain.FieldEnum {
+		return strings.Join(f.Enum, "|")
+	}
+	return f.Kind.String()
+}
+
+func (q *moduleQuery) pathCommand(m chain.Module, qd chain.QueryDesc) *cobra.Command {
+	var qargs []string
+	var args strings.Builder
+	for _, a := range qd.Args {
+		fmt.Fprintf(&args, "\n  %s=<%s>  %s", a.Name, argKind(a), a.Help)
+		if a.Required {
+			args.WriteString(" (required)")
+		}
+	}
+	long := qd.Short
+	if args.Len() > 0 {
+		long += "\n\nArguments (--arg name=value; address values may be key names):" + args.String()
+	}
+	pc := &cobra.Command{Use: qd.Path, Short: qd.Short, Long: long, Example: indentExamples(qd.Examples), Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			raw := map[string]string{}
+			for _, a := range qargs {
+				k, v, ok := strings.Cut(a, "=")
+				if !ok {
+					return usageErr("--arg %q: want key=value", a)
+				}
+				raw[k] = v
+			}
+			for _, a := range qd.Args {
+				if v, ok := raw[a.Name]; ok && a.Kind == chain.FieldAddress && v != "" {
+					addr, err := q.kf.resolveAddr(q.g, v)
+					if err != nil {
+						return err
+					}
+					raw[a.Name] = addr.String()
+				}
+			}
+			vals, err := chain.ParseValues(qd.Args, raw, chain.PubKey{})
+			if err != nil {
+				return usageErr("%v", strings.Replace(err.Error(), "--", "--arg ", -1))
+			}
+			return q.run(c, m, qd.Path, vals.Strings(qd.Args))
+		}}
+	pc.Flags().StringArrayVar(&qargs, "arg", nil, "query argument name=value (repeatable); address values may be key names")
+	return pc
+}
+
+// run asks the node and, with --prove, re-runs the query here over the
+// proven values only.
+func (q *moduleQuery) run(c *cobra.Command, mod chain.Module, path string, kv map[string]string) error {
+	ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
+	defer cancel()
+	name := mod.Name()
+	var res api.QueryResult
+	cl := q.f.client(q.g)
+	args := map[string]string{"prove": strconv.FormatBool(*q.prove)}
+	for k, v := range kv {
+		args[k] = v
+	}
+	if err := cl.Query(ctx, name, path, args, &res); err != nil {
+		return apiErr(err)
+	}
+	out := map[string]any{"height": res.Height, "result": res.Result}
+	if *q.prove && res.Height > 0 {
+		hdr, err := verifyHeader(ctx, cl, res.Height)
+		if err != nil {
+			return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
+		}
+		if err := verifyProofs(hdr.StateRoot, res.Proofs); err != nil {
+			return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
+		}
+		local, err := mod.Query(&prefixReader{r: newProvenReader(res.Proofs), prefix: []byte(name + "/")}, path, kv)
+		if err != nil {
+			return withCode(ExitError, fmt.Errorf("verification failed: query over proven state: %w", err))
+		}
+		if !sameJSON(local, res.Result) {
+			return withCode(ExitError, fmt.Errorf("verification failed: the node's answer differs from the query recomputed over proven state"))
+		}
+		out["verified"] = fmt.Sprintf("result recomputed locally from %d state values proven against block %d", len(res.Proofs), res.Height)
+	}
+	return printJSON(q.g.stdout, out)
 }
 
 func verifyStateProofs(ctx context.Context, cl *api.Client, height uint64, root chain.Hash, proofs []api.KeyProof) error {

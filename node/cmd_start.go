@@ -157,7 +157,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 					topics, _ := p2pInfo["topics"].([]any)
 					for _, t := range topics {
 						if tm, ok := t.(map[string]any); ok {
-							fmt.Fprintf(g.stdout, "topic     %v: %v peers, %v in mesh\n", tm["Name"], tm["Peers"], tm["MeshPeers"])
+							fmt.Fprintf(g.stdout, "topic     %v: %v peers, %v in mesh\n", tm["name"], tm["peers"], tm["mesh_peers"])
 						}
 					}
 				}

@@ -1,4 +1,43 @@
-// Package node is the dure executable: the cobra CLI, TOML config, keystore,
-// the driver loop that wires consensus, chain and p2p together, the HTTP
-// API with its event stream, Prometheus metrics and logging.
+// Package node is the dure executable: it wires store, state, executor,
+// mempool, consensus, p2p and the API together, drives consensus, and
+// holds the CLI. Nothing else in the project imports it.
+//
+// Map of the package:
+//
+//	Wiring
+//	  node.go        Node: Open builds every part from a home directory
+//	                 (config, genesis, keys), Run starts p2p, API, driver
+//	  app.go         the module registry (registerModules: one line per app,
+//	                 in order) and the capabilities found on the modules;
+//	                 genesis generation for init and testnet
+//	  transport.go   the driver's seam to the network; gossipTransport
+//	  backend.go     api.Backend over the node (status, txs, blocks,
+//	                 accounts, validators, module queries with proofs)
+//	  apijson.go     snake_case JSON forms of consensus and p2p values
+//	  metrics.go     Prometheus series; log.go the slog logger
+//
+//	Consensus driver
+//	  driver.go      the goroutine owning the consensus state machine:
+//	                 inbox events in, WAL/sign/gossip/apply out
+//	  gossip.go      pubsub validators (cheap checks on pubsub goroutines)
+//	  blocks.go      build, check and apply a block; block sync; block size
+//	                 from measured execution cost
+//	  evidence.go    pool of verified double-sign evidence
+//	  blockstash.go  durable stash of proposed/validated blocks for replay
+//
+//	CLI (cobra)
+//	  main.go        root command, exit codes, strict argument checking
+//	  cmd_tx.go      dure tx <module> <msg>, built from chain.Describer
+//	  cmd_query.go   dure query …, module paths built from chain.Describer;
+//	                 every answer re-checked against proofs
+//	  cmd_init.go, cmd_start.go, cmd_keys.go, cmd_export.go,
+//	  cmd_testnet.go, cmd_bench.go, keyring.go
+//
+// Subpackages: api (HTTP API, SSE, Go client), config (config.toml),
+// keystore (encrypted keyring).
+//
+// Adding an app module touches none of this but one line in app.go: the
+// executor, genesis, API queries, `dure tx` and `dure query` find what they
+// need on the module value (chain.Module and the optional capabilities in
+// chain/module.go and chain/describe.go).
 package node

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"testing"
 	"time"
@@ -95,5 +96,27 @@ func TestUnpayableTxIsEvicted(t *testing.T) {
 	ok := sendTx(t, tn.chainID, tn.key, nonce+1, 10, poor.PubKey().Address(), 100)
 	if _, err := tn.cl.Submit(ctx, ok, true); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("funded transfer: %v", err)
+	}
+}
+
+// BenchmarkFeeBalance is the admission check's state read per tx.
+func BenchmarkFeeBalance(b *testing.B) {
+	home, cfg := initHome(b, "feebench-1")
+	_ = home
+	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), chain.PrivKey{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.closeStorage()
+	addr := n.gen.Validators[0].PubKey.Address()
+	r := nonceReader{n}
+	if bal, err := r.FeeBalance(addr); err != nil || bal == 0 {
+		b.Fatalf("balance %d, %v", bal, err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := r.FeeBalance(addr); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

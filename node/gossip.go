@@ -7,6 +7,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/blockexec"
 	"github.com/dure-network/dure/chain/mempool"
 	"github.com/dure-network/dure/consensus"
 	"github.com/dure-network/dure/p2p"
@@ -218,7 +219,7 @@ func (n *Node) validateEvidenceGossip(_ peer.ID, data []byte) p2p.Verdict {
 		return p2p.Reject
 	}
 	head := n.headHeight()
-	if h > head+1 || h+maxEvidenceAge < head+1 {
+	if h > head+1 || h+blockexec.MaxEvidenceAge < head+1 {
 		return p2p.Ignore
 	}
 	vs, err := n.store.ValidatorsAt(h)

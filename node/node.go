@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/blockexec"
 	"github.com/dure-network/dure/chain/execution"
 	"github.com/dure-network/dure/chain/genesis"
 	"github.com/dure-network/dure/chain/mempool"
@@ -76,6 +77,7 @@ type Node struct {
 	missedTotal   map[chain.Address]uint64 // under mu: commits missed per validator since start
 
 	evidence *evidencePool
+
 
 	// execNanosPerTx is the moving average of execution cost per tx,
 	// which sizes the blocks this node proposes.
@@ -144,12 +146,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 			n.closeStorage()
 		}
 	}()
-	n.app = newApp(codec)
+	if n.app, err = newApp(codec); err != nil {
+		return nil, err
+	}
 	n.exec, err = execution.New(execution.Config{
-		Codec: codec, ChainID: gen.ChainID, Modules: n.app.entries, Fees: n.app.currency,
+		Codec: codec, ChainID: gen.ChainID, Modules: n.app.entries, Fees: n.app.fees,
 		MinFee: gen.Params.MinFee, GasPerFeeUnit: gen.Params.GasPerFeeUnit,
-		BeginBlock: n.app.beginBlock,
-		Verified:   func(id chain.ID) bool { return n.pool != nil && n.pool.Verified(id) },
+		Verified: func(id chain.ID) bool { return n.pool != nil && n.pool.Verified(id) },
 	})
 	if err != nil {
 		return nil, err
@@ -198,22 +201,13 @@ func (n *Node) initChain() error {
 		if err != nil {
 			return err
 		}
-		info := chain.BlockInfo{ChainID: n.gen.ChainID, Height: 0, Time: n.gen.GenesisTime.UnixNano()}
-		out, err := n.exec.InitGenesis(st, info, n.gen.AppState)
-		if err != nil {
-			return withCode(ExitUsage, fmt.Errorf("genesis app_state: %w", err))
+		root, err := blockexec.CommitGenesis(n.codec, n.exec, n.store, st, n.gen, n.genHash)
+		if errors.Is(err, blockexec.ErrBadGenesis) {
+			return withCode(ExitUsage, err)
+		} else if err != nil {
+			return err
 		}
-		after := applyValidatorUpdates(vals, out.ValidatorUpdates)
-		err = n.store.CommitGenesis(n.genHash, vals, out.StateRoot, func(w chain.KVWriter) error {
-			if err := out.Pending.WriteTo(w); err != nil {
-				return err
-			}
-			return w.Set(keyAfterVals, mustEncodeVals(n.codec, after))
-		})
-		if err != nil {
-			return fmt.Errorf("commit genesis: %w", err)
-		}
-		n.log.Info("wrote genesis", "chain_id", n.gen.ChainID, "state_root", out.StateRoot, "validators", vals.Len())
+		n.log.Info("wrote genesis", "chain_id", n.gen.ChainID, "state_root", root, "validators", vals.Len())
 	} else if err := n.store.CheckGenesis(n.genHash); err != nil {
 		return withCode(ExitUsage, fmt.Errorf("%w: the data directory %s belongs to another chain; use a fresh --home or the genesis.json it was made with", err, n.cfg.DataPath()))
 	}
@@ -225,85 +219,12 @@ func (n *Node) initChain() error {
 	if got, err := n.state.Root(store.TS(n.head.Height)); err != nil || got != n.head.StateRoot {
 		return fmt.Errorf("%w: state root at height %d is %s, header says %s (%v)", store.ErrCorrupt, n.head.Height, got, n.head.StateRoot, err)
 	}
-	if n.nextVals, err = n.store.ValidatorsAt(n.head.Height + 1); err != nil {
-		return fmt.Errorf("load validators for height %d: %w", n.head.Height+1, err)
-	}
-	if n.afterVals, err = n.loadAfterVals(); err != nil {
+	cs, err := blockexec.Load(n.gen.ChainID, n.store)
+	if err != nil {
 		return err
 	}
+	n.nextVals, n.afterVals = cs.Validators, cs.NextValidators
 	return nil
-}
-
-// keyAfterVals holds, versioned with each block, the validator set that
-// signs head+2 (updates decided at head take effect two heights later).
-var keyAfterVals = []byte("v/after")
-
-func (n *Node) loadAfterVals() (*chain.ValidatorSet, error) {
-	txn := n.store.DB().NewTransactionAt(n.store.ReadTS(), false)
-	defer txn.Discard()
-	item, err := txn.Get(keyAfterVals)
-	if err != nil {
-		return nil, fmt.Errorf("%w: pending validator set: %v", store.ErrCorrupt, err)
-	}
-	raw, err := item.ValueCopy(nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: pending validator set: %v", store.ErrCorrupt, err)
-	}
-	var vals []chain.Validator
-	if err := n.codec.Unmarshal(raw, &vals); err != nil {
-		return nil, fmt.Errorf("%w: pending validator set: %v", store.ErrCorrupt, err)
-	}
-	return chain.NewValidatorSet(vals)
-}
-
-func mustEncodeVals(c *chain.Codec, vs *chain.ValidatorSet) []byte {
-	b, err := c.Marshal(vs.Validators)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-// applyValidatorUpdates returns vs changed by ups (power 0 removes). A
-// change that would empty the set is ignored: a chain with no validators
-// could never make another block.
-func applyValidatorUpdates(vs *chain.ValidatorSet, ups []chain.ValidatorUpdate) *chain.ValidatorSet {
-	if len(ups) == 0 {
-		return vs
-	}
-	byAddr := make(map[chain.Address]int, vs.Len())
-	vals := append([]chain.Validator(nil), vs.Validators...)
-	for i, v := range vals {
-		byAddr[v.Address] = i
-	}
-	removed := make(map[chain.Address]bool)
-	for _, u := range ups {
-		a := u.PubKey.Address()
-		if i, ok := byAddr[a]; ok {
-			if u.Power == 0 {
-				removed[a] = true
-			} else {
-				vals[i].Power = u.Power
-				delete(removed, a)
-			}
-			continue
-		}
-		if u.Power > 0 {
-			byAddr[a] = len(vals)
-			vals = append(vals, chain.Validator{Address: a, PubKey: u.PubKey, Power: u.Power})
-		}
-	}
-	kept := vals[:0]
-	for _, v := range vals {
-		if !removed[v.Address] {
-			kept = append(kept, v)
-		}
-	}
-	out, err := chain.NewValidatorSet(kept)
-	if err != nil {
-		return vs
-	}
-	return out
 }
 
 // nonceReader gives the mempool each account's next nonce from committed state.

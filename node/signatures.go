@@ -86,13 +86,13 @@ func (d *driver) addLatePrecommit(v *chain.Vote) {
 	n.lateCommit = cm
 }
 
-// commitForNextBlock is the LastCommit the next block carries: the commit
-// of the head with any late precommits added.
-func (n *Node) commitForNextBlock() (*chain.Commit, error) {
-	if cm := n.lateCommit; cm != nil && cm.Height == n.head.Height {
-		return cm, nil
+// lateCommitForHead is the head's commit with the late precommits added,
+// or nil when none came (the block then carries the stored commit).
+func (n *Node) lateCommitForHead() *chain.Commit {
+	if cm := n.lateCommit; cm != nil && cm.Height == n.head.Height && cm.BlockID == n.head.BlockID {
+		return cm
 	}
-	return n.store.SeenCommit(n.head.Height)
+	return nil
 }
 
 // noteSignatures records which validators of height h-1 signed the

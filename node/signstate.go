@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dure-network/dure/chain/blockexec"
 	"github.com/dure-network/dure/chain/store"
 	"github.com/dure-network/dure/consensus"
 )
@@ -37,7 +38,7 @@ const FlagAllowMissingSignState = "allow-missing-sign-state"
 // height above any the previous process can have signed (which signed at
 // most one height above the network's head when it stopped); the second
 // maxClockDrift covers this machine's clock being behind.
-const holdMargin = 2 * maxClockDrift
+const holdMargin = 2 * blockexec.MaxClockDrift
 
 // Option changes how Open sets up a node.
 type Option func(*Node)
@@ -176,7 +177,7 @@ func (d *driver) resumeSigning() bool {
 	if !d.observing || d.n.hold.holding() {
 		return false
 	}
-	keep := d.cands
+	keep, keepRounds := d.cands, d.perRound
 	if err := d.newMachine(); err != nil {
 		d.n.log.Error("resume signing", "err", err)
 		return false
@@ -184,6 +185,11 @@ func (d *driver) resumeSigning() bool {
 	for id, c := range keep {
 		if _, ok := d.cands[id]; !ok && c.block.Header.Height > d.n.head.Height {
 			d.cands[id] = c
+		}
+	}
+	for k, v := range keepRounds {
+		if k.height > d.n.head.Height {
+			d.perRound[k] = max(d.perRound[k], v)
 		}
 	}
 	return true

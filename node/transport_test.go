@@ -183,7 +183,6 @@ func hubNet(t *testing.T, loss float64) (h *hub, keys []chain.PrivKey, payer cha
 	return h, keys, payer, ctx
 }
 
-
 // Four validators driven in one process over the hub, with 20% of
 // consensus messages lost: every node commits the same blocks, with the
 // same state roots, and every submitted transfer is committed everywhere.

@@ -16,9 +16,8 @@
 // TestMain and run each fault scenario on its own fresh network, checking
 // agreement, proofs and liveness only through the HTTP API: `go test
 // ./testnet/` takes about 85 s on two cores; -short runs only the
-// agreement-under-load test. A test blocked by a node bug recorded in
-// /work/notes/bugs.md skips unless DURE_E2E_KNOWN_BUGS=1, and
-// DURE_E2E_BIN=<path> runs the suite against a given binary instead of
+// agreement-under-load test. A test passes or fails; none is skipped
+// for a recorded defect. DURE_E2E_BIN=<path> runs the suite against a given binary instead of
 // building one (to bisect). A failed test prints the tail of every node's
 // log and each node's height and gossip counters, and keeps the full logs
 // with goroutine dumps in $TMPDIR/dure-e2e-<test>-*.

@@ -69,15 +69,6 @@ func slow(t *testing.T) {
 	}
 }
 
-// knownBug skips a test that fails because of a node bug recorded in
-// /work/notes/bugs.md, unless DURE_E2E_KNOWN_BUGS=1 (to check a fix).
-func knownBug(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("DURE_E2E_KNOWN_BUGS") != "1" {
-		t.Skip("known bug: " + why + "; run with DURE_E2E_KNOWN_BUGS=1 to check a fix")
-	}
-}
-
 // portsFree reports whether base+10i and base+10i+1 are free on loopback
 // for i < nodes.
 func portsFree(base, nodes int) bool {
@@ -276,7 +267,7 @@ func (n *e2eNet) describe() string {
 		gossip := "?"
 		if m, ok := st.P2P.(map[string]any); ok {
 			if stats, ok := m["stats"].(map[string]any); ok {
-				gossip = fmt.Sprint(stats["Consensus"])
+				gossip = fmt.Sprint(stats["consensus"])
 			}
 		}
 		fmt.Fprintf(&b, "  %s: height %d, %d peers, syncing %t, consensus %v, consensus gossip %s\n",

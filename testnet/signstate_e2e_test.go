@@ -71,9 +71,9 @@ func TestValidatorWithoutSignStateWaits(t *testing.T) {
 	}
 	held := h - from - 1
 	first := n.waitSigned(ctx, h, addr)
-	log := tailLog(victim)
+	log := fullLog(victim)
 	if !strings.Contains(log, "not signing until the network commits") || !strings.Contains(log, "signing from the next height") {
-		t.Errorf("the log does not say what it waited for and when it resumed:\n%s", log)
+		t.Errorf("the log does not say what it waited for and when it resumed:\n%s", tailLog(victim))
 	}
 	t.Logf("without consensus state: %d heights committed by the others during the hold, signs again at %d", held, first)
 
@@ -99,8 +99,8 @@ func TestValidatorWithoutSignStateWaits(t *testing.T) {
 	if !victim.Running() {
 		t.Fatalf("the re-synced validator exited:\n%s", tailLog(victim))
 	}
-	if log := tailLog(victim); !strings.Contains(log, "re-syncing") || !strings.Contains(log, "re-synced past the consensus state") {
-		t.Errorf("the log does not say it re-synced before signing:\n%s", log)
+	if log := fullLog(victim); !strings.Contains(log, "re-syncing") || !strings.Contains(log, "re-synced past the consensus state") {
+		t.Errorf("the log does not say it re-synced before signing:\n%s", tailLog(victim))
 	}
 	n.checkAgreement(ctx, 1, n.minHeight(ctx, n.Procs...), n.Procs...)
 	t.Logf("re-synced from an empty store with cs.wal kept: caught up to %d, signs again at %d", top, again)
@@ -121,9 +121,13 @@ func (n *e2eNet) waitSigned(ctx context.Context, h uint64, addr chain.Address) u
 	return 0
 }
 
-func tailLog(p *Proc) string {
+func fullLog(p *Proc) string {
 	b, _ := os.ReadFile(filepath.Join(p.Node.Home, "node.log"))
-	ls := strings.Split(string(b), "\n")
+	return string(b)
+}
+
+func tailLog(p *Proc) string {
+	ls := strings.Split(fullLog(p), "\n")
 	if len(ls) > 40 {
 		ls = ls[len(ls)-40:]
 	}

@@ -14,9 +14,14 @@
 //
 // # Use
 //
-// The node builds it explicitly: New(chain.NewStoreKey("currency"), codec,
-// Params{MaxExpiryPerBlock: 256, ModuleAccounts: …}) and registers it as a
-// chain.Module and as the chain.FeeCharger. Other modules declare the
+// The node builds it explicitly in its module registry:
+// New(chain.NewStoreKey("currency"), codec, DefaultParams()). The executor
+// finds its capabilities on the value: chain.FeeCharger, chain.EndBlocker,
+// chain.AccountReporter (the API's balances), chain.GenesisExporter
+// (snapshot form) and chain.Describer (`dure tx currency`, `dure query
+// currency`). Module accounts are Params.ModuleAccounts plus every account
+// another module declares (chain.ModuleAccountHolder, seen through
+// ctx.IsModuleAccount). Other modules declare the
 // narrow interface they need and receive *Module, which has
 //
 //	Balance(ctx, addr, denom) (uint64, error)
@@ -62,7 +67,7 @@
 //     active merchants (or back to the issuer); the issuer may send to
 //     anyone (distribution). Merchants do not pay holders: they redeem or
 //     send back to the issuer. Otherwise ErrTransferNotAllowed. Module
-//     accounts (Params.ModuleAccounts) may send and receive freely, and a
+//     accounts (Params.ModuleAccounts and declared ones) may send and receive freely, and a
 //     release from a module account is not cap-checked.
 //   - Merchants: pay/send to an unregistered one fails ErrNotMerchant, to a
 //     suspended one ErrMerchantSuspended. With categories, the merchant must

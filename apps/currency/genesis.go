@@ -43,7 +43,16 @@ type GenesisMerchant struct {
 
 // InitGenesis loads the genesis section. Unknown fields are rejected, and
 // every rule (denoms, caps, categories) is checked as for transactions.
+//
+// A section in snapshot form (an export, chain.Snapshot) is written as it
+// is.
 func (m *Module) InitGenesis(ctx *chain.Context, raw json.RawMessage) error {
+	if snap, ok, err := chain.ParseSnapshot(raw); ok {
+		if err != nil {
+			return fmt.Errorf("currency genesis: %w", err)
+		}
+		return snap.WriteTo(ctx.Store(m.key))
+	}
 	var g Genesis
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -94,4 +103,11 @@ func (m *Module) InitGenesis(ctx *chain.Context, raw json.RawMessage) error {
 		}
 	}
 	return nil
+}
+
+// ExportGenesis writes currency's state in snapshot form
+// (chain.GenesisExporter): lots with their expiry, demurrage clocks,
+// merchants' redeemed totals and settlements carry over exactly.
+func (m *Module) ExportGenesis(r chain.KVReader) (json.RawMessage, error) {
+	return chain.ExportSnapshot(r)
 }

@@ -24,6 +24,12 @@ func (m *Module) ledger(ctx *chain.Context) *ledger {
 	return &ledger{m: m, ctx: ctx, r: kv, kv: kv, now: ctx.Block.Time / 1e9}
 }
 
+// isModuleAccount: the module accounts in Params, the fee collector, and
+// every account a module declared to the executor (ctx.IsModuleAccount).
+func (l *ledger) isModuleAccount(a chain.Address) bool {
+	return l.m.isModuleAccount(a) || l.ctx.IsModuleAccount(a)
+}
+
 func (l *ledger) emit(typ string, kv ...string) error {
 	if l.ctx == nil {
 		return nil
@@ -319,7 +325,7 @@ func (l *ledger) removeLot(denom string, addr chain.Address, lt lot) error {
 
 // capExempt: the issuer, merchants and module accounts may hold any amount.
 func (l *ledger) capExempt(c *Currency, addr chain.Address) (bool, error) {
-	if addr == c.Issuer || l.m.isModuleAccount(addr) {
+	if addr == c.Issuer || l.isModuleAccount(addr) {
 		return true, nil
 	}
 	var mr Merchant
@@ -536,7 +542,7 @@ func (l *ledger) checkTransfer(c *Currency, from, to chain.Address) error {
 	if err := l.checkSpendable(c); err != nil {
 		return err
 	}
-	if from == c.Issuer || l.m.isModuleAccount(from) || l.m.isModuleAccount(to) {
+	if from == c.Issuer || l.isModuleAccount(from) || l.isModuleAccount(to) {
 		return nil
 	}
 	restricted := c.Rules.Transfer == TransferMerchants || len(c.Rules.Categories) > 0

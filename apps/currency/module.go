@@ -19,10 +19,21 @@ type Module struct {
 	modAccts map[chain.Address]bool
 }
 
+// The capabilities currency holds, besides chain.Module.
 var (
-	_ chain.Module     = (*Module)(nil)
-	_ chain.FeeCharger = (*Module)(nil)
+	_ chain.Module          = (*Module)(nil)
+	_ chain.FeeCharger      = (*Module)(nil)
+	_ chain.EndBlocker      = (*Module)(nil)
+	_ chain.AccountReporter = (*Module)(nil)
+	_ chain.Describer       = (*Module)(nil)
+	_ chain.GenesisExporter = (*Module)(nil)
 )
+
+// AccountBalances answers the API's account endpoint
+// (chain.AccountReporter): the "balances" query.
+func (m *Module) AccountBalances(r chain.KVReader, a chain.Address) (any, error) {
+	return m.Query(r, "balances", map[string]string{"address": a.String()})
+}
 
 // New builds the module over its store key. Zero params fields take their
 // defaults.
@@ -488,7 +499,7 @@ func (l *ledger) closeVouchers(budget int) (int, error) {
 }
 
 func (l *ledger) returnVoucher(c *Currency, a chain.Address) error {
-	exempt := a == c.Issuer || l.m.isModuleAccount(a)
+	exempt := a == c.Issuer || l.isModuleAccount(a)
 	if !exempt {
 		mr, err := l.merchant(c.Denom, a)
 		if err != nil {
@@ -565,7 +576,7 @@ func (m *Module) Transfer(ctx *chain.Context, from, to chain.Address, denom stri
 	if err := l.checkTransfer(c, from, to); err != nil {
 		return err
 	}
-	checkCap := !m.isModuleAccount(from) // releases from escrow may exceed a cap
+	checkCap := !l.isModuleAccount(from) // releases from escrow may exceed a cap
 	if err := l.move(c, from, to, amount, checkCap); err != nil {
 		return err
 	}
@@ -608,4 +619,20 @@ func uint64FromBE(b []byte) uint64 {
 	_ = b[7]
 	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
 		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+}
+
+// FeeFunds is payer's stored balance of the native (fee) denom: the
+// chain.FeeFunds capability. Expiry or demurrage due but not yet applied
+// only lower what the account can pay, so nothing payable is refused.
+func (m *Module) FeeFunds(r chain.KVReader, payer chain.Address) (uint64, error) {
+	l := &ledger{m: m, r: r}
+	denom, err := l.nativeDenom()
+	if err != nil {
+		return 0, fmt.Errorf("fee denom: %w", err)
+	}
+	b, err := l.balance(payer, denom)
+	if err != nil {
+		return 0, fmt.Errorf("balance of %s in %s: %w", payer, denom, err)
+	}
+	return uint64(b.amount), nil
 }

@@ -215,14 +215,18 @@ func (m *Module) updateSet(ctx *chain.Context, s *store, p *Params, since uint64
 		}
 		switch {
 		case cmp < 0: // left the set
-			ctx.UpdateValidator(chain.ValidatorUpdate{PubKey: oldRecs[i].PubKey, Power: 0})
+			if err := ctx.UpdateValidator(chain.ValidatorUpdate{PubKey: oldRecs[i].PubKey, Power: 0}); err != nil {
+				return err
+			}
 			if err := s.del(activeKey(oldAddrs[i])); err != nil {
 				return err
 			}
 			i++
 		case cmp > 0: // joined
 			c := next[j]
-			ctx.UpdateValidator(chain.ValidatorUpdate{PubKey: c.pub, Power: c.power})
+			if err := ctx.UpdateValidator(chain.ValidatorUpdate{PubKey: c.pub, Power: c.power}); err != nil {
+				return err
+			}
 			if err := s.resetSigning(c.addr); err != nil {
 				return err
 			}
@@ -233,7 +237,9 @@ func (m *Module) updateSet(ctx *chain.Context, s *store, p *Params, since uint64
 		default:
 			r, c := oldRecs[i], next[j]
 			if r.Power != c.power {
-				ctx.UpdateValidator(chain.ValidatorUpdate{PubKey: c.pub, Power: c.power})
+				if err := ctx.UpdateValidator(chain.ValidatorUpdate{PubKey: c.pub, Power: c.power}); err != nil {
+					return err
+				}
 				r.Power = c.power
 				if err := s.set(activeKey(c.addr), &r); err != nil {
 					return err
@@ -246,12 +252,13 @@ func (m *Module) updateSet(ctx *chain.Context, s *store, p *Params, since uint64
 	return nil
 }
 
-// BeginBlock applies what the node learnt from the block header before any
-// tx runs: evidence of double-signing (already verified by the node against
-// the validator set of its height) and the signers of the last commit (the
-// commit for height Block.Height-1 carried in this block). The node calls
-// it directly; it is not part of chain.Module.
-func (m *Module) BeginBlock(ctx *chain.Context, lastCommitSigners []chain.Address, evidence []chain.Evidence) error {
+// BeginBlock (chain.BeginBlocker) applies what the node learnt from the
+// block header before any tx runs: ctx.Block.Evidence of double-signing
+// (already verified by the node against the validator set of its height)
+// and ctx.Block.LastCommitSigners, the signers of the last commit (the
+// commit for height Block.Height-1 carried in this block).
+func (m *Module) BeginBlock(ctx *chain.Context) error {
+	lastCommitSigners, evidence := ctx.Block.LastCommitSigners, ctx.Block.Evidence
 	s := m.open(ctx)
 	p, err := s.params()
 	if err != nil {

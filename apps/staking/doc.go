@@ -8,20 +8,26 @@
 //
 //	m := staking.New(chain.NewStoreKey("staking"), codec, currencyModule)
 //
-// The Bank (Balance, Transfer) is apps/currency. The node must:
+// The Bank (Balance, Transfer) is apps/currency. The node lists it in its
+// module registry after currency, and the executor finds its capabilities
+// on the value:
 //
-//   - run currency's InitGenesis before staking's (genesis stakes are
-//     transferred out of the validators' and delegators' funded accounts),
-//     and start consensus with GenesisValidators(raw), which equals the set
-//     InitGenesis reports;
-//   - list BondedPool(), UnbondingPool() and SlashedPool() among currency's
-//     module accounts (exempt from holding caps and transfer policies), and
-//     set params.reward_source to currency.FeeCollector() in genesis;
-//   - call m.BeginBlock(ctx, signers, evidence) at the start of every block
-//     H, before its txs: signers are the validator addresses in
-//     block.LastCommit.Sigs (the commit for H-1; nil at H=1) and evidence is
-//     block.Evidence, already verified against the set of its height;
-//   - apply the updates EndBlock reports at H from height H+2.
+//   - chain.ValidatorSetOwner: only staking's contexts may call
+//     UpdateValidator, and GenesisValidators(raw) (equal to the set
+//     InitGenesis reports) starts consensus; currency's InitGenesis runs
+//     first (genesis stakes are transferred out of the funded accounts);
+//   - chain.ModuleAccountHolder: BondedPool(), UnbondingPool() and
+//     SlashedPool() are module accounts, so the bank exempts them from
+//     holding caps and transfer policies; genesis sets
+//     params.reward_source to currency.FeeCollector();
+//   - chain.BeginBlocker: at the start of every block H, before its txs,
+//     BeginBlock reads ctx.Block.LastCommitSigners (the validators in
+//     block.LastCommit.Sigs, the commit for H-1; nil at H=1) and
+//     ctx.Block.Evidence (already verified against the set of its height);
+//   - chain.EndBlocker: the updates EndBlock reports at H apply from H+2;
+//   - chain.GenesisExporter: state is exported in snapshot form
+//     (chain.Snapshot) and re-imports exactly; chain.Describer builds
+//     `dure tx staking` and `dure query staking`.
 //
 // # Rules
 //

@@ -98,6 +98,12 @@ func (g *GenesisState) genesisTokens() ([]uint64, error) {
 // that InitGenesis will report, without touching state: the node needs it
 // to start consensus at height 1.
 func GenesisValidators(raw json.RawMessage) ([]chain.Validator, error) {
+	if snap, ok, err := chain.ParseSnapshot(raw); ok {
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadGenesis, err)
+		}
+		return snapshotValidators(snap)
+	}
 	g, err := ParseGenesis(raw)
 	if err != nil {
 		return nil, err
@@ -127,7 +133,28 @@ func GenesisValidators(raw json.RawMessage) ([]chain.Validator, error) {
 // InitGenesis stores params, moves initial stakes into the bonded pool
 // (currency's genesis must have funded the accounts, so the node runs it
 // first) and reports the initial set through ctx.UpdateValidator.
+//
+// A section in snapshot form (an export, chain.Snapshot) is written as it
+// is, and its active set reported.
 func (m *Module) InitGenesis(ctx *chain.Context, raw json.RawMessage) error {
+	if snap, ok, err := chain.ParseSnapshot(raw); ok {
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrBadGenesis, err)
+		}
+		vals, err := snapshotValidators(snap)
+		if err != nil {
+			return err
+		}
+		if err := snap.WriteTo(ctx.Store(m.key)); err != nil {
+			return err
+		}
+		for _, v := range vals {
+			if err := ctx.UpdateValidator(chain.ValidatorUpdate{PubKey: v.PubKey, Power: v.Power}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	g, err := ParseGenesis(raw)
 	if err != nil {
 		return err
@@ -165,4 +192,29 @@ func (m *Module) InitGenesis(ctx *chain.Context, raw json.RawMessage) error {
 		}
 	}
 	return m.updateSet(ctx, s, &g.Params, 1)
+}
+
+// snapshotValidators is the active set recorded in an exported state, by
+// address: the set the exported chain would have had signing next.
+func snapshotValidators(snap *chain.Snapshot) ([]chain.Validator, error) {
+	s := &store{kv: snap.Reader(), c: chain.MustCodec()}
+	addrs, recs, err := s.activeSet()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadGenesis, err)
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("%w: the snapshot has no active validator", ErrBadGenesis)
+	}
+	out := make([]chain.Validator, len(addrs))
+	for i, a := range addrs {
+		out[i] = chain.Validator{Address: a, PubKey: recs[i].PubKey, Power: recs[i].Power}
+	}
+	return out, nil
+}
+
+// ExportGenesis writes staking's state in snapshot form
+// (chain.GenesisExporter): validators with their shares, delegations,
+// unbonding queues and signing windows carry over exactly.
+func (m *Module) ExportGenesis(r chain.KVReader) (json.RawMessage, error) {
+	return chain.ExportSnapshot(r)
 }

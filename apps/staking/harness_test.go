@@ -244,7 +244,9 @@ func (e *env) mustDeliver(sender chain.Address, msg chain.Msg) {
 
 func (e *env) beginBlock(signers []chain.Address, ev []chain.Evidence) {
 	e.t.Helper()
-	if err := e.m.BeginBlock(e.ctx(chain.Address{}), signers, ev); err != nil {
+	ctx := e.ctx(chain.Address{})
+	ctx.Block.LastCommitSigners, ctx.Block.Evidence = signers, ev
+	if err := e.m.BeginBlock(ctx); err != nil {
 		e.t.Fatalf("begin block %d: %v", e.height, err)
 	}
 }

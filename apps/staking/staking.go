@@ -2,6 +2,7 @@ package staking
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -43,7 +44,28 @@ type Module struct {
 	bank  Bank
 }
 
-var _ chain.Module = (*Module)(nil)
+// The capabilities staking holds, besides chain.Module.
+var (
+	_ chain.Module              = (*Module)(nil)
+	_ chain.BeginBlocker        = (*Module)(nil)
+	_ chain.EndBlocker          = (*Module)(nil)
+	_ chain.ValidatorSetOwner   = (*Module)(nil)
+	_ chain.ModuleAccountHolder = (*Module)(nil)
+	_ chain.Describer           = (*Module)(nil)
+	_ chain.GenesisExporter     = (*Module)(nil)
+)
+
+// ModuleAccounts are staking's pools (chain.ModuleAccountHolder): the
+// bank exempts them from holding caps and transfer policies.
+func (m *Module) ModuleAccounts() []chain.Address {
+	return []chain.Address{BondedPool(), UnbondingPool(), SlashedPool()}
+}
+
+// GenesisValidators is the package function GenesisValidators, as the
+// chain.ValidatorSetOwner capability.
+func (m *Module) GenesisValidators(section json.RawMessage) ([]chain.Validator, error) {
+	return GenesisValidators(section)
+}
 
 // New builds the module over its store key, the chain codec and the bank.
 func New(key *chain.StoreKey, codec *chain.Codec, bank Bank) *Module {

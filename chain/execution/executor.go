@@ -1,6 +1,7 @@
 package execution
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -52,11 +53,6 @@ type Config struct {
 	// Verified reports transactions whose signature the mempool already
 	// checked; nil means verify all.
 	Verified func(chain.ID) bool
-	// BeginBlock, when set, runs on the block branch before the first tx
-	// (staking uses it for liveness and evidence: ctx.Block carries the
-	// last commit's signers and the block's evidence). Its events lead the
-	// block's EndBlockEvents.
-	BeginBlock func(ctx *chain.Context) error
 }
 
 // Executor applies blocks to state. It keeps nothing mutable, so it may
@@ -67,6 +63,11 @@ type Executor struct {
 	modules []ModuleEntry
 	byName  map[string]chain.Module // routing lookup only, never iterated
 	keys    map[*chain.StoreKey]bool
+	// Capabilities found on the module values, in module order.
+	begin   []chain.Module // chain.BeginBlocker
+	end     []chain.Module // chain.EndBlocker
+	valSet  string         // the chain.ValidatorSetOwner's name, or ""
+	modAcct map[chain.Address]bool
 }
 
 // New checks cfg and builds an executor.
@@ -86,6 +87,7 @@ func New(cfg Config) (*Executor, error) {
 		modules: append([]ModuleEntry(nil), cfg.Modules...),
 		byName:  make(map[string]chain.Module),
 		keys:    make(map[*chain.StoreKey]bool),
+		modAcct: make(map[chain.Address]bool),
 	}
 	for i, m := range e.modules {
 		if m.Module == nil || m.Key == nil {
@@ -109,9 +111,35 @@ func New(cfg Config) (*Executor, error) {
 		}
 		e.byName[name] = m.Module
 		e.keys[m.Key] = true
+		if _, ok := m.Module.(chain.BeginBlocker); ok {
+			e.begin = append(e.begin, m.Module)
+		}
+		if _, ok := m.Module.(chain.EndBlocker); ok {
+			e.end = append(e.end, m.Module)
+		}
+		if _, ok := m.Module.(chain.ValidatorSetOwner); ok {
+			if e.valSet != "" {
+				return nil, fmt.Errorf("%w: modules %q and %q both own the validator set", ErrConfig, e.valSet, name)
+			}
+			e.valSet = name
+		}
+		if h, ok := m.Module.(chain.ModuleAccountHolder); ok {
+			for _, a := range h.ModuleAccounts() {
+				e.modAcct[a] = true
+			}
+		}
 	}
 	return e, nil
 }
+
+// context builds the context module name runs in: only the validator-set
+// owner's may schedule validator updates.
+func (e *Executor) context(name string, info chain.BlockInfo, sender chain.Address, gas *chain.GasMeter, o *opener) *chain.Context {
+	return chain.NewContextFor(chain.ContextParams{Block: info, Sender: sender, Gas: gas, Stores: o,
+		ValidatorUpdates: name != "" && name == e.valSet, ModuleAccount: e.isModuleAccount})
+}
+
+func (e *Executor) isModuleAccount(a chain.Address) bool { return e.modAcct[a] }
 
 // Outcome is the result of executing a block (or genesis) on a branch of
 // the committed state. Pending is what the store commits if consensus
@@ -160,19 +188,127 @@ func (e *Executor) InitGenesis(st *state.State, info chain.BlockInfo, appState m
 	}
 	sort.Strings(names) // report the first unknown section deterministically
 	for _, name := range names {
-		if e.byName[name] == nil {
+		if e.byName[name] == nil && name != authName {
 			return nil, fmt.Errorf("genesis: app state section %q has no module", name)
 		}
 	}
 	br := st.Branch()
-	ctx := chain.NewContext(info, chain.Address{}, nil, e.opener(br, nil))
-	for _, m := range e.modules {
-		if err := m.Module.InitGenesis(ctx, appState[m.Module.Name()]); err != nil {
-			return nil, fmt.Errorf("genesis: module %s: %w", m.Module.Name(), err)
+	if raw, ok := appState[authName]; ok {
+		if err := initAuth(br, raw); err != nil {
+			return nil, fmt.Errorf("genesis: app state section %q: %w", authName, err)
 		}
 	}
-	out := &Outcome{ValidatorUpdates: ctx.ValidatorUpdates(), EndBlockEvents: ctx.Events()}
+	o := e.opener(br, nil)
+	out := &Outcome{}
+	for _, m := range e.modules {
+		name := m.Module.Name()
+		ctx := e.context(name, info, chain.Address{}, nil, o)
+		if err := m.Module.InitGenesis(ctx, appState[name]); err != nil {
+			return nil, fmt.Errorf("genesis: module %s: %w", name, err)
+		}
+		out.collect(ctx)
+	}
 	return e.finish(st, br, out)
+}
+
+// AuthGenesis is the executor's own genesis section, app_state.auth: the
+// next nonce of every account that has sent a transaction. Only exported
+// chains carry it, so their accounts cannot replay old transactions.
+type AuthGenesis struct {
+	Nonces []AuthNonce `json:"nonces"`
+}
+
+// AuthNonce is one account's next nonce.
+type AuthNonce struct {
+	Address chain.Address `json:"address"`
+	Nonce   uint64        `json:"nonce"`
+}
+
+// ErrNoExport is wrapped by ExportGenesis when a module lacks the
+// chain.GenesisExporter capability.
+var ErrNoExport = errors.New("execution: module cannot export genesis")
+
+func initAuth(br *state.Branch, raw json.RawMessage) error {
+	var g AuthGenesis
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&g); err != nil {
+		return err
+	}
+	seen := make(map[chain.Address]bool, len(g.Nonces))
+	for i, n := range g.Nonces {
+		if n.Nonce == 0 || seen[n.Address] {
+			return fmt.Errorf("nonces[%d] %s: want one positive nonce per address", i, n.Address)
+		}
+		seen[n.Address] = true
+		var nb [8]byte
+		binary.BigEndian.PutUint64(nb[:], n.Nonce)
+		if err := br.Set(nonceKey(n.Address), nb[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ExportGenesis writes the app_state of a genesis that re-creates the
+// state r reads (a full-state reader at one height): every module's
+// section from its chain.GenesisExporter, and the executor's "auth"
+// section of nonces. InitGenesis of the result on an empty state gives the
+// same state root.
+func (e *Executor) ExportGenesis(r chain.KVReader) (map[string]json.RawMessage, error) {
+	out := make(map[string]json.RawMessage, len(e.modules)+1)
+	for _, m := range e.modules {
+		name := m.Module.Name()
+		ex, ok := m.Module.(chain.GenesisExporter)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s", ErrNoExport, name)
+		}
+		raw, err := ex.ExportGenesis(prefixReader{r: r, prefix: []byte(name + "/")})
+		if err != nil {
+			return nil, fmt.Errorf("export genesis of %s: %w", name, err)
+		}
+		out[name] = raw
+	}
+	var g AuthGenesis
+	err := r.Iterate([]byte(noncePrefix), func(k, v []byte) (bool, error) {
+		if len(k) != len(noncePrefix)+chain.AddressLen {
+			return true, fmt.Errorf("execution: corrupt nonce key %x", k)
+		}
+		n, err := decodeNonce(v)
+		if err != nil {
+			return true, err
+		}
+		var a chain.Address
+		copy(a[:], k[len(noncePrefix):])
+		g.Nonces = append(g.Nonces, AuthNonce{Address: a, Nonce: n})
+		return false, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export nonces: %w", err)
+	}
+	if len(g.Nonces) > 0 {
+		raw, err := json.Marshal(g)
+		if err != nil {
+			return nil, err
+		}
+		out[authName] = raw
+	}
+	return out, nil
+}
+
+// prefixReader is a module's read-only view of a full-state reader.
+type prefixReader struct {
+	r      chain.KVReader
+	prefix []byte
+}
+
+func (p prefixReader) full(k []byte) []byte { return append(append([]byte{}, p.prefix...), k...) }
+
+func (p prefixReader) Get(k []byte) ([]byte, error) { return p.r.Get(p.full(k)) }
+
+func (p prefixReader) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
+	n := len(p.prefix)
+	return p.r.Iterate(p.full(prefix), func(k, v []byte) (bool, error) { return fn(k[n:], v) })
 }
 
 // ExecuteBlock runs a block's transactions and EndBlock on a branch of st.
@@ -301,7 +437,7 @@ func (e *Executor) deliverTx(br *state.Branch, info chain.BlockInfo, dtx *chain.
 
 	// Fee and nonce go on their own child so an unpayable fee leaves no trace.
 	feeBr := br.Branch()
-	feeCtx := chain.NewContext(info, sender, nil, e.opener(feeBr, nil))
+	feeCtx := e.context("", info, sender, nil, e.opener(feeBr, nil))
 	if err := e.cfg.Fees.ChargeFee(feeCtx, sender, tx.MaxFee); err != nil {
 		return res, fmt.Errorf("charge fee %d: %w", tx.MaxFee, err), nil
 	}
@@ -321,13 +457,18 @@ func (e *Executor) deliverTx(br *state.Branch, info chain.BlockInfo, dtx *chain.
 	}
 	gas := &chain.GasMeter{Limit: limit}
 	msgBr := br.Branch()
-	ctx := chain.NewContext(info, sender, gas, e.opener(msgBr, gas))
+	o := e.opener(msgBr, gas)
+	var events []chain.Event
+	var updates []chain.ValidatorUpdate
 	err = gas.Consume(chain.GasPerTx+chain.GasPerTxByte*uint64(len(dtx.Raw)), "tx size")
 	for i := 0; err == nil && i < len(tx.Msgs); i++ {
+		ctx := e.context(tx.Msgs[i].Module, info, sender, gas, o)
 		err = e.deliverMsg(ctx, tx.Msgs[i])
 		if err != nil {
 			err = fmt.Errorf("message %d (%s/%s): %w", i, tx.Msgs[i].Module, tx.Msgs[i].Type, err)
 		}
+		events = append(events, ctx.Events()...)
+		updates = append(updates, ctx.ValidatorUpdates()...)
 	}
 	res.GasUsed = gas.Used
 	if err != nil {
@@ -339,8 +480,8 @@ func (e *Executor) deliverTx(br *state.Branch, info chain.BlockInfo, dtx *chain.
 	if err := msgBr.Write(); err != nil {
 		return res, nil, err
 	}
-	res.Events = append(res.Events, ctx.Events()...)
-	out.ValidatorUpdates = append(out.ValidatorUpdates, ctx.ValidatorUpdates()...)
+	res.Events = append(res.Events, events...)
+	out.ValidatorUpdates = append(out.ValidatorUpdates, updates...)
 	return res, nil, nil
 }
 
@@ -360,33 +501,38 @@ func (e *Executor) deliverMsg(ctx *chain.Context, msg chain.Msg) (err error) {
 	return m.Deliver(ctx, msg)
 }
 
-// beginBlock runs the configured BeginBlock hook, unmetered, on the block
-// branch.
+// beginBlock runs every chain.BeginBlocker in module order, unmetered, on
+// the block branch.
 func (e *Executor) beginBlock(br *state.Branch, info chain.BlockInfo, out *Outcome) error {
-	if e.cfg.BeginBlock == nil {
-		return nil
+	o := e.opener(br, nil)
+	for _, m := range e.begin {
+		ctx := e.context(m.Name(), info, chain.Address{}, nil, o)
+		if err := m.(chain.BeginBlocker).BeginBlock(ctx); err != nil {
+			return fmt.Errorf("begin block of %s: %w", m.Name(), err)
+		}
+		out.collect(ctx)
 	}
-	ctx := chain.NewContext(info, chain.Address{}, nil, e.opener(br, nil))
-	if err := e.cfg.BeginBlock(ctx); err != nil {
-		return fmt.Errorf("begin block: %w", err)
-	}
-	out.EndBlockEvents = append(out.EndBlockEvents, ctx.Events()...)
-	out.ValidatorUpdates = append(out.ValidatorUpdates, ctx.ValidatorUpdates()...)
 	return nil
 }
 
-// endBlock runs every module's EndBlock in order, unmetered, directly on
-// the block branch.
+// endBlock runs every chain.EndBlocker in module order, unmetered,
+// directly on the block branch.
 func (e *Executor) endBlock(br *state.Branch, info chain.BlockInfo, out *Outcome) error {
-	ctx := chain.NewContext(info, chain.Address{}, nil, e.opener(br, nil))
-	for _, m := range e.modules {
-		if err := m.Module.EndBlock(ctx); err != nil {
-			return fmt.Errorf("end block of %s: %w", m.Module.Name(), err)
+	o := e.opener(br, nil)
+	for _, m := range e.end {
+		ctx := e.context(m.Name(), info, chain.Address{}, nil, o)
+		if err := m.(chain.EndBlocker).EndBlock(ctx); err != nil {
+			return fmt.Errorf("end block of %s: %w", m.Name(), err)
 		}
+		out.collect(ctx)
 	}
+	return nil
+}
+
+// collect appends a block-level context's events and validator updates.
+func (out *Outcome) collect(ctx *chain.Context) {
 	out.EndBlockEvents = append(out.EndBlockEvents, ctx.Events()...)
 	out.ValidatorUpdates = append(out.ValidatorUpdates, ctx.ValidatorUpdates()...)
-	return nil
 }
 
 func (e *Executor) finish(st *state.State, br *state.Branch, out *Outcome) (*Outcome, error) {

@@ -571,3 +571,52 @@ func TestGasSchedule(t *testing.T) {
 		t.Fatalf("gas used %d, want %d", got, want)
 	}
 }
+
+// The executor finds the optional capabilities on the module values: block
+// hooks run in module order, module accounts reach every context, and a
+// module without ValidatorSetOwner cannot change the validator set.
+func TestModuleCapabilities(t *testing.T) {
+	codec := chain.MustCodec()
+	keys := testKeys(t, 2)
+	var order []string
+	bk := &bank{key: chain.NewStoreKey("bank"), codec: codec}
+	p1 := &probe{key: chain.NewStoreKey("p1"), acct: chain.Address{1}, order: &order, updateVal: keys[1].PubKey()}
+	p2 := &probe{key: chain.NewStoreKey("p2"), acct: chain.Address{2}, order: &order, updateVal: keys[1].PubKey()}
+	db, err := badger.OpenManaged(badger.DefaultOptions(t.TempDir()).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := state.New(db, 0, chain.Hash{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := New(Config{Codec: codec, ChainID: testChain, Fees: bk, MinFee: minFee, GasPerFeeUnit: gasPerFee,
+		Modules: []ModuleEntry{{bk, bk.key}, {p1, p1.key}, {p2, p2.key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ex.ExecuteBlock(st, chain.BlockInfo{ChainID: testChain, Height: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(order, ", "); got != "begin p1, begin p2, end p1, end p2" {
+		t.Errorf("hook order: %s", got)
+	}
+	if !errors.Is(p1.beginErr, chain.ErrNoValidatorCapability) || !errors.Is(p1.beginErr, chain.ErrUnauthorized) {
+		t.Errorf("UpdateValidator without the capability: %v", p1.beginErr)
+	}
+	if len(out.ValidatorUpdates) != 0 {
+		t.Errorf("updates from modules without the capability reached consensus: %v", out.ValidatorUpdates)
+	}
+	if !p1.sawAcct || !p2.sawAcct {
+		t.Errorf("module accounts not visible in contexts: %v %v", p1.sawAcct, p2.sawAcct)
+	}
+
+	a, b := &kv{key: chain.NewStoreKey("kv1")}, &kv{key: chain.NewStoreKey("kv2")}
+	_, err = New(Config{Codec: codec, ChainID: testChain, Fees: bk, GasPerFeeUnit: 1,
+		Modules: []ModuleEntry{{bk, bk.key}, {a, a.key}, {b, b.key}}})
+	if !errors.Is(err, ErrConfig) {
+		t.Errorf("two validator-set owners: New: %v, want ErrConfig", err)
+	}
+}

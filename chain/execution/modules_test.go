@@ -223,3 +223,36 @@ func body(c *chain.Codec, v any) cbor.RawMessage {
 	}
 	return b
 }
+
+// GenesisValidators makes kv the chain.ValidatorSetOwner of the tests: only
+// its contexts may schedule validator updates.
+func (k *kv) GenesisValidators(json.RawMessage) ([]chain.Validator, error) { return nil, nil }
+
+// probe is a module with every optional block capability but the
+// validator set: it records what its contexts allowed.
+type probe struct {
+	key       *chain.StoreKey
+	acct      chain.Address
+	beginErr  error // UpdateValidator's answer in BeginBlock
+	sawAcct   bool  // ctx.IsModuleAccount(acct) in EndBlock
+	order     *[]string
+	updateVal chain.PubKey
+}
+
+func (p *probe) Name() string                                                 { return p.key.Name() }
+func (p *probe) InitGenesis(*chain.Context, json.RawMessage) error            { return nil }
+func (p *probe) Deliver(*chain.Context, chain.Msg) error                      { return chain.ErrUnknownMsg }
+func (p *probe) Query(chain.KVReader, string, map[string]string) (any, error) { return nil, nil }
+func (p *probe) ModuleAccounts() []chain.Address                              { return []chain.Address{p.acct} }
+
+func (p *probe) BeginBlock(ctx *chain.Context) error {
+	*p.order = append(*p.order, "begin "+p.Name())
+	p.beginErr = ctx.UpdateValidator(chain.ValidatorUpdate{PubKey: p.updateVal, Power: 9})
+	return nil
+}
+
+func (p *probe) EndBlock(ctx *chain.Context) error {
+	*p.order = append(*p.order, "end "+p.Name())
+	p.sawAcct = ctx.IsModuleAccount(p.acct)
+	return nil
+}

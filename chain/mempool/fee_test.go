@@ -37,6 +37,15 @@ func TestUnpayableFeeRefused(t *testing.T) {
 	if n, _ := m.Size(); n != 0 {
 		t.Fatalf("%d unpayable txs in the pool", n)
 	}
+	// A bad signature is reported as such, whatever the sender holds.
+	bad := corruptSig(t, c, signTx(t, c, alice, 0, txOpt{fee: math.MaxUint64}))
+	if _, err := m.Add(bad); !errors.Is(err, chain.ErrBadSignature) {
+		t.Errorf("bad signature and unpayable fee: %v, want ErrBadSignature", err)
+	}
+	bad = corruptSig(t, c, signTx(t, c, alice, 0, txOpt{fee: math.MaxUint64, pad: 1}))
+	if _, errs := m.AddBatch([][]byte{bad}); !errors.Is(errs[0], chain.ErrBadSignature) {
+		t.Errorf("AddBatch, bad signature and unpayable fee: %v, want ErrBadSignature", errs[0])
+	}
 	// A max fee the balance covers is admitted.
 	mustAdd(t, m, signTx(t, c, alice, 0, txOpt{fee: 1000}))
 	acct.err = errors.New("disk on fire")

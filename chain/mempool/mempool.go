@@ -34,7 +34,8 @@ type AccountState interface {
 
 // FeeFunds is optionally implemented by an AccountState: the account's
 // balance of the fee denom in committed state. With it, a tx whose MaxFee
-// exceeds that balance is refused at admission (ErrFeeUnpayable) instead
+// exceeds that balance is refused at admission (ErrFeeUnpayable, checked
+// after the signature) instead
 // of waiting in the pool until the proposer finds it cannot be included.
 // Pending txs of the same sender are not subtracted: a second tx may still
 // become unpayable once the first has paid, and the proposer evicts it.
@@ -129,6 +130,9 @@ func (m *Mempool) Add(raw []byte) (chain.ID, error) {
 		m.mu.Unlock()
 		return id, badSig(c.dtx)
 	}
+	if err := m.checkFee(c); err != nil {
+		return id, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return id, m.insertLocked(c)
@@ -160,18 +164,43 @@ func (m *Mempool) AddBatch(raws [][]byte) ([]chain.ID, []error) {
 		todo = append(todo, i)
 	}
 	valid := m.verifyParallel(cands, todo)
+	for k, i := range todo {
+		if valid[k] {
+			errs[i] = m.checkFee(cands[i]) // state reads outside the lock
+		}
+	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, i := range todo {
-		if !valid[k] {
+		switch {
+		case !valid[k]:
 			m.seen.put(ids[i], seenBadSig)
 			errs[i] = badSig(cands[i].dtx)
-			continue
+		case errs[i] == nil:
+			errs[i] = m.insertLocked(cands[i])
 		}
-		errs[i] = m.insertLocked(cands[i])
 	}
 	return ids, errs
+}
+
+// checkFee refuses a tx whose MaxFee exceeds the sender's fee-denom balance
+// (when the AccountState is FeeFunds). It runs after the signature check,
+// so a bad signature is reported as such whatever the sender holds (gossip
+// penalises bad signatures, not state-dependent refusals).
+func (m *Mempool) checkFee(c *candidate) error {
+	ff, ok := m.acct.(FeeFunds)
+	if !ok || c.dtx.Tx.MaxFee == 0 {
+		return nil
+	}
+	bal, err := ff.FeeBalance(c.sender)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrAccountState, c.sender, err)
+	}
+	if c.dtx.Tx.MaxFee > bal {
+		return fmt.Errorf("%w: max fee %d, %s holds %d", ErrFeeUnpayable, c.dtx.Tx.MaxFee, c.sender, bal)
+	}
+	return nil
 }
 
 func badSig(d *chain.DecodedTx) error {
@@ -257,15 +286,6 @@ func (m *Mempool) precheck(raw []byte, nonces map[chain.Address]uint64) (chain.I
 	if tx.Nonce-next > uint64(m.cfg.MaxPerSender) {
 		return id, nil, fmt.Errorf("%w: nonce %d is more than %d ahead of account %s at %d",
 			ErrNonceTooHigh, tx.Nonce, m.cfg.MaxPerSender, sender, next)
-	}
-	if ff, ok := m.acct.(FeeFunds); ok && tx.MaxFee > 0 {
-		bal, err := ff.FeeBalance(sender)
-		if err != nil {
-			return id, nil, fmt.Errorf("%w: %s: %w", ErrAccountState, sender, err)
-		}
-		if tx.MaxFee > bal {
-			return id, nil, fmt.Errorf("%w: max fee %d, %s holds %d", ErrFeeUnpayable, tx.MaxFee, sender, bal)
-		}
 	}
 	c := &candidate{dtx: &chain.DecodedTx{Tx: tx, Raw: raw, ID: id}, sender: sender, next: next}
 	m.mu.RLock()
