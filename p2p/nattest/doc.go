@@ -8,7 +8,14 @@
 //	seed := bed.PublicHost("seed")           // 11.0.0.10 on the public segment
 //	home := bed.Router("r1", nattest.Cone)   // WAN 11.0.0.100, LAN 192.168.10.0/24
 //	h := home.Host("h1")                     // 192.168.10.2, reaches 11.0.0.0/24 via the router
-//	p, err := h.Start(ctx, "/path/to/dure", "start", "--home", dir)
+//	p := h.Command("/path/to/dure", "start", "--home", dir)
+//	err := p.Start()                         // killed at cleanup; p.Lines has its stdout
+//	out, err := h.Exec(ctx, "/path/to/dure", "status", "--home", dir)
+//
+// The package's tests run real p2p.Node hosts (the test binary re-executed
+// as a helper in a namespace, reporting its connections and AutoNAT
+// verdicts on stdout) and real dure processes; see README, "A home node
+// behind NAT", for what they show and the figures.
 //
 // # NAT kinds
 //
