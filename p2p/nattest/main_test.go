@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +27,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if dureBin != "" {
+		_ = os.RemoveAll(filepath.Dir(dureBin))
+	}
+	os.Exit(code)
 }
 
 func helperMain(role, arg string) error {
