@@ -345,12 +345,15 @@ func (d *driver) onEvidence(data []byte) {
 
 func (d *driver) onTick() {
 	// Lost messages must not stall a height: re-send our latest votes
-	// and the last commit.
-	for _, msg := range d.cons.Rebroadcast() {
-		if msg.Proposal != nil {
-			d.publishBlock(msg.Proposal, false)
+	// and the last commit. Votes only once the WAL has them: while actions
+	// wait (a full disk holds them back), one signed since must not leave.
+	if !d.cons.HasReady() {
+		for _, msg := range d.cons.Rebroadcast() {
+			if msg.Proposal != nil {
+				d.publishBlock(msg.Proposal, false)
+			}
+			d.publish(wireMsg{Proposal: msg.Proposal, Vote: msg.Vote})
 		}
-		d.publish(wireMsg{Proposal: msg.Proposal, Vote: msg.Vote})
 	}
 	if d.n.head.Height > 0 {
 		if cm, err := d.n.store.SeenCommit(d.n.head.Height); err == nil {

@@ -59,11 +59,11 @@ func countFiles(dir string) int {
 
 // planFDs raises the open-file limit and checks the budget against it.
 func planFDs(cfg config.Config, log *slog.Logger) (fdBudget, error) {
-	soft, hard, raised, err := raiseFileLimit()
+	soft, hard, was, err := raiseFileLimit()
 	if err != nil {
 		log.Warn("cannot raise the open-file limit", "soft", soft, "hard", hard, "err", err)
-	} else if raised {
-		log.Info("raised the open-file limit (RLIMIT_NOFILE) to the hard limit", "soft", soft, "hard", hard)
+	} else if soft > was {
+		log.Info("raised the open-file limit (RLIMIT_NOFILE) to the hard limit", "from", was, "soft", soft, "hard", hard)
 	} else {
 		log.Info("open-file limit (RLIMIT_NOFILE)", "soft", soft, "hard", hard)
 	}

@@ -3,4 +3,4 @@
 package node
 
 // raiseFileLimit: no RLIMIT_NOFILE on this OS; 0 means not checked.
-func raiseFileLimit() (soft, hard uint64, raised bool, err error) { return 0, 0, false, nil }
+func raiseFileLimit() (soft, hard, was uint64, err error) { return 0, 0, 0, nil }

@@ -86,7 +86,6 @@ type Node struct {
 	httpSrv *http.Server
 	apiAddr string
 	apiLn   *api.LimitListener
-	apiSrv  *api.Server
 
 	disk *diskGuard
 	fds  fdBudget
@@ -293,7 +292,6 @@ func (n *Node) startAPI() error {
 	// path needs (see fdlimit.go); idle keep-alives are closed so they do
 	// not hold slots.
 	n.apiLn = api.NewLimitListener(ln, n.cfg.API.MaxConnections)
-	n.apiSrv = srv
 	n.m.addAPI(n.apiLn, srv)
 	n.httpSrv = &http.Server{Handler: withCORS(srv, n.cfg.API.CORSAllowedOrigins), ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout: time.Minute}

@@ -123,8 +123,9 @@ func scoreParams(chainID string, appScore func(peer.ID) float64) (*pubsub.PeerSc
 	params := &pubsub.PeerScoreParams{
 		Topics:        topics,
 		TopicScoreCap: 50,
-		// P5: rejected gossip remembered per IP (ipBook), so a fresh peer
-		// ID from the same address starts where the last one ended.
+		// P5: rejected gossip remembered per peer ID and IP (ipBook), so a
+		// flooder stays graylisted and a fresh peer ID from the same
+		// address starts where the last one ended.
 		AppSpecificScore:  appScore,
 		AppSpecificWeight: 1,
 		// P6: many peers from one IP is a Sybil sign, except on loopback
@@ -290,7 +291,7 @@ func (s *scoreBook) get(p peer.ID) float64 {
 // gossipOptions are the pubsub options: scoring, raised limits and queues.
 func (n *Node) gossipOptions() []pubsub.Option {
 	params, th := scoreParams(n.cfg.ChainID, func(p peer.ID) float64 {
-		return n.ipBook.score(peerIPs(n.host.Network(), p))
+		return n.ipBook.score(p, peerIPs(n.host.Network(), p))
 	})
 	return []pubsub.Option{
 		pubsub.WithPeerScore(params, th),
@@ -323,7 +324,7 @@ func (n *Node) validator(k topicKind, check func(from peer.ID, msg *pubsub.Messa
 		}
 		n.counters[k].count(v)
 		if v == Reject {
-			n.ipBook.penalize(peerIPs(n.host.Network(), from))
+			n.ipBook.penalize(from, peerIPs(n.host.Network(), from))
 		}
 		return v.result()
 	}

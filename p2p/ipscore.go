@@ -11,18 +11,22 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 )
 
-// ipBook remembers rejected gossip per remote IP, so that an attacker who
-// reconnects under a fresh peer ID does not start with a clean score:
-// gossipsub's own penalties (P4 invalid deliveries, P7 behaviour) are kept
-// per peer ID, and RetainScore only helps while that ID is reused.
+// ipBook remembers rejected gossip per peer ID and per remote IP, so that
+// an attacker stays graylisted and does not start clean under a fresh
+// peer ID. Gossipsub's own invalid-delivery penalty (P4) stops growing the
+// moment a peer is graylisted (its messages are then dropped unread) and
+// decays within a minute back above the threshold, so a flooder would be
+// heard again every minute; and RetainScore only helps while an ID is
+// reused.
 //
-// Each Reject adds one unit to the sending IP; units halve every
-// ipPenaltyHalfLife. A peer's app-specific score is -ipPenaltyWeight × u²
-// for the units u of its worst IP, so two fresh rejects put every peer ID
-// from that IP below GraylistThreshold, and the mark fades within the
-// hour once the IP behaves. The exempt nets (127.0.0.1 and ::1, where a
-// local testnet's nodes share one address) are never penalised by IP;
-// their peers still get gossipsub's per-ID penalties.
+// Each Reject adds one unit to the sending peer ID and one to each IP it
+// is connected from; units halve every ipPenaltyHalfLife. A peer's
+// app-specific score is -ipPenaltyWeight × u² for the largest units u of
+// its ID or its IPs, so two rejects put the peer, and every peer ID from
+// that IP, below GraylistThreshold for about five minutes, and the mark
+// fades within the hour once the sender behaves. The exempt nets
+// (127.0.0.1 and ::1, where a local testnet's nodes share one address) are
+// never penalised by IP; their peers are still penalised by ID.
 type ipBook struct {
 	mu     sync.Mutex
 	now    func() time.Time
@@ -63,16 +67,21 @@ func decayed(m *ipMark, t time.Time) float64 {
 	return m.units * math.Exp2(-float64(age)/float64(ipPenaltyHalfLife))
 }
 
-// penalize adds one unit to each IP the peer is connected from.
-func (b *ipBook) penalize(ips []net.IP) {
+// penalize adds one unit to the peer and to each IP it is connected from.
+func (b *ipBook) penalize(p peer.ID, ips []net.IP) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	t := b.now()
+	keys := make([]string, 0, len(ips)+1)
+	if p != "" {
+		keys = append(keys, "peer/"+string(p))
+	}
 	for _, ip := range ips {
-		if b.isExempt(ip) {
-			continue
+		if !b.isExempt(ip) {
+			keys = append(keys, "ip/"+ip.String())
 		}
-		k := ip.String()
+	}
+	for _, k := range keys {
 		m := b.marks[k]
 		if m == nil {
 			if len(b.marks) >= ipBookMax {
@@ -97,14 +106,17 @@ func (b *ipBook) evictLocked(t time.Time) {
 	delete(b.marks, worst)
 }
 
-// score is the app-specific score of a peer connected from ips.
-func (b *ipBook) score(ips []net.IP) float64 {
+// score is the app-specific score of peer p connected from ips.
+func (b *ipBook) score(p peer.ID, ips []net.IP) float64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	t := b.now()
 	var u float64
+	if m := b.marks["peer/"+string(p)]; m != nil {
+		u = decayed(m, t)
+	}
 	for _, ip := range ips {
-		if m := b.marks[ip.String()]; m != nil {
+		if m := b.marks["ip/"+ip.String()]; m != nil {
 			u = max(u, decayed(m, t))
 		}
 	}

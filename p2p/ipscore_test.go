@@ -61,16 +61,19 @@ func TestIPBookDecays(t *testing.T) {
 	now := time.Unix(1000, 0)
 	b := newIPBook(func() time.Time { return now }, nil)
 	ip := []byte{10, 0, 0, 7}
-	b.penalize([]net.IP{ip})
-	b.penalize([]net.IP{ip})
-	if s := b.score([]net.IP{ip}); s >= GraylistThreshold {
+	b.penalize("bad", []net.IP{ip})
+	b.penalize("bad", []net.IP{ip})
+	if s := b.score("fresh", []net.IP{ip}); s >= GraylistThreshold {
 		t.Fatalf("two rejects score %.0f, want below graylist %d", s, GraylistThreshold)
 	}
+	if s := b.score("bad", []net.IP{{10, 0, 0, 9}}); s >= GraylistThreshold {
+		t.Fatalf("the rejected peer from another IP scores %.0f, want below graylist", s)
+	}
 	now = now.Add(4 * ipPenaltyHalfLife)
-	if s := b.score([]net.IP{ip}); s < GossipThreshold {
+	if s := b.score("fresh", []net.IP{ip}); s < GossipThreshold {
 		t.Fatalf("after four half-lives score %.0f, want above gossip threshold %d", s, GossipThreshold)
 	}
-	if s := b.score([]net.IP{{10, 0, 0, 8}}); s != 0 {
+	if s := b.score("other", []net.IP{{10, 0, 0, 8}}); s != 0 {
 		t.Fatalf("an unrelated IP scores %.0f", s)
 	}
 }

@@ -220,7 +220,7 @@ func TestAdversarialPeerCannotHaltChain(t *testing.T) {
 	a := newAttacker(ctx, t, n)
 	eventually(ctx, t, 20*time.Second, "attacker connected to every node", func() bool {
 		return len(a.Peers()) == len(n.Procs)
-	})
+	}, nil)
 	time.Sleep(2 * time.Second) // topic subscriptions and mesh
 
 	const attack = 30 * time.Second
@@ -256,13 +256,18 @@ func TestAdversarialPeerCannotHaltChain(t *testing.T) {
 	// Every node graylists the attacker's peer ID while it is connected.
 	self := a.ID().String()
 	for _, p := range n.Procs {
-		eventually(ctx, t, 10*time.Second, p.Node.Name+" graylists the attacker", func() bool {
+		var last map[string]float64
+		eventually(ctx, t, 20*time.Second, p.Node.Name+" graylists the attacker", func() bool {
 			s, err := peerScores(ctx, p)
 			if err != nil {
 				return false
 			}
+			last = s
 			sc, ok := s[self]
 			return ok && sc < p2p.GraylistThreshold
+		}, func() string {
+			st, _ := p.Client.Status(ctx)
+			return fmt.Sprintf("scores of %s's peers (attacker %s): %v; gossip stats %v", p.Node.Name, self, last, st.P2P)
 		})
 	}
 	n.waitCommitted(ctx, 30*time.Second, n.Procs[0], real)
@@ -271,12 +276,16 @@ func TestAdversarialPeerCannotHaltChain(t *testing.T) {
 	n.checkTxs(ctx, real, n.Procs...)
 }
 
-// eventually polls cond every 200 ms until it holds or d passes.
-func eventually(ctx context.Context, t *testing.T, d time.Duration, what string, cond func() bool) {
+// eventually polls cond every 200 ms until it holds or d passes; detail,
+// if set, says what was seen last.
+func eventually(ctx context.Context, t *testing.T, d time.Duration, what string, cond func() bool, detail func() string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) || ctx.Err() != nil {
+			if detail != nil {
+				t.Fatalf("timed out after %v waiting for: %s; %s", d, what, detail())
+			}
 			t.Fatalf("timed out after %v waiting for: %s", d, what)
 		}
 		time.Sleep(200 * time.Millisecond)

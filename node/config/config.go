@@ -36,7 +36,7 @@ type API struct {
 	CORSAllowedOrigins []string `toml:"cors_allowed_origins" comment:"Origins browsers may call the API from, e.g. [\"https://wallet.example\"]; [\"*\"] allows any.\nEmpty: no cross-origin access."`
 	EnableMetrics      bool     `toml:"enable_metrics" comment:"Serve Prometheus metrics at /metrics on the API address."`
 	MaxConnections     int      `toml:"max_connections" comment:"Most HTTP connections open at once (event streams included). Over it a client gets\n503 too_many_connections at once. Each connection holds a file descriptor: the node checks at start\nthat this many fit under its open-file limit next to the store, the consensus WAL and p2p."`
-	MaxEventStreams    int      `toml:"max_event_streams" comment:"Most /v1/events subscribers at once (part of max_connections); over it: 503 too_many_event_streams."`
+	MaxEventStreams    int      `toml:"max_event_streams" comment:"Most /v1/events subscribers at once (part of max_connections); over it: 503 too_many_event_streams.\n0 turns the event stream off."`
 }
 
 // P2P configures the libp2p host.
