@@ -29,6 +29,7 @@ type peerNet interface {
 	Topics() []p2p.TopicInfo
 	Stats() p2p.Stats
 	Denied() []peer.ID
+	Reachability() p2p.Reachability
 	Deny(peer.ID)
 	Allow(peer.ID)
 }
@@ -70,7 +71,8 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 		st.PeerID = pn.ID().String()
 		st.ListenAddrs = pn.Addrs()
 		st.Peers = len(pn.Peers())
-		st.P2P = map[string]any{"topics": toTopics(pn.Topics()), "stats": toGossipStats(pn.Stats()), "denied": pn.Denied()}
+		st.P2P = map[string]any{"topics": toTopics(pn.Topics()), "stats": toGossipStats(pn.Stats()), "denied": pn.Denied(),
+			"reachability": pn.Reachability()}
 	}
 	st.Health = api.Health{OK: true, MaxConnections: n.cfg.API.MaxConnections, OpenFileLimit: n.fds.limit}
 	if n.apiLn != nil {
@@ -362,7 +364,7 @@ func (b backend) Peers(ctx context.Context) (any, error) {
 		return map[string]any{"peers": []any{}}, nil
 	}
 	return map[string]any{"peer_id": pn.ID().String(), "addrs": pn.Addrs(), "peers": toPeers(pn.Peers()),
-		"topics": toTopics(pn.Topics()), "denied": pn.Denied()}, nil
+		"topics": toTopics(pn.Topics()), "denied": pn.Denied(), "reachability": pn.Reachability()}, nil
 }
 
 func (b backend) DenyPeer(ctx context.Context, id string, deny bool) error {

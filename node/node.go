@@ -78,7 +78,6 @@ type Node struct {
 
 	evidence *evidencePool
 
-
 	// execNanosPerTx is the moving average of execution cost per tx,
 	// which sizes the blocks this node proposes.
 	execNanosPerTx atomic.Int64
@@ -342,7 +341,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 	pcfg.ListenAddrs, pcfg.ExternalAddrs, pcfg.Bootstrap, pcfg.DenyPeers = c.ListenAddrs, c.ExternalAddrs, c.BootstrapPeers, c.DenyPeers
 	pcfg.LowWater, pcfg.HighWater = c.LowWater, c.HighWater
 	pcfg.EnableDHT, pcfg.EnableMDNS, pcfg.EnableNATPortMap = c.EnableDHT, c.EnableMDNS, c.EnableNATPortMap
-	pcfg.EnableHolePunching, pcfg.EnableRelay = c.EnableHolePunching, c.EnableRelay
+	pcfg.EnableHolePunching, pcfg.EnableRelay, pcfg.EnableRelayService = c.EnableHolePunching, c.EnableRelay, c.EnableRelayService
 	if c.PrivateNetworkPSKFile != "" {
 		psk, err := os.ReadFile(n.cfg.PSKPath())
 		if err != nil {
