@@ -7,6 +7,7 @@ import (
 
 	"github.com/dure-network/dure/apps/currency"
 	"github.com/dure-network/dure/apps/notes"
+	"github.com/dure-network/dure/apps/energy"
 	"github.com/dure-network/dure/apps/staking"
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/blockexec"
@@ -27,6 +28,7 @@ func registerModules(r *registry, codec *chain.Codec) {
 	r.add(cur)
 	r.add(staking.New(r.key(staking.ModuleName), codec, cur))
 	r.add(notes.New(r.key(notes.ModuleName), codec))
+	r.add(energy.New(r.key(energy.ModuleName), codec, cur))
 }
 
 // registry collects the modules and the store keys made for them.
