@@ -6,17 +6,21 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/dure-network/dure/apps/currency"
 	"github.com/dure-network/dure/chain"
 )
 
-// memStore is a sorted in-memory KV store with a journal, so a failed
-// message's writes can be reverted as the executor does. Tests only.
+// memStore is an in-memory KV store with a journal, so a failed
+// message's writes can be reverted as the executor does. Keys are sorted
+// lazily, when an iteration follows writes. Tests only.
 type memStore struct {
 	vals    map[string][]byte
-	keys    []string // sorted
+	keys    []string // sorted; may hold deleted keys until the next merge
+	added   []string // new keys since the last merge, unsorted
+	dirty   bool     // keys has deleted entries
 	journal []undo
 }
 
@@ -37,15 +41,14 @@ func (s *memStore) Get(k []byte) ([]byte, error) {
 }
 
 func (s *memStore) Set(k, v []byte) error {
-	if len(v) == 0 {
+	if len(v) == 0 { // as chain/state: an empty value cannot be proven apart from absence
 		return errors.New("memStore: empty value (use Delete)")
 	}
 	ks := string(k)
 	old, ok := s.vals[ks]
 	s.journal = append(s.journal, undo{ks, old, ok})
 	if !ok {
-		i := sort.SearchStrings(s.keys, ks)
-		s.keys = slices.Insert(s.keys, i, ks)
+		s.added = append(s.added, ks)
 	}
 	s.vals[ks] = slices.Clone(v)
 	return nil
@@ -64,17 +67,45 @@ func (s *memStore) Delete(k []byte) error {
 
 func (s *memStore) remove(ks string) {
 	delete(s.vals, ks)
-	if i := sort.SearchStrings(s.keys, ks); i < len(s.keys) && s.keys[i] == ks {
-		s.keys = slices.Delete(s.keys, i, i+1)
+	s.dirty = true
+}
+
+// sorted merges the added keys into the sorted ones, dropping keys no
+// longer present: O(n + m log m).
+func (s *memStore) sorted() []string {
+	if len(s.added) == 0 && !s.dirty {
+		return s.keys
 	}
+	sort.Strings(s.added)
+	out := make([]string, 0, len(s.keys)+len(s.added))
+	i, j := 0, 0
+	last := ""
+	push := func(k string) {
+		if _, ok := s.vals[k]; ok && (len(out) == 0 || k != last) {
+			out = append(out, k)
+			last = k
+		}
+	}
+	for i < len(s.keys) || j < len(s.added) {
+		if j == len(s.added) || i < len(s.keys) && s.keys[i] <= s.added[j] {
+			push(s.keys[i])
+			i++
+		} else {
+			push(s.added[j])
+			j++
+		}
+	}
+	s.keys, s.added, s.dirty = out, s.added[:0], false
+	return s.keys
 }
 
 func (s *memStore) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
 	p := string(prefix)
-	i := sort.SearchStrings(s.keys, p)
-	var ks []string
-	for ; i < len(s.keys) && len(s.keys[i]) >= len(p) && s.keys[i][:len(p)] == p; i++ {
-		ks = append(ks, s.keys[i])
+	keys := s.sorted()
+	i := sort.SearchStrings(keys, p)
+	var ks []string // a snapshot: fn may write
+	for ; i < len(keys) && strings.HasPrefix(keys[i], p); i++ {
+		ks = append(ks, keys[i])
 	}
 	for _, k := range ks {
 		v, ok := s.vals[k]
@@ -124,7 +155,7 @@ func (o *opener) revert() {
 			u := s.journal[i]
 			if u.existed {
 				if _, ok := s.vals[u.key]; !ok {
-					s.keys = slices.Insert(s.keys, sort.SearchStrings(s.keys, u.key), u.key)
+					s.added = append(s.added, u.key)
 				}
 				s.vals[u.key] = u.old
 			} else {

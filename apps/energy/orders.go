@@ -302,13 +302,25 @@ func (k *keeper) clear(mkID string, t int64) error {
 		}
 	}
 	cl.Trades = uint32(len(fills))
+	// Refunds: one transfer per buyer account, in the order of its first
+	// bid by ID.
 	sort.Slice(bids, func(i, j int) bool { return bids[i].ID < bids[j].ID })
+	refund := make(map[chain.Address]uint64, len(bids)) // looked up; paid in the order of payees
+	var payees []chain.Address
 	for _, b := range bids {
 		s := spent[b.ID]
 		if s > b.Escrow {
 			return fmt.Errorf("%w: order %d costs %d, escrow %d", ErrCorrupt, b.ID, s, b.Escrow)
 		}
-		if _, err := k.payOrKeep(mk, EscrowAccount(), b.Owner, b.Escrow-s, "refund", "order", u64s(b.ID)); err != nil {
+		if _, seen := refund[b.Owner]; !seen {
+			payees = append(payees, b.Owner)
+		}
+		if refund[b.Owner], err = add(refund[b.Owner], b.Escrow-s); err != nil {
+			return err
+		}
+	}
+	for _, a := range payees {
+		if _, err := k.payOrKeep(mk, EscrowAccount(), a, refund[a], "refund", "market", mkID, "interval", i64s(t)); err != nil {
 			return err
 		}
 	}
