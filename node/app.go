@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/dure-network/dure/apps/currency"
-	"github.com/dure-network/dure/apps/notes"
 	"github.com/dure-network/dure/apps/energy"
+	"github.com/dure-network/dure/apps/notes"
 	"github.com/dure-network/dure/apps/staking"
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/blockexec"

@@ -18,7 +18,9 @@ func FuzzDeliver(f *testing.F) {
 		func() (chain.Msg, error) { mk := stdMarket(); mk.ID = "other"; return MsgCreateMarket(c, mk) },
 		func() (chain.Msg, error) { return MsgGrantOperator(c, "nowon", stranger) },
 		func() (chain.Msg, error) { return MsgRevokeOperator(c, "nowon", operator) },
-		func() (chain.Msg, error) { return MsgRegisterMeter(c, "m9", "nowon", devKey(9).PubKey(), KindBattery, 0) },
+		func() (chain.Msg, error) {
+			return MsgRegisterMeter(c, "m9", "nowon", devKey(9).PubKey(), KindBattery, 0)
+		},
 		func() (chain.Msg, error) { return MsgAttestMeter(c, "m3") },
 		func() (chain.Msg, error) { return MsgSuspendMeter(c, "m1", false) },
 		func() (chain.Msg, error) { return MsgSubmitReadings(c, []Reading{r}) },

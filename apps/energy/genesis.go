@@ -35,10 +35,17 @@ type GenesisMeter struct {
 }
 
 // InitGenesis loads the genesis section (nil: nothing). Unknown fields
-// are refused and every entry is checked as its message would be.
+// are refused and every entry is checked as its message would be. A
+// section in snapshot form (an export, chain.Snapshot) is written as it is.
 func (m *Module) InitGenesis(ctx *chain.Context, raw json.RawMessage) error {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
+	}
+	if snap, ok, err := chain.ParseSnapshot(raw); ok {
+		if err != nil {
+			return fmt.Errorf("energy genesis: %w", err)
+		}
+		return snap.WriteTo(ctx.Store(m.key))
 	}
 	var g Genesis
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -79,4 +86,11 @@ func (m *Module) InitGenesis(ctx *chain.Context, raw json.RawMessage) error {
 		}
 	}
 	return nil
+}
+
+// ExportGenesis writes energy's state in snapshot form
+// (chain.GenesisExporter): open books, escrowed bids, pending settlements,
+// readings and device counters carry over exactly.
+func (m *Module) ExportGenesis(r chain.KVReader) (json.RawMessage, error) {
+	return chain.ExportSnapshot(r)
 }

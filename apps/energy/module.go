@@ -29,6 +29,7 @@ type Module struct {
 var (
 	_ chain.Module              = (*Module)(nil)
 	_ chain.EndBlocker          = (*Module)(nil)
+	_ chain.GenesisExporter     = (*Module)(nil)
 	_ chain.ModuleAccountHolder = (*Module)(nil)
 	_ chain.Describer           = (*Module)(nil)
 )
