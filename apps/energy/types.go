@@ -58,6 +58,7 @@ const (
 	MaxPrice            = 1_000_000_000_000 // price units per kWh
 	MaxHorizonSeconds   = 7 * 86400         // orders at most a week ahead
 	DefaultIntervalSecs = 900               // 15 minutes of block time
+	MinIntervalSecs     = 10                // short intervals are for test networks
 	maxQueryItems       = 1000
 )
 
@@ -163,8 +164,8 @@ func (mk *Market) validate() error {
 		return bad("id %q: 1 to %d letters, digits, '-', '_' or '.'", mk.ID, MaxIDLen)
 	case mk.Denom == "" || len(mk.Denom) > 64:
 		return bad("denom %q", mk.Denom)
-	case mk.IntervalSecs < 60 || mk.IntervalSecs > 86400 || 86400%mk.IntervalSecs != 0:
-		return bad("interval %ds: 60 s to 1 day, dividing a day", mk.IntervalSecs)
+	case mk.IntervalSecs < MinIntervalSecs || mk.IntervalSecs > 86400 || 86400%mk.IntervalSecs != 0:
+		return bad("interval %ds: %d s to 1 day, dividing a day", mk.IntervalSecs, MinIntervalSecs)
 	case mk.GateLeadSecs < 0 || mk.GateLeadSecs > 86400:
 		return bad("gate lead %ds: 0 to 1 day", mk.GateLeadSecs)
 	case mk.FeePerKWh > MaxPrice || mk.RetailPrice > MaxPrice || mk.FeedInPrice > MaxPrice:
