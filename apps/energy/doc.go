@@ -26,9 +26,9 @@
 // A device signs, behind the domain "dure/energy/reading/v1", the canonical
 // CBOR of (meter, interval start, counter, import and export registers in
 // Wh at the interval's start and end, METERED or ESTIMATED). Anyone (a
-// gateway) submits readings, up to 1,000 per message; all signatures of a
-// message are verified in one ed25519 batch (ZIP-215, like every signature
-// on the chain). The chain refuses: an unregistered, unattested or
+// gateway) submits readings, up to 500 per message (a tx is at most
+// 64 KiB); all signatures of a message are verified in one ed25519 batch
+// (ZIP-215, like every signature on the chain). The chain refuses: an unregistered, unattested or
 // suspended meter; a bad signature; an interval off the market's grid or
 // not yet ended; a second reading of an interval (duplicate); a counter
 // that does not grow by exactly one (replay or gap); registers that go

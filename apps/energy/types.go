@@ -53,7 +53,7 @@ var (
 // bound.
 const (
 	MaxIDLen            = 64
-	MaxReadingsPerMsg   = 1000
+	MaxReadingsPerMsg   = 500               // about 60 KiB: a tx is at most 64 KiB
 	MaxWhPerOrder       = 1_000_000_000     // 1 GWh
 	MaxPrice            = 1_000_000_000_000 // price units per kWh
 	MaxHorizonSeconds   = 7 * 86400         // orders at most a week ahead
