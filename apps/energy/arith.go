@@ -2,6 +2,7 @@ package energy
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 )
 
@@ -81,4 +82,15 @@ func cost(mk *Market, q, p uint64) (v, fee, total uint64, err error) {
 	}
 	total, err = add(v, fee)
 	return
+}
+
+// valueSat is value for figures that are only recorded (energy beyond the
+// trades, from readings a device may inflate): it saturates instead of
+// failing, so settlement in EndBlock cannot be stopped by a reading.
+func valueSat(q, p uint64) uint64 {
+	v, err := value(q, p)
+	if err != nil {
+		return math.MaxUint64
+	}
+	return v
 }

@@ -17,7 +17,9 @@
 // An owner registers a meter with its device ed25519 key and a kind
 // (producer, consumer, prosumer, battery, ev-charger). An operator attests
 // it; only attested, unsuspended meters may submit readings, trade or host
-// charging sessions. Producers, prosumers and batteries may sell;
+// charging sessions. A suspended meter's orders already in a book still
+// clear, but its readings are refused, so its trades settle by the
+// missing-reading rule. Producers, prosumers and batteries may sell;
 // consumers, prosumers, batteries and chargers may buy; a meter trades on
 // one side per interval.
 //
@@ -60,9 +62,10 @@
 // + floor(value×FeeBps/10000); buyers' payments equal sellers' receipts
 // plus fees exactly. A bid's escrow above the cost of its fills is
 // refunded in the same EndBlock. Work is bounded: a book holds at most
-// Params.MaxOrdersPerInterval orders, and at most Params.MaxIntervalsPerBlock
-// intervals are cleared or settled per block, oldest first; the rest
-// follow in the next blocks.
+// Params.MaxOrdersPerInterval orders; a block clears and settles at most
+// Params.MaxIntervalsPerBlock intervals and Params.MaxWorkPerBlock orders
+// plus trades (one interval larger than that alone), oldest first; the
+// rest follow in the next blocks in the same order.
 //
 // # Settlement
 //

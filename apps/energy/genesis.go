@@ -58,6 +58,9 @@ func (m *Module) InitGenesis(ctx *chain.Context, raw json.RawMessage) error {
 	}
 	k := m.keeper(ctx)
 	for i, mk := range g.Markets {
+		if mk.Creator.IsZero() {
+			return fmt.Errorf("energy genesis: markets[%d]: %w: %w: no creator", i, chain.ErrInvalidMsg, ErrBadMarket)
+		}
 		if err := k.createMarket(mk.Creator, mk); err != nil {
 			return fmt.Errorf("energy genesis: markets[%d]: %w", i, err)
 		}

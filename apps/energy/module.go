@@ -45,6 +45,9 @@ func New(key *chain.StoreKey, codec *chain.Codec, bank Bank, params ...Params) *
 		if params[0].MaxOrdersPerInterval > 0 {
 			p.MaxOrdersPerInterval = params[0].MaxOrdersPerInterval
 		}
+		if params[0].MaxWorkPerBlock > 0 {
+			p.MaxWorkPerBlock = params[0].MaxWorkPerBlock
+		}
 	}
 	return &Module{key: key, codec: codec, bank: bank, params: p}
 }
@@ -309,37 +312,55 @@ func (m *Module) deliver(ctx *chain.Context, msg chain.Msg) error {
 
 // EndBlock clears intervals whose gate has closed, settles intervals
 // whose reading deadline has passed and expires charging sessions without
-// a reading, oldest first, at most Params.MaxIntervalsPerBlock intervals
-// (cleared plus settled) and as many sessions per block.
+// a reading, oldest first. Work is bounded: at most
+// Params.MaxIntervalsPerBlock intervals, and no more than
+// Params.MaxWorkPerBlock orders cleared plus trades settled (an interval
+// larger than that is taken alone); the rest wait for the next blocks, in
+// the same order.
 func (m *Module) EndBlock(ctx *chain.Context) error {
 	k := m.keeper(ctx)
 	budget := m.params.MaxIntervalsPerBlock
+	work := 0
+	fits := func(n int) bool { return work == 0 || work+n <= m.params.MaxWorkPerBlock }
 	due, err := k.dueQueue(pGateQ, budget)
 	if err != nil {
 		return err
 	}
 	for _, q := range due {
+		n, err := k.getU64(keyCount(q.market, q.interval))
+		if err != nil {
+			return err
+		}
+		if !fits(int(n)) {
+			return k.expireSessions(m.params.MaxIntervalsPerBlock)
+		}
 		if err := k.kv.Delete(q.key); err != nil {
 			return err
 		}
 		if err := k.clear(q.market, q.interval); err != nil {
 			return fmt.Errorf("energy: clear %s at %d: %w", q.market, q.interval, err)
 		}
+		work += int(n)
+		budget--
 	}
-	budget -= len(due)
-	if budget > 0 {
-		due, err := k.dueQueue(pSettleQ, budget)
-		if err != nil {
+	if due, err = k.dueQueue(pSettleQ, budget); err != nil {
+		return err
+	}
+	for _, q := range due {
+		var cl Clearing
+		if _, err := k.get(keyClearing(q.market, q.interval), &cl); err != nil {
 			return err
 		}
-		for _, q := range due {
-			if err := k.kv.Delete(q.key); err != nil {
-				return err
-			}
-			if err := k.settle(q.market, q.interval); err != nil {
-				return fmt.Errorf("energy: settle %s at %d: %w", q.market, q.interval, err)
-			}
+		if !fits(int(cl.Trades)) {
+			break
 		}
+		if err := k.kv.Delete(q.key); err != nil {
+			return err
+		}
+		if err := k.settle(q.market, q.interval); err != nil {
+			return fmt.Errorf("energy: settle %s at %d: %w", q.market, q.interval, err)
+		}
+		work += int(cl.Trades)
 	}
 	return k.expireSessions(m.params.MaxIntervalsPerBlock)
 }

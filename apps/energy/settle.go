@@ -145,12 +145,8 @@ func (k *keeper) settle(mkID string, t int64) error {
 			if s.ImportWh > bought {
 				s.ExcessImportWh = s.ImportWh - bought
 			}
-			if s.FeedInValue, err = value(s.ExcessExportWh, mk.FeedInPrice); err != nil {
-				return err
-			}
-			if s.RetailValue, err = value(s.ExcessImportWh, mk.RetailPrice); err != nil {
-				return err
-			}
+			s.FeedInValue = valueSat(s.ExcessExportWh, mk.FeedInPrice)
+			s.RetailValue = valueSat(s.ExcessImportWh, mk.RetailPrice)
 		}
 		if err := k.set(keyStatement(id, t), s); err != nil {
 			return err

@@ -1,6 +1,8 @@
 package energy
 
 import (
+	"fmt"
+	"math"
 	"testing"
 )
 
@@ -176,6 +178,82 @@ func TestEVSession(t *testing.T) {
 	s := h.mustQuery("session", map[string]string{"id": "2"}).(*Session)
 	if !s.Settled || s.Refunded != s.Escrow {
 		t.Fatalf("session %+v", s)
+	}
+	h.checkEscrow()
+}
+
+// TestBoundedWork: with room for 4 orders per block, three intervals of
+// 4 orders each clear one per block, oldest first, and settle the same
+// way; nothing is lost or reordered.
+func TestBoundedWork(t *testing.T) {
+	h := newHarness(t, Params{MaxWorkPerBlock: 4}, owner(1), owner(2), owner(6), owner(7))
+	h.setupMarket(stdMarket())
+	h.meter(1, KindProducer, 0)
+	h.meter(6, KindProducer, 0)
+	h.meter(2, KindConsumer, 0)
+	h.meter(7, KindConsumer, 0)
+	T := t0 + 3600
+	for i := int64(0); i < 3; i++ {
+		for _, n := range []int{1, 6} {
+			m, _ := MsgOffer(h.codec, fmt.Sprintf("m%d", n), T+i*900, 500, 60)
+			h.must(owner(n), m, nil)
+		}
+		for _, n := range []int{2, 7} {
+			m, _ := MsgBid(h.codec, fmt.Sprintf("m%d", n), T+i*900, 400, 200)
+			h.must(owner(n), m, nil)
+		}
+	}
+	h.now = T + 2*900 // all three gates have closed
+	var order []int64
+	for b := 0; b < 3; b++ {
+		h.events = nil
+		h.block(0)
+		for _, e := range h.events {
+			if e.Type == "energy.cleared" {
+				order = append(order, T+int64(len(order))*900)
+			}
+		}
+		if len(order) != b+1 {
+			t.Fatalf("block %d: %d intervals cleared, want %d", b, len(order), b+1)
+		}
+	}
+	for i := int64(0); i < 3; i++ {
+		cl := h.mustQuery("clearing", map[string]string{"market": "nowon", "interval": fmt.Sprint(T + i*900)}).(ClearingResult)
+		if cl.VolumeWh != 800 {
+			t.Fatalf("interval %d: %+v", i, cl.Clearing)
+		}
+	}
+	h.checkEscrow()
+	h.until(T+3*900+3600+1800, 300)
+	h.checkEscrow()
+	if h.bal(EscrowAccount()) != 0 {
+		t.Fatal("not all settled")
+	}
+}
+
+// TestHugeReadingCannotStopSettlement: a device reporting an absurd
+// export (near 2^64 Wh) settles like any other; the recorded feed-in value
+// saturates instead of failing EndBlock.
+func TestHugeReadingCannotStopSettlement(t *testing.T) {
+	const T = t0 + 3600
+	h := newHarness(t, Params{}, owner(1), owner(2))
+	mk := stdMarket()
+	mk.FeedInPrice = 5000
+	h.setupMarket(mk)
+	h.meter(1, KindProsumer, 0)
+	h.meter(2, KindConsumer, 0)
+	m, _ := MsgOffer(h.codec, "m1", T, 1000, 80)
+	h.must(owner(1), m, nil)
+	m, _ = MsgBid(h.codec, "m2", T, 1000, 150)
+	h.must(owner(2), m, nil)
+	h.until(T+900, 300)
+	if err := h.submit(newDevice(1).read(h.codec, T, 0, math.MaxUint64), newDevice(2).read(h.codec, T, 1000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	h.until(T+900+3600, 300)
+	st := h.mustQuery("statement", map[string]string{"meter": "m1", "interval": fmt.Sprint(T)}).(*Statement)
+	if st.DeliveredWh != 1000 || st.FeedInValue != math.MaxUint64 {
+		t.Fatalf("statement %+v", st)
 	}
 	h.checkEscrow()
 }

@@ -110,10 +110,15 @@ type Params struct {
 	MaxIntervalsPerBlock int
 	// MaxOrdersPerInterval bounds one interval's book, hence one clearing.
 	MaxOrdersPerInterval int
+	// MaxWorkPerBlock bounds orders cleared plus trades settled per block;
+	// an interval larger than that is taken alone.
+	MaxWorkPerBlock int
 }
 
 // DefaultParams are the values a node uses unless configured.
-func DefaultParams() Params { return Params{MaxIntervalsPerBlock: 8, MaxOrdersPerInterval: 20_000} }
+func DefaultParams() Params {
+	return Params{MaxIntervalsPerBlock: 8, MaxOrdersPerInterval: 10_000, MaxWorkPerBlock: 10_000}
+}
 
 // EscrowAccount holds bid escrow and cleared payments until settlement:
 // the first 20 bytes of sha2-256("dure/module/energy/escrow"), which no key
