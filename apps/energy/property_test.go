@@ -171,92 +171,117 @@ func candidatePrices(asks []*Order, bids []bidEntry) []uint64 {
 // never changes, escrow always holds exactly what is owed, and once every
 // interval has settled it holds nothing.
 func TestMoneyConserved(t *testing.T) {
-	const meters = 8
 	for seed := uint64(1); seed <= 12; seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 99))
-			var owners []chain.Address
-			for i := 1; i <= meters; i++ {
-				owners = append(owners, owner(i))
-			}
-			h := newHarness(t, Params{MaxIntervalsPerBlock: 2}, owners...)
-			mk := stdMarket()
-			mk.FeePerKWh, mk.FeeBps, mk.PenaltyBps = rng.Uint64N(20), uint32(rng.IntN(500)), uint32(rng.IntN(5000))
-			h.setupMarket(mk)
-			kinds := []string{KindProsumer, KindConsumer, KindProducer, KindBattery}
-			devs := make([]*device, meters+1)
-			for i := 1; i <= meters; i++ {
-				h.meter(i, kinds[i%len(kinds)], 0)
-				devs[i] = newDevice(i)
-			}
-			supply := h.total()
-			var orders []uint64
-			next := uint64(1)
-			for step := 0; step < 300; step++ {
-				n := 1 + rng.IntN(meters)
-				first := (h.now/900 + 1) * 900
-				T := first + int64(rng.IntN(6))*900
-				switch rng.IntN(5) {
-				case 0, 1:
-					wh, p := 1+rng.Uint64N(3000), 1+rng.Uint64N(250)
-					var m chain.Msg
-					if rng.IntN(2) == 0 {
-						m, _ = MsgOffer(h.codec, devs[n].id, T, wh, p)
-					} else {
-						m, _ = MsgBid(h.codec, devs[n].id, T, wh, p)
-					}
-					if h.deliver(owner(n), m) == nil {
-						orders = append(orders, next)
-						next++
-					}
-				case 2:
-					if len(orders) > 0 {
-						id := orders[rng.IntN(len(orders))]
-						var o Order
-						k := h.m.keeper(h.ctx(chain.Address{}))
-						if op, err := k.order(id); err == nil {
-							o = *op
-							m, _ := MsgCancel(h.codec, id)
-							_ = h.deliver(o.Owner, m)
-						}
-					}
-				case 3:
-					// readings for the last ended interval, sometimes missing
-					last := (h.now/900 - 1) * 900
-					var rs []Reading
-					for i := 1; i <= meters; i++ {
-						if rng.IntN(4) > 0 && (devs[i].counter == 0 || last > h.lastInterval(devs[i].id)) {
-							rs = append(rs, devs[i].read(h.codec, last, rng.Uint64N(2500), rng.Uint64N(2500)))
-						}
-					}
-					if len(rs) > 0 {
-						if err := h.submit(rs...); err != nil {
-							t.Fatalf("readings: %v", err)
-						}
-					}
-				case 4:
-					h.block(int64(60 + rng.IntN(600)))
-				}
-				if h.total() != supply {
-					t.Fatalf("step %d: supply changed", step)
-				}
-				h.checkEscrow()
-			}
-			h.until(h.now+7*3600, 300)
-			h.checkEscrow()
-			if e := h.bal(EscrowAccount()); e != 0 {
-				t.Fatalf("escrow holds %d after everything settled", e)
-			}
-			counts := map[string]int{}
-			for _, e := range h.events {
-				counts[e.Type]++
-			}
-			if counts["energy.settled"] == 0 || counts["energy.cancel"] == 0 {
-				t.Fatalf("the run exercised too little: %v", counts)
-			}
-			t.Logf("events: %v", counts)
-		})
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { randomRun(t, seed) })
 	}
+}
+
+// TestReplayIsIdentical: the same transactions and block times give the
+// same state, byte for byte, in every store.
+func TestReplayIsIdentical(t *testing.T) {
+	a, b := randomRun(t, 5), randomRun(t, 5)
+	for _, name := range []string{ModuleName, "currency"} {
+		sa, sb := a.open.stores[name], b.open.stores[name]
+		ka, kb := sa.sorted(), sb.sorted()
+		if !slices.Equal(ka, kb) {
+			t.Fatalf("%s: key sets differ", name)
+		}
+		for _, k := range ka {
+			if string(sa.vals[k]) != string(sb.vals[k]) {
+				t.Fatalf("%s: value of %q differs", name, k)
+			}
+		}
+	}
+	if len(a.events) != len(b.events) {
+		t.Fatal("event counts differ")
+	}
+}
+
+// randomRun drives the module at random from seed (see TestMoneyConserved).
+func randomRun(t *testing.T, seed uint64) *harness {
+	const meters = 8
+	rng := rand.New(rand.NewPCG(seed, 99))
+	var owners []chain.Address
+	for i := 1; i <= meters; i++ {
+		owners = append(owners, owner(i))
+	}
+	h := newHarness(t, Params{MaxIntervalsPerBlock: 2}, owners...)
+	mk := stdMarket()
+	mk.FeePerKWh, mk.FeeBps, mk.PenaltyBps = rng.Uint64N(20), uint32(rng.IntN(500)), uint32(rng.IntN(5000))
+	h.setupMarket(mk)
+	kinds := []string{KindProsumer, KindConsumer, KindProducer, KindBattery}
+	devs := make([]*device, meters+1)
+	for i := 1; i <= meters; i++ {
+		h.meter(i, kinds[i%len(kinds)], 0)
+		devs[i] = newDevice(i)
+	}
+	supply := h.total()
+	var orders []uint64
+	next := uint64(1)
+	for step := 0; step < 300; step++ {
+		n := 1 + rng.IntN(meters)
+		first := (h.now/900 + 1) * 900
+		T := first + int64(rng.IntN(6))*900
+		switch rng.IntN(5) {
+		case 0, 1:
+			wh, p := 1+rng.Uint64N(3000), 1+rng.Uint64N(250)
+			var m chain.Msg
+			if rng.IntN(2) == 0 {
+				m, _ = MsgOffer(h.codec, devs[n].id, T, wh, p)
+			} else {
+				m, _ = MsgBid(h.codec, devs[n].id, T, wh, p)
+			}
+			if h.deliver(owner(n), m) == nil {
+				orders = append(orders, next)
+				next++
+			}
+		case 2:
+			if len(orders) > 0 {
+				id := orders[rng.IntN(len(orders))]
+				var o Order
+				k := h.m.keeper(h.ctx(chain.Address{}))
+				if op, err := k.order(id); err == nil {
+					o = *op
+					m, _ := MsgCancel(h.codec, id)
+					_ = h.deliver(o.Owner, m)
+				}
+			}
+		case 3:
+			// readings for the last ended interval, sometimes missing
+			last := (h.now/900 - 1) * 900
+			var rs []Reading
+			for i := 1; i <= meters; i++ {
+				if rng.IntN(4) > 0 && (devs[i].counter == 0 || last > h.lastInterval(devs[i].id)) {
+					rs = append(rs, devs[i].read(h.codec, last, rng.Uint64N(2500), rng.Uint64N(2500)))
+				}
+			}
+			if len(rs) > 0 {
+				if err := h.submit(rs...); err != nil {
+					t.Fatalf("readings: %v", err)
+				}
+			}
+		case 4:
+			h.block(int64(60 + rng.IntN(600)))
+		}
+		if h.total() != supply {
+			t.Fatalf("step %d: supply changed", step)
+		}
+		h.checkEscrow()
+	}
+	h.until(h.now+7*3600, 300)
+	h.checkEscrow()
+	if e := h.bal(EscrowAccount()); e != 0 {
+		t.Fatalf("escrow holds %d after everything settled", e)
+	}
+	counts := map[string]int{}
+	for _, e := range h.events {
+		counts[e.Type]++
+	}
+	if counts["energy.settled"] == 0 || counts["energy.cancel"] == 0 {
+		t.Fatalf("the run exercised too little: %v", counts)
+	}
+	t.Logf("events: %v", counts)
+	return h
 }
 
 func (h *harness) lastInterval(meter string) int64 {
