@@ -28,7 +28,7 @@ func registerModules(r *registry, codec *chain.Codec) {
 	r.add(cur)
 	r.add(staking.New(r.key(staking.ModuleName), codec, cur))
 	r.add(notes.New(r.key(notes.ModuleName), codec))
-	r.add(energy.New(r.key(energy.ModuleName), codec, cur))
+	r.add(energy.New(r.key(energy.ModuleName), codec, cur, energy.DefaultParams()))
 }
 
 // registry collects the modules and the store keys made for them.

@@ -21,7 +21,7 @@ func TestOnChain(t *testing.T) {
 	c := chain.MustCodec()
 	curKey, enKey := chain.NewStoreKey(currency.ModuleName), chain.NewStoreKey(ModuleName)
 	cur := currency.New(curKey, c, currency.DefaultParams())
-	en := New(enKey, c, cur)
+	en := New(enKey, c, cur, DefaultParams())
 	key := moduletest.KeyFromIndex
 	cityK, opK, sellerK, buyerK, gwK := key(0), key(1), key(2), key(3), key(4)
 	cg := currency.Genesis{NativeDenom: "dure",

@@ -3,6 +3,14 @@
 // for charging, all settled on-chain in a local currency against
 // device-signed meter readings.
 //
+// energy reaches balances only through Bank, the two-method interface it
+// declares (Transfer, Balance) and the currency module satisfies; the
+// node passes currency in (node/app.go). Escrow is EscrowAccount, which
+// energy declares as a module account (chain.ModuleAccountHolder), so
+// currencies with holding caps or merchants-only transfer still work. The
+// module also holds chain.EndBlocker (clearing, settlement, session
+// expiry), chain.GenesisExporter (snapshot form) and chain.Describer.
+//
 // # Markets, operators, meters
 //
 // A market is a region (create-market). Its creator fixes the parameters:

@@ -34,22 +34,20 @@ var (
 	_ chain.Describer           = (*Module)(nil)
 )
 
-// New builds the module over its store key, settling through bank. Zero
-// params fields take their defaults.
-func New(key *chain.StoreKey, codec *chain.Codec, bank Bank, params ...Params) *Module {
-	p := DefaultParams()
-	if len(params) > 0 {
-		if params[0].MaxIntervalsPerBlock > 0 {
-			p.MaxIntervalsPerBlock = params[0].MaxIntervalsPerBlock
-		}
-		if params[0].MaxOrdersPerInterval > 0 {
-			p.MaxOrdersPerInterval = params[0].MaxOrdersPerInterval
-		}
-		if params[0].MaxWorkPerBlock > 0 {
-			p.MaxWorkPerBlock = params[0].MaxWorkPerBlock
-		}
+// New builds the module over its store key, settling through bank (the
+// currency module). Zero params fields take their defaults.
+func New(key *chain.StoreKey, codec *chain.Codec, bank Bank, params Params) *Module {
+	d := DefaultParams()
+	if params.MaxIntervalsPerBlock <= 0 {
+		params.MaxIntervalsPerBlock = d.MaxIntervalsPerBlock
 	}
-	return &Module{key: key, codec: codec, bank: bank, params: p}
+	if params.MaxOrdersPerInterval <= 0 {
+		params.MaxOrdersPerInterval = d.MaxOrdersPerInterval
+	}
+	if params.MaxWorkPerBlock <= 0 {
+		params.MaxWorkPerBlock = d.MaxWorkPerBlock
+	}
+	return &Module{key: key, codec: codec, bank: bank, params: params}
 }
 
 // Name is "energy".

@@ -37,7 +37,7 @@ func (k *keeper) placeOrder(sender chain.Address, side uint8, b PlaceOrder) erro
 		return fmt.Errorf("%w: %w: %q", chain.ErrUnauthorized, ErrNotOwner, mt.ID)
 	}
 	if side == SideSell && !canSell(mt.Kind) || side == SideBuy && !canBuy(mt.Kind) {
-		return fmt.Errorf("%w: %w: a %s meter cannot %s", chain.ErrInvalidMsg, ErrWrongKind, mt.Kind, sideVerb(side))
+		return fmt.Errorf("%w: %w: a %s meter cannot %s", chain.ErrInvalidMsg, ErrWrongKind, mt.Kind, sideName(side))
 	}
 	mk, err := k.market(mt.Market)
 	if err != nil {
@@ -105,13 +105,6 @@ func (k *keeper) placeOrder(sender chain.Address, side uint8, b PlaceOrder) erro
 }
 
 func sideName(s uint8) string {
-	if s == SideBuy {
-		return "buy"
-	}
-	return "sell"
-}
-
-func sideVerb(s uint8) string {
 	if s == SideBuy {
 		return "buy"
 	}
