@@ -90,7 +90,8 @@
 // exported nothing, a buyer without one imported all it bought. Energy
 // beyond the delivered trades is recorded in each meter's statement at
 // the feed-in and retail prices (the retailer settles it off-chain).
-// Every payment is a Bank transfer with an energy.payment event; one the
+// Every payment is a Bank transfer with an energy.payment event, summed
+// per payee for an interval (each trade keeps its own amounts); one the
 // currency refuses in EndBlock (for example a voucher past its end) leaves
 // the funds where they were, with energy.payment_failed.
 //
@@ -124,7 +125,7 @@
 //	g/<gate time><interval><market>            clearing queue
 //	d/<settle time><interval><market>          settlement queue
 //	c/<len><market><interval>                  Clearing
-//	t/<len><market><interval><seq u32>         Trade
+//	t/<len><market><interval><page u32>        TradePage (256 trades)
 //	a/<len><meter><interval>                   Statement
 //	e/<session id>, f/<expiry><session id>     Session and its expiry queue
 //	q                                          last order / session ID

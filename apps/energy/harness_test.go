@@ -411,12 +411,14 @@ func (h *harness) escrowOwed() uint64 {
 		return false, nil
 	})
 	_ = s.Iterate([]byte(pTrade), func(k, v []byte) (bool, error) {
-		var tr Trade
-		if err := h.codec.Unmarshal(v, &tr); err != nil {
+		var page TradePage
+		if err := h.codec.Unmarshal(v, &page); err != nil {
 			h.t.Fatal(err)
 		}
-		if !tr.Settled {
-			owed += tr.Cost
+		for _, tr := range page.Trades {
+			if !tr.Settled {
+				owed += tr.Cost
+			}
 		}
 		return false, nil
 	})

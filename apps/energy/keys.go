@@ -20,7 +20,7 @@ const (
 	pGateQ     = "g/" // g/<gate time><interval><market> -> {1} (intervals to clear)
 	pSettleQ   = "d/" // d/<settle time><interval><market> -> {1} (intervals to settle)
 	pClearing  = "c/" // c/<len><market><interval> -> Clearing
-	pTrade     = "t/" // t/<len><market><interval><seq u32> -> Trade
+	pTrade     = "t/" // t/<len><market><interval><page u32> -> TradePage (TradesPerPage trades)
 	pStatement = "a/" // a/<len><meter><interval> -> Statement
 	pSession   = "e/" // e/<id> -> Session
 	pSessionQ  = "f/" // f/<expiry time><id> -> {1} (open sessions by expiry)
@@ -58,8 +58,8 @@ func keyStatement(meter string, t int64) []byte     { return tkey(str([]byte(pSt
 func keyStatementPrefix(meter string) []byte        { return str([]byte(pStatement), meter) }
 func keySession(id uint64) []byte                   { return be64([]byte(pSession), id) }
 
-func keyTrade(mk string, t int64, seq uint32) []byte {
-	return binary.BigEndian.AppendUint32(keyTradePrefix(mk, t), seq)
+func keyTradePage(mk string, t int64, page uint32) []byte {
+	return binary.BigEndian.AppendUint32(keyTradePrefix(mk, t), page)
 }
 
 // queue keys: <time><interval><market>, so iteration is oldest first and

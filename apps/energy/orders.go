@@ -276,17 +276,15 @@ func (k *keeper) clear(mkID string, t int64) error {
 	spent := make(map[uint64]uint64, len(bids)) // by bid ID; looked up, never iterated
 	cl := Clearing{Market: mkID, Interval: t, Price: price, Offers: uint32(len(asks)), Bids: uint32(len(bids)),
 		Height: k.ctx.Block.Height}
+	trades := make([]Trade, 0, len(fills))
 	for n, f := range fills {
 		a, b := asks[f.ask], sortedBids[f.bid].o
 		_, _, total, err := cost(mk, f.wh, price)
 		if err != nil {
 			return err
 		}
-		tr := Trade{Seq: uint32(n), SellOrder: a.ID, BuyOrder: b.ID, Seller: a.Meter, Buyer: b.Meter,
-			SellerAcc: a.Owner, BuyerAcc: b.Owner, Wh: f.wh, Price: price, Cost: total}
-		if err := k.set(keyTrade(mkID, t, tr.Seq), &tr); err != nil {
-			return err
-		}
+		trades = append(trades, Trade{Seq: uint32(n), SellOrder: a.ID, BuyOrder: b.ID, Seller: a.Meter, Buyer: b.Meter,
+			SellerAcc: a.Owner, BuyerAcc: b.Owner, Wh: f.wh, Price: price, Cost: total})
 		if spent[b.ID], err = add(spent[b.ID], total); err != nil {
 			return err
 		}
@@ -295,6 +293,9 @@ func (k *keeper) clear(mkID string, t int64) error {
 		}
 	}
 	cl.Trades = uint32(len(fills))
+	if err := k.putTrades(mkID, t, trades); err != nil {
+		return err
+	}
 	// Refunds: one transfer per buyer account, in the order of its first
 	// bid by ID.
 	sort.Slice(bids, func(i, j int) bool { return bids[i].ID < bids[j].ID })
@@ -327,4 +328,34 @@ func (k *keeper) clear(mkID string, t int64) error {
 	}
 	return k.emit("energy.cleared", "market", mkID, "interval", i64s(t), "price", u64s(price),
 		"volume_wh", u64s(cl.VolumeWh), "trades", u64s(uint64(cl.Trades)))
+}
+
+// putTrades writes an interval's trades in pages of TradesPerPage.
+func (k *keeper) putTrades(mk string, t int64, trades []Trade) error {
+	for p := 0; p*TradesPerPage < len(trades); p++ {
+		page := TradePage{Trades: trades[p*TradesPerPage : min(len(trades), (p+1)*TradesPerPage)]}
+		if err := k.set(keyTradePage(mk, t, uint32(p)), &page); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readTrades is an interval's trades in Seq order, at most limit.
+func readTrades(c *chain.Codec, r chain.KVReader, mk string, t int64, limit int) ([]Trade, error) {
+	out := []Trade{}
+	err := r.Iterate(keyTradePrefix(mk, t), func(_, v []byte) (bool, error) {
+		var page TradePage
+		if err := c.Unmarshal(v, &page); err != nil {
+			return true, fmt.Errorf("%w: trade page: %v", ErrCorrupt, err)
+		}
+		for _, tr := range page.Trades {
+			if len(out) >= limit {
+				return true, nil
+			}
+			out = append(out, tr)
+		}
+		return len(out) >= limit, nil
+	})
+	return out, err
 }

@@ -155,7 +155,7 @@ func (m *Module) Query(r chain.KVReader, path string, args map[string]string) (a
 		if _, err := q.one(keyClearing(args["market"], t), &res.Clearing, fmt.Sprintf("clearing %s at %d", args["market"], t)); err != nil {
 			return nil, err
 		}
-		res.TradeList, err = list[Trade](q, keyTradePrefix(args["market"], t), limit, nil)
+		res.TradeList, err = readTrades(m.codec, r, args["market"], t, limit)
 		return res, err
 	case "statement":
 		t, err := q.interval()

@@ -2,7 +2,10 @@ package energy
 
 import (
 	"fmt"
+	"math"
 	"sort"
+
+	"github.com/dure-network/dure/chain"
 )
 
 // settle settles one cleared interval from the readings present at its
@@ -23,6 +26,9 @@ import (
 //
 // Energy beyond the delivered trades is recorded in each meter's
 // statement at the feed-in and retail prices; the retailer settles it.
+// Each trade records its amounts; the transfers are summed per account:
+// one per seller, one fee to the operator, one refund per buyer, and the
+// penalties (seller to escrow, escrow to buyer), each with its event.
 func (k *keeper) settle(mkID string, t int64) error {
 	mk, err := k.market(mkID)
 	if err != nil {
@@ -32,17 +38,13 @@ func (k *keeper) settle(mkID string, t int64) error {
 	if ok, err := k.get(keyClearing(mkID, t), &cl); err != nil || !ok {
 		return fmt.Errorf("%w: no clearing (%v)", ErrCorrupt, err)
 	}
-	var trades []*Trade
-	err = k.kv.Iterate(keyTradePrefix(mkID, t), func(_, v []byte) (bool, error) {
-		tr := new(Trade)
-		if err := k.m.codec.Unmarshal(v, tr); err != nil {
-			return true, fmt.Errorf("%w: trade: %v", ErrCorrupt, err)
-		}
-		trades = append(trades, tr)
-		return false, nil
-	})
+	list, err := readTrades(k.m.codec, k.kv, mkID, t, math.MaxInt)
 	if err != nil {
 		return err
+	}
+	trades := make([]*Trade, len(list))
+	for i := range list {
+		trades[i] = &list[i]
 	}
 	// Per-meter figures: looked up by meter ID; iterated only through the
 	// sorted ids slice.
@@ -85,8 +87,11 @@ func (k *keeper) settle(mkID string, t int64) error {
 		}
 		return mulDiv(wh, measured, total)
 	}
-	escrow := EscrowAccount()
-	for _, tr := range trades {
+	// Amounts per trade first; then one transfer per payee and reason.
+	var pays, refunds, penFrom, penTo tally
+	var fees uint64
+	short := make([]uint64, len(trades)) // Wh the seller's allocation fell short, per trade
+	for i, tr := range trades {
 		seller, buyer := st[tr.Seller], st[tr.Buyer]
 		aS, err := alloc(tr.Wh, seller.ExportWh, seller.SoldWh)
 		if err != nil {
@@ -104,35 +109,87 @@ func (k *keeper) settle(mkID string, t int64) error {
 		if total > tr.Cost {
 			return fmt.Errorf("%w: trade %d delivers %d for %d, cost %d", ErrCorrupt, tr.Seq, total, tr.Cost, d)
 		}
-		ref := []string{"market", mkID, "interval", i64s(t), "trade", u64s(uint64(tr.Seq))}
-		if tr.Paid, err = k.payOrKeep(mk, escrow, tr.SellerAcc, v, "energy", ref...); err != nil {
+		tr.Settled, tr.DeliveredWh, tr.Paid, tr.Fee, tr.Refund = true, d, v, fee, tr.Cost-total
+		short[i] = tr.Wh - aS
+		if err := pays.add(tr.SellerAcc, v); err != nil {
 			return err
 		}
-		if tr.Fee, err = k.payOrKeep(mk, escrow, mk.Operator, fee, "grid-fee", ref...); err != nil {
+		if err := refunds.add(tr.BuyerAcc, tr.Refund); err != nil {
 			return err
 		}
-		if tr.Refund, err = k.payOrKeep(mk, escrow, tr.BuyerAcc, tr.Cost-total, "shortfall-refund", ref...); err != nil {
+		if fees, err = add(fees, fee); err != nil {
 			return err
 		}
-		if aS < tr.Wh && mk.PenaltyBps > 0 {
-			if tr.Penalty, err = k.penalty(mk, tr, tr.Wh-aS, ref); err != nil {
+	}
+	escrow := EscrowAccount()
+	ref := []string{"market", mkID, "interval", i64s(t)}
+	if err := pays.pay(k, mk, escrow, "energy", ref); err != nil {
+		return err
+	}
+	if _, err := k.payOrKeep(mk, escrow, mk.Operator, fees, "grid-fee", ref...); err != nil {
+		return err
+	}
+	if err := refunds.pay(k, mk, escrow, "shortfall-refund", ref); err != nil {
+		return err
+	}
+	// Penalties, at most what each seller holds now, in trade order.
+	if mk.PenaltyBps > 0 {
+		held := map[chain.Address]uint64{} // looked up; filled in trade order
+		for i, tr := range trades {
+			if short[i] == 0 {
+				continue
+			}
+			pv, err := value(short[i], tr.Price)
+			if err != nil {
+				return err
+			}
+			p, err := mulDiv(pv, uint64(mk.PenaltyBps), 10000)
+			if err != nil {
+				return err
+			}
+			h, ok := held[tr.SellerAcc]
+			if !ok {
+				if h, err = k.m.bank.Balance(k.ctx, tr.SellerAcc, mk.Denom); err != nil {
+					return err
+				}
+			}
+			tr.Penalty = min(p, h)
+			held[tr.SellerAcc] = h - tr.Penalty
+			if err := penFrom.add(tr.SellerAcc, tr.Penalty); err != nil {
 				return err
 			}
 		}
-		tr.Settled, tr.DeliveredWh = true, d
-		if err := k.set(keyTrade(mkID, t, tr.Seq), tr); err != nil {
+		failed := map[chain.Address]bool{} // sellers whose penalty transfer the currency refused
+		if err := penFrom.payFrom(k, mk, escrow, "penalty", ref, failed); err != nil {
 			return err
 		}
+		for _, tr := range trades {
+			if failed[tr.SellerAcc] {
+				tr.Penalty = 0
+			}
+			if err := penTo.add(tr.BuyerAcc, tr.Penalty); err != nil {
+				return err
+			}
+		}
+		if err := penTo.pay(k, mk, escrow, "penalty", ref); err != nil {
+			return err
+		}
+	}
+	for _, tr := range trades {
+		seller, buyer := st[tr.Seller], st[tr.Buyer]
 		for _, x := range []struct {
 			p *uint64
 			v uint64
-		}{{&seller.DeliveredWh, d}, {&buyer.DeliveredWh, d}, {&seller.Received, tr.Paid},
-			{&buyer.Paid, v + fee}, {&buyer.Fees, fee}, {&buyer.Refunded, tr.Refund},
+		}{{&seller.DeliveredWh, tr.DeliveredWh}, {&buyer.DeliveredWh, tr.DeliveredWh}, {&seller.Received, tr.Paid},
+			{&buyer.Paid, tr.Paid + tr.Fee}, {&buyer.Fees, tr.Fee}, {&buyer.Refunded, tr.Refund},
 			{&seller.PenaltyPaid, tr.Penalty}, {&buyer.PenaltyGot, tr.Penalty}} {
 			if *x.p, err = add(*x.p, x.v); err != nil {
 				return err
 			}
 		}
+	}
+	if err := k.putTrades(mkID, t, list); err != nil {
+		return err
 	}
 	for _, id := range ids {
 		s := st[id]
@@ -159,26 +216,47 @@ func (k *keeper) settle(mkID string, t int64) error {
 	return k.emit("energy.settled", "market", mkID, "interval", i64s(t), "trades", u64s(uint64(len(trades))))
 }
 
-// penalty moves PenaltyBps of the value of short Wh from the seller to the
-// buyer, through escrow (so merchants-only currencies allow it), at most
-// what the seller holds.
-func (k *keeper) penalty(mk *Market, tr *Trade, short uint64, ref []string) (uint64, error) {
-	pv, err := value(short, tr.Price)
-	if err != nil {
-		return 0, err
+// tally sums amounts per account, remembering the order accounts first
+// appear in (the order they are paid in).
+type tally struct {
+	order []chain.Address
+	sum   map[chain.Address]uint64 // looked up; iterated only through order
+}
+
+func (t *tally) add(a chain.Address, v uint64) error {
+	if t.sum == nil {
+		t.sum = map[chain.Address]uint64{}
 	}
-	p, err := mulDiv(pv, uint64(mk.PenaltyBps), 10000)
-	if err != nil || p == 0 {
-		return 0, err
+	old, seen := t.sum[a]
+	if !seen {
+		t.order = append(t.order, a)
 	}
-	have, err := k.m.bank.Balance(k.ctx, tr.SellerAcc, mk.Denom)
-	if err != nil {
-		return 0, err
+	n, err := add(old, v)
+	t.sum[a] = n
+	return err
+}
+
+// pay moves each account's sum from the escrow to it.
+func (t *tally) pay(k *keeper, mk *Market, escrow chain.Address, reason string, ref []string) error {
+	for _, a := range t.order {
+		if _, err := k.payOrKeep(mk, escrow, a, t.sum[a], reason, ref...); err != nil {
+			return err
+		}
 	}
-	p = min(p, have)
-	got, err := k.payOrKeep(mk, tr.SellerAcc, EscrowAccount(), p, "penalty", ref...)
-	if err != nil || got == 0 {
-		return 0, err
+	return nil
+}
+
+// payFrom moves each account's sum from it to the escrow, marking in
+// failed the accounts whose transfer the currency refused.
+func (t *tally) payFrom(k *keeper, mk *Market, escrow chain.Address, reason string, ref []string, failed map[chain.Address]bool) error {
+	for _, a := range t.order {
+		got, err := k.payOrKeep(mk, a, escrow, t.sum[a], reason, ref...)
+		if err != nil {
+			return err
+		}
+		if got != t.sum[a] {
+			failed[a] = true
+		}
 	}
-	return k.payOrKeep(mk, EscrowAccount(), tr.BuyerAcc, got, "penalty", ref...)
+	return nil
 }

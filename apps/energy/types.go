@@ -291,6 +291,17 @@ type Trade struct {
 	Penalty     uint64 `json:"penalty,string"`
 }
 
+// TradesPerPage is how many trades share one state value: a clearing of
+// thousands of trades writes tens of values, not thousands, which is what
+// the sparse-Merkle state charges for.
+const TradesPerPage = 256
+
+// TradePage is up to TradesPerPage trades of an interval, by Seq.
+type TradePage struct {
+	_      struct{} `cbor:",toarray"`
+	Trades []Trade  `json:"trades"`
+}
+
 // Clearing is the result of one market interval.
 type Clearing struct {
 	_        struct{} `cbor:",toarray"`
