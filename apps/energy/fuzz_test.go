@@ -92,7 +92,6 @@ func FuzzGenesis(f *testing.F) {
 		if err := h.m.InitGenesis(h.ctx(chain.Address{}), raw); err != nil {
 			return
 		}
-		h.open.commit()
 		ms, err := h.query("markets", nil)
 		if err != nil {
 			t.Fatal(err)

@@ -2,178 +2,25 @@ package energy
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
-	"sort"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/dure-network/dure/apps/currency"
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/moduletest"
 )
 
-// memStore is an in-memory KV store with a journal, so a failed
-// message's writes can be reverted as the executor does. Keys are sorted
-// lazily, when an iteration follows writes. Tests only.
-type memStore struct {
-	vals    map[string][]byte
-	keys    []string // sorted; may hold deleted keys until the next merge
-	added   []string // new keys since the last merge, unsorted
-	dirty   bool     // keys has deleted entries
-	journal []undo
-}
-
-type undo struct {
-	key     string
-	old     []byte
-	existed bool
-}
-
-func newMemStore() *memStore { return &memStore{vals: map[string][]byte{}} }
-
-func (s *memStore) Get(k []byte) ([]byte, error) {
-	v, ok := s.vals[string(k)]
-	if !ok {
-		return nil, nil
-	}
-	return slices.Clone(v), nil
-}
-
-func (s *memStore) Set(k, v []byte) error {
-	if len(v) == 0 { // as chain/state: an empty value cannot be proven apart from absence
-		return errors.New("memStore: empty value (use Delete)")
-	}
-	ks := string(k)
-	old, ok := s.vals[ks]
-	s.journal = append(s.journal, undo{ks, old, ok})
-	if !ok {
-		s.added = append(s.added, ks)
-	}
-	s.vals[ks] = slices.Clone(v)
-	return nil
-}
-
-func (s *memStore) Delete(k []byte) error {
-	ks := string(k)
-	old, ok := s.vals[ks]
-	if !ok {
-		return nil
-	}
-	s.journal = append(s.journal, undo{ks, old, true})
-	s.remove(ks)
-	return nil
-}
-
-func (s *memStore) remove(ks string) {
-	delete(s.vals, ks)
-	s.dirty = true
-}
-
-// sorted merges the added keys into the sorted ones, dropping keys no
-// longer present: O(n + m log m).
-func (s *memStore) sorted() []string {
-	if len(s.added) == 0 && !s.dirty {
-		return s.keys
-	}
-	sort.Strings(s.added)
-	out := make([]string, 0, len(s.keys)+len(s.added))
-	i, j := 0, 0
-	last := ""
-	push := func(k string) {
-		if _, ok := s.vals[k]; ok && (len(out) == 0 || k != last) {
-			out = append(out, k)
-			last = k
-		}
-	}
-	for i < len(s.keys) || j < len(s.added) {
-		if j == len(s.added) || i < len(s.keys) && s.keys[i] <= s.added[j] {
-			push(s.keys[i])
-			i++
-		} else {
-			push(s.added[j])
-			j++
-		}
-	}
-	s.keys, s.added, s.dirty = out, s.added[:0], false
-	return s.keys
-}
-
-func (s *memStore) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
-	p := string(prefix)
-	keys := s.sorted()
-	i := sort.SearchStrings(keys, p)
-	var ks []string // a snapshot: fn may write
-	for ; i < len(keys) && strings.HasPrefix(keys[i], p); i++ {
-		ks = append(ks, keys[i])
-	}
-	for _, k := range ks {
-		v, ok := s.vals[k]
-		if !ok {
-			continue
-		}
-		stop, err := fn([]byte(k), slices.Clone(v))
-		if err != nil || stop {
-			return err
-		}
-	}
-	return nil
-}
-
-// opener gives every store key its own memStore; commit and revert act on
-// all of them, as one transaction.
-type opener struct{ stores map[string]*memStore }
-
-func (o *opener) Open(k *chain.StoreKey) chain.KVStore {
-	s, ok := o.stores[k.Name()]
-	if !ok {
-		s = newMemStore()
-		o.stores[k.Name()] = s
-	}
-	return s
-}
-
-func (o *opener) names() []string {
-	var ns []string
-	for n := range o.stores {
-		ns = append(ns, n)
-	}
-	sort.Strings(ns)
-	return ns
-}
-
-func (o *opener) commit() {
-	for _, n := range o.names() {
-		o.stores[n].journal = o.stores[n].journal[:0]
-	}
-}
-
-func (o *opener) revert() {
-	for _, n := range o.names() {
-		s := o.stores[n]
-		for i := len(s.journal) - 1; i >= 0; i-- {
-			u := s.journal[i]
-			if u.existed {
-				if _, ok := s.vals[u.key]; !ok {
-					s.added = append(s.added, u.key)
-				}
-				s.vals[u.key] = u.old
-			} else {
-				s.remove(u.key)
-			}
-		}
-		s.journal = s.journal[:0]
-	}
-}
-
-// harness runs energy over the real currency module, block by block like
-// the executor: each message in its own revertible scope, then EndBlock.
+// harness runs energy beside the real currency module on the shared
+// harness (chain/moduletest, direct mode: real sparse-Merkle state on
+// Badger, each message in its own revertible branch as the executor does,
+// then EndBlock and commit).
 type harness struct {
 	t      testing.TB
 	codec  *chain.Codec
 	cur    *currency.Module
 	m      *Module
-	open   *opener
+	mt     *moduletest.Harness
 	height uint64
 	now    int64 // unix seconds
 	events []chain.Event
@@ -221,9 +68,9 @@ func owner(n int) chain.Address {
 func newHarness(t testing.TB, p Params, funded ...chain.Address) *harness {
 	t.Helper()
 	c := chain.MustCodec()
-	cur := currency.New(chain.NewStoreKey(currency.ModuleName), c, currency.DefaultParams())
-	h := &harness{t: t, codec: c, cur: cur, m: New(chain.NewStoreKey(ModuleName), c, cur, p),
-		open: &opener{stores: map[string]*memStore{}}, height: 1, now: t0}
+	curKey, key := chain.NewStoreKey(currency.ModuleName), chain.NewStoreKey(ModuleName)
+	cur := currency.New(curKey, c, currency.DefaultParams())
+	h := &harness{t: t, codec: c, cur: cur, m: New(key, c, cur, p), height: 1, now: t0}
 	g := currency.Genesis{NativeDenom: "dure",
 		Currencies: []currency.Currency{{Denom: denom, Issuer: city, Rules: currency.Rules{Transfer: currency.TransferFree}}}}
 	for _, a := range append([]chain.Address{city, operator, stranger, gateway}, funded...) {
@@ -233,35 +80,32 @@ func newHarness(t testing.TB, p Params, funded ...chain.Address) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cur.InitGenesis(h.ctx(chain.Address{}), raw); err != nil {
-		t.Fatalf("currency genesis: %v", err)
-	}
-	if err := h.m.InitGenesis(h.ctx(chain.Address{}), nil); err != nil {
-		t.Fatal(err)
-	}
-	h.open.commit()
+	h.mt = moduletest.New(t, moduletest.Config{Modules: []chain.Module{cur, h.m}, Keys: []*chain.StoreKey{curKey, key},
+		Genesis: map[string]json.RawMessage{currency.ModuleName: raw}, GenesisTime: time.Unix(t0, 0)})
 	return h
 }
 
+// sync gives the open block the harness's time.
+func (h *harness) sync() { h.mt.SetBlockTime(time.Unix(h.now, 0)) }
+
+// ctx is a context on the open block: its writes stay, with no revert.
 func (h *harness) ctx(sender chain.Address) *chain.Context {
-	esc := EscrowAccount()
-	return chain.NewContextFor(chain.ContextParams{
-		Block:  chain.BlockInfo{ChainID: "test", Height: h.height, Time: h.now * 1e9},
-		Sender: sender, Gas: &chain.GasMeter{Limit: 1 << 40}, Stores: h.open,
-		ModuleAccount: func(a chain.Address) bool { return a == esc },
-	})
+	h.sync()
+	return h.mt.Context(ModuleName, sender)
 }
+
+// read is the module's state as the open block sees it.
+func (h *harness) read() chain.KVReader { h.sync(); return h.mt.Read(ModuleName) }
 
 // deliver runs one message; on error its writes are reverted.
 func (h *harness) deliver(sender chain.Address, msg chain.Msg) error {
 	h.t.Helper()
-	ctx := h.ctx(sender)
-	if err := h.m.Deliver(ctx, msg); err != nil {
-		h.open.revert()
+	h.sync()
+	evs, err := h.mt.DeliverAs(sender, msg)
+	if err != nil {
 		return err
 	}
-	h.open.commit()
-	h.events = append(h.events, ctx.Events()...)
+	h.events = append(h.events, evs...)
 	return nil
 }
 
@@ -283,15 +127,13 @@ func (h *harness) try(sender chain.Address, msg chain.Msg, err error) error {
 	return h.deliver(sender, msg)
 }
 
-// block ends the block and advances the clock by dt seconds.
+// block ends the block (EndBlock, commit) and advances the clock by dt
+// seconds.
 func (h *harness) block(dt int64) {
 	h.t.Helper()
-	ctx := h.ctx(chain.Address{})
-	if err := h.m.EndBlock(ctx); err != nil {
-		h.t.Fatalf("end block %d: %v", h.height, err)
-	}
-	h.open.commit()
-	h.events = append(h.events, ctx.Events()...)
+	h.sync()
+	evs, _ := h.mt.EndBlock(0)
+	h.events = append(h.events, evs...)
 	h.height++
 	h.now += dt
 }
@@ -306,8 +148,8 @@ func (h *harness) until(at, dt int64) {
 
 func (h *harness) bal(a chain.Address) uint64 {
 	h.t.Helper()
-	r, err := h.cur.Query(h.open.Open(chain.NewStoreKey(currency.ModuleName)), "balance",
-		map[string]string{"address": a.String(), "denom": denom})
+	h.sync()
+	r, err := h.mt.QueryOpen(currency.ModuleName, "balance", map[string]string{"address": a.String(), "denom": denom})
 	if err != nil {
 		h.t.Fatalf("balance: %v", err)
 	}
@@ -315,7 +157,8 @@ func (h *harness) bal(a chain.Address) uint64 {
 }
 
 func (h *harness) query(path string, args map[string]string) (any, error) {
-	return h.m.Query(h.open.Open(chain.NewStoreKey(ModuleName)), path, args)
+	h.sync()
+	return h.mt.QueryOpen(ModuleName, path, args)
 }
 
 func (h *harness) mustQuery(path string, args map[string]string) any {
@@ -379,11 +222,12 @@ func (h *harness) submit(rs ...Reading) error {
 	return h.try(gateway, m, err)
 }
 
-// total is the sum of every balance of the test denom: conserved, since
-// energy never mints or burns.
+// total is the denom's supply: conserved, since energy never mints or
+// burns.
 func (h *harness) total() uint64 {
-	s := h.open.Open(chain.NewStoreKey(currency.ModuleName)).(*memStore)
-	r, err := h.cur.Query(s, "supply", map[string]string{"denom": denom})
+	h.t.Helper()
+	h.sync()
+	r, err := h.mt.QueryOpen(currency.ModuleName, "supply", map[string]string{"denom": denom})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -393,7 +237,7 @@ func (h *harness) total() uint64 {
 // escrowOwed is what the escrow account must hold: open bids, the cost of
 // cleared but unsettled trades, and open sessions.
 func (h *harness) escrowOwed() uint64 {
-	s := h.open.Open(chain.NewStoreKey(ModuleName))
+	s := h.read()
 	var owed uint64
 	cleared := map[string]bool{}
 	_ = s.Iterate([]byte(pClearing), func(k, v []byte) (bool, error) {
@@ -448,5 +292,4 @@ func (h *harness) fund(a chain.Address) {
 	if err := h.cur.Transfer(h.ctx(city), city, a, denom, funding/4); err != nil {
 		h.t.Fatal(err)
 	}
-	h.open.commit()
 }

@@ -195,7 +195,7 @@ func TestNeighbourhoodDay(t *testing.T) {
 
 // sessionID is the last session started (IDs share the order sequence).
 func (h *harness) sessionID() uint64 {
-	s := h.open.Open(chain.NewStoreKey(ModuleName))
+	s := h.read()
 	var id uint64
 	_ = s.Iterate([]byte(pSession), func(k, _ []byte) (bool, error) {
 		id = be64u(k[len(pSession):])
