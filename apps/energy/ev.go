@@ -53,7 +53,7 @@ func (k *keeper) startSession(sender chain.Address, b StartSession) error {
 	if err := k.set(keySession(id), &s); err != nil {
 		return err
 	}
-	if err := k.kv.Set(keySessionQ(deadline+mk.ReadingDeadlineSecs, id), present); err != nil {
+	if err := k.kv.Set(keySessionQ(deadline+mk.ReadingDeadlineSecs, id), marker()); err != nil {
 		return err
 	}
 	return k.emit("energy.session_started", "session", u64s(id), "charger", mt.ID, "driver", sender.String(),

@@ -27,7 +27,9 @@ const (
 	keySeq     = "q"  // next order / session id
 )
 
-var present = []byte{1}
+// marker is the value of presence-only keys (state cannot hold an empty
+// value).
+func marker() []byte { return []byte{1} }
 
 func str(b []byte, s string) []byte  { b = append(b, byte(len(s))); return append(b, s...) }
 func be64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }

@@ -26,7 +26,7 @@ func (k *keeper) createMarket(sender chain.Address, mk Market) error {
 	if err := k.set(keyMarket(mk.ID), &mk); err != nil {
 		return err
 	}
-	if err := k.kv.Set(keyOperator(mk.ID, mk.Operator), present); err != nil {
+	if err := k.kv.Set(keyOperator(mk.ID, mk.Operator), marker()); err != nil {
 		return err
 	}
 	return k.emit("energy.market", "market", mk.ID, "creator", sender.String(), "operator", mk.Operator.String(),
@@ -46,7 +46,7 @@ func (k *keeper) operatorChange(sender chain.Address, b OperatorChange, grant bo
 	}
 	typ := "energy.operator_granted"
 	if grant {
-		err = k.kv.Set(keyOperator(mk.ID, b.Account), present)
+		err = k.kv.Set(keyOperator(mk.ID, b.Account), marker())
 	} else {
 		typ = "energy.operator_revoked"
 		err = k.kv.Delete(keyOperator(mk.ID, b.Account))

@@ -96,7 +96,7 @@ func (k *keeper) placeOrder(sender chain.Address, side uint8, b PlaceOrder) erro
 		return err
 	}
 	if count == 0 {
-		if err := k.kv.Set(keyQueue(pGateQ, b.Interval-mk.GateLeadSecs, b.Interval, mk.ID), present); err != nil {
+		if err := k.kv.Set(keyQueue(pGateQ, b.Interval-mk.GateLeadSecs, b.Interval, mk.ID), marker()); err != nil {
 			return err
 		}
 	}
@@ -320,7 +320,7 @@ func (k *keeper) clear(mkID string, t int64) error {
 	}
 	if len(fills) == 0 {
 		cl.Settled = true
-	} else if err := k.kv.Set(keyQueue(pSettleQ, t+mk.IntervalSecs+mk.ReadingDeadlineSecs, t, mkID), present); err != nil {
+	} else if err := k.kv.Set(keyQueue(pSettleQ, t+mk.IntervalSecs+mk.ReadingDeadlineSecs, t, mkID), marker()); err != nil {
 		return err
 	}
 	if err := k.set(keyClearing(mkID, t), &cl); err != nil {
