@@ -66,7 +66,7 @@ func FuzzDeliver(f *testing.F) {
 			t.Fatalf("%s: unclassified error %v", msg.Type, err)
 		}
 		h.checkEscrow()
-		h.until(t0+2*86400, 1800) // clears, settles, expires everything
+		h.until(t0+2*86400, 6*3600) // clears, settles, expires everything
 		h.checkEscrow()
 		if h.total() != supply {
 			t.Fatal("supply changed")
