@@ -52,7 +52,8 @@
 //
 // A meter's owner offers (Wh, minimum price per kWh) or bids (Wh, maximum
 // price per kWh including the grid fee) for a delivery interval T until
-// the gate closes at T - gate lead, at most a week ahead. A bid escrows
+// the gate closes at T - gate lead, at most a week ahead, at most
+// MaxOrdersPerMeter per meter and interval. A bid escrows
 // ceil(Wh × price / 1000) through the Bank into EscrowAccount; cancel
 // before the gate refunds it.
 //

@@ -106,6 +106,14 @@ func TestRefusals(t *testing.T) {
 			m, err = MsgBid(h.codec, "m1", future, 100, 50)
 			return h.try(owner(1), m, err)
 		}, ErrBothSides},
+		{"order: too many of one meter", func(h *harness) error {
+			for i := 0; i < MaxOrdersPerMeter; i++ {
+				m, err := MsgOffer(h.codec, "m1", future, 10, 50)
+				h.must(owner(1), m, err)
+			}
+			m, err := MsgOffer(h.codec, "m1", future, 10, 50)
+			return h.try(owner(1), m, err)
+		}, ErrMeterOrders},
 		{"order: zero Wh", func(h *harness) error {
 			m, err := MsgOffer(h.codec, "m1", future, 0, 50)
 			return h.try(owner(1), m, err)

@@ -63,6 +63,9 @@ func (k *keeper) placeOrder(sender chain.Address, side uint8, b PlaceOrder) erro
 	if mn > 0 && ms != side {
 		return fmt.Errorf("%w: %w: meter %q", chain.ErrInvalidMsg, ErrBothSides, mt.ID)
 	}
+	if mn >= MaxOrdersPerMeter {
+		return fmt.Errorf("%w: %w: meter %q has %d", chain.ErrInvalidMsg, ErrMeterOrders, mt.ID, mn)
+	}
 	count, err := k.getU64(keyCount(mk.ID, b.Interval))
 	if err != nil {
 		return err

@@ -41,6 +41,7 @@ var (
 	ErrTooFarAhead    = errors.New("energy: interval too far ahead")
 	ErrBadOrder       = errors.New("energy: invalid order")
 	ErrBookFull       = errors.New("energy: order book of the interval is full")
+	ErrMeterOrders    = errors.New("energy: too many orders of this meter in the interval")
 	ErrBothSides      = errors.New("energy: a meter cannot buy and sell in one interval")
 	ErrUnknownOrder   = errors.New("energy: unknown order")
 	ErrUnknownSession = errors.New("energy: unknown charging session")
@@ -55,6 +56,7 @@ const (
 	MaxIDLen            = 64
 	MaxReadingsPerMsg   = 500               // about 60 KiB: a tx is at most 64 KiB
 	MaxWhPerOrder       = 1_000_000_000     // 1 GWh
+	MaxOrdersPerMeter   = 50                // per interval, so one meter cannot fill a book
 	MaxPrice            = 1_000_000_000_000 // price units per kWh
 	MaxHorizonSeconds   = 7 * 86400         // orders at most a week ahead
 	DefaultIntervalSecs = 900               // 15 minutes of block time
