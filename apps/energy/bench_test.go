@@ -168,7 +168,8 @@ func BenchmarkClear10kOrdersOnChain(b *testing.B) {
 			}
 		}
 		m, _ := MsgSubmitReadings(c, rs)
-		h.MustDeliver(moduletest.KeyFromIndex(0), m)
+		res := h.MustDeliver(moduletest.KeyFromIndex(0), m)
+		b.ReportMetric(float64(res.GasUsed)/float64(len(rs)), "gas/reading")
 		h.Advance(time.Unix(T+900+3600, 0).Sub(h.Time()) - time.Second)
 		runtime.GC()
 		c0 = cpuTime()
