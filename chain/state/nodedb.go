@@ -20,13 +20,13 @@ import "sync"
 //     nodes in mem or in Badger.
 type nodeDB struct {
 	mu  sync.RWMutex
-	mem map[string]*memNode
+	mem map[digest]memNode
 	// deaths queues, in version order, the mem nodes each version
 	// orphaned, to free them once they leave the proof window.
 	deaths []death
 	// doomed are persisted nodes that died (digest → version), deleted
 	// from Badger by a later snapshot once out of the window.
-	doomed map[string]uint64
+	doomed map[digest]uint64
 	cache  *nodeCache // persisted nodes read or written recently
 }
 
@@ -40,41 +40,45 @@ type memNode struct {
 
 type death struct {
 	version uint64
-	digests []string
+	digests []digest
 }
 
+// digest is a trie node's sha2-256 digest, as a map key.
+type digest = [hashLen]byte
+
 func newNodeDB(cacheSize int) *nodeDB {
-	return &nodeDB{mem: make(map[string]*memNode), doomed: make(map[string]uint64), cache: newNodeCache(cacheSize)}
+	return &nodeDB{mem: make(map[digest]memNode), doomed: make(map[digest]uint64), cache: newNodeCache(cacheSize)}
 }
 
 // get returns a node's encoding from memory (mem or cache).
-func (d *nodeDB) get(digest []byte) ([]byte, bool) {
+func (d *nodeDB) get(dg digest) ([]byte, bool) {
 	d.mu.RLock()
-	m, ok := d.mem[string(digest)]
+	m, ok := d.mem[dg]
 	d.mu.RUnlock()
 	if ok {
 		return m.enc, true
 	}
-	return d.cache.get(digest)
+	return d.cache.get(dg)
 }
 
 // nodeChange is one node operation of a commit: the last one the trie made
 // on that digest, and whether it deleted the digest first (an orphaned
 // node recreated identically in the same commit).
 type nodeChange struct {
-	digest  string
+	digest  digest
 	enc     []byte // nil deletes
 	wasDead bool
 }
 
 // apply records a committed version's node changes. Caller holds mu.
 func (d *nodeDB) apply(version uint64, changes []nodeChange) {
-	var died []string
+	var died []digest
 	for _, c := range changes {
 		m, inMem := d.mem[c.digest]
 		if c.enc == nil {
 			if inMem && m.died == 0 {
 				m.died = version
+				d.mem[c.digest] = m
 				died = append(died, c.digest)
 				if m.inDB {
 					d.doomed[c.digest] = version
@@ -84,16 +88,22 @@ func (d *nodeDB) apply(version uint64, changes []nodeChange) {
 			d.doomed[c.digest] = version // a persisted node
 			continue
 		}
-		_, wasDoomed := d.doomed[c.digest]
-		delete(d.doomed, c.digest)
+		wasDoomed := false
+		if len(d.doomed) > 0 {
+			if _, wasDoomed = d.doomed[c.digest]; wasDoomed {
+				delete(d.doomed, c.digest)
+			}
+		}
 		if inMem {
-			m.died = 0
-			m.inDB = m.inDB || wasDoomed
+			if m.died != 0 || wasDoomed && !m.inDB {
+				m.died, m.inDB = 0, m.inDB || wasDoomed
+				d.mem[c.digest] = m
+			}
 			continue
 		}
 		// Not in mem: new, or persisted and recreated (doomed, or deleted
 		// and set again within this commit).
-		d.mem[c.digest] = &memNode{enc: c.enc, inDB: wasDoomed || c.wasDead}
+		d.mem[c.digest] = memNode{enc: c.enc, inDB: wasDoomed || c.wasDead}
 	}
 	if len(died) > 0 {
 		d.deaths = append(d.deaths, death{version: version, digests: died})
@@ -115,7 +125,7 @@ func (d *nodeDB) expire(version uint64) {
 
 // snapshotted moves the live mem nodes (now in Badger) to the cache and
 // forgets the persisted nodes the snapshot deleted. Caller holds mu.
-func (d *nodeDB) snapshotted(deleted []string) {
+func (d *nodeDB) snapshotted(deleted []digest) {
 	for dg, m := range d.mem {
 		if m.died == 0 {
 			d.cache.put(dg, m.enc)

@@ -18,7 +18,7 @@ type nodeStore struct {
 	st  *State
 	txn *badger.Txn
 	ts  uint64 // version txn reads at
-	buf map[string]nodeOp // digest → last operation
+	buf map[digest]nodeOp // last operation per digest
 }
 
 type nodeOp struct {
@@ -31,7 +31,7 @@ var _ kvstore.MapStore = (*nodeStore)(nil)
 
 func (s *State) newNodeStore() *nodeStore {
 	ts, _ := s.Head()
-	return &nodeStore{st: s, txn: s.db.NewTransactionAt(ts, false), ts: ts, buf: make(map[string]nodeOp)}
+	return &nodeStore{st: s, txn: s.db.NewTransactionAt(ts, false), ts: ts, buf: make(map[digest]nodeOp)}
 }
 
 func (n *nodeStore) discard() { n.txn.Discard() }
@@ -43,27 +43,31 @@ func nodeKey(digest []byte) []byte {
 
 // Get returns a node's encoding. A missing node is an error (never an empty
 // value), because the trie would otherwise misparse it.
-func (n *nodeStore) Get(digest []byte) ([]byte, error) {
-	if op, ok := n.buf[string(digest)]; ok {
+func (n *nodeStore) Get(raw []byte) ([]byte, error) {
+	if len(raw) != hashLen {
+		return nil, fmt.Errorf("%w: digest of %d bytes", ErrCorruptNode, len(raw))
+	}
+	dg := digest(raw)
+	if op, ok := n.buf[dg]; ok {
 		if op.del {
-			return nil, fmt.Errorf("%w: %x (deleted)", ErrMissingNode, digest)
+			return nil, fmt.Errorf("%w: %x (deleted)", ErrMissingNode, raw)
 		}
 		return op.val, nil
 	}
-	if v, ok := n.st.nodes.get(digest); ok {
+	if v, ok := n.st.nodes.get(dg); ok {
 		return v, nil
 	}
-	v, err := n.read(digest)
+	v, err := n.read(dg)
 	if errors.Is(err, ErrMissingNode) {
 		// A snapshot committed since this store opened may have moved the
 		// node from memory to Badger at a newer version.
 		if ts, _ := n.st.Head(); ts != n.ts {
 			n.txn.Discard()
 			n.txn, n.ts = n.st.db.NewTransactionAt(ts, false), ts
-			if v, ok := n.st.nodes.get(digest); ok {
+			if v, ok := n.st.nodes.get(dg); ok {
 				return v, nil
 			}
-			v, err = n.read(digest)
+			v, err = n.read(dg)
 		}
 	}
 	return v, err
@@ -71,7 +75,8 @@ func (n *nodeStore) Get(digest []byte) ([]byte, error) {
 
 // read loads a persisted node and checks it against its digest, so a
 // damaged snapshot is named instead of misparsed.
-func (n *nodeStore) read(digest []byte) ([]byte, error) {
+func (n *nodeStore) read(dg digest) ([]byte, error) {
+	digest := dg[:]
 	item, err := n.txn.Get(nodeKey(digest))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, fmt.Errorf("%w: %x", ErrMissingNode, digest)
@@ -94,7 +99,7 @@ func (n *nodeStore) read(digest []byte) ([]byte, error) {
 	if sum := sha256.Sum256(v); v[0] < 2 && !bytes.Equal(sum[:], digest) {
 		return nil, fmt.Errorf("%w: node %x in the snapshot hashes to %x", ErrCorruptNode, digest, sum)
 	}
-	n.st.nodes.cache.put(string(digest), v)
+	n.st.nodes.cache.put(dg, v)
 	return v, nil
 }
 
@@ -105,14 +110,20 @@ func firstByte(b []byte) int {
 	return int(b[0])
 }
 
-func (n *nodeStore) Set(digest, value []byte) error {
-	prev, ok := n.buf[string(digest)]
-	n.buf[string(digest)] = nodeOp{val: bytes.Clone(value), wasDead: ok && (prev.del || prev.wasDead)}
+func (n *nodeStore) Set(raw, value []byte) error {
+	if len(raw) != hashLen {
+		return fmt.Errorf("%w: digest of %d bytes", ErrCorruptNode, len(raw))
+	}
+	prev, ok := n.buf[digest(raw)]
+	n.buf[digest(raw)] = nodeOp{val: bytes.Clone(value), wasDead: ok && (prev.del || prev.wasDead)}
 	return nil
 }
 
-func (n *nodeStore) Delete(digest []byte) error {
-	n.buf[string(digest)] = nodeOp{del: true}
+func (n *nodeStore) Delete(raw []byte) error {
+	if len(raw) != hashLen {
+		return fmt.Errorf("%w: digest of %d bytes", ErrCorruptNode, len(raw))
+	}
+	n.buf[digest(raw)] = nodeOp{del: true}
 	return nil
 }
 

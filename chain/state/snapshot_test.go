@@ -294,3 +294,30 @@ func FuzzDecodeChangeset(f *testing.F) {
 		check(t, binary.BigEndian.AppendUint32(bytes.Clone(raw), crc32.Checksum(raw, castagnoli)))
 	})
 }
+
+// Values served from the head's value cache are copies, follow commits,
+// and never leak into views of other versions.
+func TestValueCacheFollowsHead(t *testing.T) {
+	db, st := newState(t)
+	apply(t, db, st, op{"k", "one"}, op{"gone", "x"})
+	v, err := st.Reader(1).Get([]byte("k"))
+	must(t, err)
+	v[0] = 'X' // a caller editing its copy
+	if get(t, st.Reader(1), "k") != "one" {
+		t.Fatal("editing a returned value changed the cache")
+	}
+	b := st.Branch()
+	must(t, b.Set([]byte("k"), []byte("staged")))
+	_, err = st.Stage(b)
+	must(t, err)
+	if get(t, st.Reader(1), "k") != "one" {
+		t.Fatal("a staged candidate is visible")
+	}
+	apply(t, db, st, op{"k", "two"}, op{"gone", ""})
+	if get(t, st.Reader(2), "k") != "two" || get(t, st.Reader(2), "gone") != "" || get(t, st.Branch(), "k") != "two" {
+		t.Fatal("head values wrong after commit")
+	}
+	if get(t, st.Reader(1), "k") != "one" || get(t, st.Reader(1), "gone") != "x" {
+		t.Fatal("old version read through the head cache")
+	}
+}

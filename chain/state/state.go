@@ -85,9 +85,10 @@ func (o Options) withDefaults() Options {
 // over the node's Badger database. It is safe for concurrent use; the
 // Branches it hands out are not.
 type State struct {
-	db    *badger.DB
-	nodes *nodeDB
-	opts  Options
+	db     *badger.DB
+	nodes  *nodeDB
+	values *valueCache
+	opts   Options
 
 	mu      sync.RWMutex
 	version uint64
@@ -115,7 +116,8 @@ func Open(db *badger.DB, version uint64, root chain.Hash, opts Options) (*State,
 	if db == nil {
 		return nil, errors.New("state: nil database")
 	}
-	s := &State{db: db, nodes: newNodeDB(nodeCacheSize), opts: opts.withDefaults(), version: version, root: root, minProof: version}
+	s := &State{db: db, nodes: newNodeDB(nodeCacheSize), values: newValueCache(version), opts: opts.withDefaults(),
+		version: version, root: root, minProof: version}
 	stored, err := s.rootAt(version)
 	if err != nil {
 		return nil, err
@@ -263,7 +265,7 @@ func (s *State) Branch() *Branch {
 	return &Branch{
 		version: version,
 		root:    root,
-		base:    &reader{txn: s.db.NewTransactionAt(version, false)},
+		base:    s.reader(version),
 		cache:   make(map[string][]byte),
 		writes:  make(map[string]entry),
 	}
@@ -274,7 +276,11 @@ func (s *State) Branch() *Branch {
 // It is cheap: make one per request rather than sharing it between
 // goroutines.
 func (s *State) Reader(version uint64) chain.KVReader {
-	return &reader{txn: s.db.NewTransactionAt(version, false)}
+	return view{s.reader(version)}
+}
+
+func (s *State) reader(version uint64) *reader {
+	return &reader{txn: s.db.NewTransactionAt(version, false), version: version, values: s.values}
 }
 
 // Pending is a staged, uncommitted new version: its root and the writes
@@ -291,7 +297,7 @@ type Pending struct {
 	// that left the proof window, the changesets it supersedes.
 	snapshot   bool
 	snapNodes  []kvOp
-	snapDels   []string
+	snapDels   []digest
 	staleCsets []uint64
 }
 
@@ -345,7 +351,7 @@ func (p *Pending) write(w chain.KVWriter, deleteOrphans bool) error {
 		}
 		if deleteOrphans {
 			for _, d := range p.snapDels {
-				if err := w.Delete(nodeKey([]byte(d))); err != nil {
+				if err := w.Delete(nodeKey(d[:])); err != nil {
 					return fmt.Errorf("state: delete trie node: %w", err)
 				}
 			}
@@ -462,7 +468,7 @@ func (s *State) planSnapshot(p *Pending) {
 		return
 	}
 	p.snapshot, p.staleCsets = true, stale
-	byDigest := make(map[string]*nodeChange, len(p.nodes))
+	byDigest := make(map[digest]*nodeChange, len(p.nodes))
 	for i := range p.nodes {
 		byDigest[p.nodes[i].digest] = &p.nodes[i]
 	}
@@ -474,13 +480,13 @@ func (s *State) planSnapshot(p *Pending) {
 		if c, ok := byDigest[dg]; m.died != 0 || ok && c.enc == nil {
 			continue
 		}
-		p.snapNodes = append(p.snapNodes, kvOp{key: nodeKey([]byte(dg)), val: m.enc})
+		p.snapNodes = append(p.snapNodes, kvOp{key: nodeKey(dg[:]), val: m.enc})
 	}
 	for _, c := range p.nodes {
 		if m, ok := d.mem[c.digest]; c.enc == nil || ok && m.died == 0 {
 			continue
 		}
-		p.snapNodes = append(p.snapNodes, kvOp{key: nodeKey([]byte(c.digest)), val: c.enc})
+		p.snapNodes = append(p.snapNodes, kvOp{key: nodeKey(c.digest[:]), val: c.enc})
 	}
 	next := p.baseVersion + 1
 	for dg, v := range d.doomed {
@@ -517,6 +523,7 @@ func (s *State) Committed(p *Pending, version uint64) error {
 	}
 	s.expireLocked(version)
 	d.mu.Unlock()
+	s.values.commit(p.baseVersion, version, p.changes)
 	s.version, s.root = version, p.root
 	return nil
 }
@@ -544,18 +551,47 @@ func checkKey(key []byte) error {
 	return nil
 }
 
-// reader reads committed values through one Badger read transaction.
-// Managed-mode read transactions hold no resources, so it needs no Close.
-type reader struct{ txn *badger.Txn }
+// reader reads committed values at one version: from the value cache
+// while that version is the head, else through one Badger read
+// transaction. Managed-mode read transactions hold no resources, so it
+// needs no Close. Values it returns are shared with the cache (Branch
+// does not modify them); the exported view copies them.
+type reader struct {
+	txn     *badger.Txn
+	version uint64
+	values  *valueCache
+}
 
-func (r *reader) Get(key []byte) ([]byte, error) {
+// view is the chain.KVReader that Reader returns.
+type view struct{ r *reader }
+
+func (v view) Get(key []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	return r.get(string(key))
+	val, err := v.r.get(string(key))
+	if val == nil || err != nil {
+		return nil, err
+	}
+	return bytes.Clone(val), nil
+}
+
+func (v view) Iterate(prefix []byte, fn func(key, value []byte) (bool, error)) error {
+	return v.r.iterate(prefix, nil, fn)
 }
 
 func (r *reader) get(k string) ([]byte, error) {
+	if v, ok := r.values.get(r.version, k); ok {
+		return v, nil
+	}
+	v, err := r.load(k)
+	if err == nil {
+		r.values.put(r.version, k, v)
+	}
+	return v, err
+}
+
+func (r *reader) load(k string) ([]byte, error) {
 	item, err := r.txn.Get(valueKey(k))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, nil
@@ -568,10 +604,6 @@ func (r *reader) get(k string) ([]byte, error) {
 		return nil, fmt.Errorf("state: get %q: %w", k, err)
 	}
 	return v, nil
-}
-
-func (r *reader) Iterate(prefix []byte, fn func(key, value []byte) (bool, error)) error {
-	return r.iterate(prefix, nil, fn)
 }
 
 // iterate walks committed keys with prefix in ascending order. overlay,
