@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -169,8 +170,11 @@ func BenchmarkProve(b *testing.B) {
 // one version (a full snapshot: every trie node written), then
 // DefaultSnapshotEvery-1 blocks of 5,000 writes, then a restart (Open:
 // load the snapshot lazily and replay the changesets). Reports
-// snapshot-s and recover-ms.
+// snapshot-s and recover-ms. Opt-in: DURE_BENCH_1M=1.
 func BenchmarkSnapshotAndRecover1M(b *testing.B) {
+	if os.Getenv("DURE_BENCH_1M") == "" {
+		b.Skip("set DURE_BENCH_1M=1: takes minutes and about 4 GB")
+	}
 	for n := 0; n < b.N; n++ {
 		db := openSyncDB(b)
 		st, err := New(db, 0, chain.Hash{})
