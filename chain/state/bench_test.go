@@ -67,6 +67,7 @@ func BenchmarkBranchGetSet(b *testing.B) {
 
 	top := st.Branch()
 	b.ResetTimer()
+	c0 := cpuTime()
 	for n := 0; n < b.N; n++ {
 		tx := top.Branch()
 		k := benchKey(n % 10_000)
@@ -77,6 +78,7 @@ func BenchmarkBranchGetSet(b *testing.B) {
 		must(b, tx.Set(k, benchVal(n, 1)))
 		must(b, tx.Write())
 	}
+	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // openSyncDB is a managed Badger with fsync on every commit, as the store
@@ -168,6 +170,7 @@ func BenchmarkProve(b *testing.B) {
 	}
 	head, root := st.Head()
 	b.ResetTimer()
+	c0 := cpuTime()
 	for n := 0; n < b.N; n++ {
 		k := benchKey((n * 7919) % base)
 		p, err := st.Prove(head, k)
@@ -177,6 +180,7 @@ func BenchmarkProve(b *testing.B) {
 			must(b, VerifyProof(root, k, v, p))
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
 }
 
 // BenchmarkSnapshotAndRecover1M: a state of 1,000,000 keys committed in
