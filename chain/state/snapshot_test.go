@@ -321,3 +321,41 @@ func TestValueCacheFollowsHead(t *testing.T) {
 		t.Fatal("old version read through the head cache")
 	}
 }
+
+// Proofs and reads at the head race with commits and snapshots (the API
+// serves them while the node commits); each must verify against the root
+// of the version it asked for.
+func TestProveWhileCommitting(t *testing.T) {
+	db, st := newStateOpts(t, Options{SnapshotEvery: 2, ProofWindow: 4})
+	rng := rand.New(rand.NewPCG(7, 8))
+	roots := make(chan [2]any, 64)
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for r := range roots {
+			v, root := r[0].(uint64), r[1].(chain.Hash)
+			for i := 0; i < 60 && err == nil; i += 3 {
+				k := []byte(fmt.Sprintf("acct/%04d", i))
+				var p *Proof
+				if p, err = st.Prove(v, k); err != nil {
+					break
+				}
+				var val []byte
+				if val, err = st.Reader(v).Get(k); err == nil {
+					err = VerifyProof(root, k, val, p)
+				}
+			}
+		}
+		done <- err
+	}()
+	for v := uint64(1); v <= 30; v++ {
+		p, err := st.Stage(randomBlock(rng, st, 60, 40))
+		must(t, err)
+		commit(t, db, st, p, v)
+		roots <- [2]any{v, p.Root()}
+	}
+	close(roots)
+	if err := <-done; err != nil && !errors.Is(err, ErrProofPruned) {
+		t.Fatal(err)
+	}
+}
