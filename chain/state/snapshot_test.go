@@ -359,3 +359,41 @@ func TestProveWhileCommitting(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A database written before snapshots existed (every commit persisted its
+// trie nodes, no snapshot record) opens at its head, and its first commit
+// is a snapshot, so a restart after it replays from there.
+func TestOpenPreSnapshotDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	st, err := Open(db, 0, chain.Hash{}, Options{SnapshotEvery: 1})
+	must(t, err)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for v := uint64(1); v <= 4; v++ {
+		p, err := st.Stage(randomBlock(rng, st, 50, 30))
+		must(t, err)
+		commit(t, db, st, p, v)
+	}
+	// What the old format leaves: no snapshot record, no changesets.
+	wb := db.NewWriteBatchAt(4)
+	must(t, wb.Delete([]byte(snapshotKey)))
+	must(t, wb.Flush())
+	_, root := st.Head()
+	st, err = Open(db, 4, root, Options{})
+	must(t, err)
+	for v := uint64(5); v <= 7; v++ {
+		p, err := st.Stage(randomBlock(rng, st, 50, 30))
+		must(t, err)
+		if p.Snapshot() != (v == 5) {
+			t.Fatalf("version %d: snapshot %v", v, p.Snapshot())
+		}
+		commit(t, db, st, p, v)
+	}
+	_, root = st.Head()
+	must(t, db.Close())
+	db = openDB(t, dir)
+	defer db.Close()
+	st, err = Open(db, 7, root, Options{})
+	must(t, err)
+	checkProofs(t, st, 7, root, 50)
+}

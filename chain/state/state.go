@@ -97,6 +97,9 @@ type State struct {
 	// version each applies on top of).
 	sinceSnap []uint64
 	minProof  uint64 // oldest version whose nodes are all reachable
+	// needSnap: the next commit must be a snapshot (a database written
+	// before snapshots existed has no snapshot record to replay from).
+	needSnap bool
 }
 
 // New opens the state whose committed head is (version, root) with
@@ -142,6 +145,7 @@ func (s *State) recover() error {
 	defer txn.Discard()
 	item, err := txn.Get([]byte(snapshotKey))
 	if errors.Is(err, badger.ErrKeyNotFound) {
+		s.needSnap = true
 		return nil
 	}
 	if err != nil {
@@ -455,13 +459,14 @@ func (s *State) applyChanges(root chain.Hash, changes []change) (newRoot chain.H
 	return newRoot, ns.changes(), nil
 }
 
-// planSnapshot makes p a snapshot if one is due: the first commit, then
-// every Options.SnapshotEvery. It assumes p is committed at the next
+// planSnapshot makes p a snapshot if one is due: the first commit after
+// opening a database without a snapshot record (new, or written before
+// snapshots existed), then every Options.SnapshotEvery. It assumes p is committed at the next
 // version (the store's heights are consecutive); a later version only
 // keeps dead nodes longer.
 func (s *State) planSnapshot(p *Pending) {
 	s.mu.RLock()
-	due := p.baseVersion == 0 || len(s.sinceSnap)+1 >= s.opts.SnapshotEvery
+	due := s.needSnap || len(s.sinceSnap)+1 >= s.opts.SnapshotEvery
 	stale := slices.Clone(s.sinceSnap)
 	s.mu.RUnlock()
 	if !due {
@@ -518,6 +523,7 @@ func (s *State) Committed(p *Pending, version uint64) error {
 	if p.snapshot {
 		d.snapshotted(p.snapDels)
 		s.sinceSnap = s.sinceSnap[:0]
+		s.needSnap = false
 	} else {
 		s.sinceSnap = append(s.sinceSnap, p.baseVersion)
 	}
