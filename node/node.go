@@ -152,6 +152,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	if err != nil {
 		return nil, err
 	}
+	if err := n.stateSync(ctx); err != nil { // statesync.go: an empty store may start from a snapshot
+		return nil, err
+	}
 	if err := n.initChain(); err != nil {
 		return nil, err
 	}
@@ -331,23 +334,9 @@ func withCORS(h http.Handler, origins []string) http.Handler {
 }
 
 func (n *Node) startP2P(ctx context.Context) error {
-	pcfg := p2p.DefaultConfig(n.gen.ChainID)
-	key, err := p2p.LoadOrCreateKey(n.cfg.NodeKeyPath())
+	pcfg, err := n.p2pConfig()
 	if err != nil {
-		return fmt.Errorf("node key %s: %w", n.cfg.NodeKeyPath(), err)
-	}
-	c := n.cfg.P2P
-	pcfg.PrivKey = key
-	pcfg.ListenAddrs, pcfg.ExternalAddrs, pcfg.Bootstrap, pcfg.DenyPeers = c.ListenAddrs, c.ExternalAddrs, c.BootstrapPeers, c.DenyPeers
-	pcfg.LowWater, pcfg.HighWater = c.LowWater, c.HighWater
-	pcfg.EnableDHT, pcfg.EnableMDNS, pcfg.EnableNATPortMap = c.EnableDHT, c.EnableMDNS, c.EnableNATPortMap
-	pcfg.EnableHolePunching, pcfg.EnableRelay, pcfg.EnableRelayService = c.EnableHolePunching, c.EnableRelay, c.EnableRelayService
-	if c.PrivateNetworkPSKFile != "" {
-		psk, err := os.ReadFile(n.cfg.PSKPath())
-		if err != nil {
-			return withCode(ExitUsage, fmt.Errorf("[p2p] private_network_psk_file: %w", err))
-		}
-		pcfg.PrivateNetworkPSK = psk
+		return err
 	}
 	pcfg.MetricsRegisterer = n.m.reg
 	n.net, err = p2p.New(ctx, pcfg, p2p.Deps{
@@ -360,6 +349,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 		OnBlock:           func(from peer.ID, data []byte) { n.post(ctx, gossipBlock{from, data}) },
 		OnEvidence:        func(from peer.ID, data []byte) { n.post(ctx, gossipEvidence{from, data}) },
 		Blocks:            blockSource{n},
+		Snapshots:         snapshotSource{n},
 		Logger:            n.log,
 	})
 	if errors.Is(err, p2p.ErrListen) {
@@ -371,6 +361,29 @@ func (n *Node) startP2P(ctx context.Context) error {
 	n.m.addGossip(n.net.Stats)
 	n.tr = gossipTransport{n.net}
 	return nil
+}
+
+// p2pConfig is the p2p configuration from config.toml (without metrics).
+func (n *Node) p2pConfig() (p2p.Config, error) {
+	pcfg := p2p.DefaultConfig(n.gen.ChainID)
+	key, err := p2p.LoadOrCreateKey(n.cfg.NodeKeyPath())
+	if err != nil {
+		return p2p.Config{}, fmt.Errorf("node key %s: %w", n.cfg.NodeKeyPath(), err)
+	}
+	c := n.cfg.P2P
+	pcfg.PrivKey = key
+	pcfg.ListenAddrs, pcfg.ExternalAddrs, pcfg.Bootstrap, pcfg.DenyPeers = c.ListenAddrs, c.ExternalAddrs, c.BootstrapPeers, c.DenyPeers
+	pcfg.LowWater, pcfg.HighWater = c.LowWater, c.HighWater
+	pcfg.EnableDHT, pcfg.EnableMDNS, pcfg.EnableNATPortMap = c.EnableDHT, c.EnableMDNS, c.EnableNATPortMap
+	pcfg.EnableHolePunching, pcfg.EnableRelay, pcfg.EnableRelayService = c.EnableHolePunching, c.EnableRelay, c.EnableRelayService
+	if c.PrivateNetworkPSKFile != "" {
+		psk, err := os.ReadFile(n.cfg.PSKPath())
+		if err != nil {
+			return p2p.Config{}, withCode(ExitUsage, fmt.Errorf("[p2p] private_network_psk_file: %w", err))
+		}
+		pcfg.PrivateNetworkPSK = psk
+	}
+	return pcfg, nil
 }
 
 // post hands an event to the driver; it blocks only while the driver is

@@ -53,7 +53,9 @@ type Deps struct {
 
 	// Blocks serves block sync and status; nil serves neither.
 	Blocks BlockSource
-	Logger *slog.Logger
+	// Snapshots serves state sync; nil serves nothing.
+	Snapshots SnapshotSource
+	Logger    *slog.Logger
 }
 
 // Node is a running libp2p host with the chain's gossip topics, discovery
@@ -76,6 +78,7 @@ type Node struct {
 	scores     scoreBook
 	ipBook     *ipBook
 	batcher    *txBatcher
+	snapSem    chan struct{} // bounds snapshot streams served at once
 
 	txsPublished atomic.Uint64
 	txsReceived  atomic.Uint64
@@ -188,6 +191,10 @@ func (n *Node) start() error {
 	if n.deps.Blocks != nil {
 		n.host.SetStreamHandler(SyncProtocol(n.cfg.ChainID), n.serveSync)
 		n.host.SetStreamHandler(StatusProtocol(n.cfg.ChainID), n.serveStatus)
+	}
+	if n.deps.Snapshots != nil {
+		n.snapSem = make(chan struct{}, MaxSnapshotStreams)
+		n.host.SetStreamHandler(SnapshotProtocol(n.cfg.ChainID), n.serveSnapshot)
 	}
 	if n.cfg.EnableMDNS {
 		if err := n.startMDNS(); err != nil {

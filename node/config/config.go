@@ -1,8 +1,12 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // Config is the node's config.toml. Paths are relative to Home unless
@@ -27,6 +31,14 @@ type Config struct {
 	Mempool   Mempool   `toml:"mempool" comment:"Pending transactions waiting for a block."`
 	Storage   Storage   `toml:"storage" comment:"How much history the node keeps on disk."`
 	Keyring   Keyring   `toml:"keyring" comment:"Where keys live and how they are protected."`
+	StateSync StateSync `toml:"statesync" comment:"Joining a chain from a recent state snapshot instead of replaying every block."`
+}
+
+// StateSync configures joining from a snapshot (node/statesync.go).
+type StateSync struct {
+	Enable          string `toml:"enable" comment:"\"auto\" (default): a node without a validator key whose data directory is empty and that has\nbootstrap peers asks them for a snapshot; if none offers one at min_height or above it replays from genesis.\n\"on\": any node with an empty data directory (a validator too), and it fails rather than replay.\n\"off\": always replay every block from genesis."`
+	TrustCheckpoint string `toml:"trust_checkpoint" comment:"\"height:block_id\" obtained out of band (a block explorer, a friend's node) to verify the snapshot's\nheader from, instead of from genesis. Needed once the genesis is older than the light client's\n14-day trusting period. Empty: trust the genesis validators."`
+	MinHeight       uint64 `toml:"min_height" comment:"With enable = \"auto\", state sync only when a peer offers a snapshot at least this high;\nbelow it replaying is as fast."`
 }
 
 // API configures the HTTP server.
@@ -145,9 +157,26 @@ func Default(home string) Config {
 			KeepBlocks:  0,
 			MinFreeDisk: 256 << 20,
 		},
-		Keyring: Keyring{Backend: "file"},
+		Keyring:   Keyring{Backend: "file"},
+		StateSync: StateSync{Enable: "auto", MinHeight: 100},
 	}
 }
+
+// ParseCheckpoint splits a trust_checkpoint "height:block_id" (height > 0).
+func ParseCheckpoint(s string) (height uint64, blockID string, err error) {
+	h, id, ok := strings.Cut(s, ":")
+	if !ok || id == "" {
+		return 0, "", fmt.Errorf("%w: %q is not height:block_id", ErrCheckpoint, s)
+	}
+	height, err = strconv.ParseUint(h, 10, 64)
+	if err != nil || height == 0 {
+		return 0, "", fmt.Errorf("%w: height %q is not a positive number", ErrCheckpoint, h)
+	}
+	return height, id, nil
+}
+
+// ErrCheckpoint: a malformed [statesync] trust_checkpoint.
+var ErrCheckpoint = errors.New("config: bad trust checkpoint")
 
 // Path resolves p against Home; absolute paths are returned unchanged.
 func (c Config) Path(p string) string {

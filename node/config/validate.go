@@ -87,6 +87,12 @@ func (c Config) Validate() error {
 	v.consensus(c.Consensus)
 	v.mempool(c.Mempool)
 	v.storage(c.Storage, c.Consensus)
+	v.oneOf("[statesync] enable", c.StateSync.Enable, "auto", "on", "off")
+	if c.StateSync.TrustCheckpoint != "" {
+		if _, _, err := ParseCheckpoint(c.StateSync.TrustCheckpoint); err != nil {
+			v.add("[statesync] trust_checkpoint", q(c.StateSync.TrustCheckpoint), "must be \"height:block_id\" such as %q, or empty to trust genesis", "12000:bafy...")
+		}
+	}
 
 	v.oneOf("[keyring] backend", c.Keyring.Backend, string(keystore.BackendFile), string(keystore.BackendTest))
 	v.path("[keyring] passphrase_file", c.Keyring.PassphraseFile, false)
