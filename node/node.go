@@ -349,7 +349,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 		OnBlock:           func(from peer.ID, data []byte) { n.post(ctx, gossipBlock{from, data}) },
 		OnEvidence:        func(from peer.ID, data []byte) { n.post(ctx, gossipEvidence{from, data}) },
 		Blocks:            blockSource{n},
-		Snapshots:         snapshotSource{n},
+		Snapshots:         newSnapshotSource(n),
 		Logger:            n.log,
 	})
 	if errors.Is(err, p2p.ErrListen) {

@@ -423,12 +423,22 @@ func (v *p2pProvider) ValidatorSet(ctx context.Context, h uint64) (*chain.Valida
 // block and state version this node still has. With pruning it serves
 // only the newer half of its window, so a download of a few minutes does
 // not race the pruning of the version it reads.
-type snapshotSource struct{ n *Node }
+type snapshotSource struct {
+	n   *Node
+	lie bool // test hook: forged chunks (testhooks_on.go)
+}
+
+func newSnapshotSource(n *Node) snapshotSource {
+	return snapshotSource{n: n, lie: testSnapshotLie(n.log)}
+}
 
 func (s snapshotSource) SnapshotHeight() uint64 {
 	head := s.n.store.Head().Height
 	if head < 2 || s.n.store.Base() > head-1 {
 		return 0
+	}
+	if s.lie {
+		return head + 8
 	}
 	return head - 1
 }
@@ -464,6 +474,9 @@ func (s snapshotSource) Chunk(h uint64, after []byte, hasAfter bool, max int) (p
 	c := p2p.Chunk{Pairs: make([]p2p.KV, len(pairs)), More: more}
 	for i, kv := range pairs {
 		c.Pairs[i] = p2p.KV{Key: kv.Key, Value: kv.Value}
+	}
+	if s.lie && len(c.Pairs) > 0 {
+		c.Pairs[0].Value = append([]byte("forged"), c.Pairs[0].Value...)
 	}
 	return c, nil
 }

@@ -8,3 +8,7 @@ import "log/slog"
 // A production build has none: only a binary built with -tags
 // dure_testhooks (testhooks_on.go) reads DURE_TEST_DOUBLE_SIGN.
 func testDoubleSign(*slog.Logger) bool { return false }
+
+// testSnapshotLie is the lying-snapshot-server switch of the end-to-end
+// tests (DURE_TEST_SNAPSHOT_LIE, testhooks_on.go); never in production.
+func testSnapshotLie(*slog.Logger) bool { return false }

@@ -65,6 +65,10 @@ func TestStateSyncJoin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+time.Duration(blocks)*200*time.Millisecond)
 	defer cancel()
 	n := newNet(t, netOpts{heartbeat: 50 * time.Millisecond, spare: 2})
+	// node0 serves forged snapshots and offers the highest height, so the
+	// joiner tries it first: it must be refused and another peer used.
+	liar := n.Procs[0]
+	liar.Env = []string{"DURE_TEST_SNAPSHOT_LIE=1"}
 	n.start(ctx)
 	vals := append([]*Proc(nil), n.Procs...)
 	n.waitHeight(ctx, time.Duration(blocks)*time.Second, blocks, vals...)
@@ -77,6 +81,7 @@ func TestStateSyncJoin(t *testing.T) {
 	}
 
 	joiner := n.addFullNode(len(vals) + 1)
+	n.setStateSync(joiner, "auto") // the default (addFullNode copied the replay node's config)
 	ssTook, ssHead := n.timeToHead(ctx, joiner, vals, 2*time.Minute)
 
 	// It state-synced: the log says so, and it has no early blocks.
@@ -85,7 +90,9 @@ func TestStateSyncJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := string(logb)
-	for _, want := range []string{"state sync: starting", "state sync: header verified", "state sync: state root matches", "state sync: done"} {
+	for _, want := range []string{"state sync: starting", "state sync: header verified",
+		"state sync: peer served a bad snapshot; denied", liar.Node.P2P[strings.LastIndex(liar.Node.P2P, "/")+1:],
+		"state sync: state root matches", "state sync: done"} {
 		if !strings.Contains(log, want) {
 			t.Fatalf("joiner's log lacks %q:\n%s", want, log)
 		}
@@ -118,7 +125,11 @@ func TestStateSyncJoin(t *testing.T) {
 	t.Logf("chain of %d blocks (heartbeat 50ms, 4 validators): block replay to %d took %s; state sync to %d took %s (%.1fx faster)",
 		replayHead, replayHead, replayTook.Round(time.Millisecond), ssHead, ssTook.Round(time.Millisecond),
 		float64(replayTook)/float64(ssTook))
-	if ssTook*2 > replayTook {
+	// State sync costs about the same whatever the chain's length (it
+	// depends on the state's size); replay grows with every block. Below a
+	// few thousand empty blocks replay is as fast, so the comparison is
+	// asserted only for a long chain (DURE_STATESYNC_BLOCKS).
+	if blocks >= 2000 && ssTook*2 > replayTook {
 		t.Fatalf("state sync (%s) is not much faster than replay (%s) of %d blocks", ssTook, replayTook, replayHead)
 	}
 }
