@@ -49,7 +49,7 @@ var _ api.Backend = backend{}
 func (b backend) view() (head struct {
 	h   uint64
 	id  chain.ID
-	t   int64
+	t   chain.Time
 	rt  chain.Hash
 	syn bool
 }, vals *chain.ValidatorSet, cs consensus.Status) {

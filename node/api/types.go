@@ -39,7 +39,7 @@ type Status struct {
 	ListenAddrs []string         `json:"listen_addrs,omitempty"`
 	Height      uint64           `json:"height"`
 	BlockID     chain.ID         `json:"block_id"`
-	BlockTime   int64            `json:"block_time"`
+	BlockTime   chain.Time       `json:"block_time"`
 	StateRoot   chain.Hash       `json:"state_root"`
 	Syncing     bool             `json:"syncing"`
 	Validator   *ValidatorRef    `json:"validator,omitempty"`
