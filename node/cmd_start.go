@@ -103,7 +103,7 @@ func (f *clientFlags) register(c *cobra.Command) {
 func (f *clientFlags) client(g *globals) *api.Client {
 	addr := f.node
 	if addr == "" {
-		addr = keyringCfg(g.home).API.ListenAddr
+		addr = loadClientHome(g.home).cfg.API.ListenAddr
 	}
 	if addr == "" {
 		addr = "127.0.0.1:26657"
