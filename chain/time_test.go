@@ -3,6 +3,7 @@ package chain
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,5 +52,26 @@ func TestTimeEncodings(t *testing.T) {
 	}
 	if UnixSeconds(-1).Unix() != -1 || Time(-1).Unix() != -1 || at.Unix() != 1830297599 {
 		t.Fatal("Unix rounds down")
+	}
+}
+
+// TestParseIDCanonicalOnly: a CID whose last base32 character differs
+// only in unused bits decodes to the same bytes; it is refused.
+func TestParseIDCanonicalOnly(t *testing.T) {
+	id := IDOf([]byte("tx"))
+	s := id.String()
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	i := strings.IndexByte(alphabet, s[len(s)-1])
+	for _, bit := range []int{1, 2} {
+		alt := s[:len(s)-1] + string(alphabet[i^bit])
+		if _, err := ParseID(alt); !errors.Is(err, ErrNonCanonicalID) {
+			t.Errorf("%s (last character %c): %v, want ErrNonCanonicalID", alt, alt[len(alt)-1], err)
+		}
+	}
+	if got, err := ParseID(s); err != nil || got != id {
+		t.Fatalf("canonical %s: %v", s, err)
+	}
+	if _, err := ParseID(strings.ToUpper(s)); err == nil {
+		t.Fatal("upper-case base32 accepted")
 	}
 }

@@ -150,7 +150,7 @@ caught, not believed.`,
 			}
 			if !prove {
 				b.Txs = nil
-				return printJSON(g.stdout, map[string]any{"block": b, "verified": "nothing (--prove=false)"})
+				return f.print(g.stdout, map[string]any{"block": b, "verified": "nothing (--prove=false)"})
 			}
 			if h != 0 && b.Header.Height != h {
 				return verifyErr(fmt.Errorf("asked for block %d, the node sent %d", h, b.Header.Height))
@@ -164,7 +164,7 @@ caught, not believed.`,
 			if err != nil {
 				return verifyErr(err)
 			}
-			return printJSON(g.stdout, map[string]any{"block": vb, "verified": fmt.Sprintf(
+			return f.print(g.stdout, map[string]any{"block": vb, "verified": fmt.Sprintf(
 				"header %s; tx IDs and results hash to its tx and results roots; commit %s", vb.ID, v.how())})
 		},
 	}
@@ -177,9 +177,6 @@ caught, not believed.`,
 			id, err := chain.ParseID(args[0])
 			if err != nil {
 				return usageErr("%v", err)
-			}
-			if id.String() != args[0] {
-				return usageErr("tx ID %q is not in canonical form: it is spelled %s", args[0], id)
 			}
 			cl := f.client(g)
 			t, err := cl.Tx(ctx, id, prove)
@@ -224,7 +221,7 @@ caught, not believed.`,
 				out["verified"] = fmt.Sprintf("bytes included in block %d (tx root %s) and decoded here; result proven against its results root; commit %s",
 					t.Height, hdr.TxRoot, v.how())
 			}
-			return printJSON(g.stdout, out)
+			return f.print(g.stdout, out)
 		},
 	}
 	account := &cobra.Command{
@@ -276,7 +273,7 @@ caught, not believed.`,
 				acct.Balances = bal
 				out = map[string]any{"account": acct, "verified": fmt.Sprintf("nonce and balances recomputed from values proven against the state root of block %d; commit %s", acct.Height, v.how())}
 			}
-			return printJSON(g.stdout, out)
+			return f.print(g.stdout, out)
 		},
 	}
 	validators := &cobra.Command{
@@ -291,7 +288,7 @@ caught, not believed.`,
 				if err != nil {
 					return apiErr(err)
 				}
-				return printJSON(g.stdout, map[string]any{"validators": vals, "verified": "nothing (--prove=false)"})
+				return f.print(g.stdout, map[string]any{"validators": vals, "verified": "nothing (--prove=false)"})
 			}
 			head, err := cl.Block(ctx, 0)
 			if err != nil {
@@ -303,7 +300,7 @@ caught, not believed.`,
 				return verifyErr(err)
 			}
 			out := api.Validators{Height: hdr.Height + 1, Validators: vs.Validators, Total: vs.TotalPower()}
-			return printJSON(g.stdout, map[string]any{"validators": out, "verified": fmt.Sprintf(
+			return f.print(g.stdout, map[string]any{"validators": out, "verified": fmt.Sprintf(
 				"the set signing height %d hashes to the next validators hash of block %d, whose commit %s (staking's view: dure query staking validators)",
 				hdr.Height+1, hdr.Height, v.how())})
 		},
@@ -460,7 +457,7 @@ func (q *moduleQuery) run(c *cobra.Command, mod chain.Module, path string, kv ma
 		out["result"] = local
 		out["verified"] = fmt.Sprintf("result recomputed locally from %d state values proven against block %d; commit %s", len(res.Proofs), res.Height, v.how())
 	}
-	return printJSON(q.g.stdout, out)
+	return q.f.print(q.g.stdout, out)
 }
 
 func verifyStateProofs(ctx context.Context, v *headerVerifier, height uint64, root chain.Hash, proofs []api.KeyProof) error {

@@ -78,7 +78,7 @@ func (t *trustFlags) register(f interface {
 }) {
 	f.BoolVar(&t.trustNode, "trust-node", false, "take the validator set from the node (checked only against the header's hash) instead of the light client")
 	f.StringVar(&t.checkpoint, "trust-checkpoint", "", "start the light client's trust at height:block_id (got out of band) instead of the home's genesis")
-	f.StringArrayVar(&t.witnesses, "witness", nil, "API address of another node to cross-check headers with (repeatable; adds to [client] witnesses)")
+	f.StringArrayVar(&t.witnesses, "witness", nil, "API address of another node to cross-check headers with (repeatable; adds to [light] witnesses)")
 }
 
 // clientHome is what a client command reads from --home: the node's
@@ -92,7 +92,7 @@ type clientHome struct {
 func loadClientHome(home string) clientHome {
 	if _, err := os.Stat(filepath.Join(home, config.FileName)); err == nil {
 		cfg := keyringCfg(home)
-		return clientHome{cfg: cfg, witnesses: cfg.Client.Witnesses}
+		return clientHome{cfg: cfg, witnesses: cfg.Light.Witnesses}
 	}
 	raw, err := os.ReadFile(filepath.Join(home, "testnet.json"))
 	if err != nil {
