@@ -18,6 +18,7 @@ import (
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // ">2/3", not "\u003e2/3"
 	return enc.Encode(v)
 }
 

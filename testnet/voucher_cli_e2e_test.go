@@ -21,7 +21,10 @@ import (
 // its directory) and returns stdout, stderr and the exit code.
 func (n *e2eNet) cliRun(ctx context.Context, p *Proc, args ...string) (string, string, int) {
 	n.t.Helper()
-	full := append(args, "--home", n.Dir, "--keyring-backend", "test", "--node", p.Client.Base)
+	full := append(args, "--home", n.Dir, "--keyring-backend", "test")
+	if len(args) > 0 && args[0] != "keys" {
+		full = append(full, "--node", p.Client.Base)
+	}
 	cmd := exec.CommandContext(ctx, dureBin, full...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
