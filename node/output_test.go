@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/node/api"
 )
 
 // TestCLIOutputAndArguments: -o json|text works for tx, query and
@@ -97,5 +98,34 @@ func TestStatusHomeTestnetDir(t *testing.T) {
 	want := fmt.Sprintf("127.0.0.1:%d", base)
 	if code != ExitNoNode || !strings.Contains(errs, want) {
 		t.Fatalf("status --home %s (nothing running): exit %d, want %d dialing %s\n%s\n%s", dir, code, ExitNoNode, want, out, errs)
+	}
+}
+
+// TestLiveLineSeesRestartedNode: the testnet live line shows a node whose
+// process it started has exited but which answers on its API address (it
+// was restarted by hand) as up, and one that answers nothing as down.
+func TestLiveLineSeesRestartedNode(t *testing.T) {
+	home, _ := initHome(t, "t-1")
+	tn := startNode(t, home)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := waitHeight(ctx, tn.cl, 1); err != nil {
+		t.Fatal(err)
+	}
+	if part, up, _ := liveState(ctx, "node1", false, tn.cl); !up || !strings.HasPrefix(part, "node1=h") {
+		t.Errorf("restarted node: %q up=%v, want node1=h…", part, up)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dead := api.NewClient(addr)
+	if part, up, _ := liveState(ctx, "node2", false, dead); up || part != "node2=down" {
+		t.Errorf("stopped node: %q up=%v, want node2=down", part, up)
+	}
+	if part, up, _ := liveState(ctx, "node3", true, dead); !up || part != "node3=?" {
+		t.Errorf("running but not answering: %q up=%v, want node3=?", part, up)
 	}
 }
