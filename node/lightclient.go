@@ -248,6 +248,9 @@ func (v *headerVerifier) signed(ctx context.Context, height uint64) (chain.Heade
 		if errors.As(err, &ce) {
 			return chain.Header{}, nil, fmt.Errorf("block %d: fork evidence: %w", height, err)
 		}
+		if errors.Is(err, light.ErrTrustExpired) {
+			return chain.Header{}, nil, fmt.Errorf("block %d: %w; trust a recent block with --trust-checkpoint height:block_id got from a source you trust", height, err)
+		}
 		return chain.Header{}, nil, fmt.Errorf("block %d: %w", height, err)
 	}
 	return lb.Header, lb.Commit, nil
