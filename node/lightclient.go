@@ -133,7 +133,27 @@ type headerVerifier struct {
 	flags *trustFlags
 	home  string
 	lc    *light.Client
+	cfg   light.Config     // lc's, for a second client from genesis
+	gen   *genesis.Genesis // nil without a genesis in the home
 }
+
+// maxBackSteps is how far below the trusted height a header is reached by
+// parent links (two API calls a height); farther down it is verified
+// forward from the genesis instead, in a client whose trusted state is
+// not kept.
+const maxBackSteps = 32
+
+// memStore is a light.Store that keeps nothing.
+type memStore struct{ st *light.TrustedState }
+
+func (m *memStore) Load() (light.TrustedState, error) {
+	if m.st == nil {
+		return light.TrustedState{}, light.ErrNoTrust
+	}
+	return *m.st, nil
+}
+
+func (m *memStore) Save(st light.TrustedState) error { m.st = &st; return nil }
 
 func newHeaderVerifier(g *globals, cl *api.Client, tf *trustFlags) *headerVerifier {
 	return &headerVerifier{cl: cl, flags: tf, home: g.home}
@@ -176,8 +196,10 @@ func (v *headerVerifier) client(ctx context.Context) (*light.Client, error) {
 		wc.HTTP.Timeout = 10 * time.Second
 		wit = append(wit, apiProvider{cl: wc})
 	}
-	lc, err := light.New(light.Config{ChainID: chainID, Codec: chain.MustCodec(), Primary: apiProvider{cl: v.cl}, Witnesses: wit,
-		Store: light.NewFileStore(filepath.Join(v.home, "light", chainID+".json")), Now: time.Now})
+	cfg := light.Config{ChainID: chainID, Codec: chain.MustCodec(), Primary: apiProvider{cl: v.cl}, Witnesses: wit,
+		Store: light.NewFileStore(filepath.Join(v.home, "light", chainID+".json")), Now: time.Now}
+	v.cfg, v.gen = cfg, gen
+	lc, err := light.New(cfg)
 	switch {
 	case err == nil && v.flags.checkpoint == "":
 	case err == nil || errors.Is(err, light.ErrNoTrust):
@@ -242,7 +264,12 @@ func (v *headerVerifier) signed(ctx context.Context, height uint64) (chain.Heade
 	if err != nil {
 		return chain.Header{}, nil, err
 	}
-	lb, err := lc.Verify(ctx, height)
+	var lb *light.LightBlock
+	if st, terr := lc.Trusted(); terr == nil && v.gen != nil && height+maxBackSteps < st.Height {
+		lb, err = v.fromGenesis(ctx, height)
+	} else {
+		lb, err = lc.Verify(ctx, height)
+	}
 	if err != nil {
 		var ce *light.ConflictError
 		if errors.As(err, &ce) {
@@ -254,6 +281,25 @@ func (v *headerVerifier) signed(ctx context.Context, height uint64) (chain.Heade
 		return chain.Header{}, nil, fmt.Errorf("block %d: %w", height, err)
 	}
 	return lb.Header, lb.Commit, nil
+}
+
+// fromGenesis verifies height forward from the home's genesis in a
+// client that keeps no state.
+func (v *headerVerifier) fromGenesis(ctx context.Context, height uint64) (*light.LightBlock, error) {
+	cfg := v.cfg
+	cfg.Store = &memStore{}
+	c, err := light.New(cfg)
+	if err != nil && !errors.Is(err, light.ErrNoTrust) {
+		return nil, err
+	}
+	vs, err := v.gen.ValidatorSet()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.TrustGenesis(vs.Validators, chain.TimeOf(v.gen.GenesisTime)); err != nil {
+		return nil, err
+	}
+	return c.Verify(ctx, height)
 }
 
 // nextValidators returns the validator set signing height+1, verified

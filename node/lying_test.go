@@ -433,4 +433,19 @@ func TestLightClientCatchesForgedValidatorSet(t *testing.T) {
 	if code, _, errs := runCLI("query", "block", "latest", "--home", t.TempDir(), "--node", tn.cfg.API.ListenAddr, "--trust-checkpoint", "x"); code != ExitUsage {
 		t.Errorf("bad checkpoint: exit %d, want %d\n%s", code, ExitUsage, errs)
 	}
+
+	// Far below the trusted height a header is verified forward from the
+	// genesis again (not by maxBackSteps+ parent links); a forger still fails.
+	if err := waitHeight(ctx, tn.cl, 2+maxBackSteps+4); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runCLI("query", "block", "latest", "--home", home, "--node", tn.cfg.API.ListenAddr); code != ExitOK {
+		t.Fatalf("latest: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := runCLI("query", "block", "2", "--home", home, "--node", tn.cfg.API.ListenAddr); code != ExitOK || !strings.Contains(out, blk.ID.String()) {
+		t.Errorf("block 2 far below the trusted height: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := runCLI("query", "block", "2", "--home", home, "--node", liar); code != ExitError || out != "" {
+		t.Errorf("block 2 far below the trusted height, from the forger: exit %d\n%s\n%s", code, out, errs)
+	}
 }
