@@ -30,7 +30,11 @@
 //	  main.go        root command, exit codes, strict argument checking
 //	  cmd_tx.go      dure tx <module> <msg>, built from chain.Describer
 //	  cmd_query.go   dure query …, module paths built from chain.Describer;
-//	                 every answer re-checked against proofs
+//	                 every answer re-checked against proofs, only verified
+//	                 values printed
+//	  lightclient.go headers verified with chain/light (a Provider over the
+//	                 API client, trust from genesis or a checkpoint, state in
+//	                 <home>/light), or --trust-node; testnet dirs as --home
 //	  cmd_init.go, cmd_start.go, cmd_keys.go, cmd_export.go,
 //	  cmd_testnet.go, cmd_bench.go, keyring.go
 //

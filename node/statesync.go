@@ -251,7 +251,7 @@ func (n *Node) syncSnapshot(ctx context.Context, net *p2p.Node, p peer.ID, witne
 		if err != nil {
 			return err
 		}
-		if err := lc.TrustGenesis(vals.Validators, n.gen.GenesisTime.UnixNano()); err != nil {
+		if err := lc.TrustGenesis(vals.Validators, chain.TimeOf(n.gen.GenesisTime)); err != nil {
 			return err
 		}
 	}

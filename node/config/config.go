@@ -32,6 +32,12 @@ type Config struct {
 	Storage   Storage   `toml:"storage" comment:"How much history the node keeps on disk."`
 	Keyring   Keyring   `toml:"keyring" comment:"Where keys live and how they are protected."`
 	StateSync StateSync `toml:"statesync" comment:"Joining a chain from a recent state snapshot instead of replaying every block."`
+	Light     Light     `toml:"light" comment:"The light client 'dure query' verifies headers with."`
+}
+
+// Light configures the CLI's light client.
+type Light struct {
+	Witnesses []string `toml:"witnesses" comment:"API addresses of other nodes of the chain (\"host:port\" or URLs) that 'dure query'\nasks for the same headers: a conflicting header is reported as fork evidence. Empty: none."`
 }
 
 // StateSync configures joining from a snapshot (node/statesync.go).
@@ -159,6 +165,7 @@ func Default(home string) Config {
 		},
 		Keyring:   Keyring{Backend: "file"},
 		StateSync: StateSync{Enable: "auto", MinHeight: 100},
+		Light:     Light{Witnesses: []string{}},
 	}
 }
 
