@@ -97,6 +97,11 @@ func TestStateSyncJoin(t *testing.T) {
 			t.Fatalf("joiner's log lacks %q:\n%s", want, log)
 		}
 	}
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "state sync") {
+			t.Logf("joiner: %s", l)
+		}
+	}
 	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
 	_, err = joiner.Client.Block(rctx, 1)
 	rcancel()
