@@ -114,13 +114,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 		n.self = signer.PubKey().Address()
 		n.doubleSign = testDoubleSign(log)
 	}
-	// The store prunes blocks and state versions together. keep_blocks = 0
-	// (the default) keeps everything so this node can serve peers syncing
-	// from the first block; otherwise keep the larger of the two windows.
-	keep := cfg.Storage.KeepBlocks
-	if keep > 0 && cfg.Storage.KeepRecent > keep {
-		keep = cfg.Storage.KeepRecent
-	}
+	// The store prunes blocks and state versions together (prune.go).
+	keep := storageKeep(cfg, !signer.IsZero())
 	n.archive = keep == 0
 	// Before Badger opens: on a full disk its mmap writes are a SIGBUS.
 	n.disk = newDiskGuard(cfg.DataPath(), uint64(cfg.Storage.MinFreeDisk), log)

@@ -482,10 +482,4 @@ func (s snapshotSource) Chunk(h uint64, after []byte, hasAfter bool, max int) (p
 }
 
 // keepWindow is the store's retention (0: archive), as Open computes it.
-func (n *Node) keepWindow() uint64 {
-	keep := n.cfg.Storage.KeepBlocks
-	if keep > 0 && n.cfg.Storage.KeepRecent > keep {
-		keep = n.cfg.Storage.KeepRecent
-	}
-	return keep
-}
+func (n *Node) keepWindow() uint64 { return storageKeep(n.cfg, !n.key.IsZero()) }

@@ -97,8 +97,9 @@ type Mempool struct {
 // Storage says how much history is kept. Pruning never touches the latest
 // state, so it does not affect validating or serving current queries.
 type Storage struct {
-	KeepRecent  uint64   `toml:"keep_recent" comment:"Heights of state history kept for queries and proofs at past heights. Blocks and state\nversions are pruned together: with keep_blocks > 0 the node keeps the larger of the two windows;\nwith keep_blocks = 0 (the default) it keeps everything (an archive node that can serve any peer)."`
-	KeepBlocks  uint64   `toml:"keep_blocks" comment:"Blocks, commits and transaction results kept, counting back from the latest height.\n0 keeps every block, which lets this node serve peers syncing from the first block."`
+	KeepRecent  uint64   `toml:"keep_recent" comment:"Heights of state history kept for queries and proofs at past heights. Blocks and state\nversions are pruned together: with keep_blocks > 0 the node keeps the larger of the two windows;\nwith keep_blocks = 0 (the default) a validator keeps everything, and a node without a validator key\nkeeps this many heights (unless archive = true)."`
+	KeepBlocks  uint64   `toml:"keep_blocks" comment:"Blocks, commits and transaction results kept, counting back from the latest height.\n0 (the default): a validator keeps every block, which lets it serve peers syncing from the first block;\na node without a validator key keeps keep_recent heights unless archive = true."`
+	Archive     bool     `toml:"archive" comment:"Keep every block and state version on a node without a validator key too (an archive node).\nfalse (the default): such a node prunes to keep_recent heights (bounded disk) and joins by state sync."`
 	MinFreeDisk ByteSize `toml:"min_free_disk" comment:"Free space the data directory's filesystem must keep. Below it the node stops signing and\ncommitting (it keeps serving reads, and resumes once space is freed), and it refuses to start (exit 5).\nAt least 4 × [consensus] max_block_bytes + 32MiB, so the store's own writes always fit."`
 }
 
