@@ -24,7 +24,12 @@
 //	                 apply a block on the committed view; evidence pool;
 //	                 block stash), block sync, block size from measured
 //	                 execution cost, mempool eviction of unincludable txs
-//	  testhooks*.go  the e2e byzantine switch, only with -tags dure_testhooks
+//	  statesync.go   state sync inside Open: an empty store joins from a
+//	                 peer's snapshot, verified with chain/light and the
+//	                 header's state root; snapshotSource serves peers
+//	  prune.go       how many heights the store keeps (non-validators prune)
+//	  testhooks*.go  the e2e byzantine switches (double sign, forged
+//	                 snapshots), only with -tags dure_testhooks
 //
 //	CLI (cobra)
 //	  main.go        root command, exit codes, strict argument checking

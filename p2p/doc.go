@@ -100,6 +100,20 @@
 // a range elsewhere when a peer errors, times out or serves an item the
 // callback rejects.
 //
+// # State sync
+//
+// /dure/<id>/snapshot/1 (snapshot.go, snapshot_wire.go) serves
+// Deps.Snapshots: one request per stream — an offer (the newest height
+// served), the encoded validator set of a height, or a chunk of the state
+// at a height: the pairs after a key, in ascending order, up to the
+// requested byte budget (at most MaxChunkBytes; the server caps it at
+// DefaultChunkBytes, 256 KiB). The client checks that a chunk's keys are
+// non-empty, ascending and after the requested key; the values are checked
+// by the caller, whose rebuilt root must equal a verified header's. A
+// server answers at most MaxSnapshotStreams requests at once and resets
+// the rest, and heights it no longer serves (Serves) are reset too
+// (ErrSnapshotUnavailable at the client).
+//
 // # Operations
 //
 // Peers, Topics (with mesh sizes), PeerScore and Stats give operators what
