@@ -8,6 +8,7 @@ import (
 	"github.com/dure-network/dure/apps/currency"
 	"github.com/dure-network/dure/apps/notes"
 	"github.com/dure-network/dure/apps/staking"
+	"github.com/dure-network/dure/apps/subnet"
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/blockexec"
 	"github.com/dure-network/dure/chain/execution"
@@ -27,6 +28,7 @@ func registerModules(r *registry, codec *chain.Codec) {
 	r.add(cur)
 	r.add(staking.New(r.key(staking.ModuleName), codec, cur))
 	r.add(notes.New(r.key(notes.ModuleName), codec))
+	r.add(subnet.New(r.key(subnet.ModuleName), codec, cur, cur))
 }
 
 // registry collects the modules and the store keys made for them.
