@@ -50,7 +50,7 @@ func newEnv(t testing.TB, chainID string, funded map[int]uint64) *env {
 	}
 	cj, _ := json.Marshal(cg)
 	sj, _ := json.Marshal(Genesis{Params: &testParams})
-	h := moduletest.New(t, moduletest.Config{ChainID: chainID, Modules: []chain.Module{cur, m}, Keys: []*chain.StoreKey{ck, sk},
+	h := moduletest.New(t, moduletest.Config{ChainID: chainID, Fee: 10_000, Modules: []chain.Module{cur, m}, Keys: []*chain.StoreKey{ck, sk},
 		Genesis: map[string]json.RawMessage{currency.ModuleName: cj, ModuleName: sj}})
 	return &env{t: t, h: h, m: m, cur: cur, gh: chain.Sum256([]byte("genesis of " + coop))}
 }
@@ -109,7 +109,7 @@ func (e *env) subnet() Subnet {
 func (e *env) balance(a chain.Address) uint64 {
 	e.t.Helper()
 	var out []struct {
-		Denom  string `json:"denom"`
+		Denom  string          `json:"denom"`
 		Amount json.RawMessage `json:"amount"`
 	}
 	v := e.h.MustQuery(currency.ModuleName, "balances", map[string]string{"address": a.String()})

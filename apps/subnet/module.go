@@ -66,10 +66,10 @@ func subnetKey(id string) []byte { return append(bytes.Clone(prefixSubnet), id..
 func memberKey(id string, a chain.Address) []byte {
 	return append(idKey(prefixMember, id), a[:]...)
 }
-func cpKey(id string, h uint64) []byte      { return append(idKey(prefixCP, id), be(h)...) }
-func depKey(id string, n uint64) []byte     { return append(idKey(prefixDep, id), be(n)...) }
-func relKey(id string, n uint64) []byte     { return append(idKey(prefixRel, id), be(n)...) }
-func outKey(n uint64) []byte                { return append(bytes.Clone(prefixOut), be(n)...) }
+func cpKey(id string, h uint64) []byte         { return append(idKey(prefixCP, id), be(h)...) }
+func depKey(id string, n uint64) []byte        { return append(idKey(prefixDep, id), be(n)...) }
+func relKey(id string, n uint64) []byte        { return append(idKey(prefixRel, id), be(n)...) }
+func outKey(n uint64) []byte                   { return append(bytes.Clone(prefixOut), be(n)...) }
 func escKey(id string, a chain.Address) []byte { return append(idKey(prefixEsc, id), a[:]...) }
 func unbondKey(at uint64, id string, a chain.Address) []byte {
 	k := append(bytes.Clone(prefixUnbond), be(at)...)
@@ -640,7 +640,7 @@ func (m *Module) release(ctx *chain.Context, kv chain.KVStore, b *Release) error
 		chain.Attr{Key: "to", Value: b.Msg.To.String()}, chain.Attr{Key: "amount", Value: u64s(b.Msg.Amount)})
 }
 
-func hexEncode(b []byte) string { return hex.EncodeToString(b) }
+func hexEncode(b []byte) string          { return hex.EncodeToString(b) }
 func hexDecode(s string) ([]byte, error) { return hex.DecodeString(s) }
 
 func (m *Module) msgBytes(x *CrossMsg) []byte {

@@ -14,16 +14,16 @@ const ModuleName = "subnet"
 
 // Message types.
 const (
-	TypeRegister    = "register"    // parent: a new subnet and its initial validators
-	TypeJoin        = "join"        // parent: lock collateral to validate a subnet
-	TypeLeave       = "leave"       // parent: ask for collateral back
-	TypeCheckpoint  = "checkpoint"  // parent: a signed checkpoint, from anyone
-	TypeEquivocate  = "equivocate"  // parent: two checkpoints one validator signed for one height
-	TypeDeposit     = "deposit"     // parent: lock value for an account on the subnet (top-down)
-	TypeRelease     = "release"     // parent: release a subnet withdrawal by its proof (bottom-up)
-	TypeEscape      = "escape"      // parent: withdraw a halted subnet's balance by a state proof
-	TypeRefund      = "refund"      // parent: a halted subnet's deposit it never applied, back to its sender
-	TypeWithdraw    = "withdraw"    // subnet: burn value here, owed on the parent after a checkpoint
+	TypeRegister    = "register"   // parent: a new subnet and its initial validators
+	TypeJoin        = "join"       // parent: lock collateral to validate a subnet
+	TypeLeave       = "leave"      // parent: ask for collateral back
+	TypeCheckpoint  = "checkpoint" // parent: a signed checkpoint, from anyone
+	TypeEquivocate  = "equivocate" // parent: two checkpoints one validator signed for one height
+	TypeDeposit     = "deposit"    // parent: lock value for an account on the subnet (top-down)
+	TypeRelease     = "release"    // parent: release a subnet withdrawal by its proof (bottom-up)
+	TypeEscape      = "escape"     // parent: withdraw a halted subnet's balance by a state proof
+	TypeRefund      = "refund"     // parent: a halted subnet's deposit it never applied, back to its sender
+	TypeWithdraw    = "withdraw"   // subnet: burn value here, owed on the parent after a checkpoint
 	SignDomain      = "dure/subnet/checkpoint/v1"
 	MaxIDLen        = 32
 	MaxSubnetVals   = 128 // validators in one subnet's set
