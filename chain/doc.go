@@ -6,7 +6,14 @@
 //
 // Subpackages hold the machinery built on these types: state (the
 // authenticated sparse-Merkle state), store (the Badger block store),
-// execution (the executor), mempool and genesis.
+// execution (the executor), blockexec (the block lifecycle around an
+// immutable State), mempool, genesis, and moduletest (the app modules'
+// test harness).
+//
+// Modules: Module is the required interface; BeginBlocker, EndBlocker,
+// GenesisExporter, ModuleAccountHolder, ValidatorSetOwner, FeeCharger,
+// AccountReporter and Describer are optional capabilities the executor and
+// node find on the module value with a type assertion.
 //
 // chain imports no other package of the project. Codecs are values
 // (NewCodec) passed in explicitly; there are no package-level registries.

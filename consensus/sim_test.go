@@ -23,6 +23,7 @@ const (
 	honest byzKind = iota
 	equivocator
 	silent
+	attacker // runs a machine; its votes and proposals are the lockAttack's
 )
 
 type simEvent struct {
@@ -60,6 +61,8 @@ type simNode struct {
 	up   bool
 	inc  int
 
+	probe lockProbe // coverage of lock transitions
+
 	// Durable state: survives crashes.
 	wal        map[uint64][][]byte
 	lastSigned []byte
@@ -86,7 +89,10 @@ type simNet struct {
 	maxDelay  time.Duration
 	group     []int // partition group per node; nil = connected
 	chaos     bool
-	crashPerM int // per-mille chance a Ready is lost to a crash
+	crashPerM int         // per-mille chance a Ready is lost to a crash
+	attack    *lockAttack // nil: random faults only
+
+	coverage simCoverage
 
 	// oracles
 	valid    map[chain.ID]bool
@@ -151,7 +157,30 @@ func newSimNet(t *testing.T, seed uint64) *simNet {
 	s.dupPct = rng.IntN(10)
 	s.maxDelay = time.Duration(1+rng.IntN(300)) * time.Millisecond
 	s.crashPerM = rng.IntN(20)
+	if rng.IntN(2) == 0 {
+		s.setupAttack()
+	}
 	return s
+}
+
+// setupAttack turns the run into a lockAttack run: as much byzantine power
+// as stays below 1/3, all of it attacking the locks, over a network that is
+// otherwise fairly tame (the adversary, not chance, makes the schedule).
+func (s *simNet) setupAttack() {
+	var byzPower uint64
+	for _, nd := range s.nodes {
+		nd.byz = honest
+	}
+	for _, i := range s.rng.Perm(len(s.nodes)) {
+		if p := s.power(i); (byzPower+p)*3 < s.vals.TotalPower() {
+			byzPower += p
+			s.nodes[i].byz = attacker
+		}
+	}
+	s.lossPct = s.rng.IntN(5)
+	s.maxDelay = time.Duration(1+s.rng.IntN(50)) * time.Millisecond
+	s.attack = newLockAttack(s)
+	s.coverage.attack = true
 }
 
 func (s *simNet) power(i int) uint64 {
@@ -236,11 +265,15 @@ func (s *simNet) drive(nd *simNode) {
 			_ = nd.m.Step(BlockValidatedEvent{BlockID: v.BlockID, Valid: s.valid[v.BlockID]})
 		}
 		for _, d := range rd.Decisions {
+			if nd.byz == honest {
+				s.probeDecision(nd, d)
+			}
 			s.onDecision(nd, d)
 		}
 		for _, ev := range rd.Evidence {
 			s.onEvidence(ev)
 		}
+		s.probe(nd)
 	}
 }
 
@@ -297,6 +330,9 @@ func (s *simNet) step(nd *simNode, ev Event) {
 // requestSync stands in for block sync: a node that hears of a later height
 // fetches the commit for its own height from a peer that has it.
 func (s *simNet) requestSync(nd *simNode) {
+	if s.attack != nil && s.chaos {
+		return // the attack withholds decisions; see lockAttack
+	}
 	h := nd.committed + 1
 	for _, p := range s.rng.Perm(len(s.nodes)) {
 		if cm, ok := s.nodes[p].commits[h]; ok && s.connected(p, nd.idx) {
@@ -317,6 +353,17 @@ func (s *simNet) delay() time.Duration {
 func (s *simNet) broadcast(from *simNode, msg Message) {
 	if from.byz == honest {
 		s.checkNoDoubleSign(from, msg)
+		if msg.Vote != nil {
+			s.probeVote(from, msg.Vote)
+			if s.attack != nil {
+				s.attack.onHonestVote(from, msg.Vote)
+			}
+		}
+	}
+	if from.byz == attacker && s.chaos {
+		// The attackers' votes answer honest ones (onHonestVote) and their
+		// proposals come from lockAttack.onRound; the machine's are unused.
+		return
 	}
 	if msg.Proposal != nil {
 		s.proposed[msg.Proposal.BlockID] = true
@@ -395,9 +442,14 @@ func (s *simNet) sendAfter(to int, msg Message, extra time.Duration) {
 		}
 		nd := s.nodes[to]
 		d := extra + s.delay()
-		s.at(d, to, -1, func() {
+		var arrive func()
+		arrive = func() {
 			// Partitions are checked on arrival so healing drops nothing new.
 			if s.group != nil && s.senderGroup(msg) != s.group[to] {
+				return
+			}
+			if s.attack != nil && msg.Vote != nil && !s.attack.admit(to, msg.Vote) {
+				s.at(attackRetry, to, -1, arrive)
 				return
 			}
 			if msg.Vote != nil {
@@ -405,7 +457,8 @@ func (s *simNet) sendAfter(to int, msg Message, extra time.Duration) {
 			} else {
 				s.step(nd, ProposalEvent{Proposal: *msg.Proposal})
 			}
-		})
+		}
+		s.at(d, to, -1, arrive)
 	}
 }
 
@@ -434,8 +487,11 @@ func (s *simNet) rebroadcastLoop(nd *simNode) {
 			for _, msg := range nd.m.Rebroadcast() {
 				s.broadcast(nd, msg)
 			}
+			if s.attack != nil && s.chaos && nd.byz == honest {
+				s.attack.resend(nd.idx)
+			}
 			// Gossip the latest commit so peers one height behind move on.
-			if cm, ok := nd.commits[nd.committed]; ok {
+			if cm, ok := nd.commits[nd.committed]; ok && (s.attack == nil || !s.chaos) {
 				for i := range s.nodes {
 					if i != nd.idx && s.connected(i, nd.idx) && s.rng.IntN(100) >= s.lossPct {
 						peer, cp := s.nodes[i], *cm
@@ -479,14 +535,22 @@ func (s *simNet) honestHeights() (lo, hi uint64) {
 
 // run is one seeded scenario: chaos (loss, delay, duplication, partitions,
 // crashes), then heal and require K more heights from every honest node.
-func runSim(t *testing.T, seed uint64) error {
+func runSim(t *testing.T, seed uint64) (simCoverage, error) {
 	s := newSimNet(t, seed)
+	err := s.run()
+	return s.coverage, err
+}
+
+func (s *simNet) run() error {
 	s.chaos = true
 	for _, nd := range s.nodes {
 		s.start(nd)
 		s.rebroadcastLoop(nd)
 	}
 	chaosEnd := time.Duration(2000+s.rng.IntN(4000)) * time.Millisecond
+	if s.attack != nil {
+		chaosEnd = time.Duration(4000+s.rng.IntN(8000)) * time.Millisecond
+	}
 	// Partitions come and go during chaos.
 	for at := time.Duration(0); at < chaosEnd; at += time.Duration(500+s.rng.IntN(1500)) * time.Millisecond {
 		split := s.rng.IntN(3) == 0
@@ -495,7 +559,7 @@ func runSim(t *testing.T, seed uint64) error {
 			groups[i] = s.rng.IntN(2)
 		}
 		s.at(at, 0, -1, func() {
-			if split && s.chaos {
+			if split && s.chaos && s.attack == nil {
 				s.group = groups
 			} else {
 				s.group = nil
@@ -519,6 +583,9 @@ func runSim(t *testing.T, seed uint64) error {
 	}
 	// Heal: connect everyone, drop loss to a trickle, restart the crashed.
 	s.chaos, s.group, s.lossPct, s.crashPerM = false, nil, min(s.lossPct, 5), 0
+	if s.attack != nil {
+		s.attack.relayAll()
+	}
 	for _, nd := range s.nodes {
 		if !nd.up {
 			nd.up = true
@@ -564,15 +631,21 @@ func runSim(t *testing.T, seed uint64) error {
 	return nil
 }
 
+// TestSim runs the seeded simulation and reports, over all seeds, how many
+// reached each path the locking rules guard (see simCoverage), split by
+// random-fault runs and lockAttack runs, so that coverage of locked rounds
+// is measured. It fails if the attack runs stop reaching those paths.
 func TestSim(t *testing.T) {
 	if v := os.Getenv("DURE_SIM_SEED"); v != "" {
 		seed, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			t.Fatalf("DURE_SIM_SEED: %v", err)
 		}
-		if err := runSim(t, seed); err != nil {
+		cov, err := runSim(t, seed)
+		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
+		t.Logf("seed %d (attack %v): %v", seed, cov.attack, cov)
 		return
 	}
 	n := 200
@@ -585,9 +658,26 @@ func TestSim(t *testing.T) {
 			t.Fatalf("DURE_SIM_SEEDS: %v", err)
 		}
 	}
+	var random, attack simCoverage
+	var nAttack int
 	for seed := uint64(1); seed <= uint64(n); seed++ {
-		if err := runSim(t, seed); err != nil {
+		cov, err := runSim(t, seed)
+		if err != nil {
 			t.Fatalf("seed %d: %v\nreproduce: DURE_SIM_SEED=%d go test ./consensus -run Sim", seed, err, seed)
 		}
+		if cov.attack {
+			nAttack++
+			attack = attack.add(cov.seeds())
+		} else {
+			random = random.add(cov.seeds())
+		}
+	}
+	t.Logf("%d random-fault seeds reached: %v", n-nAttack, random)
+	t.Logf("%d lock-attack seeds reached: %v", nAttack, attack)
+	// The attack exists to reach these paths; if a change makes it stop
+	// reaching them, the simulation no longer tests the locks.
+	if nAttack >= 80 && (attack.lockedNewRound*4 < nAttack || attack.lockHeld*10 < nAttack ||
+		attack.splitDecision*10 < nAttack || attack.oldPOLProposals*20 < nAttack) {
+		t.Errorf("lock-attack coverage fell: %d seeds, %v", nAttack, attack)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dure-network/dure/apps/currency"
 	"github.com/dure-network/dure/apps/notes"
+	"github.com/dure-network/dure/apps/royalty"
 	"github.com/dure-network/dure/apps/staking"
 	"github.com/dure-network/dure/apps/subnet"
 	"github.com/dure-network/dure/chain"
@@ -28,6 +29,7 @@ func registerModules(r *registry, codec *chain.Codec) {
 	r.add(cur)
 	r.add(staking.New(r.key(staking.ModuleName), codec, cur))
 	r.add(notes.New(r.key(notes.ModuleName), codec))
+	r.add(royalty.New(r.key(royalty.ModuleName), codec, cur))
 	r.add(subnet.New(r.key(subnet.ModuleName), codec, cur, cur))
 }
 

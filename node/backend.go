@@ -7,13 +7,39 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/execution"
 	"github.com/dure-network/dure/chain/mempool"
 	"github.com/dure-network/dure/chain/store"
 	"github.com/dure-network/dure/consensus"
 	"github.com/dure-network/dure/node/api"
+	"github.com/dure-network/dure/p2p"
 )
+
+// peerNet is what the API shows and changes of the peer-to-peer network.
+// The backend reaches it only through the node's transport: the
+// production one (gossipTransport, a libp2p node) has it, in-process test
+// transports do not, and then the API shows no peers.
+type peerNet interface {
+	ID() peer.ID
+	Addrs() []string
+	Peers() []p2p.PeerInfo
+	Topics() []p2p.TopicInfo
+	Stats() p2p.Stats
+	Denied() []peer.ID
+	Reachability() p2p.Reachability
+	Deny(peer.ID)
+	Allow(peer.ID)
+}
+
+var _ peerNet = gossipTransport{}
+
+func (n *Node) peerNet() (peerNet, bool) {
+	pn, ok := n.tr.(peerNet)
+	return pn, ok
+}
 
 // backend implements api.Backend over the node.
 type backend struct{ n *Node }
@@ -41,11 +67,12 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 	st := api.Status{ChainID: n.gen.ChainID, Moniker: n.cfg.Moniker, Version: Version,
 		Height: head.h, BlockID: head.id, BlockTime: head.t, StateRoot: head.rt, Syncing: head.syn,
 		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: toConsensusJSON(cs), Signatures: n.signatureStatus()}
-	if n.net != nil {
-		st.PeerID = n.net.ID().String()
-		st.ListenAddrs = n.net.Addrs()
-		st.Peers = len(n.net.Peers())
-		st.P2P = map[string]any{"topics": toTopics(n.net.Topics()), "stats": toGossipStats(n.net.Stats()), "denied": n.net.Denied()}
+	if pn, ok := n.peerNet(); ok {
+		st.PeerID = pn.ID().String()
+		st.ListenAddrs = pn.Addrs()
+		st.Peers = len(pn.Peers())
+		st.P2P = map[string]any{"topics": toTopics(pn.Topics()), "stats": toGossipStats(pn.Stats()), "denied": pn.Denied(),
+			"reachability": pn.Reachability()}
 	}
 	st.Health = api.Health{OK: true, MaxConnections: n.cfg.API.MaxConnections, OpenFileLimit: n.fds.limit}
 	if n.apiLn != nil {
@@ -332,12 +359,12 @@ func (b backend) Query(ctx context.Context, module, path string, args map[string
 }
 
 func (b backend) Peers(ctx context.Context) (any, error) {
-	n := b.n
-	if n.net == nil {
+	pn, ok := b.n.peerNet()
+	if !ok {
 		return map[string]any{"peers": []any{}}, nil
 	}
-	return map[string]any{"peer_id": n.net.ID().String(), "addrs": n.net.Addrs(), "peers": toPeers(n.net.Peers()),
-		"topics": toTopics(n.net.Topics()), "denied": n.net.Denied()}, nil
+	return map[string]any{"peer_id": pn.ID().String(), "addrs": pn.Addrs(), "peers": toPeers(pn.Peers()),
+		"topics": toTopics(pn.Topics()), "denied": pn.Denied(), "reachability": pn.Reachability()}, nil
 }
 
 func (b backend) DenyPeer(ctx context.Context, id string, deny bool) error {
@@ -345,13 +372,14 @@ func (b backend) DenyPeer(ctx context.Context, id string, deny bool) error {
 	if err != nil {
 		return fmt.Errorf("%w: peer id %q: %v", api.ErrBadRequest, id, err)
 	}
-	if b.n.net == nil {
+	pn, ok := b.n.peerNet()
+	if !ok {
 		return fmt.Errorf("%w: no libp2p host", api.ErrNotReady)
 	}
 	if deny {
-		b.n.net.Deny(p)
+		pn.Deny(p)
 	} else {
-		b.n.net.Allow(p)
+		pn.Allow(p)
 	}
 	return nil
 }

@@ -20,10 +20,11 @@
 //	  driver.go      the goroutine owning the consensus state machine:
 //	                 inbox events in, WAL/sign/gossip/apply out
 //	  gossip.go      pubsub validators (cheap checks on pubsub goroutines)
-//	  blocks.go      build, check and apply a block; block sync; block size
-//	                 from measured execution cost
-//	  evidence.go    pool of verified double-sign evidence
-//	  blockstash.go  durable stash of proposed/validated blocks for replay
+//	  blocks.go      the driver's handles on chain/blockexec (build, check,
+//	                 apply a block on the committed view; evidence pool;
+//	                 block stash), block sync, block size from measured
+//	                 execution cost, mempool eviction of unincludable txs
+//	  testhooks*.go  the e2e byzantine switch, only with -tags dure_testhooks
 //
 //	CLI (cobra)
 //	  main.go        root command, exit codes, strict argument checking

@@ -78,7 +78,6 @@ type Node struct {
 
 	evidence *evidencePool
 
-
 	// execNanosPerTx is the moving average of execution cost per tx,
 	// which sizes the blocks this node proposes.
 	execNanosPerTx atomic.Int64
@@ -113,10 +112,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	}
 	if !signer.IsZero() {
 		n.self = signer.PubKey().Address()
-		if os.Getenv("DURE_TEST_DOUBLE_SIGN") == "1" {
-			n.doubleSign = true
-			log.Warn("DURE_TEST_DOUBLE_SIGN=1: this validator will sign conflicting votes and be slashed (tests only)")
-		}
+		n.doubleSign = testDoubleSign(log)
 	}
 	// The store prunes blocks and state versions together. keep_blocks = 0
 	// (the default) keeps everything so this node can serve peers syncing
@@ -345,7 +341,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 	pcfg.ListenAddrs, pcfg.ExternalAddrs, pcfg.Bootstrap, pcfg.DenyPeers = c.ListenAddrs, c.ExternalAddrs, c.BootstrapPeers, c.DenyPeers
 	pcfg.LowWater, pcfg.HighWater = c.LowWater, c.HighWater
 	pcfg.EnableDHT, pcfg.EnableMDNS, pcfg.EnableNATPortMap = c.EnableDHT, c.EnableMDNS, c.EnableNATPortMap
-	pcfg.EnableHolePunching, pcfg.EnableRelay = c.EnableHolePunching, c.EnableRelay
+	pcfg.EnableHolePunching, pcfg.EnableRelay, pcfg.EnableRelayService = c.EnableHolePunching, c.EnableRelay, c.EnableRelayService
 	if c.PrivateNetworkPSKFile != "" {
 		psk, err := os.ReadFile(n.cfg.PSKPath())
 		if err != nil {

@@ -77,7 +77,11 @@ type Config struct {
 	// EnableRelay turns on the circuit relay v2 client, AutoNAT v2 and
 	// AutoRelay with the bootstrap peers as static relays.
 	EnableRelay bool
-	// EnableRelayService makes this node a relay for others (public nodes).
+	// EnableRelayService makes this node a relay and an AutoNAT server for
+	// others. It is for nodes with a public address and declares the node
+	// public (libp2p ForceReachabilityPublic): the relay and DHT server
+	// mode start at once instead of waiting for AutoNAT v1, which nodes
+	// behind NAT do not answer.
 	EnableRelayService bool
 
 	// PrivateNetworkPSK, when set (32 bytes), makes a libp2p private

@@ -80,7 +80,10 @@
 // advertises and looks up the chain's rendezvous every 30 s while below
 // LowWater. NAT: UPnP/NAT-PMP, hole punching, relay v2 client with AutoNAT
 // v2 and the bootstrap peers as static relays, each behind a switch;
-// DefaultConfig turns them on. mDNS (EnableMDNS) finds peers of the same
+// DefaultConfig turns them on. EnableRelayService (public nodes) relays and
+// answers AutoNAT for others and declares the node public. Reachability
+// reports AutoNAT's verdict, and each change is logged. Package nattest
+// shows all of it working across real NATs in network namespaces. mDNS (EnableMDNS) finds peers of the same
 // chain on a LAN under a per-chain service name; it is off by default
 // because it multicasts on every interface.
 //

@@ -122,7 +122,11 @@ func hostOptions(cfg Config, g *denyGater) ([]libp2p.Option, error) {
 		opts = append(opts, libp2p.DisableRelay())
 	}
 	if cfg.EnableRelayService {
-		opts = append(opts, libp2p.EnableRelayService(), libp2p.EnableNATService())
+		// libp2p starts a relay only once AutoNAT v1 says "public", and only
+		// other public nodes answer AutoNAT v1: a chain's lone seed would
+		// never relay (shown in p2p/nattest). Enabling the service is the
+		// operator's word that the address is public.
+		opts = append(opts, libp2p.EnableRelayService(), libp2p.EnableNATService(), libp2p.ForceReachabilityPublic())
 	}
 	return opts, nil
 }

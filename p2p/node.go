@@ -82,6 +82,7 @@ type Node struct {
 
 	bootstrap []peer.AddrInfo
 	kick      chan struct{}
+	reach     reachWatch
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -144,6 +145,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 func (n *Node) start() error {
 	for _, b := range n.bootstrap {
 		n.host.ConnManager().Protect(b.ID, "bootstrap")
+	}
+	if err := n.watchReachability(); err != nil {
+		return err
 	}
 	if n.cfg.EnableDHT {
 		if err := n.startDHT(); err != nil {

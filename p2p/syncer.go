@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -37,6 +38,9 @@ type SyncReport struct {
 	Applied  uint64    // items applied in this run
 	BadPeers []peer.ID // peers dropped for errors or bad items
 }
+
+// syncProgressEvery is how often a long sync logs its progress.
+const syncProgressEvery = 5 * time.Second
 
 // Run syncs from height from up to the highest head reported by the
 // connected peers.
@@ -75,6 +79,20 @@ func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (Sy
 		order = append(order, p)
 	}
 	slices.Sort(order)
+	// Tell the operator what is happening: a long sync at Info, with
+	// progress every syncProgressEvery; a short catch-up only at Debug.
+	logf := s.n.log.Debug
+	if rep.Target-from >= MaxSyncRange {
+		logf = s.n.log.Info
+	}
+	ahead := 0
+	for _, h := range heads {
+		if h >= from {
+			ahead++
+		}
+	}
+	logf("p2p: syncing", "from", from, "target", rep.Target, "blocks", rep.Target-from+1, "peers", ahead)
+	started, lastLog := time.Now(), time.Now()
 	bad := make(map[peer.ID]bool)
 	busy := make(map[peer.ID]bool)
 	done := make(map[uint64]fetchResult)
@@ -159,6 +177,13 @@ func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (Sy
 				}
 				rep.Next = it.Height + 1
 				rep.Applied++
+			}
+			if time.Since(lastLog) >= syncProgressEvery {
+				lastLog = time.Now()
+				logf("p2p: sync progress", "height", rep.Next-1, "target", rep.Target,
+					"percent", fmt.Sprintf("%.1f", 100*float64(rep.Next-from)/float64(rep.Target-from+1)),
+					"blocks_per_s", fmt.Sprintf("%.0f", float64(rep.Applied)/time.Since(started).Seconds()),
+					"peers", len(order)-len(rep.BadPeers))
 			}
 			if rep.Next <= f.r.to {
 				break

@@ -18,7 +18,8 @@
 // ./testnet/` takes about 85 s on two cores; -short runs only the
 // agreement-under-load test. A test passes or fails; none is skipped
 // for a recorded defect. DURE_E2E_BIN=<path> runs the suite against a given binary instead of
-// building one (to bisect). A failed test prints the tail of every node's
+// building one (to bisect; build it with -tags dure_testhooks, which alone
+// has the byzantine-validator switch DURE_TEST_DOUBLE_SIGN). A failed test prints the tail of every node's
 // log and each node's height and gossip counters, and keeps the full logs
 // with goroutine dumps in $TMPDIR/dure-e2e-<test>-*.
 package testnet

@@ -51,7 +51,9 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	bin := filepath.Join(dir, "dure")
-	build := exec.Command("go", "build", "-o", bin, "github.com/dure-network/dure")
+	// The test hooks (DURE_TEST_DOUBLE_SIGN for the byzantine validator)
+	// exist only in a binary built with this tag.
+	build := exec.Command("go", "build", "-tags", "dure_testhooks", "-o", bin, "github.com/dure-network/dure")
 	build.Dir = filepath.Dir(gomod)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: go build: %v\n%s", err, out)

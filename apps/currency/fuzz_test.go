@@ -3,8 +3,10 @@ package currency
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/moduletest"
 )
 
 var msgTypes = []string{TypeSend, TypeCreate, TypeMint, TypeBurn, TypeGrant, TypeRevoke, TypeRegisterMerchant,
@@ -65,12 +67,12 @@ func FuzzGenesis(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c := chain.MustCodec()
 		m := New(chain.NewStoreKey(ModuleName), c, Params{})
-		o := &opener{stores: map[string]*memStore{}}
-		ctx := chain.NewContext(chain.BlockInfo{Time: 1_700_000_000e9}, chain.Address{}, nil, o)
-		if err := m.InitGenesis(ctx, raw); err != nil {
+		mt, err := moduletest.TryNew(t, moduletest.Config{Modules: []chain.Module{m}, Keys: []*chain.StoreKey{m.key},
+			Genesis: map[string]json.RawMessage{ModuleName: raw}, GenesisTime: time.Unix(1_700_000_000, 0)})
+		if err != nil {
 			return
 		}
-		h := &harness{t: t, codec: c, key: m.key, m: m, open: o}
+		h := &harness{t: t, codec: c, key: m.key, m: m, mt: mt, now: 1_700_000_000}
 		if err := h.checkInvariants(); err != nil {
 			t.Fatal(err)
 		}

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/moduletest"
 )
 
 // memStore is a sorted in-memory KV store with a journal, so a failed
@@ -120,16 +122,17 @@ func (o *opener) Open(k *chain.StoreKey) chain.KVStore {
 	return s
 }
 
-// harness runs the module block by block like the executor: each message
-// in its own revertible scope, then EndBlock.
+// harness runs the module block by block on the shared harness
+// (chain/moduletest, direct mode: real state on Badger, each message in its
+// own revertible branch as the executor does, then EndBlock).
 type harness struct {
 	t      testing.TB
 	codec  *chain.Codec
 	key    *chain.StoreKey
 	m      *Module
-	open   *opener
+	mt     *moduletest.Harness
 	height uint64
-	now    int64 // unix seconds
+	now    int64 // unix seconds; tests may move it within a block
 	events []chain.Event
 }
 
@@ -139,36 +142,41 @@ func newHarness(t testing.TB, params Params, g Genesis) *harness {
 	t.Helper()
 	c := chain.MustCodec()
 	key := chain.NewStoreKey(ModuleName)
-	h := &harness{t: t, codec: c, key: key, m: New(key, c, params), open: &opener{stores: map[string]*memStore{}},
-		height: 1, now: 1_700_000_000}
+	h := &harness{t: t, codec: c, key: key, m: New(key, c, params), height: 1, now: 1_700_000_000}
 	raw, err := json.Marshal(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.m.InitGenesis(h.ctx(chain.Address{}), raw); err != nil {
-		t.Fatalf("genesis: %v", err)
-	}
-	h.store().commit()
+	h.mt = moduletest.New(t, moduletest.Config{Modules: []chain.Module{h.m}, Keys: []*chain.StoreKey{key},
+		Genesis: map[string]json.RawMessage{ModuleName: raw}, GenesisTime: time.Unix(h.now, 0)})
 	return h
 }
 
-func (h *harness) store() *memStore { return h.open.Open(h.key).(*memStore) }
+// sync gives the open block the harness's time.
+func (h *harness) sync() { h.mt.SetBlockTime(time.Unix(h.now, 0)) }
 
+// openState is the open block's state of the module.
+type openState struct{ chain.KVReader }
+
+func (openState) commit() {} // the open block keeps every write already
+
+func (h *harness) store() openState { h.sync(); return openState{h.mt.Read(ModuleName)} }
+
+// ctx is a context on the open block: its writes stay, with no revert.
 func (h *harness) ctx(sender chain.Address) *chain.Context {
-	return chain.NewContext(chain.BlockInfo{ChainID: "test", Height: h.height, Time: h.now * 1e9}, sender,
-		&chain.GasMeter{Limit: 1 << 40}, h.open)
+	h.sync()
+	return h.mt.Context(ModuleName, sender)
 }
 
 // deliver runs one message; on error its writes are reverted.
 func (h *harness) deliver(sender chain.Address, msg chain.Msg) error {
 	h.t.Helper()
-	ctx := h.ctx(sender)
-	if err := h.m.Deliver(ctx, msg); err != nil {
-		h.store().revert()
+	h.sync()
+	evs, err := h.mt.DeliverAs(sender, msg)
+	if err != nil {
 		return err
 	}
-	h.store().commit()
-	h.events = append(h.events, ctx.Events()...)
+	h.events = append(h.events, evs...)
 	return nil
 }
 
@@ -188,21 +196,20 @@ func (h *harness) must(sender chain.Address, msg chain.Msg) {
 	}
 }
 
-// endBlock runs EndBlock and advances height and time by dt seconds.
+// endBlock runs EndBlock, commits the block, and advances height and time
+// by dt seconds.
 func (h *harness) endBlock(dt int64) {
 	h.t.Helper()
-	ctx := h.ctx(chain.Address{})
-	if err := h.m.EndBlock(ctx); err != nil {
-		h.t.Fatalf("end block %d: %v", h.height, err)
-	}
-	h.store().commit()
-	h.events = append(h.events, ctx.Events()...)
+	h.sync()
+	evs, _ := h.mt.EndBlock(0)
+	h.events = append(h.events, evs...)
 	h.height++
 	h.now += dt
 }
 
 func (h *harness) query(path string, args map[string]string) (any, error) {
-	return h.m.Query(h.store(), path, args)
+	h.sync()
+	return h.mt.QueryOpen(ModuleName, path, args)
 }
 
 func (h *harness) bal(a chain.Address, denom string) uint64 {

@@ -60,6 +60,9 @@ type Harness struct {
 	height uint64
 	time   time.Time
 	next   time.Duration // added to the next block's time once
+	// The direct mode's open block and the validator updates so far.
+	blk     *state.Branch
+	updates []chain.ValidatorUpdate
 	// Last is the outcome of the latest block (or genesis).
 	Last *execution.Outcome
 }

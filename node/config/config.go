@@ -51,7 +51,8 @@ type P2P struct {
 	EnableMDNS            bool     `toml:"enable_mdns" comment:"Find peers of this chain on the local network with mDNS (multicast on every interface)."`
 	EnableNATPortMap      bool     `toml:"enable_nat_port_map" comment:"Ask the home router to forward a port (UPnP / NAT-PMP)."`
 	EnableHolePunching    bool     `toml:"enable_hole_punching" comment:"Connect to peers behind NAT by hole punching (DCUtR)."`
-	EnableRelay           bool     `toml:"enable_relay" comment:"Be reachable through circuit relays when behind NAT (relay client; this node does not relay for others)."`
+	EnableRelay           bool     `toml:"enable_relay" comment:"Be reachable through circuit relays when behind NAT (relay client, with AutoNAT to find out)."`
+	EnableRelayService    bool     `toml:"enable_relay_service" comment:"Relay for peers behind NAT and answer their AutoNAT probes. Turn on for a node with a public\naddress: without such nodes, peers behind NAT can neither learn that they are private nor be reached."`
 	PrivateNetworkPSKFile string   `toml:"private_network_psk_file" comment:"Pre-shared key file for a private network: only peers with the same key can connect.\nEmpty: the public network."`
 }
 
