@@ -9,7 +9,7 @@ import (
 )
 
 var msgTypes = []string{TypeRegister, TypeJoin, TypeLeave, TypeCheckpoint, TypeEquivocate, TypeDeposit,
-	TypeRelease, TypeEscape, TypeRefund, TypeWithdraw}
+	TypeRelease, TypeEscape, TypeRefund, TypeWithdraw, TypeEndorse}
 
 func bodyOf(typ string) any {
 	switch typ {
@@ -33,6 +33,8 @@ func bodyOf(typ string) any {
 		return &Refund{}
 	case TypeWithdraw:
 		return &Withdraw{}
+	case TypeEndorse:
+		return &Endorse{}
 	}
 	return nil
 }
@@ -56,6 +58,7 @@ func seedBodies(e *env) [][]byte {
 		e.msg(MsgEscape(c, coop, []byte{0, 0, 0, 0, 0, 0, 0, 9}, state.Proof{SideNodes: [][]byte{make([]byte, 32)}})),
 		e.msg(MsgRefund(c, coop, 0)),
 		e.msg(MsgWithdraw(c, e.h.Addr(2), 5)),
+		e.msg(MsgEndorse(c, Endorse{Checkpoint: cp, GenesisHash: e.gh, PubKey: v.PubKey(), Sig: Sign(c, e.gh, &cp, v).Sig})),
 	}
 	out := make([][]byte, len(ms))
 	for i, m := range ms {

@@ -34,6 +34,11 @@ func valKey(i int) chain.PrivKey { return moduletest.KeyFromIndex(1000 + i) }
 
 func newEnv(t testing.TB, chainID string, funded map[int]uint64) *env {
 	t.Helper()
+	return newEnvParams(t, chainID, funded, testParams)
+}
+
+func newEnvParams(t testing.TB, chainID string, funded map[int]uint64, params Params) *env {
+	t.Helper()
 	codec := chain.MustCodec()
 	ck, sk := chain.NewStoreKey(currency.ModuleName), chain.NewStoreKey(ModuleName)
 	cur := currency.New(ck, codec, currency.DefaultParams())
@@ -49,7 +54,7 @@ func newEnv(t testing.TB, chainID string, funded map[int]uint64) *env {
 		}
 	}
 	cj, _ := json.Marshal(cg)
-	sj, _ := json.Marshal(Genesis{Params: &testParams})
+	sj, _ := json.Marshal(Genesis{Params: &params})
 	h := moduletest.New(t, moduletest.Config{ChainID: chainID, Fee: 10_000, Modules: []chain.Module{cur, m}, Keys: []*chain.StoreKey{ck, sk},
 		Genesis: map[string]json.RawMessage{currency.ModuleName: cj, ModuleName: sj}})
 	return &env{t: t, h: h, m: m, cur: cur, gh: chain.Sum256([]byte("genesis of " + coop))}

@@ -54,6 +54,9 @@ var (
 	prefixEsc    = []byte("e/") // e/<id>0<addr> → marker: escaped holder
 	prefixUnbond = []byte("u/") // u/<height BE><id>0<addr> → marker: release queue
 	prefixOut    = []byte("x/") // x/<nonce BE> → CrossMsg (subnet side: the outbox leaves)
+	prefixSnap   = []byte("n/") // n/<height BE> → OutboxAt (subnet side)
+	prefixECP    = []byte("K/") // K/<height BE><hash> → Checkpoint endorsed (subnet side)
+	prefixEnd    = []byte("k/") // k/<height BE><hash><addr> → Endorsement (subnet side)
 	marker       = []byte{1}
 )
 
@@ -66,10 +69,17 @@ func subnetKey(id string) []byte { return append(bytes.Clone(prefixSubnet), id..
 func memberKey(id string, a chain.Address) []byte {
 	return append(idKey(prefixMember, id), a[:]...)
 }
-func cpKey(id string, h uint64) []byte         { return append(idKey(prefixCP, id), be(h)...) }
-func depKey(id string, n uint64) []byte        { return append(idKey(prefixDep, id), be(n)...) }
-func relKey(id string, n uint64) []byte        { return append(idKey(prefixRel, id), be(n)...) }
-func outKey(n uint64) []byte                   { return append(bytes.Clone(prefixOut), be(n)...) }
+func cpKey(id string, h uint64) []byte  { return append(idKey(prefixCP, id), be(h)...) }
+func depKey(id string, n uint64) []byte { return append(idKey(prefixDep, id), be(n)...) }
+func relKey(id string, n uint64) []byte { return append(idKey(prefixRel, id), be(n)...) }
+func outKey(n uint64) []byte            { return append(bytes.Clone(prefixOut), be(n)...) }
+func snapKey(h uint64) []byte           { return append(bytes.Clone(prefixSnap), be(h)...) }
+func ecpKey(h uint64, hash chain.Hash) []byte {
+	return append(append(bytes.Clone(prefixECP), be(h)...), hash[:]...)
+}
+func endKey(h uint64, hash chain.Hash, a chain.Address) []byte {
+	return append(append(append(bytes.Clone(prefixEnd), be(h)...), hash[:]...), a[:]...)
+}
 func escKey(id string, a chain.Address) []byte { return append(idKey(prefixEsc, id), a[:]...) }
 func unbondKey(at uint64, id string, a chain.Address) []byte {
 	k := append(bytes.Clone(prefixUnbond), be(at)...)
@@ -199,6 +209,12 @@ func (m *Module) Deliver(ctx *chain.Context, msg chain.Msg) error {
 			return err
 		}
 		return m.refund(ctx, kv, &b)
+	case TypeEndorse:
+		var b Endorse
+		if err := msg.DecodeBody(m.codec, &b); err != nil {
+			return err
+		}
+		return m.endorse(ctx, kv, &b)
 	case TypeWithdraw:
 		var b Withdraw
 		if err := msg.DecodeBody(m.codec, &b); err != nil {
@@ -803,16 +819,78 @@ func (m *Module) frontier(r chain.KVReader) (*Frontier, error) {
 	return &f, nil
 }
 
-// EndBlock releases collateral whose unbonding period is over.
+// endorse stores a subnet validator's signature of a checkpoint of this
+// chain, after checking what this chain can: the height is a checkpoint
+// height already committed, the outbox is this chain's at that height, and
+// the signature is the sender's own. Whether the signer belongs to the
+// registered set is the parent's to check.
+func (m *Module) endorse(ctx *chain.Context, kv chain.KVStore, e *Endorse) error {
+	p, err := m.params(kv)
+	if err != nil {
+		return err
+	}
+	cp := &e.Checkpoint
+	switch {
+	case p.CheckpointPeriod == 0:
+		return invalid(ErrNotSubnet)
+	case cp.Height == 0 || cp.Height%p.CheckpointPeriod != 0 || cp.Height >= ctx.Block.Height:
+		return invalid(fmt.Errorf("%w: %d (period %d, this block %d)", ErrBadHeight, cp.Height, p.CheckpointPeriod, ctx.Block.Height))
+	case e.PubKey.Address() != ctx.Sender:
+		return fmt.Errorf("%w: endorse with the validator's own key", chain.ErrUnauthorized)
+	}
+	var at OutboxAt
+	ok, err := m.get(kv, snapKey(cp.Height), &at)
+	if err != nil {
+		return err
+	}
+	if !ok || at.Count != cp.MsgCount || at.Root != cp.MsgRoot {
+		return invalid(fmt.Errorf("%w: %d", ErrOutbox, cp.Height))
+	}
+	if err := ctx.Gas.Consume(GasPerSignature, "endorsement signature"); err != nil {
+		return err
+	}
+	if !chain.VerifySig(e.PubKey, SignBytes(m.codec, e.GenesisHash, cp), e.Sig) {
+		return invalid(ErrBadSignature)
+	}
+	hash := cp.Hash(m.codec)
+	if raw, err := kv.Get(ecpKey(cp.Height, hash)); err != nil {
+		return err
+	} else if raw == nil {
+		if err := m.put(kv, ecpKey(cp.Height, hash), cp); err != nil {
+			return err
+		}
+	}
+	if err := m.put(kv, endKey(cp.Height, hash, ctx.Sender), &Endorsement{GenesisHash: e.GenesisHash, PubKey: e.PubKey, Sig: e.Sig}); err != nil {
+		return err
+	}
+	return ctx.Emit("subnet.endorse", chain.Attr{Key: "height", Value: u64s(cp.Height)}, chain.Attr{Key: "hash", Value: hash.String()},
+		chain.Attr{Key: "validator", Value: ctx.Sender.String()})
+}
+
+// EndBlock snapshots the outbox at checkpoint heights (on a subnet) and
+// releases collateral whose unbonding period is over.
 func (m *Module) EndBlock(ctx *chain.Context) error {
 	kv := ctx.Store(m.key)
+	p, err := m.params(kv)
+	if err != nil {
+		return err
+	}
+	if p.CheckpointPeriod > 0 && ctx.Block.Height%p.CheckpointPeriod == 0 {
+		f, err := m.frontier(kv)
+		if err != nil {
+			return err
+		}
+		if err := m.put(kv, snapKey(ctx.Block.Height), &OutboxAt{Count: f.Count, Root: f.Root()}); err != nil {
+			return err
+		}
+	}
 	type due struct {
 		key []byte
 		id  string
 		a   chain.Address
 	}
 	var list []due
-	err := kv.Iterate(prefixUnbond, func(k, _ []byte) (bool, error) {
+	err = kv.Iterate(prefixUnbond, func(k, _ []byte) (bool, error) {
 		rest := k[len(prefixUnbond):]
 		if len(rest) < 8+1+chain.AddressLen {
 			return true, fmt.Errorf("%w: unbond key %x", ErrCorrupt, k)

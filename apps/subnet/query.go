@@ -1,6 +1,7 @@
 package subnet
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -153,11 +154,59 @@ func (m *Module) Query(r chain.KVReader, path string, args map[string]string) (a
 		}
 		return out, nil
 	case "outbox":
+		if args["height"] != "" {
+			h, err := argU64(args, "height")
+			if err != nil {
+				return nil, err
+			}
+			var at OutboxAt
+			ok, err := m.get(r, snapKey(h), &at)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, fmt.Errorf("%w: no outbox snapshot at %d (not a checkpoint height?)", chain.ErrNotFound, h)
+			}
+			return at, nil
+		}
 		f, err := m.frontier(r)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"count": f.Count, "root": f.Root()}, nil
+		return OutboxAt{Count: f.Count, Root: f.Root()}, nil
+	case "endorsements":
+		h, err := argU64(args, "height")
+		if err != nil {
+			return nil, err
+		}
+		out := []Endorsed{}
+		p := append(bytes.Clone(prefixECP), be(h)...)
+		err = r.Iterate(p, func(k, v []byte) (bool, error) {
+			var cp Checkpoint
+			if err := m.codec.UnmarshalCanonical(v, &cp); err != nil {
+				return true, fmt.Errorf("%w: endorsed checkpoint %x: %v", ErrCorrupt, k, err)
+			}
+			out = append(out, Endorsed{Hash: cp.Hash(m.codec), Checkpoint: cp})
+			return len(out) >= 8, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			ep := append(append(bytes.Clone(prefixEnd), be(h)...), out[i].Hash[:]...)
+			err := r.Iterate(ep, func(k, v []byte) (bool, error) {
+				var e Endorsement
+				if err := m.codec.UnmarshalCanonical(v, &e); err != nil {
+					return true, fmt.Errorf("%w: endorsement %x: %v", ErrCorrupt, k, err)
+				}
+				out[i].Endorsements = append(out[i].Endorsements, e)
+				return len(out[i].Endorsements) >= chain.MaxValidators, nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	case "outbox-proof":
 		nonce, err := argU64(args, "nonce")
 		if err != nil {

@@ -24,6 +24,7 @@ const (
 	TypeEscape      = "escape"     // parent: withdraw a halted subnet's balance by a state proof
 	TypeRefund      = "refund"     // parent: a halted subnet's deposit it never applied, back to its sender
 	TypeWithdraw    = "withdraw"   // subnet: burn value here, owed on the parent after a checkpoint
+	TypeEndorse     = "endorse"    // subnet: a validator's signature of a checkpoint, collected on chain
 	SignDomain      = "dure/subnet/checkpoint/v1"
 	MaxIDLen        = 32
 	MaxSubnetVals   = 128 // validators in one subnet's set
@@ -60,6 +61,8 @@ var (
 	ErrBadAmount      = errors.New("subnet: amount must be positive")
 	ErrNoBankLayout   = errors.New("subnet: the node gave no balance layout for escape proofs")
 	ErrCorrupt        = errors.New("subnet: corrupt state")
+	ErrNotSubnet      = errors.New("subnet: this chain has no checkpoint_period: it is no subnet")
+	ErrOutbox         = errors.New("subnet: checkpoint outbox differs from this chain's at that height")
 	ErrUnknownSubnet  = fmt.Errorf("%w: %w", chain.ErrInvalidMsg, ErrNoSubnet)
 	errOverflowAmount = errors.New("subnet: amount overflows")
 )
@@ -111,6 +114,10 @@ type Params struct {
 	// SlashBP is the share of collateral burnt on equivocation, in basis
 	// points (10000: all).
 	SlashBP uint64 `json:"slash_bp"`
+	// CheckpointPeriod is set on a subnet's own chain: every this many
+	// blocks EndBlock snapshots the outbox for the checkpoint of that
+	// height, and validators endorse it (0: this chain is no subnet).
+	CheckpointPeriod uint64 `json:"checkpoint_period,omitempty"`
 }
 
 // DefaultParams are the parameters of a chain whose genesis names none.
@@ -360,6 +367,41 @@ type Withdraw struct {
 	Amount uint64        `json:"amount"`
 }
 
+// Endorse (on the subnet) records the sender's signature of a checkpoint
+// of this chain for the subnet registered with GenesisHash: the
+// signatures are collected on the subnet chain itself, where any node can
+// read them (query "endorsements") and submit the checkpoint.
+type Endorse struct {
+	_           struct{}     `cbor:",toarray"`
+	Checkpoint  Checkpoint   `json:"checkpoint"`
+	GenesisHash chain.Hash   `json:"genesis_hash"`
+	PubKey      chain.PubKey `json:"pub_key"`
+	Sig         []byte       `json:"sig"`
+}
+
+// Endorsement is one stored signature.
+type Endorsement struct {
+	_           struct{}     `cbor:",toarray"`
+	GenesisHash chain.Hash   `json:"genesis_hash"`
+	PubKey      chain.PubKey `json:"pub_key"`
+	Sig         []byte       `json:"sig"`
+}
+
+// OutboxAt is the outbox as of a checkpoint height (subnet side).
+type OutboxAt struct {
+	_     struct{}   `cbor:",toarray"`
+	Count uint64     `json:"count"`
+	Root  chain.Hash `json:"root"`
+}
+
+// Endorsed is one checkpoint of a height and the signatures collected
+// for it: the "endorsements" query's answer, one per distinct checkpoint.
+type Endorsed struct {
+	Hash         chain.Hash    `json:"hash"`
+	Checkpoint   Checkpoint    `json:"checkpoint"`
+	Endorsements []Endorsement `json:"endorsements"`
+}
+
 // Message constructors.
 
 func MsgRegister(c *chain.Codec, r Register) (chain.Msg, error) {
@@ -388,6 +430,9 @@ func MsgEscape(c *chain.Codec, subnet string, value []byte, p state.Proof) (chai
 }
 func MsgRefund(c *chain.Codec, subnet string, nonce uint64) (chain.Msg, error) {
 	return chain.NewMsg(c, ModuleName, TypeRefund, Refund{Subnet: subnet, Nonce: nonce})
+}
+func MsgEndorse(c *chain.Codec, e Endorse) (chain.Msg, error) {
+	return chain.NewMsg(c, ModuleName, TypeEndorse, e)
 }
 func MsgWithdraw(c *chain.Codec, to chain.Address, amount uint64) (chain.Msg, error) {
 	return chain.NewMsg(c, ModuleName, TypeWithdraw, Withdraw{To: to, Amount: amount})
