@@ -3,6 +3,7 @@ package subnet
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -244,4 +245,26 @@ func (m *Module) Query(r chain.KVReader, path string, args map[string]string) (a
 		return OutboxProof{Msg: x, Proof: p, Root: chain.MerkleRoot(leaves)}, nil
 	}
 	return nil, fmt.Errorf("%w: subnet query %q", chain.ErrUnknownMsg, path)
+}
+
+// VerifyAnswer is the client's own check of a proven answer: for
+// "checkpoint", the signatures of the stored checkpoint by the set stored
+// with it, more than 2/3 of its power, re-verified here.
+func (m *Module) VerifyAnswer(path string, answer []byte) (string, error) {
+	if path != "checkpoint" {
+		return "", nil
+	}
+	var a CheckpointAnswer
+	if err := json.Unmarshal(answer, &a); err != nil {
+		return "", fmt.Errorf("checkpoint answer: %w", err)
+	}
+	if h := a.Accepted.Signed.Checkpoint.Hash(m.codec); h != a.Hash {
+		return "", fmt.Errorf("%w: checkpoint hashes to %s, answer says %s", ErrBadSignature, h, a.Hash)
+	}
+	if err := a.Accepted.Verify(m.codec, a.GenesisHash); err != nil {
+		return "", err
+	}
+	vs, _ := chain.NewValidatorSet(a.Accepted.Signers)
+	return fmt.Sprintf("checkpoint %d of %s: %d signatures from its registered set (%d validators, power %d) verified locally",
+		a.Accepted.Signed.Checkpoint.Height, a.Subnet, len(a.Accepted.Signed.Sigs), vs.Len(), vs.TotalPower()), nil
 }
