@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dure-network/dure/apps/currency"
+	"github.com/dure-network/dure/apps/energy"
 	"github.com/dure-network/dure/apps/notes"
 	"github.com/dure-network/dure/apps/royalty"
 	"github.com/dure-network/dure/apps/staking"
@@ -30,6 +31,7 @@ func registerModules(r *registry, codec *chain.Codec) {
 	r.add(staking.New(r.key(staking.ModuleName), codec, cur))
 	r.add(notes.New(r.key(notes.ModuleName), codec))
 	r.add(royalty.New(r.key(royalty.ModuleName), codec, cur))
+	r.add(energy.New(r.key(energy.ModuleName), codec, cur, energy.DefaultParams()))
 	r.add(subnet.New(r.key(subnet.ModuleName), codec, cur, cur))
 }
 
