@@ -1,6 +1,7 @@
 package subnet
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -94,9 +95,17 @@ func TestEndorseOnSubnetSubmitOnParent(t *testing.T) {
 	if err := ans.Accepted.Verify(parent.h.Codec(), ans.GenesisHash); err != nil {
 		t.Fatalf("stored checkpoint: %v", err)
 	}
+	raw, _ := json.Marshal(ans)
+	if msg, err := parent.m.VerifyAnswer("checkpoint", raw); err != nil || !strings.Contains(msg, "3 signatures") {
+		t.Fatalf("VerifyAnswer: %q %v", msg, err)
+	}
 	ans.Accepted.Signed.Checkpoint.StateRoot[0] ^= 1
 	if err := ans.Accepted.Verify(parent.h.Codec(), ans.GenesisHash); err == nil {
 		t.Fatal("altered checkpoint verified")
+	}
+	raw, _ = json.Marshal(ans)
+	if _, err := parent.m.VerifyAnswer("checkpoint", raw); err == nil {
+		t.Fatal("VerifyAnswer took an altered checkpoint")
 	}
 }
 
