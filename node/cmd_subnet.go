@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dure-network/dure/apps/subnet"
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/genesis"
 	"github.com/dure-network/dure/node/api"
 )
 
@@ -122,8 +124,34 @@ status and checkpoints; the subnet for sign and relay); --parent the parent's AP
 		}
 		cmd.AddCommand(newTxMsgCmd(g, &f.txFlags, md))
 	}
-	cmd.AddCommand(f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g))
+	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g))
 	return cmd
+}
+
+// genesisCmd prints what `dure subnet create` needs from a subnet's
+// genesis file: its hash and its validators with the collateral giving
+// each its power.
+func genesisCmd(g *globals) *cobra.Command {
+	var reduction uint64
+	c := &cobra.Command{Use: "genesis <genesis.json>", Short: "The genesis hash and --validators of a subnet's genesis file, for create",
+		Example: "  dure subnet genesis /tmp/coop/node0/genesis.json", Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			gen, err := genesis.Load(args[0])
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			h, err := gen.Hash()
+			if err != nil {
+				return err
+			}
+			var vals []string
+			for _, v := range gen.Validators {
+				vals = append(vals, fmt.Sprintf("%s:%d", v.PubKey, v.Power*reduction))
+			}
+			return printJSON(g.stdout, map[string]any{"chain_id": gen.ChainID, "genesis_hash": h, "validators": strings.Join(vals, ",")})
+		}}
+	c.Flags().Uint64Var(&reduction, "power-reduction", subnet.DefaultParams().PowerReduction, "the parent's collateral per unit of power")
+	return c
 }
 
 func (f *subnetFlags) statusCmd(g *globals) *cobra.Command {
