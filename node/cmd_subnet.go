@@ -5,16 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dure-network/dure/apps/currency"
 	"github.com/dure-network/dure/apps/subnet"
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/genesis"
+	"github.com/dure-network/dure/chain/state"
+	"github.com/dure-network/dure/chain/store"
 	"github.com/dure-network/dure/node/api"
+	"github.com/dure-network/dure/node/config"
 )
 
 // provenQuery asks cl for a module query with proofs, verifies the header's
@@ -124,7 +130,7 @@ status and checkpoints; the subnet for sign and relay); --parent the parent's AP
 		}
 		cmd.AddCommand(newTxMsgCmd(g, &f.txFlags, md))
 	}
-	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g))
+	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g))
 	return cmd
 }
 
@@ -503,4 +509,110 @@ func (f *subnetFlags) releaseCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
 	c.Flags().Uint64Var(&nonce, "nonce", 0, "the withdrawal's nonce on the subnet")
 	return c
+}
+
+func (f *subnetFlags) escapeCmd(g *globals) *cobra.Command {
+	var dataHome, holder string
+	c := &cobra.Command{Use: "escape", Short: "Withdraw a holder's balance from a halted subnet, by a state proof from a stopped subnet node's data",
+		Long: `When a subnet has not checkpointed for its escape_after parent blocks, escape
+proves the holder's native balance on the subnet against the state root of
+the parent's last checkpoint of it, reading a stopped subnet node's data
+directory (--data, that node's home), and pays it to the same address on the
+parent. --from signs and pays the fee; the value goes only to --holder.`,
+		Example: "  dure subnet escape --subnet garden-coop --data /tmp/coop/node0 --holder dure1… --from alice --node http://127.0.0.1:26600 --parent http://127.0.0.1:26600",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := f.needs(c); err != nil {
+				return err
+			}
+			if dataHome == "" || holder == "" {
+				return usageErr("--data and --holder are required")
+			}
+			who, err := f.resolveAddr(g, holder)
+			if err != nil {
+				return err
+			}
+			key, err := f.signer(g)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(c.Context(), f.timeout)
+			defer cancel()
+			s, _, err := f.parentView(ctx)
+			if err != nil {
+				return err
+			}
+			if s.Last.Height == 0 {
+				return withCode(ExitError, fmt.Errorf("%s never checkpointed: refund deposits instead (dure tx subnet refund)", f.id))
+			}
+			value, proof, err := proveAtCheckpoint(dataHome, s.Last.Height, s.Last.StateRoot, who)
+			if err != nil {
+				return err
+			}
+			msg, err := subnet.MsgEscape(chain.MustCodec(), f.id, who, value, *proof)
+			if err != nil {
+				return err
+			}
+			res, err := submitSigned(ctx, f.parentClient(), key, f.fee, msg)
+			if err != nil {
+				return err
+			}
+			return printJSON(g.stdout, map[string]any{"holder": who, "checkpoint": s.Last.Height, "state_root": s.Last.StateRoot, "tx": res})
+		}}
+	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
+	c.Flags().StringVar(&dataHome, "data", "", "home of a stopped node of the subnet, whose store holds the checkpointed height")
+	c.Flags().StringVar(&holder, "holder", "", "the holder's address (or key name); paid on the parent")
+	return c
+}
+
+// proveAtCheckpoint reads holder's native balance at height h from a
+// stopped node's store and proves it against that height's state root,
+// which must be the checkpoint's.
+func proveAtCheckpoint(home string, h uint64, root chain.Hash, holder chain.Address) ([]byte, *state.Proof, error) {
+	cfg, err := config.Load(filepath.Join(home, config.FileName))
+	if err != nil {
+		return nil, nil, withCode(ExitUsage, err)
+	}
+	codec := chain.MustCodec()
+	st, err := store.Open(cfg.DataPath(), store.Options{Logger: slog.New(slog.DiscardHandler), Codec: codec})
+	if err != nil {
+		return nil, nil, withCode(ExitUsage, fmt.Errorf("open data directory %s (is the node stopped?): %w", cfg.DataPath(), err))
+	}
+	defer st.Close()
+	if !st.Initialized() || st.Head().Height < h {
+		return nil, nil, withCode(ExitError, fmt.Errorf("%s does not hold height %d", cfg.DataPath(), h))
+	}
+	blk, err := st.Block(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	if blk.Header.StateRoot != root {
+		return nil, nil, withCode(ExitError, fmt.Errorf("block %d of this store has state root %s, the checkpoint %s: another chain?", h, blk.Header.StateRoot, root))
+	}
+	head := st.Head()
+	sv, err := state.New(st.DB(), store.TS(head.Height), head.StateRoot)
+	if err != nil {
+		return nil, nil, err
+	}
+	cur, ok := mustApp().module(currency.ModuleName)
+	if !ok {
+		return nil, nil, errors.New("no currency module")
+	}
+	layout := cur.(*currency.Module)
+	key := layout.BalanceKey(holder, NativeDenom)
+	value, err := sv.Reader(store.TS(h)).Get(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(value) == 0 {
+		return nil, nil, withCode(ExitNotFound, fmt.Errorf("%s held no %s on the subnet at height %d", holder, NativeDenom, h))
+	}
+	p, err := sv.Prove(store.TS(h), key)
+	if err != nil {
+		return nil, nil, withCode(ExitError, fmt.Errorf("prove at height %d (pruned?): %w", h, err))
+	}
+	if err := state.VerifyProof(root, key, value, p); err != nil {
+		return nil, nil, err
+	}
+	return value, p, nil
 }

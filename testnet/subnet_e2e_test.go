@@ -136,14 +136,28 @@ type subnetStatus struct {
 		} `json:"last"`
 		Checkpoints uint64 `json:"checkpoints"`
 		Locked      uint64 `json:"locked"`
+		Halted      bool   `json:"halted"`
 	} `json:"subnet"`
-	Verified string `json:"verified"`
+	ParentBlocksSince uint64 `json:"parent_blocks_since_checkpoint"`
+	Verified          string `json:"verified"`
 }
 
 func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	slow(t)
 	ctx := context.Background()
 	parent := newNet(t, netOpts{validators: 4})
+	// the parent lets holders escape a subnet silent for 15 blocks
+	for _, p := range parent.Procs {
+		path := filepath.Join(p.Node.Home, "genesis.json")
+		g, err := genesis.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.AppState["subnet"] = json.RawMessage(`{"params": {"min_collateral": 1000000, "power_reduction": 1000000, "escape_after": 15, "unbonding_blocks": 1000, "slash_bp": 10000}}`)
+		if err := g.Write(path); err != nil {
+			t.Fatal(err)
+		}
+	}
 	sub := newSubnetNet(t, 3, "garden-coop", subnetPeriod)
 	parent.start(ctx)
 	sub.start(ctx)
@@ -238,7 +252,7 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	missedTo := st.Subnet.Last.Height + 4*subnetPeriod
 	sub.waitHeight(ctx, 60*time.Second, missedTo+1, sub.Procs[0])
 	n0 := st.Subnet.Checkpoints
-	background(t, "relay-dave", append([]string{"subnet", "relay", "--subnet", "garden-coop", "--node", sub.Procs[2].Node.API,
+	relayD := background(t, "relay-dave", append([]string{"subnet", "relay", "--subnet", "garden-coop", "--node", sub.Procs[2].Node.API,
 		"--parent", papi, "--from", "dave", "--watch", "700ms"}, pk...)...)
 	st = waitFor("catch-up after the relayers stopped", 60*time.Second, func(s subnetStatus) bool { return s.Subnet.Checkpoints > n0 })
 	// the newest checkpoint may still be collecting signatures: the
@@ -290,6 +304,45 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	slices.Sort(lags)
 	t.Logf("checkpoint lag, subnet block to parent inclusion, over %d checkpoints: median %s, p95 %s, max %s",
 		len(lags), lags[len(lags)/2].Round(time.Millisecond), lags[(len(lags)*95+99)/100-1].Round(time.Millisecond), lags[len(lags)-1].Round(time.Millisecond))
+
+	// The way out: dave pays 5000 to a fresh holder on the subnet; once a
+	// checkpoint covers it the whole subnet stops. The parent keeps
+	// committing; after 15 silent blocks the holder's balance is proven
+	// from a stopped subnet node's store and paid on the parent.
+	fresh, err := chain.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := fresh.PubKey().Address()
+	mustDure(ctx, t, append([]string{"tx", "currency", "send", "--node", sapi, "--from", "dave", "--to", holder.String(), "--amount", "5000"}, sk...)...)
+	subAt, err := sub.Procs[0].Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = waitFor("a checkpoint after the payment", 60*time.Second, func(s subnetStatus) bool { return s.Subnet.Last.Height > subAt })
+	_ = relayD.Process.Kill()
+	if err := sub.StopAll(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	last := st.Subnet.Last.Height
+	st = waitFor("parent blocks past escape_after", 60*time.Second, func(s subnetStatus) bool {
+		return s.ParentBlocksSince > 15 && s.Subnet.Last.Height == last
+	})
+	escape := append([]string{"subnet", "escape", "--subnet", "garden-coop", "--data", sub.Procs[0].Node.Home, "--holder", holder.String(),
+		"--from", "carol", "--node", papi, "--parent", papi}, pk...)
+	out = mustDure(ctx, t, escape...)
+	if got := balanceOf(ctx, t, parent, holder); got != 5000 {
+		t.Fatalf("escaped holder has %d on the parent, want 5000\n%s", got, out)
+	}
+	if out, code := dure(ctx, t, escape...); code != 1 || !strings.Contains(out, "already escaped") {
+		t.Fatalf("second escape: exit %d\n%s", code, out)
+	}
+	st = status()
+	t.Logf("subnet stopped at checkpoint %d; after %d parent blocks the holder escaped with 5000 by a state proof; halted=%v",
+		last, st.ParentBlocksSince, st.Subnet.Halted)
+	if !st.Subnet.Halted {
+		t.Fatal("subnet not halted after an escape")
+	}
 }
 
 func demoAddr(t *testing.T, dir, name string) chain.Address {

@@ -55,7 +55,7 @@ func seedBodies(e *env) [][]byte {
 		e.msg(MsgEquivocate(c, Equivocate{Validator: v.PubKey().Address(), A: cp, SigA: Sign(c, e.gh, &cp, v).Sig, B: b, SigB: Sign(c, e.gh, &b, v).Sig})),
 		e.msg(MsgDeposit(c, coop, e.h.Addr(1), 10)),
 		e.msg(MsgRelease(c, Release{Subnet: coop, CheckpointHeight: 10, Msg: CrossMsg{Amount: 1}, Proof: chain.MerkleProof{Total: 1}})),
-		e.msg(MsgEscape(c, coop, []byte{0, 0, 0, 0, 0, 0, 0, 9}, state.Proof{SideNodes: [][]byte{make([]byte, 32)}})),
+		e.msg(MsgEscape(c, coop, e.h.Addr(3), []byte{0, 0, 0, 0, 0, 0, 0, 9}, state.Proof{SideNodes: [][]byte{make([]byte, 32)}})),
 		e.msg(MsgRefund(c, coop, 0)),
 		e.msg(MsgWithdraw(c, e.h.Addr(2), 5)),
 		e.msg(MsgEndorse(c, Endorse{Checkpoint: cp, GenesisHash: e.gh, PubKey: v.PubKey(), Sig: Sign(c, e.gh, &cp, v).Sig})),

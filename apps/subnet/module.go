@@ -684,7 +684,7 @@ func (m *Module) halt(ctx *chain.Context, kv chain.KVStore, s *Subnet) (bool, er
 	return true, ctx.Emit("subnet.halt", chain.Attr{Key: "subnet", Value: s.ID}, chain.Attr{Key: "last_checkpoint", Value: u64s(s.Last.Height)})
 }
 
-// escape pays the sender's balance on a halted subnet, proven against the
+// escape pays a holder's balance on a halted subnet, proven against the
 // last checkpointed state root. Once the first holder escapes, the subnet
 // is halted for good: a late checkpoint would spend the same balance twice.
 func (m *Module) escape(ctx *chain.Context, kv chain.KVStore, b *Escape) error {
@@ -706,10 +706,10 @@ func (m *Module) escape(ctx *chain.Context, kv chain.KVStore, b *Escape) error {
 	if s.Last.Height == 0 {
 		return invalid(fmt.Errorf("%w: the subnet never checkpointed; refund deposits instead", ErrNoCheckpoint))
 	}
-	if done, err := kv.Get(escKey(s.ID, ctx.Sender)); err != nil {
+	if done, err := kv.Get(escKey(s.ID, b.Holder)); err != nil {
 		return err
 	} else if done != nil {
-		return invalid(fmt.Errorf("%w: %s already escaped", ErrReleased, ctx.Sender))
+		return invalid(fmt.Errorf("%w: %s already escaped", ErrReleased, b.Holder))
 	}
 	denom, err := m.bank.NativeDenom(ctx)
 	if err != nil {
@@ -718,7 +718,7 @@ func (m *Module) escape(ctx *chain.Context, kv chain.KVStore, b *Escape) error {
 	if len(b.Value) == 0 {
 		return invalid(ErrBadAmount)
 	}
-	key := m.layout.BalanceKey(ctx.Sender, denom)
+	key := m.layout.BalanceKey(b.Holder, denom)
 	if err := state.VerifyProof(s.Last.StateRoot, key, b.Value, &b.Proof); err != nil {
 		return invalid(err)
 	}
@@ -729,13 +729,13 @@ func (m *Module) escape(ctx *chain.Context, kv chain.KVStore, b *Escape) error {
 	if amount == 0 {
 		return invalid(ErrBadAmount)
 	}
-	if err := m.payOut(ctx, kv, s, ctx.Sender, amount); err != nil {
+	if err := m.payOut(ctx, kv, s, b.Holder, amount); err != nil {
 		return err
 	}
-	if err := kv.Set(escKey(s.ID, ctx.Sender), marker); err != nil {
+	if err := kv.Set(escKey(s.ID, b.Holder), marker); err != nil {
 		return err
 	}
-	return ctx.Emit("subnet.escape", chain.Attr{Key: "subnet", Value: s.ID}, chain.Attr{Key: "holder", Value: ctx.Sender.String()},
+	return ctx.Emit("subnet.escape", chain.Attr{Key: "subnet", Value: s.ID}, chain.Attr{Key: "holder", Value: b.Holder.String()},
 		chain.Attr{Key: "amount", Value: u64s(amount)}, chain.Attr{Key: "state_root", Value: s.Last.StateRoot.String()})
 }
 

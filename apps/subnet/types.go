@@ -342,14 +342,16 @@ type Release struct {
 	Proof            chain.MerkleProof `json:"proof"`
 }
 
-// Escape withdraws the sender's balance on a halted subnet: Value is the
-// bank's stored balance under the last checkpointed state root, Proof its
-// state proof.
+// Escape withdraws Holder's balance on a halted subnet to Holder's
+// account on the parent: Value is the bank's stored balance under the last
+// checkpointed state root, Proof its state proof. Anyone may send it (and
+// pay its fee): the value goes only to Holder.
 type Escape struct {
-	_      struct{}    `cbor:",toarray"`
-	Subnet string      `json:"subnet"`
-	Value  []byte      `json:"value"`
-	Proof  state.Proof `json:"proof"`
+	_      struct{}      `cbor:",toarray"`
+	Subnet string        `json:"subnet"`
+	Holder chain.Address `json:"holder"`
+	Value  []byte        `json:"value"`
+	Proof  state.Proof   `json:"proof"`
 }
 
 // Refund returns a deposit a halted subnet never applied to its sender.
@@ -425,8 +427,8 @@ func MsgDeposit(c *chain.Codec, subnet string, to chain.Address, amount uint64) 
 func MsgRelease(c *chain.Codec, r Release) (chain.Msg, error) {
 	return chain.NewMsg(c, ModuleName, TypeRelease, r)
 }
-func MsgEscape(c *chain.Codec, subnet string, value []byte, p state.Proof) (chain.Msg, error) {
-	return chain.NewMsg(c, ModuleName, TypeEscape, Escape{Subnet: subnet, Value: value, Proof: p})
+func MsgEscape(c *chain.Codec, subnet string, holder chain.Address, value []byte, p state.Proof) (chain.Msg, error) {
+	return chain.NewMsg(c, ModuleName, TypeEscape, Escape{Subnet: subnet, Holder: holder, Value: value, Proof: p})
 }
 func MsgRefund(c *chain.Codec, subnet string, nonce uint64) (chain.Msg, error) {
 	return chain.NewMsg(c, ModuleName, TypeRefund, Refund{Subnet: subnet, Nonce: nonce})

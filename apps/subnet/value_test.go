@@ -145,8 +145,9 @@ func TestEscapeFromHaltedSubnet(t *testing.T) {
 
 	key := parent.cur.BalanceKey(dave, native)
 	value, proof := sub.h.Prove(key)
-	escape := func(sender int, v []byte) chain.TxResult {
-		return parent.deliver(sender, parent.msg(MsgEscape(parent.h.Codec(), coop, v, *proof)))
+	escape := func(holder int, v []byte) chain.TxResult {
+		// sent (and paid for) by key 6, paid to the holder
+		return parent.deliver(6, parent.msg(MsgEscape(parent.h.Codec(), coop, parent.h.Addr(holder), v, *proof)))
 	}
 	if res := escape(3, value); res.Code != chain.CodeInvalidMsg || !strings.Contains(res.Log, ErrNotHalted.Error()) {
 		t.Fatalf("escape while live: %d %s", res.Code, res.Log)
@@ -159,17 +160,17 @@ func TestEscapeFromHaltedSubnet(t *testing.T) {
 	before := parent.balance(dave)
 	for _, c := range []struct {
 		name   string
-		sender int
+		holder int
 		value  []byte
 		code   uint32
 		log    string
 	}{
 		{"inflated balance", 3, inflated, chain.CodeInvalidMsg, "does not hold the value"},
-		{"someone else's proof", 4, value, chain.CodeInvalidMsg, "does not hold the value"},
+		{"someone else's proof for erin", 4, value, chain.CodeInvalidMsg, "does not hold the value"},
 		{"dave", 3, value, chain.CodeOK, ""},
 		{"dave again", 3, value, chain.CodeInvalidMsg, ErrReleased.Error()},
 	} {
-		if res := escape(c.sender, c.value); res.Code != c.code || !strings.Contains(res.Log, c.log) {
+		if res := escape(c.holder, c.value); res.Code != c.code || !strings.Contains(res.Log, c.log) {
 			t.Errorf("%s: code %d (%s), want %d %q", c.name, res.Code, res.Log, c.code, c.log)
 		}
 	}
