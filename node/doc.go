@@ -30,7 +30,12 @@
 //	  main.go        root command, exit codes, strict argument checking
 //	  cmd_tx.go      dure tx <module> <msg>, built from chain.Describer
 //	  cmd_query.go   dure query …, module paths built from chain.Describer;
-//	                 every answer re-checked against proofs
+//	                 every answer re-checked against proofs (and by the
+//	                 module, when it verifies answers: subnet checkpoints)
+//	  cmd_subnet.go  dure subnet …: create/join through the subnet module's
+//	                 descriptions; sign, relay, release and escape, the
+//	                 client processes that move checkpoints and value
+//	                 between a subnet and its parent
 //	  cmd_init.go, cmd_start.go, cmd_keys.go, cmd_export.go,
 //	  cmd_testnet.go, cmd_bench.go, keyring.go
 //

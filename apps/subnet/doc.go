@@ -41,6 +41,18 @@
 // height signed by one member and burns slash_bp of its collateral; it is
 // tombstoned.
 //
+// # Collecting signatures (subnet)
+//
+// A subnet's own genesis sets params.checkpoint_period (K). At every
+// height that is a multiple of K, EndBlock snapshots the outbox (count and
+// root). Each validator then sends endorse: the checkpoint it signed, the
+// genesis hash it signed under, its key and signature; the module checks
+// the height is committed, the outbox is this chain's snapshot at that
+// height and the signature is the sender's own, and stores it. Any node
+// reads them with proofs (query "endorsements") and submits the
+// checkpoint: `dure subnet sign` and `dure subnet relay` do exactly this.
+// Whether a signer belongs to the registered set is the parent's to check.
+//
 // # Value across
 //
 // deposit locks native tokens in Escrow() for an account on the subnet
@@ -49,7 +61,8 @@
 // checkpoint, once. When a subnet has not checkpointed for its escape_after
 // parent blocks, escape pays a holder its native balance on the subnet,
 // proven (chain/state proof, key from the BalanceLayout) against the last
-// checkpointed state root, once per holder; refund returns deposits the
+// checkpointed state root, once per holder, to the holder's own address
+// (anyone may send it and pay its fee); refund returns deposits the
 // last checkpoint had not applied. The first escape or refund halts the
 // subnet for good. Every payout is bounded by the subnet's locked value.
 //
@@ -60,6 +73,9 @@
 //	"p"                         Params
 //	"o"                         Frontier (subnet side: outbox)
 //	"x/" nonce                  CrossMsg leaf (subnet side)
+//	"n/" height                 OutboxAt snapshot (subnet side)
+//	"K/" height hash            endorsed Checkpoint (subnet side)
+//	"k/" height hash addr       Endorsement (subnet side)
 //	"s/" id                     Subnet
 //	"m/" id 0 addr              Member
 //	"c/" id 0 height            Accepted checkpoint
