@@ -18,14 +18,17 @@ import (
 )
 
 // The subnet end-to-end test runs two networks of real processes: a parent
-// of four validators and a subnet of three (its own chain ID and genesis,
+// of four validators and a subnet of four (its own chain ID and genesis,
 // checkpoint period 5). The subnet is registered on the parent through the
 // CLI; each subnet validator runs `dure subnet sign --watch`, which records
 // its checkpoint signatures on the subnet chain; two relayers on the parent
-// side (`dure subnet relay --watch`) submit checkpoints. A withdrawal made
-// on the subnet is then released on the parent by its outbox proof, and a
-// checkpoint is verified by `dure subnet checkpoint`. One relayer is killed
-// on the way: the other keeps checkpoints landing.
+// side (`dure subnet relay --watch`) submit checkpoints. It checks, in
+// order: checkpoints land; a withdrawal made on the subnet is released on
+// the parent by its outbox proof, once; a relayer killed, checkpoints go
+// on; a subnet validator killed with its signer, checkpoints go on; every
+// relayer down for four periods, a fresh one catches up in one submission;
+// a checkpoint verified by the CLI; the lag figures; the whole subnet
+// stopped, a holder escapes on the parent by a state proof.
 
 const subnetPeriod = 5
 
@@ -158,7 +161,8 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sub := newSubnetNet(t, 3, "garden-coop", subnetPeriod)
+	// four subnet validators: Tendermint with three cannot lose one
+	sub := newSubnetNet(t, 4, "garden-coop", subnetPeriod)
 	parent.start(ctx)
 	sub.start(ctx)
 	papi, sapi := parent.Procs[0].Node.API, sub.Procs[0].Node.API
@@ -188,9 +192,10 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 		"--to", daveSub.String(), "--amount", "100000"}, pk...)...)
 
 	// Every subnet validator signs; two relayers submit.
+	var signers []*exec.Cmd
 	for i, p := range sub.Procs {
-		background(t, fmt.Sprintf("sign%d", i), "subnet", "sign", "--subnet", "garden-coop", "--node", p.Node.API, "--parent", papi,
-			"--from", "validator", "--home", p.Node.Home, "--keyring-backend", "test", "--watch", "500ms")
+		signers = append(signers, background(t, fmt.Sprintf("sign%d", i), "subnet", "sign", "--subnet", "garden-coop", "--node", p.Node.API, "--parent", papi,
+			"--from", "validator", "--home", p.Node.Home, "--keyring-backend", "test", "--watch", "500ms"))
 	}
 	relayA := background(t, "relay-alice", append([]string{"subnet", "relay", "--subnet", "garden-coop", "--node", sapi,
 		"--parent", papi, "--from", "bob", "--watch", "700ms"}, pk...)...)
@@ -242,6 +247,16 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	_ = relayA.Process.Kill()
 	was := st.Subnet.Last.Height
 	st = waitFor("checkpoints after a relayer died", 60*time.Second, func(s subnetStatus) bool { return s.Subnet.Last.Height >= was+8*subnetPeriod })
+
+	// A subnet validator dies with its signer: the other three carry 30 of
+	// 40, more than 2/3, and checkpoints go on.
+	_ = signers[3].Process.Kill()
+	if err := sub.Procs[3].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	was = st.Subnet.Last.Height
+	st = waitFor("checkpoints after a subnet validator died", 60*time.Second, func(s subnetStatus) bool { return s.Subnet.Last.Height >= was+3*subnetPeriod })
+	t.Logf("subnet validator 3 killed at checkpoint %d: checkpoints went on to %d", was, st.Subnet.Last.Height)
 
 	// Every relayer stops while the subnet goes on for four periods; a
 	// relayer started afresh catches up with one submission of the latest
