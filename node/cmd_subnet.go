@@ -268,8 +268,12 @@ func (f *subnetFlags) needs(c *cobra.Command) error {
 
 // parentView is the subnet's record on the parent, verified.
 func (f *subnetFlags) parentView(ctx context.Context) (subnet.Subnet, *chain.ValidatorSet, error) {
+	return parentView(ctx, f.parentClient(), f.id)
+}
+
+func parentView(ctx context.Context, parent *api.Client, id string) (subnet.Subnet, *chain.ValidatorSet, error) {
 	var s subnet.Subnet
-	if _, err := provenQuery(ctx, f.parentClient(), subnet.ModuleName, "subnet", map[string]string{"subnet": f.id}, &s); err != nil {
+	if _, err := provenQuery(ctx, parent, subnet.ModuleName, "subnet", map[string]string{"subnet": id}, &s); err != nil {
 		return s, nil, fmt.Errorf("parent: %w", err)
 	}
 	vs, err := chain.NewValidatorSet(s.Validators)
@@ -308,43 +312,13 @@ endorse transaction on the subnet. With --watch it does so every period.`,
 			if err != nil {
 				return err
 			}
-			signed := uint64(0)
+			ag := &subnetAgent{id: f.id, sub: f.client(g), parent: f.parentClient(), key: key, fee: f.fee}
 			return f.loop(c, g, func(ctx context.Context) (any, error) {
-				s, vs, err := f.parentView(ctx)
-				if err != nil {
-					return nil, err
+				out, err := ag.sign(ctx, height)
+				if out == nil && err == nil && f.watch == 0 {
+					return map[string]any{"signed": false, "reason": "nothing to sign: the parent has the latest checkpoint height, or it was signed"}, nil
 				}
-				if _, _, ok := vs.ByAddress(key.PubKey().Address()); !ok {
-					return nil, withCode(ExitError, fmt.Errorf("%s is not in %s's registered set", key.PubKey().Address(), f.id))
-				}
-				cl := f.client(g)
-				h := height
-				if h == 0 {
-					if h, err = latestCheckpointHeight(ctx, cl, s.Period); err != nil {
-						return nil, err
-					}
-				}
-				if h == 0 || h <= s.Last.Height || h <= signed {
-					if f.watch > 0 {
-						return nil, nil
-					}
-					return map[string]any{"signed": false, "reason": fmt.Sprintf("nothing to sign: latest checkpoint height %d, parent has %d", h, s.Last.Height)}, nil
-				}
-				cp, err := buildCheckpoint(ctx, cl, &s, vs, h)
-				if err != nil {
-					return nil, err
-				}
-				sig := subnet.Sign(chain.MustCodec(), s.GenesisHash, &cp, key)
-				msg, err := subnet.MsgEndorse(chain.MustCodec(), subnet.Endorse{Checkpoint: cp, GenesisHash: s.GenesisHash, PubKey: key.PubKey(), Sig: sig.Sig})
-				if err != nil {
-					return nil, err
-				}
-				res, err := submitSigned(ctx, cl, key, f.fee, msg)
-				if err != nil {
-					return nil, fmt.Errorf("endorse %d: %w", h, err)
-				}
-				signed = h
-				return map[string]any{"signed": true, "height": h, "hash": cp.Hash(chain.MustCodec()), "tx": res}, nil
+				return out, err
 			})
 		}}
 	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
@@ -399,37 +373,13 @@ checkpoints signed by the new set, and relay finds it the same way. With
 			if err != nil {
 				return err
 			}
+			ag := &subnetAgent{id: f.id, sub: f.client(g), parent: f.parentClient(), key: key, fee: f.fee}
 			return f.loop(c, g, func(ctx context.Context) (any, error) {
-				s, vs, err := f.parentView(ctx)
-				if err != nil {
-					return nil, err
+				out, err := ag.relay(ctx)
+				if out == nil && err == nil && f.watch == 0 {
+					return map[string]any{"submitted": false, "reason": "no checkpoint above the parent's last has signatures of >2/3 of the registered set"}, nil
 				}
-				top, err := latestCheckpointHeight(ctx, f.client(g), s.Period)
-				if err != nil {
-					return nil, err
-				}
-				for h := top; h > s.Last.Height && h > 0; h -= s.Period {
-					sc, ok, err := collect(ctx, f.client(g), &s, vs, h)
-					if err != nil {
-						return nil, err
-					}
-					if !ok {
-						continue
-					}
-					msg, err := subnet.MsgCheckpoint(chain.MustCodec(), sc)
-					if err != nil {
-						return nil, err
-					}
-					res, err := submitSigned(ctx, f.parentClient(), key, f.fee+uint64(len(sc.Sigs))*subnet.GasPerSignature/1000, msg)
-					if err != nil {
-						return nil, fmt.Errorf("submit checkpoint %d: %w", h, err)
-					}
-					return map[string]any{"submitted": true, "height": h, "skipped_to": h, "parent_last": s.Last.Height, "tx": res}, nil
-				}
-				if f.watch > 0 {
-					return nil, nil
-				}
-				return map[string]any{"submitted": false, "reason": fmt.Sprintf("no checkpoint above %d has signatures of >2/3 of the registered set", s.Last.Height)}, nil
+				return out, err
 			})
 		}}
 	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
@@ -608,11 +558,137 @@ func proveAtCheckpoint(home string, h uint64, root chain.Hash, holder chain.Addr
 		return nil, nil, withCode(ExitNotFound, fmt.Errorf("%s held no %s on the subnet at height %d", holder, NativeDenom, h))
 	}
 	p, err := sv.Prove(store.TS(h), key)
+	if errors.Is(err, state.ErrProofPruned) {
+		return nil, nil, withCode(ExitError, fmt.Errorf("this store no longer holds the trie of height %d, so it cannot prove a balance there "+
+			"(the state store keeps proofs for its last %d versions, and after a restart only from its last snapshot on): %w",
+			h, state.DefaultProofWindow, err))
+	}
 	if err != nil {
-		return nil, nil, withCode(ExitError, fmt.Errorf("prove at height %d (pruned?): %w", h, err))
+		return nil, nil, withCode(ExitError, fmt.Errorf("prove at height %d: %w", h, err))
 	}
 	if err := state.VerifyProof(root, key, value, p); err != nil {
 		return nil, nil, err
 	}
 	return value, p, nil
+}
+
+// subnetAgent signs and relays one subnet's checkpoints: what `dure
+// subnet sign|relay --watch` run, and what `dure start --subnet` runs
+// beside a subnet validator.
+type subnetAgent struct {
+	id          string
+	sub, parent *api.Client
+	key         chain.PrivKey
+	fee         uint64
+	signed      uint64 // highest height this agent endorsed
+}
+
+// sign endorses the checkpoint at height (0: the latest) on the subnet if
+// key is in the registered set and the parent lacks it; nil, nil when
+// there is nothing to do.
+func (a *subnetAgent) sign(ctx context.Context, height uint64) (any, error) {
+	s, vs, err := parentView(ctx, a.parent, a.id)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, ok := vs.ByAddress(a.key.PubKey().Address()); !ok {
+		return nil, withCode(ExitError, fmt.Errorf("%s is not in %s's registered set", a.key.PubKey().Address(), a.id))
+	}
+	h := height
+	if h == 0 {
+		if h, err = latestCheckpointHeight(ctx, a.sub, s.Period); err != nil {
+			return nil, err
+		}
+	}
+	if h == 0 || h <= s.Last.Height || h <= a.signed {
+		return nil, nil
+	}
+	cp, err := buildCheckpoint(ctx, a.sub, &s, vs, h)
+	if err != nil {
+		return nil, err
+	}
+	codec := chain.MustCodec()
+	sig := subnet.Sign(codec, s.GenesisHash, &cp, a.key)
+	msg, err := subnet.MsgEndorse(codec, subnet.Endorse{Checkpoint: cp, GenesisHash: s.GenesisHash, PubKey: a.key.PubKey(), Sig: sig.Sig})
+	if err != nil {
+		return nil, err
+	}
+	res, err := submitSigned(ctx, a.sub, a.key, a.fee, msg)
+	if err != nil {
+		return nil, fmt.Errorf("endorse %d: %w", h, err)
+	}
+	a.signed = h
+	return map[string]any{"signed": true, "height": h, "hash": cp.Hash(codec), "tx": res}, nil
+}
+
+// relay submits the newest checkpoint above the parent's last that has a
+// quorum of the registered set; nil, nil when there is none.
+func (a *subnetAgent) relay(ctx context.Context) (any, error) {
+	s, vs, err := parentView(ctx, a.parent, a.id)
+	if err != nil {
+		return nil, err
+	}
+	top, err := latestCheckpointHeight(ctx, a.sub, s.Period)
+	if err != nil {
+		return nil, err
+	}
+	for h := top; h > s.Last.Height && h > 0; h -= s.Period {
+		sc, ok, err := collect(ctx, a.sub, &s, vs, h)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		msg, err := subnet.MsgCheckpoint(chain.MustCodec(), sc)
+		if err != nil {
+			return nil, err
+		}
+		res, err := submitSigned(ctx, a.parent, a.key, a.fee+uint64(len(sc.Sigs))*subnet.GasPerSignature/1000, msg)
+		if err != nil {
+			return nil, fmt.Errorf("submit checkpoint %d: %w", h, err)
+		}
+		return map[string]any{"submitted": true, "height": h, "parent_last": s.Last.Height, "tx": res}, nil
+	}
+	return nil, nil
+}
+
+// subnetStart are `dure start`'s subnet flags.
+type subnetStart struct {
+	id, parent string
+	relay      bool
+	every      time.Duration
+	fee        uint64
+}
+
+// runSubnetAgent signs (and with relay, relays) a subnet's checkpoints
+// every interval until ctx ends, beside the node; failures are logged and
+// retried at the next tick.
+func runSubnetAgent(ctx context.Context, log *slog.Logger, ag *subnetAgent, relay bool, every time.Duration) {
+	t := time.NewTicker(max(every, 100*time.Millisecond))
+	defer t.Stop()
+	step := func(name string, fn func(context.Context) (any, error)) {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		out, err := fn(sctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("subnet "+name+" failed", "subnet", ag.id, "err", err)
+		case out != nil:
+			if m, ok := out.(map[string]any); ok {
+				log.Info("subnet "+name, "subnet", ag.id, "height", m["height"])
+			}
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		step("checkpoint signed", func(c context.Context) (any, error) { return ag.sign(c, 0) })
+		if relay {
+			step("checkpoint relayed", ag.relay)
+		}
+	}
 }
