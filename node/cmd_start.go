@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -114,12 +115,28 @@ type clientFlags struct {
 func (f *clientFlags) register(c *cobra.Command) {
 	c.PersistentFlags().StringVar(&f.node, "node", "", "API address of the node (default: [api] listen_addr of --home, else 127.0.0.1:26657)")
 	c.PersistentFlags().StringVarP(&f.output, "output", "o", "json", `output format: "json" or "text"`)
+	// Refused before anything is signed, sent or asked.
+	c.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if f.output != "json" && f.output != "text" {
+			return usageErr("-o %q: use \"json\" or \"text\"", f.output)
+		}
+		return nil
+	}
+}
+
+// print writes v as -o asks: indented JSON, or text lines of
+// "field.path  value".
+func (f *clientFlags) print(w io.Writer, v any) error {
+	if f.output == "text" {
+		return printText(w, v)
+	}
+	return printJSON(w, v)
 }
 
 func (f *clientFlags) client(g *globals) *api.Client {
 	addr := f.node
 	if addr == "" {
-		addr = keyringCfg(g.home).API.ListenAddr
+		addr = loadClientHome(g.home).cfg.API.ListenAddr
 	}
 	if addr == "" {
 		addr = "127.0.0.1:26657"

@@ -26,6 +26,9 @@ import (
 // provenQuery asks cl for a module query with proofs, verifies the header's
 // commit, every proof, and the answer recomputed over the proven values
 // alone, and decodes the answer into out. It returns the height proven at.
+// The commit is checked against the validator set the node reports (as
+// `dure query --trust-node`): these commands read two chains, and the
+// light client keeps trust for one home's chain only.
 func provenQuery(ctx context.Context, cl *api.Client, module, path string, kv map[string]string, out any) (uint64, error) {
 	mod, ok := mustApp().module(module)
 	if !ok {
@@ -42,7 +45,7 @@ func provenQuery(ctx context.Context, cl *api.Client, module, path string, kv ma
 	if res.Height == 0 {
 		return 0, withCode(ExitError, errors.New("the chain has no block yet"))
 	}
-	hdr, err := verifyHeader(ctx, cl, res.Height)
+	hdr, _, err := verifyHeaderTrustingNode(ctx, cl, res.Height)
 	if err != nil {
 		return 0, withCode(ExitError, fmt.Errorf("verification failed: %w", err))
 	}
@@ -330,7 +333,7 @@ endorse transaction on the subnet. With --watch it does so every period.`,
 // buildCheckpoint is the checkpoint of the subnet behind cl at height h.
 func buildCheckpoint(ctx context.Context, cl *api.Client, s *subnet.Subnet, registered *chain.ValidatorSet, h uint64) (subnet.Checkpoint, error) {
 	codec := chain.MustCodec()
-	hdr, err := verifyHeader(ctx, cl, h)
+	hdr, _, err := verifyHeaderTrustingNode(ctx, cl, h)
 	if err != nil {
 		return subnet.Checkpoint{}, fmt.Errorf("subnet block %d: %w", h, err)
 	}
