@@ -632,7 +632,7 @@ func (m *Module) release(ctx *chain.Context, kv chain.KVStore, b *Release) error
 		return invalid(fmt.Errorf("%w: %s at %d", ErrNoCheckpoint, s.ID, b.CheckpointHeight))
 	}
 	cp := &acc.Signed.Checkpoint
-	if b.Proof.Total != cp.MsgCount || b.Msg.Nonce != b.Proof.Index || cp.MsgCount > MaxProofLeaves {
+	if b.Proof.Total != cp.MsgCount || b.Msg.Nonce != b.Proof.Index {
 		return invalid(fmt.Errorf("%w: message %d of %d, checkpoint outbox has %d", chain.ErrBadProof, b.Proof.Index, b.Proof.Total, cp.MsgCount))
 	}
 	if err := b.Proof.Verify(cp.MsgRoot, m.msgBytes(&b.Msg)); err != nil {

@@ -29,8 +29,9 @@ const (
 	MaxIDLen        = 32
 	MaxSubnetVals   = 128 // validators in one subnet's set
 	GasPerSignature = 2000
-	// MaxProofLeaves bounds the outbox a release or the outbox-proof query
-	// may name, so a query stays cheap to re-run over proven state.
+	// MaxProofLeaves bounds the outbox the outbox-proof query builds a
+	// proof over (it reads every leaf), so it stays cheap to re-run over
+	// proven state. Releases themselves take proofs of any outbox size.
 	MaxProofLeaves = 1 << 16
 )
 
