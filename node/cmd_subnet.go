@@ -542,10 +542,12 @@ func proveAtCheckpoint(home string, h uint64, root chain.Hash, holder chain.Addr
 	if blk.Header.StateRoot != root {
 		return nil, nil, withCode(ExitError, fmt.Errorf("block %d of this store has state root %s, the checkpoint %s: another chain?", h, blk.Header.StateRoot, root))
 	}
-	head := st.Head()
-	sv, err := state.New(st.DB(), store.TS(head.Height), head.StateRoot)
+	// The state as of the checkpointed height: its snapshot and changesets
+	// read at that version (Badger keeps every version unless pruned), so
+	// the proof does not depend on the head's proof window.
+	sv, err := state.New(st.DB(), store.TS(h), root)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, withCode(ExitError, fmt.Errorf("open the state of height %d (pruned?): %w", h, err))
 	}
 	cur, ok := mustApp().module(currency.ModuleName)
 	if !ok {
