@@ -370,6 +370,14 @@ func (q *moduleQuery) command(m chain.Module) *cobra.Command {
 	return mc
 }
 
+// answerVerifier is a module's own check of a proven query answer, run
+// after the proofs (subnet: a checkpoint's signatures by its subnet's
+// registered set). It returns what it verified, or "" for paths it has
+// nothing to add to.
+type answerVerifier interface {
+	VerifyAnswer(path string, answer []byte) (string, error)
+}
+
 func argKind(f chain.Field) string {
 	if f.Kind == chain.FieldEnum {
 		return strings.Join(f.Enum, "|")
@@ -390,8 +398,12 @@ func (q *moduleQuery) pathCommand(m chain.Module, qd chain.QueryDesc) *cobra.Com
 	if args.Len() > 0 {
 		long += "\n\nArguments (--arg name=value; address values may be key names):" + args.String()
 	}
-	pc := &cobra.Command{Use: qd.Path, Short: qd.Short, Long: long, Example: indentExamples(qd.Examples), Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+	use := qd.Path
+	for _, a := range qd.Args {
+		use += " [" + a.Name + "]"
+	}
+	pc := &cobra.Command{Use: use, Short: qd.Short, Long: long, Example: indentExamples(qd.Examples), Args: cobra.MaximumNArgs(len(qd.Args)),
+		RunE: func(c *cobra.Command, pos []string) error {
 			raw := map[string]string{}
 			for _, a := range qargs {
 				k, v, ok := strings.Cut(a, "=")
@@ -399,6 +411,14 @@ func (q *moduleQuery) pathCommand(m chain.Module, qd chain.QueryDesc) *cobra.Com
 					return usageErr("--arg %q: want key=value", a)
 				}
 				raw[k] = v
+			}
+			// positional arguments fill the query's arguments in order
+			for i, v := range pos {
+				name := qd.Args[i].Name
+				if _, dup := raw[name]; dup {
+					return usageErr("%s given both as argument %d and as --arg", name, i+1)
+				}
+				raw[name] = v
 			}
 			for _, a := range qd.Args {
 				if v, ok := raw[a.Name]; ok && a.Kind == chain.FieldAddress && v != "" {
@@ -456,6 +476,19 @@ func (q *moduleQuery) run(c *cobra.Command, mod chain.Module, path string, kv ma
 		}
 		out["result"] = local
 		out["verified"] = fmt.Sprintf("result recomputed locally from %d state values proven against block %d; commit %s", len(res.Proofs), res.Height, v.how())
+		if av, ok := mod.(answerVerifier); ok {
+			raw, err := json.Marshal(local)
+			if err != nil {
+				return err
+			}
+			msg, err := av.VerifyAnswer(path, raw)
+			if err != nil {
+				return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
+			}
+			if msg != "" {
+				out["verified"] = out["verified"].(string) + "; " + msg
+			}
+		}
 	}
 	return q.f.print(q.g.stdout, out)
 }
