@@ -64,7 +64,7 @@ func TestStateSyncJoin(t *testing.T) {
 	blocks := stateSyncBlocks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+time.Duration(blocks)*200*time.Millisecond)
 	defer cancel()
-	n := newNet(t, netOpts{heartbeat: 50 * time.Millisecond, spare: 2})
+	n := newNet(t, netOpts{heartbeat: 50 * time.Millisecond, spare: 3})
 	// node0 serves forged snapshots and offers the highest height, so the
 	// joiner tries it first: it must be refused and another peer used.
 	liar := n.Procs[0]
@@ -127,6 +127,33 @@ func TestStateSyncJoin(t *testing.T) {
 	if bal.Amount == 0 {
 		t.Fatalf("joiner's proven balance of %s is 0", n.wallets[0].name)
 	}
+	// A third joiner trusts a checkpoint (height:block_id) instead of genesis.
+	cpH := blocks / 2
+	cp, err := vals[1].Client.Block(ctx, cpH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := n.addFullNode(len(vals) + 2)
+	path := filepath.Join(third.Node.Home, config.FileName)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.StateSync.Enable = "on"
+	cfg.StateSync.TrustCheckpoint = fmt.Sprintf("%d:%s", cpH, cp.ID)
+	if err := config.Write(path, cfg); err != nil {
+		t.Fatal(err)
+	}
+	n.timeToHead(ctx, third, vals, 2*time.Minute)
+	logb, err = os.ReadFile(filepath.Join(third.Node.Home, "node.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "trust=\"checkpoint " + cfg.StateSync.TrustCheckpoint + "\""; !strings.Contains(string(logb), want) ||
+		!strings.Contains(string(logb), "state sync: done") {
+		t.Fatalf("checkpoint joiner's log lacks %s / state sync: done:\n%s", want, logb)
+	}
+
 	t.Logf("chain of %d blocks (heartbeat 50ms, 4 validators): block replay to %d took %s; state sync to %d took %s (%.1fx faster)",
 		replayHead, replayHead, replayTook.Round(time.Millisecond), ssHead, ssTook.Round(time.Millisecond),
 		float64(replayTook)/float64(ssTook))
