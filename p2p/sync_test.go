@@ -3,6 +3,8 @@ package p2p
 import (
 	"context"
 	"errors"
+	"math"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -160,5 +162,65 @@ func TestSyncerNoUsablePeers(t *testing.T) {
 	rep, err = client.NewSyncer(checkItem).Run(ctx, 101)
 	if err != nil || rep.Applied != 0 {
 		t.Fatalf("up-to-date sync: %v, %+v", err, rep)
+	}
+}
+
+// A peer that claims an absurd head (here the largest height there is)
+// must cost the syncer no more than an honest one: the ranges it could
+// serve are planned as they come into the lookahead window, not all up
+// front (which never ended for a head of 2^64-1: it ran out of memory).
+// The honest peer's blocks are applied and the liar ends up bad.
+func TestSyncerPeerLyingAboutHead(t *testing.T) {
+	client, srv := syncCluster(t, &memBlocks{head: 300}, &memBlocks{head: math.MaxUint64, corrupt: true})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var applied []uint64
+	sy := client.NewSyncer(func(it SyncItem) error {
+		if err := checkItem(it); err != nil {
+			return err
+		}
+		applied = append(applied, it.Height)
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := sy.Run(ctx, 1)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrNoPeers) {
+		t.Fatalf("err %v, want ErrNoPeers once only the liar claims more (report %+v)", err, rep)
+	}
+	wantHeights(t, applied, 300)
+	if rep.Target != math.MaxUint64 || !slices.Contains(rep.BadPeers, srv[1].ID()) || slices.Contains(rep.BadPeers, srv[0].ID()) {
+		t.Fatalf("report %+v; want the liar %s bad, the honest %s not", rep, srv[1].ID(), srv[0].ID())
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+		t.Fatalf("sync allocated %d MiB against a lying head", grew>>20)
+	}
+}
+
+// A peer claiming a higher head than everyone else (a liar, or just one
+// block ahead and then gone) must not keep the others from serving the
+// blocks below their own heads: ranges were cut at the highest head, so
+// the last partial range was never asked of the honest peer and the node
+// stayed up to 63 blocks behind after every run.
+func TestSyncerFetchesTailBelowAHigherHead(t *testing.T) {
+	client, srv := syncCluster(t, &memBlocks{head: 300}, &memBlocks{head: 10_000, corrupt: true})
+	var applied []uint64
+	sy := client.NewSyncer(func(it SyncItem) error {
+		if err := checkItem(it); err != nil {
+			return err
+		}
+		applied = append(applied, it.Height)
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := sy.Run(ctx, 1)
+	if !errors.Is(err, ErrNoPeers) || rep.Next != 301 {
+		t.Fatalf("err %v, report %+v; want ErrNoPeers at 301", err, rep)
+	}
+	wantHeights(t, applied, 300)
+	if !slices.Equal(rep.BadPeers, []peer.ID{srv[1].ID()}) {
+		t.Fatalf("bad peers %v, want only the liar %s", rep.BadPeers, srv[1].ID())
 	}
 }

@@ -66,10 +66,11 @@ func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (Sy
 	if rep.Target < from {
 		return rep, nil
 	}
+	// Ranges are planned as they enter the lookahead window: a head is
+	// only a peer's word, and planning all of from..Target up front let
+	// one peer claiming 2^64-1 make the node allocate without end.
 	var pending []syncRange
-	for f := from; f <= rep.Target; f += MaxSyncRange {
-		pending = append(pending, syncRange{f, min(f+MaxSyncRange-1, rep.Target)})
-	}
+	planned, planDone := from, false // next height to plan; all planned
 	order := make([]peer.ID, 0, len(heads))
 	for p := range heads {
 		order = append(order, p)
@@ -100,19 +101,36 @@ func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (Sy
 	}
 
 	for rep.Next <= rep.Target {
+		for !planDone && planned-rep.Next < limit {
+			to := rep.Target
+			if rep.Target-planned >= MaxSyncRange {
+				to = planned + MaxSyncRange - 1
+			}
+			pending = append(pending, syncRange{planned, to})
+			planned, planDone = to+1, to == rep.Target
+		}
 		// Hand out ranges to idle peers that have them.
 		for _, p := range order {
 			if bad[p] || busy[p] {
 				continue
 			}
 			i := slices.IndexFunc(pending, func(r syncRange) bool {
-				return r.to <= heads[p] && r.from < rep.Next+limit
+				return r.from <= heads[p] && r.from-rep.Next < limit
 			})
 			if i < 0 {
 				continue
 			}
 			r := pending[i]
-			pending = slices.Delete(pending, i, i+1)
+			if r.to > heads[p] {
+				// The peer has the start of the range: fetch that, leave the
+				// rest for peers further ahead. Otherwise a higher head (a
+				// liar's, or a peer just a block ahead) kept everyone else
+				// from serving the last blocks below their own heads.
+				pending[i].from = heads[p] + 1
+				r.to = heads[p]
+			} else {
+				pending = slices.Delete(pending, i, i+1)
+			}
 			busy[p] = true
 			inflight++
 			wg.Add(1)
