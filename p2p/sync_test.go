@@ -1,14 +1,19 @@
 package p2p
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -223,4 +228,92 @@ func TestSyncerFetchesTailBelowAHigherHead(t *testing.T) {
 	if !slices.Equal(rep.BadPeers, []peer.ID{srv[1].ID()}) {
 		t.Fatalf("bad peers %v, want only the liar %s", rep.BadPeers, srv[1].ID())
 	}
+}
+
+// bigBlocks serves blocks of size bytes, the first 8 bytes the height.
+type bigBlocks struct {
+	head uint64
+	size int
+}
+
+func (b *bigBlocks) Head() uint64 { return b.head }
+
+func (b *bigBlocks) BlockAndCommit(h uint64) ([]byte, []byte, error) {
+	blk := make([]byte, b.size)
+	binary.BigEndian.PutUint64(blk, h)
+	return blk, fakeCommit(h), nil
+}
+
+// A sync server that answers one request with 64 items of 16 MiB each (a
+// gigabyte, every frame within the per-item bound) made the client buffer
+// all of it before a single item was verified. The client now stops at
+// MaxSyncResponseBytes and drops the peer.
+func TestFetchBlocksBoundsResponseBytes(t *testing.T) {
+	client := newTestNode(t, "dure-sync")
+	evil := newTestNode(t, "dure-sync")
+	const item = 16 << 20
+	blk := make([]byte, item)
+	var sent atomic.Int64
+	evil.host.SetStreamHandler(SyncProtocol("dure-sync"), func(s network.Stream) {
+		defer s.Close()
+		_ = s.SetDeadline(time.Now().Add(20 * time.Second))
+		req, err := readFrame(bufio.NewReader(s), maxRequestFrame)
+		if err != nil {
+			_ = s.Reset()
+			return
+		}
+		from, to, _ := decodeSyncRequest(req)
+		for h := from; h <= to; h++ {
+			if writeFrame(s, encodeSyncItem(SyncItem{Height: h, Block: blk, Commit: fakeCommit(h)})) != nil {
+				return
+			}
+			sent.Add(1)
+		}
+	})
+	if err := client.Connect(context.Background(), evil.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	items, err := client.FetchBlocks(context.Background(), evil.ID(), 1, 64)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("err %v after %d items, want ErrMessageTooLarge", err, len(items))
+	}
+	if len(items) > MaxSyncResponseBytes/item+1 {
+		t.Fatalf("kept %d items of %d MiB, budget %d MiB", len(items), item>>20, MaxSyncResponseBytes>>20)
+	}
+	// Both ends are in this process; the server reuses one buffer.
+	grew := (after.TotalAlloc - before.TotalAlloc) >> 20
+	t.Logf("client kept %d items; server wrote %d; %d MiB allocated", len(items), sent.Load(), grew)
+	if grew > 3*MaxSyncResponseBytes>>20 {
+		t.Fatalf("fetch allocated %d MiB, budget %d MiB", grew, MaxSyncResponseBytes>>20)
+	}
+}
+
+// An honest server stops at MaxSyncResponseBytes; the syncer keeps the
+// items that came and asks again for the rest, without marking it bad.
+func TestSyncerLargeBlocksAcrossResponses(t *testing.T) {
+	const size = 9 << 20
+	client := newTestNode(t, "dure-sync")
+	srcNode := newTestNode(t, "dure-sync", withBlocks(&bigBlocks{head: 20, size: size}))
+	if err := client.Connect(context.Background(), srcNode.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	var applied []uint64
+	sy := client.NewSyncer(func(it SyncItem) error {
+		if len(it.Block) != size || binary.BigEndian.Uint64(it.Block) != it.Height {
+			return fmt.Errorf("height %d: wrong block", it.Height)
+		}
+		applied = append(applied, it.Height)
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep, err := sy.RunPeers(ctx, 1, []peer.ID{srcNode.ID()})
+	if err != nil || len(rep.BadPeers) != 0 {
+		t.Fatalf("sync: %v, report %+v", err, rep)
+	}
+	wantHeights(t, applied, 20)
 }

@@ -151,8 +151,13 @@ func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (Sy
 		}
 		inflight--
 		busy[res.p] = false
-		if res.err == nil && uint64(len(res.items)) != res.r.to-res.r.from+1 {
-			res.err = fmt.Errorf("%w: %d of %d items", ErrMalformed, len(res.items), res.r.to-res.r.from+1)
+		if n := uint64(len(res.items)); res.err == nil && n == 0 {
+			res.err = fmt.Errorf("%w: 0 of %d items", ErrMalformed, res.r.to-res.r.from+1)
+		} else if res.err == nil && n < res.r.to-res.r.from+1 {
+			// Cut short at MaxSyncResponseBytes: keep what came, ask
+			// again for the rest.
+			requeue(syncRange{res.r.from + n, res.r.to})
+			res.r.to = res.r.from + n - 1
 		}
 		if res.err != nil {
 			s.n.log.Debug("p2p: sync fetch failed", "peer", res.p, "from", res.r.from, "to", res.r.to, "err", res.err)
