@@ -139,12 +139,23 @@ func (s *Server) readTx(r *http.Request) ([]byte, error) {
 	return req.Tx, nil
 }
 
+// bodyReadTimeout bounds reading a request body: without it a client
+// sending a byte at a time held its connection (and API slot) forever.
+const bodyReadTimeout = 10 * time.Second
+
 func (s *Server) submitTx(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	raw, err := s.readTx(r)
 	if err != nil {
+		// The deadline stays: the server drains what is left of the body
+		// after we answer, and must not wait on a slow one for that.
 		writeError(w, err)
 		return
 	}
+	// Cleared once the whole body is in: wait=commit outlives it, and the
+	// server's read of the next request sets its own.
+	_ = rc.SetReadDeadline(time.Time{})
 	id, err := s.b.SubmitTx(r.Context(), raw)
 	if err != nil {
 		writeError(w, err)
