@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"runtime"
 	"slices"
@@ -316,4 +317,42 @@ func TestSyncerLargeBlocksAcrossResponses(t *testing.T) {
 		t.Fatalf("sync: %v, report %+v", err, rep)
 	}
 	wantHeights(t, applied, 20)
+}
+
+// A peer that claims a high head and then never answers a sync request
+// held a run for the whole sync timeout; it is dropped, and later runs
+// (the driver starts one every few seconds while peers are ahead) leave
+// it out instead of waiting on it again.
+func TestSyncerRemembersBadPeersAcrossRuns(t *testing.T) {
+	client, srv := syncCluster(t, &memBlocks{head: 300}, &memBlocks{head: 10_000})
+	var asked atomic.Int64
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	srv[1].host.SetStreamHandler(SyncProtocol("dure-sync"), func(s network.Stream) {
+		asked.Add(1)
+		_, _ = io.Copy(io.Discard, s)
+		select { // never answers; the client gives up after its sync timeout
+		case <-done:
+		case <-time.After(30 * time.Second):
+		}
+		_ = s.Reset()
+	})
+	run := func() (SyncReport, time.Duration) {
+		sy := client.NewSyncer(checkItem)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		start := time.Now()
+		rep, _ := sy.Run(ctx, 1)
+		return rep, time.Since(start)
+	}
+	rep, took := run()
+	if rep.Next != 301 || !slices.Contains(rep.BadPeers, srv[1].ID()) || asked.Load() == 0 {
+		t.Fatalf("first run: %+v after %v (liar asked %d times)", rep, took, asked.Load())
+	}
+	before := asked.Load()
+	rep2, took2 := run()
+	t.Logf("first run %v, second %v", took.Round(time.Millisecond), took2.Round(time.Millisecond))
+	if rep2.Next != 301 || asked.Load() != before {
+		t.Fatalf("second run: %+v after %v; the silent peer was asked %d more times", rep2, took2, asked.Load()-before)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -53,13 +54,57 @@ type fetchResult struct {
 	err   error
 }
 
+// badSyncFor is how long a peer that failed a fetch or served a rejected
+// item is left out of later runs (while other peers remain): one that
+// claims a high head and then never answers otherwise held every run
+// for the whole sync timeout, and the catch-ups that gossip from nodes
+// ahead trigger every few seconds.
+const badSyncFor = 2 * time.Minute
+
+// syncBadBook remembers the peers dropped by recent runs.
+type syncBadBook struct {
+	mu sync.Mutex
+	m  map[peer.ID]time.Time
+}
+
+func (b *syncBadBook) mark(p peer.ID, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[peer.ID]time.Time{}
+	}
+	for q, t := range b.m {
+		if now.Sub(t) > badSyncFor {
+			delete(b.m, q)
+		}
+	}
+	b.m[p] = now
+}
+
+// usable returns the peers not dropped within badSyncFor, or all of them
+// when that leaves none.
+func (b *syncBadBook) usable(peers []peer.ID, now time.Time) []peer.ID {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []peer.ID
+	for _, p := range peers {
+		if t, ok := b.m[p]; !ok || now.Sub(t) > badSyncFor {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return peers
+	}
+	return out
+}
+
 // RunPeers is Run restricted to the given peers.
 func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (SyncReport, error) {
 	if from == 0 {
 		from = 1
 	}
 	rep := SyncReport{Next: from}
-	heads := s.heads(ctx, peers)
+	heads := s.heads(ctx, s.n.syncBad.usable(peers, time.Now()))
 	for _, h := range heads {
 		rep.Target = max(rep.Target, h)
 	}
@@ -91,6 +136,7 @@ func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (Sy
 		if !bad[p] {
 			bad[p] = true
 			rep.BadPeers = append(rep.BadPeers, p)
+			s.n.syncBad.mark(p, time.Now())
 		}
 	}
 	requeue := func(r syncRange) {
