@@ -33,7 +33,7 @@
 // # Gossip
 //
 // Every topic has a validator: the message size is checked first (tx
-// batches 1 MiB, blocks and consensus chain.MaxBlockBytes, evidence 1 MiB),
+// batches 1 MiB, blocks chain.MaxBlockBytes, consensus MaxConsensusBytes (1 MiB), evidence 1 MiB),
 // then the node's function answers Accept, Reject or Ignore. Reject counts
 // as an invalid delivery in the sender's gossipsub score (weight -100 per
 // squared count), so a handful of bad messages takes a peer below
