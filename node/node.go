@@ -60,6 +60,9 @@ type Node struct {
 	allowNoSignState bool
 
 	inbox chan any // events for the driver goroutine
+	// unpaid counts, per forwarding peer, gossiped txs whose signature
+	// was checked and whose fee the sender cannot pay (gossip.go).
+	unpaid unpaidBudget
 
 	// view is what the API reads; the driver updates it after each commit.
 	mu        sync.RWMutex
@@ -77,9 +80,6 @@ type Node struct {
 	missedTotal   map[chain.Address]uint64 // under mu: commits missed per validator since start
 
 	evidence *evidencePool
-	// unpaid counts, per forwarding peer, gossiped txs whose signature
-	// was checked and whose fee the sender cannot pay (gossip.go).
-	unpaid unpaidBudget
 
 	// execNanosPerTx is the moving average of execution cost per tx,
 	// which sizes the blocks this node proposes.
