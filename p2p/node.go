@@ -79,6 +79,7 @@ type Node struct {
 	ipBook     *ipBook
 	batcher    *txBatcher
 	snapSem    chan struct{} // bounds snapshot streams served at once
+	syncBad    syncBadBook   // peers dropped by recent sync runs (syncer.go)
 
 	txsPublished atomic.Uint64
 	txsReceived  atomic.Uint64
