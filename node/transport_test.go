@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/dure-network/dure/apps/currency"
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/node/config"
 	"github.com/dure-network/dure/node/keystore"
 	"github.com/dure-network/dure/p2p"
 )
@@ -121,6 +123,13 @@ func (p hubPort) Sync(ctx context.Context, from uint64, apply func(p2p.SyncItem)
 // payer account holds 1,000,000 of the native denom.
 func hubNet(t *testing.T, loss float64) (h *hub, keys []chain.PrivKey, payer chain.PrivKey, ctx context.Context) {
 	t.Helper()
+	return hubNetOn(t, loss, systemClock{}, nil)
+}
+
+// hubNetOn is hubNet with the drivers on clk, and tune applied to each
+// node's configuration after the hub's short timeouts.
+func hubNetOn(t *testing.T, loss float64, clk clock, tune func(*config.Config)) (h *hub, keys []chain.PrivKey, payer chain.PrivKey, ctx context.Context) {
+	t.Helper()
 	const vals = 4
 	var nodesCfg []struct {
 		home string
@@ -159,10 +168,13 @@ func hubNet(t *testing.T, loss float64) (h *hub, keys []chain.PrivKey, payer cha
 		}
 		cfg.Consensus.TimeoutPropose, cfg.Consensus.TimeoutPrevote, cfg.Consensus.TimeoutPrecommit = "400ms", "200ms", "200ms"
 		cfg.Consensus.TimeoutDelta, cfg.Consensus.TimeoutCommit, cfg.Consensus.HeartbeatInterval = "200ms", "10ms", "100ms"
+		if tune != nil {
+			tune(&cfg)
+		}
 		if err := gen.Write(cfg.GenesisPath()); err != nil {
 			t.Fatal(err)
 		}
-		n, err := Open(ctx, cfg, slog.New(slog.DiscardHandler), nc.key)
+		n, err := Open(ctx, cfg, slog.New(slog.DiscardHandler), nc.key, withClock(clk))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,18 +298,38 @@ func TestCommitsCarryEverySignature(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-validator run: skipped with -short")
 	}
-	h, _, _, ctx := hubNet(t, 0)
+	// The drivers run on a clock only the test moves, with a heartbeat of
+	// a minute and round timeouts of an hour: a height starts when the test
+	// advances the clock by a heartbeat, no round times out, and the late
+	// precommits are in every inbox before the commit pause ends.
+	const heartbeat = time.Minute
+	clk := newFakeClock(time.Now())
+	h, _, _, ctx := hubNetOn(t, 0, clk, func(c *config.Config) {
+		c.Consensus.TimeoutPropose, c.Consensus.TimeoutPrevote, c.Consensus.TimeoutPrecommit = "1h", "1h", "1h"
+		c.Consensus.HeartbeatInterval = config.Duration(heartbeat.String())
+	})
 	const top = 12
-	for i, n := range h.nodes {
-		for n.headHeight() < top {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("node %d stuck at height %d", i, n.headHeight())
-			case <-time.After(50 * time.Millisecond):
-			}
+	start, t0 := clk.Now(), time.Now()
+	if err := h.runOnClock(ctx, clk, heartbeat, top); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d heights in %s, %s on the driver clock", top, time.Since(t0).Round(time.Millisecond), clk.Now().Sub(start))
+	n := h.nodes[0]
+	// Heights were gated by the injected clock: each heartbeat block is
+	// at least a heartbeat after its parent, on that clock.
+	for height := uint64(2); height <= top; height++ {
+		b, err := n.store.Block(height)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := n.store.Block(height - 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gap := time.Duration(b.Header.Time - p.Header.Time); gap < heartbeat {
+			t.Errorf("block %d made %s after its parent, before the heartbeat (%s)", height, gap, heartbeat)
 		}
 	}
-	n := h.nodes[0]
 	full := 0
 	for height := uint64(3); height <= top; height++ {
 		b, err := n.store.Block(height)
@@ -319,5 +351,45 @@ func TestCommitsCarryEverySignature(t *testing.T) {
 	}
 	if st.Signatures == nil || st.Signatures.Validators != 4 || st.Signatures.Height == 0 {
 		t.Fatalf("status signatures: %+v", st.Signatures)
+	}
+}
+
+// runOnClock moves clk by step each time all nodes have committed the same
+// height (they then wait for the heartbeat on the clock), until every node
+// has committed top. If nothing is committed for a while after a move (a
+// driver read the clock just before it moved, and its commit pause now
+// ends on the clock too), the clock moves again: that only spaces the
+// blocks further apart on the clock.
+func (h *hub) runOnClock(ctx context.Context, clk *fakeClock, step time.Duration, top uint64) error {
+	moved, idle := false, 0 // moved: since the last commit
+	for {
+		low, high, lowest := ^uint64(0), uint64(0), h.nodes[0]
+		for _, n := range h.nodes {
+			if hh := n.headHeight(); hh < low {
+				low, lowest = hh, n
+			}
+			high = max(high, n.headHeight())
+		}
+		if low >= top {
+			return nil
+		}
+		if low == high && !moved {
+			clk.Advance(step)
+			moved, idle = true, 0
+		}
+		lowest.mu.RLock()
+		ch := lowest.headCh
+		lowest.mu.RUnlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("heights %d..%d of %d when the test ran out of time: %w", low, high, top, ctx.Err())
+		case <-ch:
+			moved = false
+		case <-time.After(100 * time.Millisecond):
+			if idle++; low == high || idle >= 5 {
+				clk.Advance(step)
+				idle = 0
+			}
+		}
 	}
 }
