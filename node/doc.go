@@ -12,7 +12,8 @@
 //	                 genesis generation for init and testnet
 //	  transport.go   the driver's seam to the network; gossipTransport
 //	  backend.go     api.Backend over the node (status, txs, blocks,
-//	                 accounts, validators, module queries with proofs)
+//	                 accounts, validators, module queries with proofs,
+//	                 the module list with each module's description)
 //	  apijson.go     snake_case JSON forms of consensus and p2p values
 //	  metrics.go     Prometheus series; log.go the slog logger
 //
