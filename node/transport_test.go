@@ -26,6 +26,9 @@ type hub struct {
 	rng   *rand.Rand
 	loss  float64
 	ctx   context.Context
+	// frozenSync makes every peer a frozen one for block sync: Sync
+	// answers nothing until its context ends.
+	frozenSync bool
 }
 
 type hubPort struct {
@@ -96,6 +99,10 @@ func (p hubPort) PeerCount() int { return len(p.h.nodes) - 1 }
 
 // Sync serves committed blocks from the peer with the highest head.
 func (p hubPort) Sync(ctx context.Context, from uint64, apply func(p2p.SyncItem) error) (p2p.SyncReport, error) {
+	if p.h.frozenSync {
+		<-ctx.Done()
+		return p2p.SyncReport{Next: from}, ctx.Err()
+	}
 	var best *Node
 	p.each(func(n *Node) {
 		if best == nil || (blockSource{n}).Head() > (blockSource{best}).Head() {
@@ -130,6 +137,12 @@ func hubNet(t *testing.T, loss float64) (h *hub, keys []chain.PrivKey, payer cha
 // node's configuration after the hub's short timeouts.
 func hubNetOn(t *testing.T, loss float64, clk clock, tune func(*config.Config)) (h *hub, keys []chain.PrivKey, payer chain.PrivKey, ctx context.Context) {
 	t.Helper()
+	return hubNetWith(t, &hub{loss: loss}, clk, tune)
+}
+
+// hubNetWith starts the nodes on h (its loss and sync behaviour set).
+func hubNetWith(t *testing.T, h *hub, clk clock, tune func(*config.Config)) (_ *hub, keys []chain.PrivKey, payer chain.PrivKey, ctx context.Context) {
+	t.Helper()
 	const vals = 4
 	var nodesCfg []struct {
 		home string
@@ -159,7 +172,7 @@ func hubNetOn(t *testing.T, loss float64, clk clock, tune func(*config.Config)) 
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	h = &hub{rng: rand.New(rand.NewPCG(7, 7)), loss: loss, ctx: ctx}
+	h.rng, h.ctx = rand.New(rand.NewPCG(7, 7)), ctx
 	var wg sync.WaitGroup
 	for i, nc := range nodesCfg {
 		cfg, err := loadConfig(nc.home)
@@ -390,6 +403,39 @@ func (h *hub) runOnClock(ctx context.Context, clk *fakeClock, step time.Duration
 				clk.Advance(step)
 				idle = 0
 			}
+		}
+	}
+}
+
+// Block sync never holds consensus up: with bootstrap peers configured
+// every node starts a catch-up at once, and here every peer is frozen for
+// sync (it never answers), yet the four validators keep committing while
+// those catch-ups hang. Before sync was one path, start-up sync ran on the
+// driver goroutine and such a peer held a node's consensus until it
+// answered.
+func TestFrozenSyncPeerDoesNotHoldConsensus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-validator run: skipped with -short")
+	}
+	h, _, _, ctx := hubNetWith(t, &hub{frozenSync: true}, systemClock{}, func(c *config.Config) {
+		c.P2P.BootstrapPeers = []string{"/ip4/127.0.0.1/tcp/1/p2p/hub"}
+	})
+	const top = 5
+	for i, n := range h.nodes {
+		for n.headHeight() < top {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("node %d stuck at height %d while its block sync hangs", i, n.headHeight())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	for i, n := range h.nodes {
+		n.mu.RLock()
+		syncing := n.syncing
+		n.mu.RUnlock()
+		if !syncing {
+			t.Errorf("node %d: no catch-up running (the start-up sync never started)", i)
 		}
 	}
 }
