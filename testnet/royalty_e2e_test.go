@@ -49,13 +49,21 @@ func (n *e2eNet) tx(ctx context.Context, p *Proc, args ...string) {
 	}
 }
 
-// txRefused runs `dure tx …` and requires exit 1 with want in the log.
+// txRefused runs `dure tx …` and requires exit 1 (refused by the chain)
+// with want in the log.
 func (n *e2eNet) txRefused(ctx context.Context, p *Proc, want string, args ...string) {
+	n.t.Helper()
+	n.txRefusedCode(ctx, p, 1, want, args...)
+}
+
+// txRefusedCode is txRefused for a given exit code: 2 is a refusal by the
+// CLI's local checks, before anything is signed or sent.
+func (n *e2eNet) txRefusedCode(ctx context.Context, p *Proc, wantCode int, want string, args ...string) {
 	n.t.Helper()
 	n.caughtUp(ctx, p)
 	out, code := n.cli(ctx, p, append([]string{"tx"}, args...)...)
-	if code != 1 || !strings.Contains(out, want) {
-		n.t.Fatalf("dure tx %v: exit %d, want 1 with %q\n%s", args, code, want, out)
+	if code != wantCode || !strings.Contains(out, want) {
+		n.t.Fatalf("dure tx %v: exit %d, want %d with %q\n%s", args, code, wantCode, want, out)
 	}
 }
 
@@ -118,7 +126,7 @@ func TestRoyaltyBandOnTestnet(t *testing.T) {
 	a, b, c, d, l := n.keyAddr(ctx, "alice"), n.keyAddr(ctx, "bob"), n.keyAddr(ctx, "carol"), n.keyAddr(ctx, "dave"), n.keyAddr(ctx, "label")
 	n.tx(ctx, p, "royalty", "create-split", "--from", "alice", "--id", "haneul",
 		"--holders", a+":250000,"+b+":250000,"+c+":250000,"+d+":250000")
-	n.txRefused(ctx, p, "units sum to 999999", "royalty", "create-split", "--from", "alice", "--id", "short", "--holders", a+":999999")
+	n.txRefusedCode(ctx, p, 2, "units sum to 999999", "royalty", "create-split", "--from", "alice", "--id", "short", "--holders", a+":999999")
 	n.tx(ctx, p, "royalty", "register", "--from", "alice", "--fee", "100", "--id", "blue-night",
 		"--cid", "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", "--isrc", "KRA012600001", "--denoms", "nw",
 		"--holders", "split:haneul:800000,"+a+":200000", "--waterfall", l+":1000000,split:blue-night:rest", "--resale-bps", "500")

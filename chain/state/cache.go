@@ -10,42 +10,42 @@ import "sync"
 type nodeCache struct {
 	mu    sync.Mutex
 	max   int
-	young map[string][]byte
-	old   map[string][]byte
+	young map[digest][]byte
+	old   map[digest][]byte
 }
 
 func newNodeCache(max int) *nodeCache {
-	return &nodeCache{max: max, young: make(map[string][]byte)}
+	return &nodeCache{max: max, young: make(map[digest][]byte)}
 }
 
-func (c *nodeCache) get(digest []byte) ([]byte, bool) {
+func (c *nodeCache) get(dg digest) ([]byte, bool) {
 	if c == nil {
 		return nil, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if v, ok := c.young[string(digest)]; ok {
+	if v, ok := c.young[dg]; ok {
 		return v, true
 	}
-	if v, ok := c.old[string(digest)]; ok {
-		c.putLocked(string(digest), v)
+	if v, ok := c.old[dg]; ok {
+		c.putLocked(dg, v)
 		return v, true
 	}
 	return nil, false
 }
 
-func (c *nodeCache) put(digest string, enc []byte) {
+func (c *nodeCache) put(dg digest, enc []byte) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.putLocked(digest, enc)
+	c.putLocked(dg, enc)
 }
 
-func (c *nodeCache) putLocked(digest string, enc []byte) {
+func (c *nodeCache) putLocked(dg digest, enc []byte) {
 	if len(c.young) >= c.max {
-		c.old, c.young = c.young, make(map[string][]byte, c.max)
+		c.old, c.young = c.young, make(map[digest][]byte, c.max)
 	}
-	c.young[digest] = enc
+	c.young[dg] = enc
 }

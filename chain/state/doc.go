@@ -10,18 +10,47 @@
 // chooses it; Badger refuses timestamp 0, so the first commit uses 1 or
 // more). Keys:
 //
-//	"s/" + key      → value         (flat values, ordered for Iterate)
-//	"n/" + digest   → trie node     (content addressed)
-//	"r/stateroot"   → 32-byte root  (one record, versioned by Badger)
+//	"s/" + key         → value          (flat values, ordered for Iterate)
+//	"r/stateroot"      → 32-byte root   (one record, versioned by Badger)
+//	"c/" + base (BE64) → changeset      (the commit made on version base)
+//	"n/" + digest      → trie node      (content addressed; snapshots)
+//	"r/snapshot"       → 32-byte root   (its Badger version is the snapshot's)
 //
-// Reading at timestamp V sees version V of all three, so Reader(V),
-// Root(V) and Prove(V, key) need no per-version bookkeeping. Nodes a block
-// orphans are deleted at that block's timestamp: older versions keep them
-// until the store discards those versions (SetDiscardTs).
+// The trie lives in memory, in the pattern of Cronos' memiavl and SeiDB: a
+// commit writes its flat values, its root and one changeset record (every
+// key it wrote, sorted, with the new value or a deletion; see
+// changeset.go), not the ≈ 20 trie nodes each written key changes. Every
+// Options.SnapshotEvery commits (32 by default, and the first commit),
+// the commit is a snapshot instead: it writes every live trie node not yet
+// in Badger, deletes the persisted nodes that died before the proof
+// window, deletes the changesets it supersedes and records its root under
+// "r/snapshot". All of it goes in the block's own batch at the block's
+// timestamp, so the store's "H-1 or H" crash rule covers it: a torn write
+// is invisible, and re-applying the block writes content-addressed nodes
+// and the same keys again.
+//
+// Open loads the newest snapshot visible at the head (nodes are read from
+// Badger lazily, checked against their digest) and replays the changesets
+// after it in order, checking each version's recorded root and finally the
+// head's root; a missing, damaged or forged changeset, or a damaged
+// snapshot node, is an error naming the version (ErrCorruptChangeset,
+// ErrCorruptNode, ErrRootMismatch). A database without "r/snapshot" was
+// written before snapshots existed (every commit persisted its nodes) and
+// opens as a snapshot at its head.
+//
+// Reads: a Branch or Reader at the head reads values from an in-memory
+// cache of the head's values, then Badger's "s/" at its version. Old
+// versions read old "s/" versions, until the store discards them
+// (SetDiscardTs). Root(V) reads "r/stateroot" at V.
+//
+// Proofs: Prove answers for the head and the Options.ProofWindow versions
+// before it (8 by default; after a restart, from the snapshot it loaded
+// on): dead trie nodes stay in memory, and persisted ones in Badger, until
+// they leave the window. Older versions give ErrProofPruned.
 //
 // # Use
 //
-//	st, _ := state.New(db, headVersion, headRoot)
+//	st, _ := state.New(db, headVersion, headRoot) // or Open with Options
 //	b := st.Branch()               // overlay on the committed head
 //	tx := b.Branch()               // per-transaction overlay
 //	... tx.Set / tx.Get ...
@@ -31,9 +60,14 @@
 //	st.Committed(p, version)       // after the batch is durable
 //
 // Several candidates may be staged from one head; committing one makes the
-// others stale (Committed and Stage refuse them). Values must be non-empty:
-// absence is the only empty state, because a proof cannot tell the two
-// apart.
+// others stale (Committed and Stage refuse them). Snapshots are scheduled
+// by commit count, so every node takes them at the same heights. Values
+// must be non-empty: absence is the only empty state, because a proof
+// cannot tell the two apart.
+//
+// Memory: the nodes created since the last snapshot (at most the nodes
+// those commits touched) plus the nodes that died within the proof window,
+// and bounded caches of persisted nodes and head values.
 //
 // Proofs: Prove returns a Proof (JSON and canonical CBOR) that VerifyProof
 // checks against a root with no database.

@@ -28,8 +28,13 @@ const (
 	leafLen      = 1 + hashLen + hashLen // type byte, key path, value hash
 )
 
-// Prove returns a proof for key against the root of a committed version:
-// membership if the key is set there, absence otherwise. Pair it with the
+// ErrProofPruned: a proof was asked for a version older than the proof
+// window (Options.ProofWindow). It wraps ErrVersion.
+var ErrProofPruned = fmt.Errorf("%w: outside the proof window", ErrVersion)
+
+// Prove returns a proof for key against the root of a committed version
+// in the proof window (the head and Options.ProofWindow versions before
+// it): membership if the key is set there, absence otherwise. Pair it with the
 // value from Reader(version) and the root from Root(version) or the header.
 func (s *State) Prove(version uint64, key []byte) (p *Proof, err error) {
 	if err := checkKey(key); err != nil {
@@ -39,13 +44,22 @@ func (s *State) Prove(version uint64, key []byte) (p *Proof, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.mu.RLock()
+	head, oldest := s.version, s.minProof
+	s.mu.RUnlock()
+	if w := uint64(s.opts.ProofWindow); head > w && head-w > oldest {
+		oldest = head - w
+	}
+	if version < oldest && root != (chain.Hash{}) {
+		return nil, fmt.Errorf("%w: proofs are kept from version %d (head %d, window %d)", ErrProofPruned, oldest, head, s.opts.ProofWindow)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			p, err = nil, fmt.Errorf("%w: %v", ErrCorruptNode, r)
 		}
 	}()
-	ns := newNodeStore(s.db, version, s.nodes)
-	defer ns.txn.Discard()
+	ns := s.newNodeStore()
+	defer ns.discard()
 	trie := smt.ImportSparseMerkleTrie(ns, sha256.New(), root[:])
 	sp, err := trie.Prove(key)
 	if err != nil {

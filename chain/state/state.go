@@ -3,8 +3,10 @@ package state
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -16,12 +18,16 @@ import (
 
 // Key layout in the shared Badger database.
 const (
-	valuePrefix = "s/" // "s/" + state key → value
-	nodePrefix  = "n/" // "n/" + sha256 node digest → encoded trie node
+	valuePrefix     = "s/" // "s/" + state key → value
+	nodePrefix      = "n/" // "n/" + sha256 node digest → encoded trie node (snapshots)
+	changesetPrefix = "c/" // "c/" + base version (8 bytes BE) → changeset of the next version
 	// RootKey holds the state root of each version. It is written with the
 	// block at the block's commit timestamp, so reading it at timestamp V
 	// gives the root of version V (Badger keeps the versions).
 	RootKey = "r/stateroot"
+	// snapshotKey holds the root of the newest snapshot; its Badger
+	// version is the snapshot's version.
+	snapshotKey = "r/snapshot"
 )
 
 // MaxKeyLen bounds a state key (Badger's own limit is near 64 KiB).
@@ -29,10 +35,16 @@ const MaxKeyLen = 1024
 
 const hashLen = sha256.Size
 
-// nodeCacheSize bounds the trie node cache per generation (an entry costs
-// about 180 bytes, so two full generations stay under 40 MB). It holds the
-// upper levels of the trie that every block walks.
+// nodeCacheSize bounds the cache of persisted trie nodes per generation
+// (an entry costs about 180 bytes, so two full generations stay under
+// 40 MB). It holds the upper levels of the trie that every block walks.
 const nodeCacheSize = 100_000
+
+// Defaults for Options.
+const (
+	DefaultSnapshotEvery = 32
+	DefaultProofWindow   = 8
+)
 
 // Errors returned by the package.
 var (
@@ -48,38 +60,159 @@ var (
 	ErrCorruptNode  = errors.New("state: trie node corrupt")
 )
 
+// Options tune the state store; zero fields take the defaults.
+type Options struct {
+	// SnapshotEvery: trie nodes are written to Badger by every this many
+	// commits (and the first); the commits in between write only their
+	// changeset. A restart replays at most SnapshotEvery-1 changesets.
+	SnapshotEvery int
+	// ProofWindow: Prove answers for the head and this many versions
+	// before it (after a restart, from the last snapshot on).
+	ProofWindow int
+}
+
+func (o Options) withDefaults() Options {
+	if o.SnapshotEvery <= 0 {
+		o.SnapshotEvery = DefaultSnapshotEvery
+	}
+	if o.ProofWindow <= 0 {
+		o.ProofWindow = DefaultProofWindow
+	}
+	return o
+}
+
 // State is the committed authenticated state: the head version and root,
 // over the node's Badger database. It is safe for concurrent use; the
 // Branches it hands out are not.
 type State struct {
-	db    *badger.DB
-	nodes *nodeCache
+	db     *badger.DB
+	nodes  *nodeDB
+	values *valueCache
+	opts   Options
 
 	mu      sync.RWMutex
 	version uint64
 	root    chain.Hash
+	// Changesets written since the last snapshot, by base version (the
+	// version each applies on top of).
+	sinceSnap []uint64
+	minProof  uint64 // oldest version whose nodes are all reachable
+	// needSnap: the next commit must be a snapshot (a database written
+	// before snapshots existed has no snapshot record to replay from).
+	needSnap bool
 }
 
-// New opens the state whose committed head is (version, root): version 0
-// and the zero root before genesis. version is the Badger timestamp the
-// head was committed at. If a root was recorded for that version it must
-// equal root, so a node never resumes on state it did not commit.
+// New opens the state whose committed head is (version, root) with
+// default Options: version 0 and the zero root before genesis. version is
+// the Badger timestamp the head was committed at. If a root was recorded
+// for that version it must equal root, so a node never resumes on state
+// it did not commit.
 func New(db *badger.DB, version uint64, root chain.Hash) (*State, error) {
+	return Open(db, version, root, Options{})
+}
+
+// Open is New with options. It loads the newest snapshot at or before
+// version and replays the changesets after it, checking each version's
+// recorded root and the head root; a damaged snapshot node or changeset is
+// an error naming it.
+func Open(db *badger.DB, version uint64, root chain.Hash, opts Options) (*State, error) {
 	if db == nil {
 		return nil, errors.New("state: nil database")
 	}
-	s := &State{db: db, nodes: newNodeCache(nodeCacheSize), version: version, root: root}
-	stored, ok, err := s.storedRoot(version)
+	s := &State{db: db, nodes: newNodeDB(nodeCacheSize), values: newValueCache(version), opts: opts.withDefaults(),
+		version: version, root: root, minProof: version}
+	stored, err := s.rootAt(version)
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		stored = chain.Hash{}
 	}
 	if stored != root {
 		return nil, fmt.Errorf("%w: version %d has root %s, caller says %s", ErrRootMismatch, version, stored, root)
 	}
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// recover rebuilds the in-memory trie nodes of the versions after the
+// newest snapshot by replaying their changesets. A database without a
+// snapshot record is empty, or was written before snapshots existed
+// (every version persisted its trie nodes): either way Badger holds the
+// head trie.
+func (s *State) recover() error {
+	head, want := s.version, s.root
+	txn := s.db.NewTransactionAt(head, false)
+	defer txn.Discard()
+	item, err := txn.Get([]byte(snapshotKey))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		s.needSnap = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("state: read snapshot record: %w", err)
+	}
+	snapV := item.Version()
+	raw, err := item.ValueCopy(nil)
+	if err != nil {
+		return fmt.Errorf("state: read snapshot record: %w", err)
+	}
+	if len(raw) != hashLen {
+		return fmt.Errorf("%w: snapshot record at version %d has %d bytes", ErrCorruptNode, snapV, len(raw))
+	}
+	var root chain.Hash
+	copy(root[:], raw)
+	s.minProof = snapV
+
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = []byte(changesetPrefix)
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	prev := snapV
+	for it.Seek(opts.Prefix); it.ValidForPrefix(opts.Prefix); it.Next() {
+		it := it.Item()
+		k := it.Key()
+		if len(k) != len(changesetPrefix)+8 {
+			return fmt.Errorf("%w: key %q", ErrCorruptChangeset, k)
+		}
+		base, ver := binary.BigEndian.Uint64(k[len(changesetPrefix):]), it.Version()
+		if base < snapV {
+			continue // superseded by the snapshot
+		}
+		if base != prev || ver <= base {
+			return fmt.Errorf("%w: the changeset after version %d is missing (found one on %d at version %d)", ErrCorruptChangeset, prev, base, ver)
+		}
+		raw, err := it.ValueCopy(nil)
+		if err != nil {
+			return fmt.Errorf("state: read changeset of version %d: %w", ver, err)
+		}
+		cs, err := decodeChangeset(raw)
+		if err != nil {
+			return fmt.Errorf("changeset of version %d: %w", ver, err)
+		}
+		next, nodes, err := s.applyChanges(root, cs)
+		if err != nil {
+			return fmt.Errorf("state: replay changeset of version %d on the snapshot at %d: %w", ver, snapV, err)
+		}
+		if rec, ok, err := s.storedRoot(ver); err != nil {
+			return err
+		} else if ok && rec != next {
+			return fmt.Errorf("%w: replaying the changeset of version %d gives root %s, recorded %s (damaged changeset or snapshot at %d)",
+				ErrRootMismatch, ver, next, rec, snapV)
+		}
+		s.nodes.mu.Lock()
+		s.nodes.apply(ver, nodes)
+		s.expireLocked(ver)
+		s.nodes.mu.Unlock()
+		s.sinceSnap = append(s.sinceSnap, base)
+		root, prev = next, ver
+	}
+	if prev != head {
+		return fmt.Errorf("%w: changesets end at version %d, head is %d", ErrCorruptChangeset, prev, head)
+	}
+	if root != want {
+		return fmt.Errorf("%w: snapshot at %d plus changesets gives %s, head %d has %s", ErrRootMismatch, snapV, root, head, want)
+	}
+	return nil
 }
 
 // Head returns the committed version and its root.
@@ -89,8 +222,9 @@ func (s *State) Head() (uint64, chain.Hash) {
 	return s.version, s.root
 }
 
-// storedRoot reads RootKey at version.
-func (s *State) storedRoot(version uint64) (chain.Hash, bool, error) {
+// storedRoot reads RootKey at version (the zero hash if none); exact
+// reports that it was written at exactly that version.
+func (s *State) storedRoot(version uint64) (h chain.Hash, exact bool, err error) {
 	txn := s.db.NewTransactionAt(version, false)
 	defer txn.Discard()
 	item, err := txn.Get([]byte(RootKey))
@@ -100,7 +234,6 @@ func (s *State) storedRoot(version uint64) (chain.Hash, bool, error) {
 	if err != nil {
 		return chain.Hash{}, false, fmt.Errorf("state: read root at %d: %w", version, err)
 	}
-	var h chain.Hash
 	err = item.Value(func(v []byte) error {
 		if len(v) != hashLen {
 			return fmt.Errorf("%w: stored root has %d bytes", ErrCorruptNode, len(v))
@@ -108,7 +241,7 @@ func (s *State) storedRoot(version uint64) (chain.Hash, bool, error) {
 		copy(h[:], v)
 		return nil
 	})
-	return h, err == nil, err
+	return h, err == nil && item.Version() == version, err
 }
 
 // Root returns the state root of a committed version (the zero hash for any
@@ -121,6 +254,11 @@ func (s *State) Root(version uint64) (chain.Hash, error) {
 	case version > head:
 		return chain.Hash{}, fmt.Errorf("%w: %d is after head %d", ErrVersion, version, head)
 	}
+	return s.rootAt(version)
+}
+
+// rootAt reads the newest root record at or before version.
+func (s *State) rootAt(version uint64) (chain.Hash, error) {
 	h, _, err := s.storedRoot(version)
 	return h, err
 }
@@ -131,7 +269,7 @@ func (s *State) Branch() *Branch {
 	return &Branch{
 		version: version,
 		root:    root,
-		base:    &reader{txn: s.db.NewTransactionAt(version, false)},
+		base:    s.reader(version),
 		cache:   make(map[string][]byte),
 		writes:  make(map[string]entry),
 	}
@@ -142,7 +280,11 @@ func (s *State) Branch() *Branch {
 // It is cheap: make one per request rather than sharing it between
 // goroutines.
 func (s *State) Reader(version uint64) chain.KVReader {
-	return &reader{txn: s.db.NewTransactionAt(version, false)}
+	return view{s.reader(version)}
+}
+
+func (s *State) reader(version uint64) *reader {
+	return &reader{txn: s.db.NewTransactionAt(version, false), version: version, values: s.values}
 }
 
 // Pending is a staged, uncommitted new version: its root and the writes
@@ -152,7 +294,15 @@ type Pending struct {
 	baseRoot    chain.Hash
 	root        chain.Hash
 	values      []kvOp
-	nodes       []kvOp
+	changes     []change
+	nodes       []nodeChange
+
+	// A snapshot: every live node not yet in Badger, the persisted nodes
+	// that left the proof window, the changesets it supersedes.
+	snapshot   bool
+	snapNodes  []kvOp
+	snapDels   []digest
+	staleCsets []uint64
 }
 
 type kvOp struct {
@@ -163,48 +313,77 @@ type kvOp struct {
 // Root is the state root after the staged changes.
 func (p *Pending) Root() chain.Hash { return p.root }
 
-// WriteTo adds the staged flat values, trie nodes (new ones, and deletions
-// of nodes no longer referenced) and the new root record to the block's
-// write batch. Old versions stay readable until Badger discards them.
+// Snapshot reports whether p writes a snapshot of the trie nodes.
+func (p *Pending) Snapshot() bool { return p.snapshot }
+
+// WriteTo adds the staged writes to the block's write batch: the flat
+// values, the root record and either the changeset (one record) or, every
+// Options.SnapshotEvery commits, a snapshot (new trie nodes, deletion of
+// nodes out of the proof window, deletion of the changesets it
+// supersedes). Old flat values stay readable until Badger discards them.
 func (p *Pending) WriteTo(w chain.KVWriter) error { return p.write(w, true) }
 
 // WriteToArchive is WriteTo for a node that never discards old versions:
-// trie nodes orphaned by this block are not deleted. Their deletion would
-// only write tombstones (older versions must still read the nodes, and
-// nothing is ever discarded), so an archive node skips roughly half of a
-// block's state writes. Content-addressed nodes make the two forms
-// interchangeable: the same root reads the same nodes either way.
+// a snapshot does not delete dead trie nodes (their deletion would only
+// write tombstones, as nothing is ever discarded). Content-addressed
+// nodes make the two forms interchangeable: the same root reads the same
+// nodes either way.
 func (p *Pending) WriteToArchive(w chain.KVWriter) error { return p.write(w, false) }
 
 func (p *Pending) write(w chain.KVWriter, deleteOrphans bool) error {
-	for i, ops := range [][]kvOp{p.values, p.nodes} {
-		for _, op := range ops {
-			var err error
-			if op.del && i == 1 && !deleteOrphans {
-				continue
-			}
-			if op.del {
-				err = w.Delete(op.key)
-			} else {
-				err = w.Set(op.key, op.val)
-			}
-			if err != nil {
-				return fmt.Errorf("state: write %q: %w", op.key, err)
-			}
+	for _, op := range p.values {
+		var err error
+		if op.del {
+			err = w.Delete(op.key)
+		} else {
+			err = w.Set(op.key, op.val)
+		}
+		if err != nil {
+			return fmt.Errorf("state: write %q: %w", op.key, err)
 		}
 	}
 	root := p.root
+	if !p.snapshot {
+		if err := w.Set(changesetKey(p.baseVersion), encodeChangeset(p.changes)); err != nil {
+			return fmt.Errorf("state: write changeset: %w", err)
+		}
+	} else {
+		for _, op := range p.snapNodes {
+			if err := w.Set(op.key, op.val); err != nil {
+				return fmt.Errorf("state: write trie node: %w", err)
+			}
+		}
+		if deleteOrphans {
+			for _, d := range p.snapDels {
+				if err := w.Delete(nodeKey(d[:])); err != nil {
+					return fmt.Errorf("state: delete trie node: %w", err)
+				}
+			}
+		}
+		for _, b := range p.staleCsets {
+			if err := w.Delete(changesetKey(b)); err != nil {
+				return fmt.Errorf("state: delete changeset: %w", err)
+			}
+		}
+		if err := w.Set([]byte(snapshotKey), root[:]); err != nil {
+			return fmt.Errorf("state: write snapshot record: %w", err)
+		}
+	}
 	if err := w.Set([]byte(RootKey), root[:]); err != nil {
 		return fmt.Errorf("state: write root: %w", err)
 	}
 	return nil
 }
 
+func changesetKey(base uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(changesetPrefix), base)
+}
+
 // Stage applies a top-level branch's net changes, in ascending key order,
 // to a trie opened at the committed root and returns the new root with the
 // writes to persist. Nothing is written: several candidates may be staged
 // from the same head and only the committed one takes effect.
-func (s *State) Stage(b *Branch) (p *Pending, err error) {
+func (s *State) Stage(b *Branch) (*Pending, error) {
 	if b.parent != nil {
 		return nil, ErrNotRoot
 	}
@@ -215,23 +394,13 @@ func (s *State) Stage(b *Branch) (p *Pending, err error) {
 	if b.version != version || b.root != root {
 		return nil, fmt.Errorf("%w: branch at %d, head at %d", ErrStaleBranch, b.version, version)
 	}
-	defer func() {
-		// smt panics on malformed nodes; a corrupt database must surface as
-		// an error, not bring the node down mid-block.
-		if r := recover(); r != nil {
-			p, err = nil, fmt.Errorf("%w: %v", ErrCorruptNode, r)
-		}
-	}()
-
 	keys := make([]string, 0, len(b.writes))
 	for k := range b.writes {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 
-	ns := newNodeStore(s.db, version, s.nodes)
-	defer ns.txn.Discard()
-	trie := smt.ImportSparseMerkleTrie(ns, sha256.New(), root[:])
+	changes := make([]change, 0, len(keys))
 	values := make([]kvOp, 0, len(keys))
 	for _, k := range keys {
 		e := b.writes[k]
@@ -243,23 +412,96 @@ func (s *State) Stage(b *Branch) (p *Pending, err error) {
 			if old == nil {
 				continue // never committed: nothing to remove
 			}
-			if err := trie.Delete([]byte(k)); err != nil {
-				return nil, fmt.Errorf("state: stage delete %q: %w", k, err)
-			}
+			changes = append(changes, change{key: k})
 			values = append(values, kvOp{key: valueKey(k), del: true})
 			continue
 		}
-		if err := trie.Update([]byte(k), e.val); err != nil {
-			return nil, fmt.Errorf("state: stage set %q: %w", k, err)
-		}
+		changes = append(changes, change{key: k, val: e.val})
 		values = append(values, kvOp{key: valueKey(k), val: e.val})
 	}
-	if err := trie.Commit(); err != nil {
-		return nil, fmt.Errorf("state: stage commit trie: %w", err)
+	newRoot, nodes, err := s.applyChanges(root, changes)
+	if err != nil {
+		return nil, err
 	}
-	p = &Pending{baseVersion: version, baseRoot: root, values: values, nodes: ns.ops()}
-	copy(p.root[:], trie.Root())
+	p := &Pending{baseVersion: version, baseRoot: root, root: newRoot, values: values, changes: changes, nodes: nodes}
+	s.planSnapshot(p)
 	return p, nil
+}
+
+// applyChanges runs changes through a trie opened at root and returns the
+// new root and the trie's node operations.
+func (s *State) applyChanges(root chain.Hash, changes []change) (newRoot chain.Hash, nodes []nodeChange, err error) {
+	defer func() {
+		// smt panics on malformed nodes; a corrupt database must surface as
+		// an error, not bring the node down mid-block.
+		if r := recover(); r != nil {
+			newRoot, nodes, err = chain.Hash{}, nil, fmt.Errorf("%w: %v", ErrCorruptNode, r)
+		}
+	}()
+	ns := s.newNodeStore()
+	defer ns.discard()
+	trie := smt.ImportSparseMerkleTrie(ns, sha256.New(), root[:])
+	for _, c := range changes {
+		if c.val == nil {
+			if err := trie.Delete([]byte(c.key)); err != nil {
+				return chain.Hash{}, nil, fmt.Errorf("state: stage delete %q: %w", c.key, err)
+			}
+			continue
+		}
+		if err := trie.Update([]byte(c.key), c.val); err != nil {
+			return chain.Hash{}, nil, fmt.Errorf("state: stage set %q: %w", c.key, err)
+		}
+	}
+	if err := trie.Commit(); err != nil {
+		return chain.Hash{}, nil, fmt.Errorf("state: stage commit trie: %w", err)
+	}
+	copy(newRoot[:], trie.Root())
+	return newRoot, ns.changes(), nil
+}
+
+// planSnapshot makes p a snapshot if one is due: the first commit after
+// opening a database without a snapshot record (new, or written before
+// snapshots existed), then every Options.SnapshotEvery. It assumes p is committed at the next
+// version (the store's heights are consecutive); a later version only
+// keeps dead nodes longer.
+func (s *State) planSnapshot(p *Pending) {
+	s.mu.RLock()
+	due := s.needSnap || len(s.sinceSnap)+1 >= s.opts.SnapshotEvery
+	stale := slices.Clone(s.sinceSnap)
+	s.mu.RUnlock()
+	if !due {
+		return
+	}
+	p.snapshot, p.staleCsets = true, stale
+	byDigest := make(map[digest]*nodeChange, len(p.nodes))
+	for i := range p.nodes {
+		byDigest[p.nodes[i].digest] = &p.nodes[i]
+	}
+	d := s.nodes
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	// Map order does not matter: each key is written once, in one batch.
+	for dg, m := range d.mem {
+		if c, ok := byDigest[dg]; m.died != 0 || ok && c.enc == nil {
+			continue
+		}
+		p.snapNodes = append(p.snapNodes, kvOp{key: nodeKey(dg[:]), val: m.enc})
+	}
+	for _, c := range p.nodes {
+		if m, ok := d.mem[c.digest]; c.enc == nil || ok && m.died == 0 {
+			continue
+		}
+		p.snapNodes = append(p.snapNodes, kvOp{key: nodeKey(c.digest[:]), val: c.enc})
+	}
+	next := p.baseVersion + 1
+	for dg, v := range d.doomed {
+		if c, ok := byDigest[dg]; ok && c.enc != nil {
+			continue // recreated by p
+		}
+		if v+uint64(s.opts.ProofWindow) <= next {
+			p.snapDels = append(p.snapDels, dg)
+		}
+	}
 }
 
 // Committed advances the head once the store has durably written p at
@@ -275,14 +517,29 @@ func (s *State) Committed(p *Pending, version uint64) error {
 	if version <= s.version {
 		return fmt.Errorf("%w: commit version %d not after head %d", ErrVersion, version, s.version)
 	}
-	s.version, s.root = version, p.root
-	// The next block walks the same upper trie levels: keep the new nodes.
-	for _, op := range p.nodes {
-		if !op.del {
-			s.nodes.put(string(op.key[len(nodePrefix):]), op.val)
-		}
+	d := s.nodes
+	d.mu.Lock()
+	d.apply(version, p.nodes)
+	if p.snapshot {
+		d.snapshotted(p.snapDels)
+		s.sinceSnap = s.sinceSnap[:0]
+		s.needSnap = false
+	} else {
+		s.sinceSnap = append(s.sinceSnap, p.baseVersion)
 	}
+	s.expireLocked(version)
+	d.mu.Unlock()
+	s.values.commit(p.baseVersion, version, p.changes)
+	s.version, s.root = version, p.root
 	return nil
+}
+
+// expireLocked frees mem nodes that left the proof window at head version.
+// Caller holds s.nodes.mu.
+func (s *State) expireLocked(version uint64) {
+	if w := uint64(s.opts.ProofWindow); version > w {
+		s.nodes.expire(version - w)
+	}
 }
 
 func valueKey(k string) []byte {
@@ -300,18 +557,47 @@ func checkKey(key []byte) error {
 	return nil
 }
 
-// reader reads committed values through one Badger read transaction.
-// Managed-mode read transactions hold no resources, so it needs no Close.
-type reader struct{ txn *badger.Txn }
+// reader reads committed values at one version: from the value cache
+// while that version is the head, else through one Badger read
+// transaction. Managed-mode read transactions hold no resources, so it
+// needs no Close. Values it returns are shared with the cache (Branch
+// does not modify them); the exported view copies them.
+type reader struct {
+	txn     *badger.Txn
+	version uint64
+	values  *valueCache
+}
 
-func (r *reader) Get(key []byte) ([]byte, error) {
+// view is the chain.KVReader that Reader returns.
+type view struct{ r *reader }
+
+func (v view) Get(key []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	return r.get(string(key))
+	val, err := v.r.get(string(key))
+	if val == nil || err != nil {
+		return nil, err
+	}
+	return bytes.Clone(val), nil
+}
+
+func (v view) Iterate(prefix []byte, fn func(key, value []byte) (bool, error)) error {
+	return v.r.iterate(prefix, nil, fn)
 }
 
 func (r *reader) get(k string) ([]byte, error) {
+	if v, ok := r.values.get(r.version, k); ok {
+		return v, nil
+	}
+	v, err := r.load(k)
+	if err == nil {
+		r.values.put(r.version, k, v)
+	}
+	return v, err
+}
+
+func (r *reader) load(k string) ([]byte, error) {
 	item, err := r.txn.Get(valueKey(k))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, nil
@@ -324,10 +610,6 @@ func (r *reader) get(k string) ([]byte, error) {
 		return nil, fmt.Errorf("state: get %q: %w", k, err)
 	}
 	return v, nil
-}
-
-func (r *reader) Iterate(prefix []byte, fn func(key, value []byte) (bool, error)) error {
-	return r.iterate(prefix, nil, fn)
 }
 
 // iterate walks committed keys with prefix in ascending order. overlay,

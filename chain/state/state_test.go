@@ -23,9 +23,14 @@ func openDB(t testing.TB, dir string) *badger.DB {
 
 func newState(t testing.TB) (*badger.DB, *State) {
 	t.Helper()
+	return newStateOpts(t, Options{})
+}
+
+func newStateOpts(t testing.TB, opts Options) (*badger.DB, *State) {
+	t.Helper()
 	db := openDB(t, t.TempDir())
 	t.Cleanup(func() { db.Close() })
-	st, err := New(db, 0, chain.Hash{})
+	st, err := Open(db, 0, chain.Hash{}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

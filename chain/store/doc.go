@@ -36,9 +36,9 @@
 //	                              ValidatorsAt seeks backwards, so the sorted keys are the pointer)
 //	x/bid/<id>  x/tx/<id>         block ID → height; tx ID → height ‖ index
 //
-// State owns "s/", "n/" and "r/" (its root record); the node keeps the
-// pending validator set under "v/". The commit callback may not write m/, b/
-// or x/.
+// State owns "s/", "n/", "c/" and "r/" (its root and snapshot records);
+// the node keeps the pending validator set under "v/". The commit callback
+// may not write m/, b/ or x/.
 //
 // # Pruning
 //
