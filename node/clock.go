@@ -5,8 +5,10 @@ import "time"
 // clock is how the driver reaches time: heights gated by the commit pause
 // and the heartbeat, consensus timeouts, the rebroadcast tick, catch-up
 // rate limits, the clock bound on proposals and the time of the blocks it
-// proposes. The consensus machine itself has no clock (it asks for
-// timeouts in its Ready batch). Production uses systemClock; tests inject
+// proposes, and the sign-state hold (signstate.go). The consensus machine
+// itself has no clock (it asks for timeouts in its Ready batch). Execution
+// and commit costs measured for metrics and block sizing stay on package
+// time: they are durations of work, not the chain's time. Production uses systemClock; tests inject
 // a clock they move by hand (fakeClock in clock_fake_test.go), so a
 // heartbeat of an hour passes in no time and no test waits on the wall clock.
 type clock interface {
@@ -43,6 +45,3 @@ type stdTicker struct{ t *time.Ticker }
 
 func (s stdTicker) C() <-chan time.Time { return s.t.C }
 func (s stdTicker) Stop()               { s.t.Stop() }
-
-// since is time.Since on c.
-func since(c clock, t time.Time) time.Duration { return c.Now().Sub(t) }
