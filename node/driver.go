@@ -105,8 +105,8 @@ type driver struct {
 
 	lastSync time.Time
 	syncBusy bool // a catch-up is running (sync.go)
-	// startSyncUntil, while set, is how long the start-up catch-up waits
-	// for a first peer.
+	// startSyncUntil is when the start-up catch-up stops waiting for a
+	// first peer (sync.go).
 	startSyncUntil time.Time
 
 	// lastRound tracks rounds entered beyond 0, for the rounds metric.
