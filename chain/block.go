@@ -17,7 +17,7 @@ type Header struct {
 	_                  struct{} `cbor:",toarray"`
 	ChainID            string   `json:"chain_id"`
 	Height             uint64   `json:"height"`
-	Time               int64    `json:"time"`
+	Time               Time     `json:"time"`
 	Parent             ID       `json:"parent"`
 	TxRoot             Hash     `json:"tx_root"`
 	StateRoot          Hash     `json:"state_root"`

@@ -122,7 +122,12 @@ func (id ID) String() string {
 	return c.String()
 }
 
-// ParseID parses a textual CID.
+// ErrNonCanonicalID is returned for a CID written in another spelling
+// than ID.String() gives (another multibase, or unused trailing bits set).
+var ErrNonCanonicalID = errors.New("cid not in canonical form")
+
+// ParseID parses a textual CID in its canonical spelling only, so one ID
+// has one text form.
 func ParseID(s string) (ID, error) {
 	c, err := cid.Decode(s)
 	if err != nil {
@@ -131,7 +136,11 @@ func ParseID(s string) (ID, error) {
 	if c.Version() != 1 || c.Type() != cid.DagCBOR {
 		return "", fmt.Errorf("parse cid %q: want CIDv1 dag-cbor", s)
 	}
-	return ID(c.Bytes()), nil
+	id := ID(c.Bytes())
+	if canon := id.String(); canon != s {
+		return "", fmt.Errorf("%w: %q (the canonical spelling is %s)", ErrNonCanonicalID, s, canon)
+	}
+	return id, nil
 }
 
 // MarshalText renders the CID as text (JSON-friendly).

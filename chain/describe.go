@@ -58,7 +58,7 @@ const (
 	FieldBool                      // a switch, true when given
 	FieldAddress                   // dure1… (the CLI also accepts a key name)
 	FieldDuration                  // Go duration such as 26280h; whole seconds
-	FieldTime                      // RFC 3339 such as 2027-12-31T23:59:59Z; Unix nanoseconds
+	FieldTime                      // RFC 3339 such as 2027-12-31T23:59:59Z; a Time
 	FieldList                      // comma-separated strings; Max bounds the count
 	FieldEnum                      // one of Enum
 )
@@ -128,8 +128,8 @@ func (v Values) Address(name string) Address { return v.get(name).(Address) }
 // Seconds is a FieldDuration value in whole seconds.
 func (v Values) Seconds(name string) int64 { return v.get(name).(int64) }
 
-// UnixNano is a FieldTime value (0 when not given).
-func (v Values) UnixNano(name string) int64 { return v.get(name).(int64) }
+// Time is a FieldTime value (zero when not given).
+func (v Values) Time(name string) Time { return v.get(name).(Time) }
 
 // List is a FieldList value (nil when not given).
 func (v Values) List(name string) []string { return v.get(name).([]string) }
@@ -259,13 +259,13 @@ func (f Field) parseKind(raw string) (any, error) {
 		return int64(d / time.Second), nil
 	case FieldTime:
 		if raw == "" {
-			return int64(0), nil
+			return Time(0), nil
 		}
-		t, err := time.Parse(time.RFC3339, raw)
+		t, err := ParseTime(raw)
 		if err != nil {
 			return nil, bad("use RFC 3339, e.g. 2027-12-31T23:59:59Z")
 		}
-		return t.UnixNano(), nil
+		return t, nil
 	case FieldList:
 		if raw == "" {
 			return []string(nil), nil

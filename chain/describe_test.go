@@ -60,8 +60,8 @@ func TestParseValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v.Seconds("expiry") != 26280*3600 || v.Uint("minutes") != 59 || len(v.List("cats")) != 2 || !v.Bool("all") ||
-		v.UnixNano("end") != 1830297599*1e9 {
-		t.Fatalf("typed values: %d %d %v %v %d", v.Seconds("expiry"), v.Uint("minutes"), v.List("cats"), v.Bool("all"), v.UnixNano("end"))
+		v.Time("end") != UnixSeconds(1830297599) || v.Time("end").Unix() != 1830297599 {
+		t.Fatalf("typed values: %d %d %v %v %s", v.Seconds("expiry"), v.Uint("minutes"), v.List("cats"), v.Bool("all"), v.Time("end"))
 	}
 	if err := fields[1].CheckValue("merchant"); !errors.Is(err, ErrBadField) || err.Error() != "invalid field: want free or merchants" {
 		t.Fatalf("CheckValue: %v", err)

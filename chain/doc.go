@@ -21,5 +21,8 @@
 // Encoding rules: every hashed or signed structure is a CBOR array
 // (toarray) in core deterministic encoding. Decoders reject non-canonical
 // bytes (UnmarshalCanonical), so a transaction or block has exactly one
-// encoding and one ID.
+// encoding and one ID. IDs parse only from their canonical text
+// (ParseID). Block time is Time (Unix nanoseconds; an integer in CBOR, RFC
+// 3339 in JSON); anything in seconds converts explicitly (Unix,
+// UnixSeconds).
 package chain

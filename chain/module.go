@@ -82,7 +82,7 @@ func (g *GasMeter) Consume(n uint64, what string) error {
 type BlockInfo struct {
 	ChainID  string
 	Height   uint64
-	Time     int64 // block time, Unix nanoseconds, from the header
+	Time     Time // block time, from the header
 	Proposer Address
 	// LastCommitSigners are the validators whose precommits are in the
 	// block's LastCommit (liveness tracking); Evidence is the block's

@@ -10,6 +10,7 @@ import (
 	"github.com/dure-network/dure/apps/notes"
 	"github.com/dure-network/dure/apps/royalty"
 	"github.com/dure-network/dure/apps/staking"
+	"github.com/dure-network/dure/apps/subnet"
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/blockexec"
 	"github.com/dure-network/dure/chain/execution"
@@ -31,6 +32,7 @@ func registerModules(r *registry, codec *chain.Codec) {
 	r.add(notes.New(r.key(notes.ModuleName), codec))
 	r.add(royalty.New(r.key(royalty.ModuleName), codec, cur))
 	r.add(energy.New(r.key(energy.ModuleName), codec, cur, energy.DefaultParams()))
+	r.add(subnet.New(r.key(subnet.ModuleName), codec, cur, cur))
 }
 
 // registry collects the modules and the store keys made for them.

@@ -52,7 +52,7 @@ var (
 func (b backend) view() (head struct {
 	h   uint64
 	id  chain.ID
-	t   int64
+	t   chain.Time
 	rt  chain.Hash
 	syn bool
 }, vals *chain.ValidatorSet, cs consensus.Status) {
@@ -207,7 +207,7 @@ func (b backend) Block(ctx context.Context, height uint64) (api.BlockInfo, error
 	if err != nil {
 		return api.BlockInfo{}, fmt.Errorf("block %d: %w", height, err)
 	}
-	info := api.BlockInfo{ID: blk.Header.ID(n.codec), Header: blk.Header, Evidence: blk.Evidence}
+	info := api.BlockInfo{ID: blk.Header.ID(n.codec), Header: blk.Header, Evidence: blk.Evidence, Txs: blk.Txs}
 	info.TxIDs = make([]chain.ID, len(blk.Txs))
 	for i, tx := range blk.Txs {
 		info.TxIDs[i] = chain.IDOf(tx)

@@ -42,7 +42,7 @@ func TestDecidedBlockAheadOfLocalClock(t *testing.T) {
 	// Block 1 made by a proposer whose clock is a minute ahead.
 	mk := func() *candidate {
 		b := &chain.Block{Txs: make([][]byte, 0)}
-		b.Header = chain.Header{ChainID: n.gen.ChainID, Height: 1, Time: time.Now().Add(time.Minute).UnixNano(),
+		b.Header = chain.Header{ChainID: n.gen.ChainID, Height: 1, Time: chain.TimeOf(time.Now().Add(time.Minute)),
 			Parent: n.head.BlockID, ValidatorsHash: n.nextVals.Hash(codec), NextValidatorsHash: n.afterVals.Hash(codec),
 			Proposer: n.self, LastCommitHash: chain.CommitHash(codec, nil), EvidenceHash: chain.EvidenceHash(codec, nil)}
 		_, out, err := n.exec.PrepareBlock(n.state, n.blockInfo(&b.Header, b), nil, 1)

@@ -158,7 +158,7 @@ func doctorNode(ctx context.Context, f *clientFlags, g *globals) []finding {
 	if st.Syncing {
 		out = append(out, finding{"sync", "warn", fmt.Sprintf("syncing, at height %d", st.Height), "wait; `dure status` shows progress"})
 	} else if st.BlockTime > 0 {
-		off := time.Since(time.Unix(0, st.BlockTime))
+		off := time.Since(st.BlockTime.Std())
 		if off < -5*time.Second || off > 10*time.Minute {
 			out = append(out, finding{"clock", "warn", fmt.Sprintf("the latest block's time is %v from this machine's clock", off.Round(time.Second)),
 				"if the chain is making blocks, this clock is off: enable NTP (timedatectl set-ntp true); else the chain is idle or stalled"})

@@ -105,7 +105,7 @@ func exportGenesis(cfg config.Config, chainID string) (*genesis.Genesis, store.H
 		out.ChainID = chainID
 	}
 	if head.Time > 0 {
-		out.GenesisTime = time.Unix(0, head.Time).UTC().Truncate(time.Second)
+		out.GenesisTime = head.Time.Std().Truncate(time.Second)
 	}
 	if a.valSet != nil {
 		vals, err := a.valSet.GenesisValidators(appState[a.valName])

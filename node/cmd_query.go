@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,34 +19,91 @@ import (
 	"github.com/dure-network/dure/node/api"
 )
 
-// verifyHeader checks that the header at height was committed by more
-// than 2/3 of the validator set the node reports for that height, and
-// returns it. (A light client would carry the validator set forward from
-// genesis instead of asking; see README.)
-func verifyHeader(ctx context.Context, cl *api.Client, height uint64) (chain.Header, error) {
+// verifyHeaderTrustingNode checks that the header at height was committed
+// by more than 2/3 of the validator set the node reports for that height
+// (checked only against the header's hash), and returns it: --trust-node.
+// By default headerVerifier uses the light client instead.
+func verifyHeaderTrustingNode(ctx context.Context, cl *api.Client, height uint64) (chain.Header, *chain.Commit, error) {
 	blk, err := cl.Block(ctx, height)
 	if err != nil {
-		return chain.Header{}, err
+		return chain.Header{}, nil, err
 	}
 	codec := chain.MustCodec()
-	if id := blk.Header.ID(codec); id != blk.ID {
-		return chain.Header{}, fmt.Errorf("block %d: header hashes to %s, node says %s", height, id, blk.ID)
+	if blk.Header.Height != height {
+		return chain.Header{}, nil, fmt.Errorf("asked for block %d, got %d", height, blk.Header.Height)
 	}
 	vals, err := cl.Validators(ctx, height)
 	if err != nil {
-		return chain.Header{}, err
+		return chain.Header{}, nil, err
 	}
 	vs, err := chain.NewValidatorSet(vals.Validators)
 	if err != nil {
-		return chain.Header{}, err
+		return chain.Header{}, nil, err
 	}
 	if vs.Hash(codec) != blk.Header.ValidatorsHash {
-		return chain.Header{}, fmt.Errorf("block %d: validator set does not match the header's validators hash", height)
+		return chain.Header{}, nil, fmt.Errorf("block %d: validator set does not match the header's validators hash", height)
 	}
-	if err := chain.VerifyCommit(codec, blk.Header.ChainID, vs, blk.Commit, height, blk.ID); err != nil {
-		return chain.Header{}, fmt.Errorf("block %d: %w", height, err)
+	if err := chain.VerifyCommit(codec, blk.Header.ChainID, vs, blk.Commit, height, blk.Header.ID(codec)); err != nil {
+		return chain.Header{}, nil, fmt.Errorf("block %d: %w", height, err)
 	}
-	return blk.Header, nil
+	return blk.Header, blk.Commit, nil
+}
+
+// verifiedBlock is what `dure query block` prints: every field checked
+// against the verified header.
+type verifiedBlock struct {
+	ID       chain.ID         `json:"id"`
+	Header   chain.Header     `json:"header"`
+	TxIDs    []chain.ID       `json:"tx_ids"`
+	Results  []chain.TxResult `json:"results"`
+	Commit   *chain.Commit    `json:"commit"`
+	Evidence []chain.Evidence `json:"evidence,omitempty"`
+}
+
+// checkBlock derives the printed block from the verified header and
+// commit: tx IDs from the raw txs (their root is the header's tx root),
+// results and evidence only if they hash to the header's roots.
+func checkBlock(codec *chain.Codec, hdr chain.Header, cm *chain.Commit, b api.BlockInfo) (verifiedBlock, error) {
+	id := hdr.ID(codec)
+	if b.Header.ID(codec) != id || b.ID != id {
+		return verifiedBlock{}, fmt.Errorf("block %d: the node's header or block ID is not the verified %s", hdr.Height, id)
+	}
+	if chain.TxRoot(b.Txs) != hdr.TxRoot {
+		return verifiedBlock{}, fmt.Errorf("block %d: the node's transactions do not hash to the tx root %s", hdr.Height, hdr.TxRoot)
+	}
+	ids := make([]chain.ID, len(b.Txs))
+	for i, raw := range b.Txs {
+		ids[i] = chain.IDOf(raw)
+	}
+	if !slices.Equal(ids, b.TxIDs) {
+		return verifiedBlock{}, fmt.Errorf("block %d: the node's tx IDs are not those of the transactions under the tx root", hdr.Height)
+	}
+	if len(b.Results) != len(b.Txs) || chain.ResultsRoot(codec, b.Results) != hdr.ResultsRoot {
+		return verifiedBlock{}, fmt.Errorf("block %d: the node's results do not hash to the results root %s", hdr.Height, hdr.ResultsRoot)
+	}
+	if chain.EvidenceHash(codec, b.Evidence) != hdr.EvidenceHash {
+		return verifiedBlock{}, fmt.Errorf("block %d: the node's evidence does not hash to the evidence hash", hdr.Height)
+	}
+	if ids == nil {
+		ids = []chain.ID{}
+	}
+	res := b.Results
+	if res == nil {
+		res = []chain.TxResult{}
+	}
+	return verifiedBlock{ID: id, Header: hdr, TxIDs: ids, Results: res, Commit: cm, Evidence: b.Evidence}, nil
+}
+
+// verifiedTx is what `dure query tx` prints: the transaction decoded here
+// from the bytes proven under the header's tx root.
+type verifiedTx struct {
+	ID      chain.ID        `json:"id"`
+	Height  uint64          `json:"height"`
+	Index   uint64          `json:"index"`
+	BlockID chain.ID        `json:"block_id"`
+	Raw     []byte          `json:"raw"`
+	Tx      *chain.Tx       `json:"tx"`
+	Result  *chain.TxResult `json:"result"`
 }
 
 func newQueryCmd(g *globals) *cobra.Command {
@@ -66,6 +124,8 @@ caught, not believed.`,
 	cmd.PersistentFlags().StringVar(&kf.keyFlags.backend, "keyring-backend", "", `keyring for resolving key names to addresses: "file" or "test"`)
 	var prove bool
 	cmd.PersistentFlags().BoolVar(&prove, "prove", true, "fetch and verify proofs")
+	tf := &trustFlags{}
+	tf.register(cmd.PersistentFlags())
 	timeout := func(c *cobra.Command) (context.Context, context.CancelFunc) {
 		return context.WithTimeout(c.Context(), 30*time.Second)
 	}
@@ -84,18 +144,28 @@ caught, not believed.`,
 				h = v
 			}
 			cl := f.client(g)
-			b, err := cl.Block(ctx, h)
+			b, err := cl.BlockWithTxs(ctx, h)
 			if err != nil {
 				return apiErr(err)
 			}
-			out := map[string]any{"block": b}
-			if prove {
-				if _, err := verifyHeader(ctx, cl, b.Header.Height); err != nil {
-					return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
-				}
-				out["verified"] = "commit signed by >2/3 of the validator power"
+			if !prove {
+				b.Txs = nil
+				return f.print(g.stdout, map[string]any{"block": b, "verified": "nothing (--prove=false)"})
 			}
-			return printJSON(g.stdout, out)
+			if h != 0 && b.Header.Height != h {
+				return verifyErr(fmt.Errorf("asked for block %d, the node sent %d", h, b.Header.Height))
+			}
+			v := newHeaderVerifier(g, cl, tf)
+			hdr, cm, err := v.signed(ctx, b.Header.Height)
+			if err != nil {
+				return verifyErr(err)
+			}
+			vb, err := checkBlock(chain.MustCodec(), hdr, cm, b)
+			if err != nil {
+				return verifyErr(err)
+			}
+			return f.print(g.stdout, map[string]any{"block": vb, "verified": fmt.Sprintf(
+				"header %s; tx IDs and results hash to its tx and results roots; commit %s", vb.ID, v.how())})
 		},
 	}
 	tx := &cobra.Command{
@@ -113,14 +183,15 @@ caught, not believed.`,
 			if err != nil {
 				return apiErr(err)
 			}
-			out := map[string]any{"tx": t}
+			out := map[string]any{"tx": t, "verified": "nothing (--prove=false)"}
 			if prove {
 				if chain.IDOf(t.Raw) != id {
 					return withCode(ExitError, fmt.Errorf("verification failed: the node returned bytes whose ID is not %s", id))
 				}
-				hdr, err := verifyHeader(ctx, cl, t.Height)
+				v := newHeaderVerifier(g, cl, tf)
+				hdr, err := v.header(ctx, t.Height)
 				if err != nil {
-					return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
+					return verifyErr(err)
 				}
 				if t.Proof == nil {
 					return withCode(ExitError, fmt.Errorf("verification failed: the node sent no proof"))
@@ -141,9 +212,16 @@ caught, not believed.`,
 				if err := t.ResultProof.Verify(hdr.ResultsRoot, leaf); err != nil {
 					return withCode(ExitError, fmt.Errorf("verification failed: result proof: %w", err))
 				}
-				out["verified"] = fmt.Sprintf("included in block %d (tx root %s), whose commit is signed by >2/3 of the validator power", t.Height, hdr.TxRoot)
+				dec, err := chain.DecodeTx(chain.MustCodec(), t.Raw)
+				if err != nil {
+					return withCode(ExitError, fmt.Errorf("verification failed: proven bytes: %w", err))
+				}
+				out["tx"] = verifiedTx{ID: id, Height: hdr.Height, Index: t.Proof.Index, BlockID: hdr.ID(chain.MustCodec()),
+					Raw: t.Raw, Tx: dec, Result: t.Result}
+				out["verified"] = fmt.Sprintf("bytes included in block %d (tx root %s) and decoded here; result proven against its results root; commit %s",
+					t.Height, hdr.TxRoot, v.how())
 			}
-			return printJSON(g.stdout, out)
+			return f.print(g.stdout, out)
 		},
 	}
 	account := &cobra.Command{
@@ -161,10 +239,14 @@ caught, not believed.`,
 			if err != nil {
 				return apiErr(err)
 			}
-			out := map[string]any{"account": acct}
+			out := map[string]any{"account": acct, "verified": "nothing (--prove=false)"}
 			if prove {
-				if err := verifyStateProofs(ctx, cl, acct.Height, acct.StateRoot, acct.Proofs); err != nil {
-					return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
+				if acct.Address != a {
+					return withCode(ExitError, fmt.Errorf("verification failed: asked for %s, the node answered for %s", a, acct.Address))
+				}
+				v := newHeaderVerifier(g, cl, tf)
+				if err := verifyStateProofs(ctx, v, acct.Height, acct.StateRoot, acct.Proofs); err != nil {
+					return verifyErr(err)
 				}
 				// Print only what the proofs establish: the nonce from its
 				// proven key, the balances recomputed by the currency
@@ -188,9 +270,10 @@ caught, not believed.`,
 					return withCode(ExitError, fmt.Errorf("verification failed: the balances the node shows are not the proven ones"))
 				}
 				acct.Proofs = nil
-				out = map[string]any{"account": acct, "verified": fmt.Sprintf("nonce and balances recomputed from values proven against the state root of block %d", acct.Height)}
+				acct.Balances = bal
+				out = map[string]any{"account": acct, "verified": fmt.Sprintf("nonce and balances recomputed from values proven against the state root of block %d; commit %s", acct.Height, v.how())}
 			}
-			return printJSON(g.stdout, out)
+			return f.print(g.stdout, out)
 		},
 	}
 	validators := &cobra.Command{
@@ -199,14 +282,30 @@ caught, not believed.`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx, cancel := timeout(c)
 			defer cancel()
-			v, err := f.client(g).Validators(ctx, 0)
+			cl := f.client(g)
+			if !prove {
+				vals, err := cl.Validators(ctx, 0)
+				if err != nil {
+					return apiErr(err)
+				}
+				return f.print(g.stdout, map[string]any{"validators": vals, "verified": "nothing (--prove=false)"})
+			}
+			head, err := cl.Block(ctx, 0)
 			if err != nil {
 				return apiErr(err)
 			}
-			return printJSON(g.stdout, v)
+			v := newHeaderVerifier(g, cl, tf)
+			hdr, vs, err := v.nextValidators(ctx, head.Header.Height)
+			if err != nil {
+				return verifyErr(err)
+			}
+			out := api.Validators{Height: hdr.Height + 1, Validators: vs.Validators, Total: vs.TotalPower()}
+			return f.print(g.stdout, map[string]any{"validators": out, "verified": fmt.Sprintf(
+				"the set signing height %d hashes to the next validators hash of block %d, whose commit %s (staking's view: dure query staking validators)",
+				hdr.Height+1, hdr.Height, v.how())})
 		},
 	}
-	q := &moduleQuery{g: g, f: f, kf: kf, prove: &prove}
+	q := &moduleQuery{g: g, f: f, kf: kf, prove: &prove, trust: tf}
 	cmd.AddCommand(block, tx, account, validators)
 	for _, e := range mustApp().entries {
 		cmd.AddCommand(q.command(e.Module))
@@ -223,6 +322,7 @@ type moduleQuery struct {
 	f     *clientFlags
 	kf    *txFlags
 	prove *bool
+	trust *trustFlags
 }
 
 func (q *moduleQuery) command(m chain.Module) *cobra.Command {
@@ -270,6 +370,14 @@ func (q *moduleQuery) command(m chain.Module) *cobra.Command {
 	return mc
 }
 
+// answerVerifier is a module's own check of a proven query answer, run
+// after the proofs (subnet: a checkpoint's signatures by its subnet's
+// registered set). It returns what it verified, or "" for paths it has
+// nothing to add to.
+type answerVerifier interface {
+	VerifyAnswer(path string, answer []byte) (string, error)
+}
+
 func argKind(f chain.Field) string {
 	if f.Kind == chain.FieldEnum {
 		return strings.Join(f.Enum, "|")
@@ -290,8 +398,12 @@ func (q *moduleQuery) pathCommand(m chain.Module, qd chain.QueryDesc) *cobra.Com
 	if args.Len() > 0 {
 		long += "\n\nArguments (--arg name=value; address values may be key names):" + args.String()
 	}
-	pc := &cobra.Command{Use: qd.Path, Short: qd.Short, Long: long, Example: indentExamples(qd.Examples), Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+	use := qd.Path
+	for _, a := range qd.Args {
+		use += " [" + a.Name + "]"
+	}
+	pc := &cobra.Command{Use: use, Short: qd.Short, Long: long, Example: indentExamples(qd.Examples), Args: cobra.MaximumNArgs(len(qd.Args)),
+		RunE: func(c *cobra.Command, pos []string) error {
 			raw := map[string]string{}
 			for _, a := range qargs {
 				k, v, ok := strings.Cut(a, "=")
@@ -299,6 +411,14 @@ func (q *moduleQuery) pathCommand(m chain.Module, qd chain.QueryDesc) *cobra.Com
 					return usageErr("--arg %q: want key=value", a)
 				}
 				raw[k] = v
+			}
+			// positional arguments fill the query's arguments in order
+			for i, v := range pos {
+				name := qd.Args[i].Name
+				if _, dup := raw[name]; dup {
+					return usageErr("%s given both as argument %d and as --arg", name, i+1)
+				}
+				raw[name] = v
 			}
 			for _, a := range qd.Args {
 				if v, ok := raw[a.Name]; ok && a.Kind == chain.FieldAddress && v != "" {
@@ -334,11 +454,15 @@ func (q *moduleQuery) run(c *cobra.Command, mod chain.Module, path string, kv ma
 	if err := cl.Query(ctx, name, path, args, &res); err != nil {
 		return apiErr(err)
 	}
-	out := map[string]any{"height": res.Height, "result": res.Result}
-	if *q.prove && res.Height > 0 {
-		hdr, err := verifyHeader(ctx, cl, res.Height)
+	out := map[string]any{"height": res.Height, "result": res.Result, "verified": "nothing (--prove=false)"}
+	if *q.prove {
+		if res.Height == 0 {
+			return withCode(ExitError, fmt.Errorf("verification failed: the node answered at height 0 (no block to prove against)"))
+		}
+		v := newHeaderVerifier(q.g, cl, q.trust)
+		hdr, err := v.header(ctx, res.Height)
 		if err != nil {
-			return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
+			return verifyErr(err)
 		}
 		if err := verifyProofs(hdr.StateRoot, res.Proofs); err != nil {
 			return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
@@ -350,16 +474,30 @@ func (q *moduleQuery) run(c *cobra.Command, mod chain.Module, path string, kv ma
 		if !sameJSON(local, res.Result) {
 			return withCode(ExitError, fmt.Errorf("verification failed: the node's answer differs from the query recomputed over proven state"))
 		}
-		out["verified"] = fmt.Sprintf("result recomputed locally from %d state values proven against block %d", len(res.Proofs), res.Height)
+		out["result"] = local
+		out["verified"] = fmt.Sprintf("result recomputed locally from %d state values proven against block %d; commit %s", len(res.Proofs), res.Height, v.how())
+		if av, ok := mod.(answerVerifier); ok {
+			raw, err := json.Marshal(local)
+			if err != nil {
+				return err
+			}
+			msg, err := av.VerifyAnswer(path, raw)
+			if err != nil {
+				return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
+			}
+			if msg != "" {
+				out["verified"] = out["verified"].(string) + "; " + msg
+			}
+		}
 	}
-	return printJSON(q.g.stdout, out)
+	return q.f.print(q.g.stdout, out)
 }
 
-func verifyStateProofs(ctx context.Context, cl *api.Client, height uint64, root chain.Hash, proofs []api.KeyProof) error {
+func verifyStateProofs(ctx context.Context, v *headerVerifier, height uint64, root chain.Hash, proofs []api.KeyProof) error {
 	if height == 0 {
 		return fmt.Errorf("the chain has no block yet")
 	}
-	hdr, err := verifyHeader(ctx, cl, height)
+	hdr, err := v.header(ctx, height)
 	if err != nil {
 		return err
 	}

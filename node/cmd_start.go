@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 func newStartCmd(g *globals) *cobra.Command {
 	var passFile string
 	var allowNoSignState bool
+	var sub subnetStart
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run the node: join the network, validate (with a validator key) and serve the API",
@@ -73,6 +75,16 @@ is freed).`,
 				}
 				return err
 			}
+			if sub.id != "" {
+				if key.IsZero() {
+					return usageErr("--subnet needs a validator: set priv_validator_key in config.toml")
+				}
+				if sub.parent == "" {
+					return usageErr("--subnet needs --subnet-parent, the parent chain's API address")
+				}
+				ag := &subnetAgent{id: sub.id, sub: api.NewClient(cfg.API.ListenAddr), parent: api.NewClient(sub.parent), key: key, fee: sub.fee}
+				go runSubnetAgent(c.Context(), log, ag, sub.relay, sub.every)
+			}
 			if err := n.Run(c.Context()); err != nil {
 				log.Error("node stopped", "err", err)
 				if isDiskLow(err) {
@@ -84,6 +96,11 @@ is freed).`,
 		},
 	}
 	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "file whose first line is the keyring passphrase")
+	cmd.Flags().StringVar(&sub.id, "subnet", "", "this chain is the subnet with this id: sign its checkpoints with the validator key (see dure subnet)")
+	cmd.Flags().StringVar(&sub.parent, "subnet-parent", "", "API address of a node of the parent chain (with --subnet)")
+	cmd.Flags().BoolVar(&sub.relay, "subnet-relay", false, "also submit collected checkpoints to the parent, paying fees from the validator key's account there")
+	cmd.Flags().DurationVar(&sub.every, "subnet-interval", time.Second, "how often to look for a checkpoint to sign or relay")
+	cmd.Flags().Uint64Var(&sub.fee, "subnet-fee", 10, "fee offered by endorse and checkpoint transactions")
 	cmd.Flags().BoolVar(&allowNoSignState, FlagAllowMissingSignState, false,
 		"a validator whose data has blocks but no cs.wal/last_signed signs at once instead of waiting for the network to commit a block made after this start (unsafe unless it signed nothing above its store's head)")
 	return cmd
@@ -98,12 +115,28 @@ type clientFlags struct {
 func (f *clientFlags) register(c *cobra.Command) {
 	c.PersistentFlags().StringVar(&f.node, "node", "", "API address of the node (default: [api] listen_addr of --home, else 127.0.0.1:26657)")
 	c.PersistentFlags().StringVarP(&f.output, "output", "o", "json", `output format: "json" or "text"`)
+	// Refused before anything is signed, sent or asked.
+	c.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if f.output != "json" && f.output != "text" {
+			return usageErr("-o %q: use \"json\" or \"text\"", f.output)
+		}
+		return nil
+	}
+}
+
+// print writes v as -o asks: indented JSON, or text lines of
+// "field.path  value".
+func (f *clientFlags) print(w io.Writer, v any) error {
+	if f.output == "text" {
+		return printText(w, v)
+	}
+	return printJSON(w, v)
 }
 
 func (f *clientFlags) client(g *globals) *api.Client {
 	addr := f.node
 	if addr == "" {
-		addr = keyringCfg(g.home).API.ListenAddr
+		addr = loadClientHome(g.home).cfg.API.ListenAddr
 	}
 	if addr == "" {
 		addr = "127.0.0.1:26657"

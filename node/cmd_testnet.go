@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
+	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/config"
 	"github.com/dure-network/dure/node/keystore"
 	"github.com/dure-network/dure/p2p"
@@ -241,20 +242,12 @@ func watchTestnet(ctx context.Context, out io.Writer, tn *testnet.Net) error {
 		alive := 0
 		var txs float64
 		for _, p := range tn.Procs {
-			if !p.Running() {
-				parts = append(parts, p.Node.Name+"=down")
-				continue
+			part, up, st := liveState(ctx, p.Node.Name, p.Running(), p.Client)
+			parts = append(parts, part)
+			if up {
+				alive++
 			}
-			alive++
-			sctx, cancel := context.WithTimeout(ctx, time.Second)
-			st, err := p.Client.Status(sctx)
-			cancel()
-			if err != nil {
-				parts = append(parts, p.Node.Name+"=?")
-				continue
-			}
-			parts = append(parts, fmt.Sprintf("%s=h%d/p%d", p.Node.Name, st.Height, st.Peers))
-			if st.Mempool.Txs > 0 {
+			if st != nil && st.Mempool.Txs > 0 {
 				txs += float64(st.Mempool.Txs)
 			}
 		}
@@ -270,6 +263,23 @@ func watchTestnet(ctx context.Context, out io.Writer, tn *testnet.Net) error {
 		}
 		fmt.Fprintf(out, "%s %s%s\n", time.Now().Format("15:04:05"), strings.Join(parts, " "), rate)
 	}
+}
+
+// liveState is one node's part of the live line. A node is asked even
+// when the process this command started has exited: one restarted by
+// hand (`dure start --home <dir>/nodeI`) answers on the same API address
+// and shows as up, not "down".
+func liveState(ctx context.Context, name string, running bool, cl *api.Client) (string, bool, *api.Status) {
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	st, err := cl.Status(sctx)
+	cancel()
+	switch {
+	case err == nil:
+		return fmt.Sprintf("%s=h%d/p%d", name, st.Height, st.Peers), true, &st
+	case running:
+		return name + "=?", true, nil
+	}
+	return name + "=down", false, nil
 }
 
 // committedTxs reads dure_txs_committed_total from a node's metrics.

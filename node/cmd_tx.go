@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +18,83 @@ import (
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // ">2/3", not "\u003e2/3"
 	return enc.Encode(v)
+}
+
+// printText writes v (through its JSON form) as one line per value,
+// "path  value", in the JSON's field order for structs and sorted keys
+// for maps.
+func printText(w io.Writer, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var lines [][2]string
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var walk func(path string) error
+	walk = func(path string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				empty := true
+				for dec.More() {
+					k, err := dec.Token()
+					if err != nil {
+						return err
+					}
+					empty = false
+					p := fmt.Sprint(k)
+					if path != "" {
+						p = path + "." + p
+					}
+					if err := walk(p); err != nil {
+						return err
+					}
+				}
+				if empty {
+					lines = append(lines, [2]string{path, "{}"})
+				}
+			case '[':
+				i := 0
+				for dec.More() {
+					if err := walk(fmt.Sprintf("%s[%d]", path, i)); err != nil {
+						return err
+					}
+					i++
+				}
+				if i == 0 {
+					lines = append(lines, [2]string{path, "[]"})
+				}
+			}
+			_, err := dec.Token() // closing delimiter
+			return err
+		case nil:
+			lines = append(lines, [2]string{path, "null"})
+		default:
+			lines = append(lines, [2]string{path, fmt.Sprint(t)})
+		}
+		return nil
+	}
+	if err := walk(""); err != nil {
+		return fmt.Errorf("text output: %w", err)
+	}
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l[0]))
+	}
+	for _, l := range lines {
+		if _, err := fmt.Fprintf(w, "%-*s  %s\n", width, l[0], l[1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // txFlags are shared by every `dure tx` command.
@@ -113,7 +190,7 @@ func (f *txFlags) broadcast(ctx context.Context, g *globals, key chain.PrivKey, 
 	if res.Result != nil {
 		out.Code, out.Log, out.Events = res.Result.Code, res.Result.Log, res.Result.Events
 	}
-	if err := printJSON(g.stdout, out); err != nil {
+	if err := f.print(g.stdout, out); err != nil {
 		return err
 	}
 	if out.Code != chain.CodeOK {

@@ -40,7 +40,16 @@
 //	  main.go        root command, exit codes, strict argument checking
 //	  cmd_tx.go      dure tx <module> <msg>, built from chain.Describer
 //	  cmd_query.go   dure query …, module paths built from chain.Describer;
-//	                 every answer re-checked against proofs
+//	                 every answer re-checked against proofs, only verified
+//	                 values printed (and checked by the module, when it
+//	                 verifies answers: subnet checkpoints)
+//	  lightclient.go headers verified with chain/light (a Provider over the
+//	                 API client, trust from genesis or a checkpoint, state in
+//	                 <home>/light), or --trust-node; testnet dirs as --home
+//	  cmd_subnet.go  dure subnet …: create/join through the subnet module's
+//	                 descriptions; sign, relay, release and escape, the
+//	                 loops that move checkpoints and value between a subnet
+//	                 and its parent (also run by dure start --subnet)
 //	  cmd_init.go, cmd_start.go, cmd_keys.go, cmd_export.go,
 //	  cmd_testnet.go, cmd_bench.go, keyring.go
 //

@@ -375,7 +375,7 @@ func (d *driver) onTick() {
 	// Backstop: a height that makes no progress for longer than a heartbeat
 	// and a full round may mean the network moved on without us (hints can
 	// be lost); ask peers.
-	if d.n.cfg.Consensus.CreateEmptyBlocks && d.n.head.Height > 0 && d.n.tr.PeerCount() > 0 && d.now().Sub(time.Unix(0, d.n.head.Time)) > d.stallAfter() {
+	if d.n.cfg.Consensus.CreateEmptyBlocks && d.n.head.Height > 0 && d.n.tr.PeerCount() > 0 && d.now().Sub(d.n.head.Time.Std()) > d.stallAfter() {
 		d.catchUp("no progress")
 	}
 	if pd := d.pendingDecision; pd != nil && d.now().Sub(d.decidedAt) > 2*time.Second {
@@ -618,7 +618,7 @@ func (d *driver) maybeStartNext() {
 	if !c.CreateEmptyBlocks {
 		return // a tx arrival wakes us
 	}
-	due := time.Unix(0, d.n.head.Time).Add(c.HeartbeatInterval.Duration())
+	due := d.n.head.Time.Std().Add(c.HeartbeatInterval.Duration())
 	if d.n.head.Height == 0 || !now.Before(due) {
 		d.startHeight()
 		return

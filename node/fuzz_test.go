@@ -343,6 +343,6 @@ func TestBlockGossipRefusesUnscheduledProposer(t *testing.T) {
 func shapedBlock(c *chain.Codec, h uint64, at int64, proposer chain.Address) chain.Block {
 	parent := chain.IDOf([]byte("parent"))
 	lc := &chain.Commit{Height: h - 1, BlockID: parent}
-	return chain.Block{Header: chain.Header{ChainID: "t-1", Height: h, Time: at, Parent: parent, TxRoot: chain.TxRoot(nil),
+	return chain.Block{Header: chain.Header{ChainID: "t-1", Height: h, Time: chain.Time(at), Parent: parent, TxRoot: chain.TxRoot(nil),
 		Proposer: proposer, LastCommitHash: chain.CommitHash(c, lc)}, LastCommit: lc}
 }

@@ -108,7 +108,7 @@ Send tokens:                            dure tx currency send --from alice --to 
 		return usageErr("%v\nSee '%s --help'.", err, c.CommandPath())
 	})
 	for _, add := range []func(*globals) *cobra.Command{
-		newInitCmd, newStartCmd, newStatusCmd, newKeysCmd, newTxCmd, newQueryCmd, newExportCmd, newTestnetCmd, newVersionCmd, newBenchCmd, newDoctorCmd,
+		newInitCmd, newStartCmd, newStatusCmd, newKeysCmd, newTxCmd, newQueryCmd, newExportCmd, newTestnetCmd, newVersionCmd, newBenchCmd, newDoctorCmd, newSubnetCmd,
 	} {
 		root.AddCommand(add(g))
 	}

@@ -205,7 +205,7 @@ func TestSingleValidatorNode(t *testing.T) {
 		if info.Proof == nil || info.TxRoot == nil {
 			t.Fatal("prove=true gave no proof")
 		}
-		hdr, err := verifyHeader(ctx, tn.cl, info.Height)
+		hdr, _, err := verifyHeaderTrustingNode(ctx, tn.cl, info.Height)
 		if err != nil {
 			t.Fatalf("block %d commit: %v", info.Height, err)
 		}
@@ -249,7 +249,7 @@ func TestSingleValidatorNode(t *testing.T) {
 			if len(acct.Proofs) == 0 {
 				t.Fatalf("%s: no proofs", who.name)
 			}
-			hdr, err := verifyHeader(ctx, tn.cl, acct.Height)
+			hdr, _, err := verifyHeaderTrustingNode(ctx, tn.cl, acct.Height)
 			if err != nil {
 				t.Fatalf("%s: header %d: %v", who.name, acct.Height, err)
 			}

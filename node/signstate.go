@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/blockexec"
 	"github.com/dure-network/dure/chain/store"
 	"github.com/dure-network/dure/consensus"
@@ -129,7 +130,7 @@ func (n *Node) checkSignState(ls consensus.LastSigned, haveLS bool) error {
 
 // observeCommitted releases the hold once a block made after this start
 // (decided by the others: this process has signed nothing) is committed.
-func (n *Node) observeCommitted(height uint64, blockTime int64) {
+func (n *Node) observeCommitted(height uint64, blockTime chain.Time) {
 	s := n.hold
 	if s == nil {
 		return
@@ -145,11 +146,11 @@ func (n *Node) observeCommitted(height uint64, blockTime int64) {
 		}
 		n.log.Info("re-synced past the consensus state; signing from the next height", "height", height)
 	default:
-		if !time.Unix(0, blockTime).After(s.after) {
+		if !blockTime.Std().After(s.after) {
 			return
 		}
 		n.log.Info("consensus state missing: the network committed a block made after this start; signing from the next height",
-			"height", height, "block_time", time.Unix(0, blockTime).UTC(), "store_head_at_start", s.fromHead)
+			"height", height, "block_time", blockTime.Std(), "store_head_at_start", s.fromHead)
 	}
 	s.held = false
 }

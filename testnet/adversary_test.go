@@ -92,7 +92,7 @@ func (a *attacker) forgedBlock(h uint64, parent chain.ID, val chain.Address, rou
 	// An empty last commit with the matching hash: well-formed, and
 	// checkable only against the validator set.
 	lc := &chain.Commit{Height: h - 1, BlockID: parent}
-	b := chain.Block{Header: chain.Header{ChainID: a.chain, Height: h, Time: time.Now().UnixNano(), Parent: parent,
+	b := chain.Block{Header: chain.Header{ChainID: a.chain, Height: h, Time: chain.TimeOf(time.Now()), Parent: parent,
 		TxRoot: chain.TxRoot(nil), Proposer: val, LastCommitHash: chain.CommitHash(a.codec, lc)}, LastCommit: lc}
 	id := b.Header.ID(a.codec)
 	raw, err := a.codec.Marshal(b)

@@ -307,7 +307,7 @@ func (n *e2eNet) currencyState(ctx context.Context, p *Proc, denom string, holde
 func (n *e2eNet) blockSeconds(ctx context.Context, p *Proc, h uint64) int64 {
 	n.t.Helper()
 	b, _ := n.verifiedHeader(ctx, p, h)
-	return b.Header.Time / 1e9
+	return b.Header.Time.Unix()
 }
 
 // Seoul Nowon's volunteer currency and a Suwon food voucher, run on four
@@ -429,7 +429,7 @@ func TestNowonScenarioOnTestnet(t *testing.T) {
 	p = via()
 	end := n.blockSeconds(ctx, p, n.minHeight(ctx, p)) + 365*86400
 	m, err = currency.MsgCreate(c, fv, 0, currency.Rules{Transfer: currency.TransferMerchants, Categories: []string{"food"},
-		VoucherEnd: end, Redeemable: true})
+		VoucherEnd: chain.UnixSeconds(end), Redeemable: true})
 	n.mustOK(ctx, p, alice.key, "alice creates the food voucher", m, err)
 	m, err = currency.MsgRegisterMerchant(c, fv, carol.addr, []string{"food"})
 	n.mustOK(ctx, via(), alice.key, "alice registers carol for food", m, err)

@@ -63,6 +63,16 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
+// long skips a scenario that takes minutes unless DURE_E2E_LONG=1, so the
+// default suite stays within its time budget; README lists these.
+func long(t *testing.T) {
+	t.Helper()
+	slow(t)
+	if os.Getenv("DURE_E2E_LONG") != "1" {
+		t.Skip("long end-to-end scenario (minutes): run with DURE_E2E_LONG=1")
+	}
+}
+
 // slow skips a test in -short mode.
 func slow(t *testing.T) {
 	t.Helper()

@@ -319,7 +319,7 @@ func (n *e2eNet) provenEnergy(ctx context.Context, p *Proc, path string, args ma
 // independent implementation of the settlement rules, from the proven
 // clearing and readings, and all four nodes prove the same statements.
 func TestEnergyNeighbourhoodOnTestnet(t *testing.T) {
-	slow(t)
+	long(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 	n := newNet(t, netOpts{})

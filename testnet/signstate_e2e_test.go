@@ -56,13 +56,13 @@ func TestValidatorWithoutSignStateWaits(t *testing.T) {
 	for ; ; h++ {
 		n.waitHeight(ctx, 30*time.Second, h, others...)
 		b, _ := n.verifiedHeader(ctx, others[0], h)
-		if time.Unix(0, b.Header.Time).After(t0.Add(holdFor)) {
+		if b.Header.Time.Std().After(t0.Add(holdFor)) {
 			break
 		}
 		for _, p := range others {
 			if n.signedBy(ctx, p, h, addr) {
 				t.Fatalf("height %d (block time %s, %s after the restart): the validator without consensus state signed it",
-					h, time.Unix(0, b.Header.Time).Format(time.RFC3339Nano), time.Unix(0, b.Header.Time).Sub(t0))
+					h, b.Header.Time.Std().Format(time.RFC3339Nano), b.Header.Time.Std().Sub(t0))
 			}
 		}
 	}

@@ -137,7 +137,7 @@ dure tx currency create --from coop --denom hours --time-bank --transfer free`,
 					r := Rules{HoldingCap: v.Uint("holding-cap"), ExpirySeconds: v.Seconds("expiry"),
 						DemurrageBP: uint32(v.Uint("demurrage-bp")), DemurragePeriod: v.Seconds("demurrage-period"),
 						Transfer: v.String("transfer"), Redeemable: v.Bool("redeemable"), Categories: v.List("categories"),
-						VoucherEnd: v.UnixNano("voucher-end"), HourlyRate: v.Uint("hourly-rate"), TimeBank: v.Bool("time-bank")}
+						VoucherEnd: v.Time("voucher-end"), HourlyRate: v.Uint("hourly-rate"), TimeBank: v.Bool("time-bank")}
 					return MsgCreate(c, v.String("denom"), uint8(v.Uint("decimals")), r)
 				}},
 		},

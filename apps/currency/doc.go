@@ -10,7 +10,7 @@
 // and a Suwon food voucher is
 //
 //	Rules{Transfer: "merchants", Categories: []string{"food"},
-//	      VoucherEnd: <unix seconds>, Redeemable: true}
+//	      VoucherEnd: chain.TimeOf(end), Redeemable: true}
 //
 // # Use
 //
@@ -110,7 +110,9 @@
 //	d/<len><denom><seq u64 BE>            Settlement (CBOR)
 //
 // <len> is one byte, the denom's length, so one denom's keys are never a
-// prefix of another's. Times are block-time Unix seconds. Invariant:
+// prefix of another's. Lot expiries, demurrage and settlement times are
+// block-time Unix seconds (chain.Time.Unix()); voucher ends (in Rules and
+// in v/) are chain.Time, Unix nanoseconds. Invariant:
 // s/<denom> equals the sum of b/…<denom>, and for expiring currencies each
 // balance equals the sum of its lots.
 //

@@ -29,7 +29,8 @@ func denomPart(b []byte, denom string) []byte {
 
 func be64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
 
-// timeKey maps a (non-negative) unix-seconds time to its sortable 8 bytes.
+// timeKey maps a non-negative time (seconds, or nanoseconds for voucher
+// ends) to its sortable 8 bytes.
 func timeKey(b []byte, t int64) []byte {
 	if t < 0 {
 		t = 0
@@ -67,8 +68,8 @@ func keyExpiry(exp int64, addr chain.Address, denom string) []byte {
 	return append(k, denom...)
 }
 
-func keyVoucher(end int64, denom string) []byte {
-	return append(timeKey([]byte(pVoucher), end), denom...)
+func keyVoucher(end chain.Time, denom string) []byte {
+	return append(timeKey([]byte(pVoucher), end.UnixNano()), denom...)
 }
 
 func keyRolePrefix(denom string) []byte { return denomPart([]byte(pRole), denom) }

@@ -16,12 +16,15 @@ type ledger struct {
 	ctx *chain.Context
 	r   chain.KVReader
 	kv  chain.KVStore // nil for queries
-	now int64         // block time, Unix seconds
+	at  chain.Time    // block time (zero for queries)
+	// now is at in whole seconds: lot expiries, demurrage and settlement
+	// times are kept in seconds (their state encoding).
+	now int64
 }
 
 func (m *Module) ledger(ctx *chain.Context) *ledger {
 	kv := ctx.Store(m.key)
-	return &ledger{m: m, ctx: ctx, r: kv, kv: kv, now: ctx.Block.Time / 1e9}
+	return &ledger{m: m, ctx: ctx, r: kv, kv: kv, at: ctx.Block.Time, now: ctx.Block.Time.Unix()}
 }
 
 // isModuleAccount: the module accounts in Params, the fee collector, and
@@ -531,8 +534,8 @@ func (l *ledger) checkMerchantPayment(c *Currency, to chain.Address, cat string)
 }
 
 func (l *ledger) checkSpendable(c *Currency) error {
-	if c.ended(l.now) {
-		return fmt.Errorf("%w: %w: %s ended at %d", chain.ErrInvalidMsg, ErrVoucherEnded, c.Denom, c.Rules.VoucherEnd)
+	if c.ended(l.at) {
+		return fmt.Errorf("%w: %w: %s ended at %s", chain.ErrInvalidMsg, ErrVoucherEnded, c.Denom, c.Rules.VoucherEnd)
 	}
 	return nil
 }

@@ -450,7 +450,7 @@ func (l *ledger) closeVouchers(budget int) (int, error) {
 			if len(k) <= len(pVoucher)+8 {
 				return true, fmt.Errorf("%w: voucher key %x", ErrCorrupt, k)
 			}
-			if int64(uint64FromBE(k[len(pVoucher):])) <= l.now {
+			if chain.Time(uint64FromBE(k[len(pVoucher):])) <= l.at {
 				key = append([]byte{}, k...)
 			}
 			return true, nil

@@ -31,7 +31,7 @@ func runProperty(t *testing.T, seed uint64, blocks int) {
 		Currency{Denom: "dem", Issuer: city, Rules: Rules{Transfer: TransferFree, HoldingCap: 5000,
 			ExpirySeconds: 40 * day, LotSeconds: 3600, DemurrageBP: 250, DemurragePeriod: 5 * day, Redeemable: true}},
 		Currency{Denom: "short", Issuer: city, Rules: Rules{Transfer: TransferMerchants, ExpirySeconds: 2 * day,
-			LotSeconds: 600, Categories: []string{"food"}, VoucherEnd: start + 20*day, Redeemable: true}},
+			LotSeconds: 600, Categories: []string{"food"}, VoucherEnd: chain.UnixSeconds(start + 20*day), Redeemable: true}},
 	)
 	g.Merchants = append(g.Merchants, GenesisMerchant{Denom: "dem", Address: grocer, Categories: []string{"food"}},
 		GenesisMerchant{Denom: "short", Address: grocer, Categories: []string{"food"}})

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/dure-network/dure/chain"
 )
@@ -31,7 +32,7 @@ func localGenesis(now int64) Genesis {
 			{Denom: "nw", Issuer: city, Rules: Rules{HoldingCap: 50000, ExpirySeconds: 3 * yearSec, HourlyRate: 700,
 				Transfer: TransferMerchants, Redeemable: true}},
 			{Denom: "food", Issuer: city, Rules: Rules{Transfer: TransferMerchants, Categories: []string{"food"},
-				VoucherEnd: now + 30*day, Redeemable: true}},
+				VoucherEnd: chain.UnixSeconds(now + 30*day), Redeemable: true}},
 			{Denom: "tb", Issuer: city, Rules: Rules{Transfer: TransferFree, TimeBank: true}},
 			{Denom: "free", Issuer: city, Rules: Rules{Transfer: TransferFree, HoldingCap: 1000}},
 		},
@@ -340,7 +341,7 @@ func TestVoucherEnd(t *testing.T) {
 func TestVoucherEndBounded(t *testing.T) {
 	now := int64(1_700_000_000)
 	g := Genesis{NativeDenom: "dure", Currencies: []Currency{{Denom: "vv", Issuer: city,
-		Rules: Rules{Transfer: TransferMerchants, Categories: []string{"food"}, VoucherEnd: now + 10}}}}
+		Rules: Rules{Transfer: TransferMerchants, Categories: []string{"food"}, VoucherEnd: chain.UnixSeconds(now + 10)}}}}
 	for i := 0; i < 25; i++ {
 		g.Balances = append(g.Balances, GenesisBalance{Address: addr(byte(100 + i)), Denom: "vv", Amount: 10})
 	}
@@ -361,7 +362,7 @@ func TestVoucherEndBounded(t *testing.T) {
 	}
 	h.endBlock(1)
 	h.endBlock(1)
-	if v, _ := h.store().Get(keyVoucher(now+10, "vv")); v != nil {
+	if v, _ := h.store().Get(keyVoucher(chain.UnixSeconds(now+10), "vv")); v != nil {
 		t.Fatal("voucher queue entry remains")
 	}
 }
@@ -505,5 +506,43 @@ func TestModuleAccountExemptions(t *testing.T) {
 	h.store().commit()
 	if err := h.checkInvariants(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVoucherEndFromCLIFields: a voucher created through the CLI's field
+// path (an RFC 3339 --voucher-end parsed by chain.ParseValues and built by
+// the module's description) ends at that time: pay and mint are refused
+// after it and EndBlock returns the holders' rest to the issuer.
+func TestVoucherEndFromCLIFields(t *testing.T) {
+	h := newLocal(t)
+	var create chain.MsgDesc
+	for _, md := range h.m.Describe().Msgs {
+		if md.Type == "create" {
+			create = md
+		}
+	}
+	end := time.Unix(h.now+10, 0).UTC().Format(time.RFC3339)
+	vals, err := chain.ParseValues(create.Fields, map[string]string{"denom": "cli-food", "transfer": "merchants",
+		"categories": "food", "voucher-end": end}, chain.PubKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.must(city, h.msg(create.Build(h.codec, vals)))
+	h.must(city, h.msg(MsgRegisterMerchant(h.codec, "cli-food", grocer, []string{"food"})))
+	h.must(city, h.msg(MsgMint(h.codec, "cli-food", alice, 500)))
+	h.must(alice, h.msg(MsgPay(h.codec, grocer, "cli-food", 200, "food"))) // before the end: ok
+	h.endBlock(10)                                                         // block time reaches the end
+	if err := h.deliver(alice, h.msg(MsgPay(h.codec, grocer, "cli-food", 1, "food"))); !errors.Is(err, ErrVoucherEnded) {
+		t.Fatalf("pay after the end: %v, want ErrVoucherEnded", err)
+	}
+	if err := h.deliver(city, h.msg(MsgMint(h.codec, "cli-food", alice, 1))); !errors.Is(err, ErrVoucherEnded) {
+		t.Fatalf("mint after the end: %v, want ErrVoucherEnded", err)
+	}
+	h.endBlock(1)
+	if a, c := h.bal(alice, "cli-food"), h.bal(city, "cli-food"); a != 0 || c != 300 {
+		t.Fatalf("after the end alice holds %d, the issuer %d; want 0 and 300", a, c)
+	}
+	if !slices.Contains(eventTypes(h.events), "currency.voucher_closed") {
+		t.Fatalf("no voucher_closed event: %v", eventTypes(h.events))
 	}
 }

@@ -85,7 +85,7 @@ func TestScenarioSuwonFoodVoucher(t *testing.T) {
 	c := h.codec
 	end := h.now + 90*day
 	h.must(suwon, h.msg(MsgCreate(c, "suwon-food", 0, Rules{Transfer: TransferMerchants,
-		Categories: []string{"food"}, VoucherEnd: end, Redeemable: true})))
+		Categories: []string{"food"}, VoucherEnd: chain.UnixSeconds(end), Redeemable: true})))
 	h.must(suwon, h.msg(MsgGrant(c, "suwon-food", "minter", welfare)))
 	h.must(suwon, h.msg(MsgGrant(c, "suwon-food", "approver", welfare)))
 	h.must(welfare, h.msg(MsgRegisterMerchant(c, "suwon-food", market, []string{"food"})))

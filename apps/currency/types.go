@@ -118,7 +118,7 @@ func (r Role) String() string {
 }
 
 // Rules are a currency's policy, fixed at creation. Zero values switch a
-// rule off. Times are block-time Unix seconds; durations are seconds.
+// rule off. VoucherEnd is a chain.Time; durations are whole seconds.
 type Rules struct {
 	_ struct{} `cbor:",toarray"`
 	// HoldingCap bounds an ordinary holder's balance (0 = none). The issuer,
@@ -141,7 +141,7 @@ type Rules struct {
 	Categories []string `json:"categories,omitempty"`
 	// VoucherEnd, when set, is the time after which the currency cannot be
 	// spent or minted; unspent holder balances return to the issuer.
-	VoucherEnd int64 `json:"voucher_end"`
+	VoucherEnd chain.Time `json:"voucher_end,omitempty"`
 	// HourlyRate is what one confirmed volunteer hour mints (0 = disabled).
 	HourlyRate uint64 `json:"hourly_rate"`
 	// TimeBank: amounts are minutes; one confirmed hour mints 60.
@@ -288,7 +288,9 @@ func (c *Currency) lotExpiry(now int64) (int64, error) {
 	return e, nil
 }
 
-func (c *Currency) ended(now int64) bool { return c.Rules.VoucherEnd > 0 && now >= c.Rules.VoucherEnd }
+func (c *Currency) ended(now chain.Time) bool {
+	return c.Rules.VoucherEnd > 0 && now >= c.Rules.VoucherEnd
+}
 
 func (c *Currency) allowsCategory(cat string) bool {
 	if len(c.Rules.Categories) == 0 {

@@ -35,7 +35,7 @@ func (m *Module) Describe() chain.Description {
 				{Name: "wh", Kind: chain.FieldUint, Required: true, Min: 1, Max: MaxWhPerOrder, Help: "energy in Wh"},
 				{Name: "price", Kind: chain.FieldUint, Required: true, Max: MaxPrice, Help: priceHelp}},
 			Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
-				b := PlaceOrder{Meter: v.String("meter"), Interval: v.UnixNano("interval") / 1e9, Wh: v.Uint("wh"), Price: v.Uint("price")}
+				b := PlaceOrder{Meter: v.String("meter"), Interval: v.Time("interval").Unix(), Wh: v.Uint("wh"), Price: v.Uint("price")}
 				return encode(c, typ, b)
 			}}
 	}
@@ -115,7 +115,7 @@ settle against the charger's signed session reading. See apps/energy/doc.go.`,
 					{Name: "estimated", Kind: chain.FieldBool, Help: "the device estimated rather than metered"},
 					sig, seed},
 				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
-					r := Reading{Meter: v.String("meter"), IntervalStart: v.UnixNano("interval") / 1e9, Counter: v.Uint("counter"),
+					r := Reading{Meter: v.String("meter"), IntervalStart: v.Time("interval").Unix(), Counter: v.Uint("counter"),
 						StartImportWh: v.Uint("start-import"), EndImportWh: v.Uint("end-import"),
 						StartExportWh: v.Uint("start-export"), EndExportWh: v.Uint("end-export")}
 					if v.Bool("estimated") {
@@ -134,7 +134,7 @@ settle against the charger's signed session reading. See apps/energy/doc.go.`,
 					u("export-wh", "corrected export in the interval, Wh"),
 					{Name: "reason", Kind: chain.FieldString, Max: MaxReasonLen, Help: "why (recorded in the event)"}},
 				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
-					return MsgCorrectReading(c, v.String("meter"), v.UnixNano("interval")/1e9, v.Uint("import-wh"), v.Uint("export-wh"), v.String("reason"))
+					return MsgCorrectReading(c, v.String("meter"), v.Time("interval").Unix(), v.Uint("import-wh"), v.Uint("export-wh"), v.String("reason"))
 				}},
 			order(TypeOffer, "Offer energy for an interval at a minimum price per kWh", "minimum price per kWh",
 				"dure tx energy offer --from dave --meter roof-7 --interval 2026-12-02T12:00:00Z --wh 800 --price 90"),
@@ -154,7 +154,7 @@ settle against the charger's signed session reading. See apps/energy/doc.go.`,
 					{Name: "max-price", Kind: chain.FieldUint, Required: true, Max: MaxPrice, Help: "most per kWh, grid fee included"},
 					{Name: "deadline", Kind: chain.FieldTime, Help: "when the session must have ended (default: a day)"}},
 				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
-					return MsgStartSession(c, v.String("charger"), v.Uint("max-wh"), v.Uint("max-price"), v.UnixNano("deadline")/1e9)
+					return MsgStartSession(c, v.String("charger"), v.Uint("max-wh"), v.Uint("max-price"), v.Time("deadline").Unix())
 				}},
 			{Type: TypeEndSession, Short: "Submit the charger's signed session reading; settles the session",
 				Examples: []string{"dure tx energy end-session --from gw --session 14 --charger ev-1 --counter 3 --start-wh 1000 --stop-wh 13500 --device-seed …"},

@@ -60,7 +60,7 @@ func (m *Module) ModuleAccounts() []chain.Address { return []chain.Address{Escro
 
 // blockTime is the only place energy reads time: the block's, in Unix
 // seconds.
-func blockTime(ctx *chain.Context) int64 { return ctx.Block.Time / 1e9 }
+func blockTime(ctx *chain.Context) int64 { return ctx.Block.Time.Unix() }
 
 // keeper is the module's state for one message, genesis or EndBlock.
 type keeper struct {

@@ -117,7 +117,7 @@ func (m *Module) Deliver(ctx *chain.Context, msg chain.Msg) error {
 		if err != nil {
 			return err
 		}
-		n := Note{ID: id, Author: ctx.Sender, Topic: p.Topic, Text: p.Text, Height: ctx.Block.Height, Time: ctx.Block.Time / 1e9}
+		n := Note{ID: id, Author: ctx.Sender, Topic: p.Topic, Text: p.Text, Height: ctx.Block.Height, Time: ctx.Block.Time.Unix()}
 		if p.TTL > 0 {
 			n.Expires = n.Time + p.TTL
 		}
@@ -211,7 +211,7 @@ func (m *Module) getU64(r chain.KVReader, k []byte) (uint64, error) {
 // MaxExpiriesPerBlock per block.
 func (m *Module) EndBlock(ctx *chain.Context) error {
 	kv := ctx.Store(m.key)
-	now := ctx.Block.Time / 1e9
+	now := ctx.Block.Time.Unix() // expiry keys are in seconds
 	var due []uint64
 	err := kv.Iterate(prefixExp, func(k, _ []byte) (bool, error) {
 		if len(k) != len(prefixExp)+16 {

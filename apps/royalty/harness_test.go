@@ -244,7 +244,7 @@ func newHarness(t testing.TB, reg *Registry) *harness {
 func (h *harness) store() *memStore { return h.open.Open(h.key).(*memStore) }
 
 func (h *harness) ctx(sender chain.Address) *chain.Context {
-	return chain.NewContext(chain.BlockInfo{ChainID: "test", Height: h.height, Time: h.now * 1e9}, sender,
+	return chain.NewContext(chain.BlockInfo{ChainID: "test", Height: h.height, Time: chain.UnixSeconds(h.now)}, sender,
 		h.open.gas, h.open)
 }
 

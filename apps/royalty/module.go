@@ -62,7 +62,7 @@ func blockTime(ctx *chain.Context) int64 {
 	if ctx == nil {
 		return 0
 	}
-	return ctx.Block.Time / 1e9
+	return ctx.Block.Time.Unix()
 }
 
 // st is one message's (or one query's) view of the module's state.

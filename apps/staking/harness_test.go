@@ -172,7 +172,7 @@ func newEnv(t testing.TB) *env {
 }
 
 func (e *env) ctx(sender chain.Address) *chain.Context {
-	return chain.NewContext(chain.BlockInfo{ChainID: "test-1", Height: e.height, Time: e.time}, sender, nil, opener{e.db})
+	return chain.NewContext(chain.BlockInfo{ChainID: "test-1", Height: e.height, Time: chain.Time(e.time)}, sender, nil, opener{e.db})
 }
 
 func (e *env) fund(a chain.Address, amt uint64) {

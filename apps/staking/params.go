@@ -100,8 +100,8 @@ func (p *Params) power(tokens uint64) uint64 {
 }
 
 // after returns block time t plus secs seconds, saturating.
-func after(t int64, secs uint64) int64 {
-	d := int64(secs) * 1_000_000_000 // secs <= maxSeconds: no overflow
+func after(t chain.Time, secs uint64) chain.Time {
+	d := chain.Time(int64(secs) * 1_000_000_000) // secs <= maxSeconds: no overflow
 	if t > 0 && d > (1<<63-1)-t {
 		return 1<<63 - 1
 	}

@@ -18,7 +18,7 @@ type ValidatorInfo struct {
 	Active      bool          `json:"active"`
 	Power       uint64        `json:"power"` // as last reported to consensus; 0 if not active
 	Jailed      bool          `json:"jailed"`
-	JailedUntil int64         `json:"jailed_until,omitempty"`
+	JailedUntil chain.Time    `json:"jailed_until,omitempty"`
 	Tombstoned  bool          `json:"tombstoned"`
 	Missed      uint64        `json:"missed"` // in the current downtime window
 }
@@ -36,7 +36,7 @@ type UnbondingInfo struct {
 	Validator      chain.Address `json:"validator"`
 	Amount         uint64        `json:"amount"`
 	CreationHeight uint64        `json:"creation_height"`
-	Completion     int64         `json:"completion_time"`
+	Completion     chain.Time    `json:"completion_time"`
 }
 
 // Delegations answers the delegations query.

@@ -132,7 +132,7 @@ func TestDowntimeJailing(t *testing.T) {
 	if got := e.balance(SlashedPool()); got != 3 {
 		t.Fatalf("slashed pool %d, want 3", got)
 	}
-	if v.JailedUntil != e.time+60e9 {
+	if v.JailedUntil != chain.Time(e.time+60e9) {
 		t.Fatalf("jailed until %d, want %d", v.JailedUntil, e.time+60e9)
 	}
 	e.checkPools()

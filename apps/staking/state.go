@@ -63,13 +63,15 @@ func cat(parts ...[]byte) []byte {
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
-func valKey(a chain.Address) []byte           { return cat(prefixVal, a[:]) }
-func activeKey(a chain.Address) []byte        { return cat(prefixActive, a[:]) }
-func infoKey(a chain.Address) []byte          { return cat(prefixInfo, a[:]) }
-func delKey(d, v chain.Address) []byte        { return cat(prefixDel, d[:], v[:]) }
-func missedPrefix(a chain.Address) []byte     { return cat(prefixMissed, a[:]) }
-func unbondKey(done int64, seq uint64) []byte { return cat(prefixUnbond, u64(uint64(done)), u64(seq)) }
-func ubdIdxKey(d chain.Address, done int64, seq uint64) []byte {
+func valKey(a chain.Address) []byte       { return cat(prefixVal, a[:]) }
+func activeKey(a chain.Address) []byte    { return cat(prefixActive, a[:]) }
+func infoKey(a chain.Address) []byte      { return cat(prefixInfo, a[:]) }
+func delKey(d, v chain.Address) []byte    { return cat(prefixDel, d[:], v[:]) }
+func missedPrefix(a chain.Address) []byte { return cat(prefixMissed, a[:]) }
+func unbondKey(done chain.Time, seq uint64) []byte {
+	return cat(prefixUnbond, u64(uint64(done)), u64(seq))
+}
+func ubdIdxKey(d chain.Address, done chain.Time, seq uint64) []byte {
 	return cat(prefixUbdIdx, d[:], u64(uint64(done)), u64(seq))
 }
 func missedKey(a chain.Address, chunk uint32) []byte {
@@ -86,7 +88,7 @@ type validatorRec struct {
 	Shares      uint64
 	SelfShares  uint64
 	Jailed      bool
-	JailedUntil int64 // block time, Unix ns
+	JailedUntil chain.Time
 	Tombstoned  bool
 }
 
@@ -120,7 +122,7 @@ type unbondingRec struct {
 	Validator      chain.Address
 	Amount         uint64
 	CreationHeight uint64
-	Completion     int64
+	Completion     chain.Time
 }
 
 // store wraps a module store with typed accessors.

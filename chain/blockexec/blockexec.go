@@ -100,7 +100,7 @@ type Proposal struct {
 // transactions in the block.
 func (x *BlockExec) Build(st State, p Proposal) (blk *Block, err error) {
 	c, head := x.cfg.Codec, st.Head
-	now := x.cfg.Now().UnixNano()
+	now := chain.TimeOf(x.cfg.Now())
 	if now <= head.Time {
 		now = head.Time + 1
 	}
@@ -153,9 +153,9 @@ func (x *BlockExec) Validate(st State, blk *Block, fresh bool, lookup func(chain
 	case h.Parent != head.BlockID:
 		return nil, fmt.Errorf("%w: parent %s, want %s", ErrBadBlock, h.Parent, head.BlockID)
 	case h.Time <= head.Time:
-		return nil, fmt.Errorf("%w: time %d not after parent's %d", ErrBadBlock, h.Time, head.Time)
-	case fresh && time.Unix(0, h.Time).After(x.cfg.Now().Add(MaxClockDrift)):
-		return nil, fmt.Errorf("%w: %s is more than %s ahead (check this machine's clock)", ErrClockAhead, time.Unix(0, h.Time).UTC(), MaxClockDrift)
+		return nil, fmt.Errorf("%w: time %s not after parent's %s", ErrBadBlock, h.Time, head.Time)
+	case fresh && h.Time.Std().After(x.cfg.Now().Add(MaxClockDrift)):
+		return nil, fmt.Errorf("%w: %s is more than %s ahead (check this machine's clock)", ErrClockAhead, h.Time, MaxClockDrift)
 	case h.ValidatorsHash != st.Validators.Hash(c):
 		return nil, fmt.Errorf("%w: validators hash", ErrBadBlock)
 	case h.NextValidatorsHash != st.NextValidators.Hash(c):

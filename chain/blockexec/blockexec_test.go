@@ -197,7 +197,7 @@ func TestValidateRefuses(t *testing.T) {
 		{"next validators hash", func(h *chain.Header) { h.NextValidatorsHash = chain.Hash{1} }, false, ErrBadBlock},
 		{"proposer not a validator", func(h *chain.Header) { h.Proposer = other.PubKey().Address() }, false, ErrBadBlock},
 		{"state root", func(h *chain.Header) { h.StateRoot = chain.Hash{1} }, false, ErrBadBlock},
-		{"ahead of the clock, fresh", func(h *chain.Header) { h.Time = genesisTime.Add(time.Minute).UnixNano() }, true, ErrClockAhead},
+		{"ahead of the clock, fresh", func(h *chain.Header) { h.Time = chain.TimeOf(genesisTime.Add(time.Minute)) }, true, ErrClockAhead},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -211,7 +211,7 @@ func TestValidateRefuses(t *testing.T) {
 	}
 	// The same block a minute ahead is fine once it carries a commit.
 	b := *good.Block
-	b.Header.Time = genesisTime.Add(time.Minute).UnixNano()
+	b.Header.Time = chain.TimeOf(genesisTime.Add(time.Minute))
 	if _, err := v.bx.Validate(v.cur, &Block{Block: &b}, false, nil); errors.Is(err, ErrClockAhead) {
 		t.Fatalf("committed block refused for the clock: %v", err)
 	}

@@ -106,7 +106,7 @@ func CommitGenesis(c *chain.Codec, ex *execution.Executor, s GenesisStore, st *s
 	if err != nil {
 		return chain.Hash{}, err
 	}
-	info := chain.BlockInfo{ChainID: g.ChainID, Height: 0, Time: g.GenesisTime.UnixNano()}
+	info := chain.BlockInfo{ChainID: g.ChainID, Height: 0, Time: chain.TimeOf(g.GenesisTime)}
 	out, err := ex.InitGenesis(st, info, g.AppState)
 	if err != nil {
 		return chain.Hash{}, fmt.Errorf("%w: genesis app_state: %w", ErrBadGenesis, err)

@@ -115,7 +115,7 @@ func (e *env) commit(out *Outcome) {
 }
 
 func (e *env) info() chain.BlockInfo {
-	return chain.BlockInfo{ChainID: testChain, Height: e.height + 1, Time: int64(e.height+1) * 1e9}
+	return chain.BlockInfo{ChainID: testChain, Height: e.height + 1, Time: chain.UnixSeconds(int64(e.height + 1))}
 }
 
 // run executes and commits a block and returns its outcome.

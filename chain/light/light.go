@@ -47,10 +47,10 @@ type Provider interface {
 
 // TrustedState is what the client trusts, persisted between runs.
 type TrustedState struct {
-	ChainID string   `json:"chain_id"`
-	Height  uint64   `json:"height"`   // 0: genesis
-	BlockID chain.ID `json:"block_id"` // empty at genesis
-	Time    int64    `json:"time"`     // header (or genesis) time, Unix ns
+	ChainID string     `json:"chain_id"`
+	Height  uint64     `json:"height"`   // 0: genesis
+	BlockID chain.ID   `json:"block_id"` // empty at genesis
+	Time    chain.Time `json:"time"`     // header (or genesis) time
 	// NextValidators is the set signing Height+1, verified against the
 	// trusted header's NextValidatorsHash (or taken from genesis).
 	NextValidators []chain.Validator `json:"next_validators"`
@@ -140,7 +140,7 @@ func (c *Client) Trusted() (TrustedState, error) {
 }
 
 // TrustGenesis trusts the chain's genesis validator set and time.
-func (c *Client) TrustGenesis(vals []chain.Validator, genesisTime int64) error {
+func (c *Client) TrustGenesis(vals []chain.Validator, genesisTime chain.Time) error {
 	if _, err := chain.NewValidatorSet(vals); err != nil {
 		return fmt.Errorf("light: genesis validators: %w", err)
 	}
@@ -232,9 +232,9 @@ func (c *Client) verifyStep(st TrustedState, lb *LightBlock) error {
 	}
 	h := &lb.Header
 	if h.Time <= st.Time && st.Height > 0 {
-		return fmt.Errorf("%w: header %d time %d not after trusted %d", ErrInvalidHeader, h.Height, h.Time, st.Time)
+		return fmt.Errorf("%w: header %d time %s not after trusted %s", ErrInvalidHeader, h.Height, h.Time, st.Time)
 	}
-	if ahead := time.Unix(0, h.Time).Sub(c.cfg.Now()); ahead > maxClockDrift {
+	if ahead := h.Time.Std().Sub(c.cfg.Now()); ahead > maxClockDrift {
 		return fmt.Errorf("%w: header %d is %s in the future", ErrInvalidHeader, h.Height, ahead)
 	}
 	trustedNext, err := chain.NewValidatorSet(st.NextValidators)
@@ -380,9 +380,9 @@ func (e *ConflictError) Error() string {
 // Unwrap makes errors.Is(err, ErrConflictingHeaders) hold.
 func (e *ConflictError) Unwrap() error { return ErrConflictingHeaders }
 
-func (c *Client) checkExpiry(t int64) error {
-	if c.cfg.Now().Sub(time.Unix(0, t)) > c.cfg.TrustingPeriod {
-		return fmt.Errorf("%w: trusted header time %s is more than %s ago", ErrTrustExpired, time.Unix(0, t).UTC(), c.cfg.TrustingPeriod)
+func (c *Client) checkExpiry(t chain.Time) error {
+	if c.cfg.Now().Sub(t.Std()) > c.cfg.TrustingPeriod {
+		return fmt.Errorf("%w: trusted header time %s is more than %s ago", ErrTrustExpired, t, c.cfg.TrustingPeriod)
 	}
 	return nil
 }

@@ -65,7 +65,7 @@ func buildChain(t testing.TB, top uint64, setAt func(h uint64) []chain.PrivKey, 
 	}
 	var parent chain.ID
 	for h := uint64(1); h <= top; h++ {
-		hd := chain.Header{ChainID: testChain, Height: h, Time: d.start.Add(time.Duration(h) * time.Second).UnixNano(), Parent: parent,
+		hd := chain.Header{ChainID: testChain, Height: h, Time: chain.TimeOf(d.start.Add(time.Duration(h) * time.Second)), Parent: parent,
 			ValidatorsHash: d.sets[h].Hash(d.c), NextValidatorsHash: d.sets[h+1].Hash(d.c), StateRoot: chain.Sum256([]byte(fmt.Sprint(h)))}
 		id := hd.ID(d.c)
 		ks := setAt(h)
@@ -121,7 +121,7 @@ func newClient(t *testing.T, d *testChainData, primary Provider, witnesses ...Pr
 	if !errors.Is(err, ErrNoTrust) {
 		t.Fatalf("new client on an empty store: %v, want ErrNoTrust", err)
 	}
-	if err := c.TrustGenesis(d.sets[1].Validators, d.start.UnixNano()); err != nil {
+	if err := c.TrustGenesis(d.sets[1].Validators, chain.TimeOf(d.start)); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -235,7 +235,7 @@ func TestTrustExpires(t *testing.T) {
 	c, _ := New(Config{ChainID: testChain, Codec: d.c, Primary: &memProvider{d: d},
 		Store: NewFileStore(filepath.Join(t.TempDir(), "t.json")), TrustingPeriod: time.Hour,
 		Now: func() time.Time { return d.start.Add(2 * time.Hour) }})
-	if err := c.TrustGenesis(d.sets[1].Validators, d.start.UnixNano()); err != nil {
+	if err := c.TrustGenesis(d.sets[1].Validators, chain.TimeOf(d.start)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Verify(context.Background(), 3); !errors.Is(err, ErrTrustExpired) {

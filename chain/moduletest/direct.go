@@ -57,7 +57,7 @@ func (h *Harness) openBlock() *state.Branch {
 // blockInfo is the open block: the next height, at the current time plus
 // the pending Advance.
 func (h *Harness) openInfo() chain.BlockInfo {
-	return chain.BlockInfo{ChainID: h.cfg.ChainID, Height: h.height + 1, Time: h.time.Add(h.next).UnixNano()}
+	return chain.BlockInfo{ChainID: h.cfg.ChainID, Height: h.height + 1, Time: chain.TimeOf(h.time.Add(h.next))}
 }
 
 func (h *Harness) isModuleAccount(a chain.Address) bool {
@@ -122,7 +122,7 @@ func (h *Harness) EndBlock(dt time.Duration) ([]chain.Event, []chain.ValidatorUp
 	}
 	h.commitPending(p)
 	info := h.openInfo()
-	h.height, h.time, h.next, h.blk = info.Height, time.Unix(0, info.Time).UTC(), dt, nil
+	h.height, h.time, h.next, h.blk = info.Height, info.Time.Std(), dt, nil
 	ups := h.updates
 	h.updates = nil
 	return events, ups

@@ -190,7 +190,7 @@ func (h *Harness) StateRoot() chain.Hash {
 func (h *Harness) Advance(d time.Duration) { h.next += d }
 
 func (h *Harness) info() chain.BlockInfo {
-	return chain.BlockInfo{ChainID: h.cfg.ChainID, Height: h.height, Time: h.time.UnixNano()}
+	return chain.BlockInfo{ChainID: h.cfg.ChainID, Height: h.height, Time: chain.TimeOf(h.time)}
 }
 
 func (h *Harness) commit(out *execution.Outcome) {
@@ -251,7 +251,7 @@ func (h *Harness) Block(txs ...*chain.DecodedTx) *execution.Outcome {
 func (h *Harness) TryBlock(edit BlockInfo, txs ...*chain.DecodedTx) (*execution.Outcome, error) {
 	h.t.Helper()
 	at := h.time.Add(h.cfg.BlockInterval + h.next)
-	info := chain.BlockInfo{ChainID: h.cfg.ChainID, Height: h.height + 1, Time: at.UnixNano()}
+	info := chain.BlockInfo{ChainID: h.cfg.ChainID, Height: h.height + 1, Time: chain.TimeOf(at)}
 	if edit != nil {
 		edit(&info)
 	}

@@ -103,7 +103,7 @@ func (f *fixture) block(h uint64, parent chain.ID, last *chain.Commit, txs [][]b
 	}
 	b := &chain.Block{
 		Header: chain.Header{
-			ChainID: testChainID, Height: h, Time: int64(h) * 1e9, Parent: parent,
+			ChainID: testChainID, Height: h, Time: chain.UnixSeconds(int64(h)), Parent: parent,
 			TxRoot: chain.TxRoot(txs), StateRoot: stateRootAt(h), ResultsRoot: chain.ResultsRoot(f.c, results),
 			ValidatorsHash: f.valsFor(h).Hash(f.c), NextValidatorsHash: f.valsFor(h + 1).Hash(f.c),
 			Proposer: f.valsFor(h).Validators[0].Address, LastCommitHash: chain.CommitHash(f.c, last),

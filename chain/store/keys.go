@@ -61,7 +61,7 @@ type Head struct {
 	Height      uint64     `json:"height"`
 	BlockID     chain.ID   `json:"block_id"` // empty at genesis
 	StateRoot   chain.Hash `json:"state_root"`
-	Time        int64      `json:"time"` // header time, Unix ns; 0 at genesis
+	Time        chain.Time `json:"time"` // header time, Unix ns; 0 at genesis
 	GenesisHash chain.Hash `json:"genesis_hash"`
 }
 

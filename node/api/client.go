@@ -95,9 +95,21 @@ func (c *Client) Tx(ctx context.Context, id chain.ID, prove bool) (TxInfo, error
 
 // Block fetches a block (0 = latest).
 func (c *Client) Block(ctx context.Context, height uint64) (BlockInfo, error) {
+	return c.block(ctx, height, false)
+}
+
+// BlockWithTxs fetches a block with its raw transactions (0 = latest).
+func (c *Client) BlockWithTxs(ctx context.Context, height uint64) (BlockInfo, error) {
+	return c.block(ctx, height, true)
+}
+
+func (c *Client) block(ctx context.Context, height uint64, txs bool) (BlockInfo, error) {
 	h := "latest"
 	if height > 0 {
 		h = fmt.Sprint(height)
+	}
+	if txs {
+		h += "?txs=true"
 	}
 	var b BlockInfo
 	return b, c.do(ctx, http.MethodGet, "/v1/blocks/"+h, nil, "", &b)

@@ -209,6 +209,9 @@ func (s *Server) getBlock(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if !boolParam(r, "txs") {
+		info.Txs = nil
+	}
 	writeJSON(w, http.StatusOK, info)
 }
 

@@ -39,7 +39,7 @@ type Status struct {
 	ListenAddrs []string         `json:"listen_addrs,omitempty"`
 	Height      uint64           `json:"height"`
 	BlockID     chain.ID         `json:"block_id"`
-	BlockTime   int64            `json:"block_time"`
+	BlockTime   chain.Time       `json:"block_time"`
 	StateRoot   chain.Hash       `json:"state_root"`
 	Syncing     bool             `json:"syncing"`
 	Validator   *ValidatorRef    `json:"validator,omitempty"`
@@ -113,9 +113,12 @@ type TxInfo struct {
 
 // BlockInfo is a block with its ID and the commit that decided it.
 type BlockInfo struct {
-	ID       chain.ID         `json:"id"`
-	Header   chain.Header     `json:"header"`
-	TxIDs    []chain.ID       `json:"tx_ids"`
+	ID     chain.ID     `json:"id"`
+	Header chain.Header `json:"header"`
+	TxIDs  []chain.ID   `json:"tx_ids"`
+	// Txs are the raw transactions (with ?txs=true), against which a
+	// client checks TxIDs and the header's tx root.
+	Txs      [][]byte         `json:"txs,omitempty"`
 	Results  []chain.TxResult `json:"results,omitempty"`
 	Commit   *chain.Commit    `json:"commit,omitempty"`
 	Evidence []chain.Evidence `json:"evidence,omitempty"`

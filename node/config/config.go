@@ -27,6 +27,12 @@ type Config struct {
 	Mempool   Mempool   `toml:"mempool" comment:"Pending transactions waiting for a block."`
 	Storage   Storage   `toml:"storage" comment:"How much history the node keeps on disk."`
 	Keyring   Keyring   `toml:"keyring" comment:"Where keys live and how they are protected."`
+	Light     Light     `toml:"light" comment:"The light client 'dure query' verifies headers with."`
+}
+
+// Light configures the CLI's light client.
+type Light struct {
+	Witnesses []string `toml:"witnesses" comment:"API addresses of other nodes of the chain (\"host:port\" or URLs) that 'dure query'\nasks for the same headers: a conflicting header is reported as fork evidence. Empty: none."`
 }
 
 // API configures the HTTP server.
@@ -146,6 +152,7 @@ func Default(home string) Config {
 			MinFreeDisk: 256 << 20,
 		},
 		Keyring: Keyring{Backend: "file"},
+		Light:   Light{Witnesses: []string{}},
 	}
 }
 

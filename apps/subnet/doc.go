@@ -1,0 +1,88 @@
+// Package subnet anchors neighbourhood chains ("subnets") to the chain it
+// runs on (the parent), and moves value between them. The same module runs
+// on both sides: on the parent it is the registry; on a subnet its outbox
+// records withdrawals owed on the parent.
+//
+// # Registry (parent)
+//
+// register locks each initial validator's collateral (the sender's native
+// token, through the Bank the node passes: apps/currency) and records the
+// subnet: id, genesis hash, checkpoint period K, private flag, the number
+// of parent blocks without a checkpoint after which it may be declared
+// halted, and the set that must sign the first checkpoint. join locks a
+// new validator's collateral; it signs once a checkpoint's NextValidators
+// includes it with power collateral/power_reduction. leave marks a
+// validator leaving; its collateral is released unbonding_blocks after a
+// checkpoint drops it from the set (at once if it was not in it).
+//
+// # Checkpoints (parent)
+//
+// Every K subnet blocks the subnet's validators sign a Checkpoint (subnet,
+// height, block ID, state root, validator-set hash, next validator set,
+// outbox root and count, deposits applied) under SignDomain and the
+// subnet's genesis hash. Anyone may submit it. The parent accepts it when
+//
+//   - its height is a multiple of K above the last accepted one (one at or
+//     below is a no-op that succeeds before any signature is checked);
+//   - ValidatorsHash is the registered set (the previous checkpoint's
+//     NextValidators): set changes chain, so a fast-forward may skip
+//     checkpoints only while the set stays the same;
+//   - signatures of distinct members of that set, slashed ones not counted,
+//     carry more than 2/3 of its power (one batch verification, gas
+//     GasPerSignature each);
+//   - every next validator is a member with that key and power whose
+//     collateral is locked; the outbox count and deposits applied do not go
+//     back.
+//
+// The outbox root covers every withdrawal the subnet ever made (an RFC 6962
+// append-only log, kept on the subnet as its frontier), so a withdrawal in
+// a skipped checkpoint is proven against any later one: a behind submitter
+// sends only the latest checkpoint. equivocate takes two checkpoints of one
+// height signed by one member and burns slash_bp of its collateral; it is
+// tombstoned.
+//
+// # Collecting signatures (subnet)
+//
+// A subnet's own genesis sets params.checkpoint_period (K). At every
+// height that is a multiple of K, EndBlock snapshots the outbox (count and
+// root). Each validator then sends endorse: the checkpoint it signed, the
+// genesis hash it signed under, its key and signature; the module checks
+// the height is committed, the outbox is this chain's snapshot at that
+// height and the signature is the sender's own, and stores it. Any node
+// reads them with proofs (query "endorsements") and submits the
+// checkpoint: `dure subnet sign` and `dure subnet relay` do exactly this.
+// Whether a signer belongs to the registered set is the parent's to check.
+//
+// # Value across
+//
+// deposit locks native tokens in Escrow() for an account on the subnet
+// (recorded by nonce for the subnet's validators to mint). release pays a
+// withdrawal proven (chain.MerkleProof) in the outbox of an accepted
+// checkpoint, once. When a subnet has not checkpointed for its escape_after
+// parent blocks, escape pays a holder its native balance on the subnet,
+// proven (chain/state proof, key from the BalanceLayout) against the last
+// checkpointed state root, once per holder, to the holder's own address
+// (anyone may send it and pay its fee); refund returns deposits the
+// last checkpoint had not applied. The first escape or refund halts the
+// subnet for good. Every payout is bounded by the subnet's locked value.
+//
+// # State
+//
+// Under the module prefix "subnet/":
+//
+//	"p"                         Params
+//	"o"                         Frontier (subnet side: outbox)
+//	"x/" nonce                  CrossMsg leaf (subnet side)
+//	"n/" height                 OutboxAt snapshot (subnet side)
+//	"K/" height hash            endorsed Checkpoint (subnet side)
+//	"k/" height hash addr       Endorsement (subnet side)
+//	"s/" id                     Subnet
+//	"m/" id 0 addr              Member
+//	"c/" id 0 height            Accepted checkpoint
+//	"d/" id 0 nonce             Deposit
+//	"r/" id 0 nonce             released withdrawal marker
+//	"e/" id 0 addr              escaped holder marker
+//	"u/" height id 0 addr       unbonding release queue
+//
+// Integers are 8 bytes big-endian; values canonical CBOR.
+package subnet
