@@ -62,6 +62,9 @@ type Node struct {
 	allowNoSignState bool
 
 	inbox chan any // events for the driver goroutine
+	// unpaid counts, per forwarding peer, gossiped txs whose signature
+	// was checked and whose fee the sender cannot pay (gossip.go).
+	unpaid unpaidBudget
 
 	// view is what the API reads; the driver updates it after each commit.
 	mu        sync.RWMutex

@@ -33,7 +33,7 @@
 // # Gossip
 //
 // Every topic has a validator: the message size is checked first (tx
-// batches 1 MiB, blocks and consensus chain.MaxBlockBytes, evidence 1 MiB),
+// batches 1 MiB, blocks chain.MaxBlockBytes, consensus MaxConsensusBytes (1 MiB), evidence 1 MiB),
 // then the node's function answers Accept, Reject or Ignore. Reject counts
 // as an invalid delivery in the sender's gossipsub score (weight -100 per
 // squared count), so a handful of bad messages takes a peer below
@@ -92,7 +92,9 @@
 // A request is two uvarints (from, to), at most MaxSyncRange (64) heights;
 // the response is a sequence of frames (uvarint length, then height, block
 // and commit as length-prefixed bytes) ending when the server closes the
-// stream. Frames are bounded by chain.MaxBlockBytes plus MaxCommitBytes.
+// stream. Frames are bounded by chain.MaxBlockBytes plus MaxCommitBytes,
+// and a response by MaxSyncResponseBytes (the server starts no item past
+// it; the client takes the items so far and asks again for the rest).
 // The server serves what it has up to its head; reads and writes have
 // deadlines (10 s for the request, Config.SyncTimeout for a whole request).
 // Syncer spreads ranges over all peers that report a high enough head,

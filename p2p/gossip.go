@@ -54,11 +54,19 @@ const (
 
 var kindNames = [numKinds]string{"tx", "consensus", "block", "evidence"}
 
+// MaxConsensusBytes bounds a consensus-topic message (proposal, vote or
+// commit). The largest honest one is a commit of chain.MaxValidators
+// (1,000) signatures, about 100 kB; the topic admitted chain.MaxBlockBytes
+// (32 MiB), and a peer's 25 MiB commits of 120,000 entries were decoded
+// and re-encoded in full before being refused (one node's RSS went from
+// 36 to 595 MiB under 52 of them).
+const MaxConsensusBytes = 1 << 20
+
 // Per-topic message size limits, checked by the validator before anything
 // else so an oversized message is a Reject (scored), not just dropped.
 var kindMaxBytes = [numKinds]int{
 	MaxTxBatchBytes,
-	chain.MaxBlockBytes,
+	MaxConsensusBytes,
 	chain.MaxBlockBytes + 1<<10, // the block and its signed proposal
 	1 << 20,
 }

@@ -348,3 +348,26 @@ func TestDefaultConfigNodesGossip(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 }
+
+// A consensus-topic message over MaxConsensusBytes is a Reject before the
+// node's validator sees it (the topic admitted 32 MiB, and a node decoded
+// and re-encoded a peer's 25 MiB commits in full before refusing them).
+func TestOversizedConsensusMessageRejected(t *testing.T) {
+	const id = "dure-consize"
+	a := newTestNode(t, id)
+	bad := newTestNode(t, id, withBootstrap(a), permissive())
+	eventually(t, 10*time.Second, "attacker sees a on the consensus topic", func() bool {
+		return slices.Contains(bad.topics[kindConsensus].ListPeers(), a.ID())
+	})
+	big := append([]byte(id+"|"), make([]byte, 2<<20)...) // passes the prefix check
+	ok := []byte(id + "|small vote")
+	eventually(t, 10*time.Second, "a rejects the oversized message and takes the small one", func() bool {
+		_ = bad.topics[kindConsensus].Publish(context.Background(), big)
+		_ = bad.topics[kindConsensus].Publish(context.Background(), append(ok, byte(time.Now().UnixNano())))
+		time.Sleep(100 * time.Millisecond)
+		return a.Stats().Consensus.Rejected > 0 && a.rec.count("consensus") > 0
+	})
+	if a.rec.has("consensus", big) {
+		t.Fatal("a delivered a consensus message over MaxConsensusBytes")
+	}
+}

@@ -76,6 +76,7 @@ type Node struct {
 	scores     scoreBook
 	ipBook     *ipBook
 	batcher    *txBatcher
+	syncBad    syncBadBook // peers dropped by recent sync runs (syncer.go)
 
 	txsPublished atomic.Uint64
 	txsReceived  atomic.Uint64

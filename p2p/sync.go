@@ -36,13 +36,16 @@ func (n *Node) serveSync(s network.Stream) {
 	_ = s.SetWriteDeadline(time.Now().Add(n.cfg.SyncTimeout))
 	w := bufio.NewWriterSize(s, 64<<10)
 	head := n.deps.Blocks.Head()
-	for h := from; h <= to && h <= head; h++ {
+	written := 0
+	for h := from; h <= to && h <= head && written < MaxSyncResponseBytes; h++ {
 		blk, commit, err := n.deps.Blocks.BlockAndCommit(h)
 		if err != nil {
 			n.log.Debug("p2p: sync source", "height", h, "err", err)
 			break
 		}
-		if err := writeFrame(w, encodeSyncItem(SyncItem{Height: h, Block: blk, Commit: commit})); err != nil {
+		item := encodeSyncItem(SyncItem{Height: h, Block: blk, Commit: commit})
+		written += len(item)
+		if err := writeFrame(w, item); err != nil {
 			_ = s.Reset()
 			return
 		}
@@ -61,8 +64,9 @@ func (n *Node) serveStatus(s network.Stream) {
 }
 
 // FetchBlocks asks p for the blocks from..to (at most MaxSyncRange). The
-// peer may return fewer (its head is lower); the items returned are in
-// height order starting at from. Anything else from the peer is an error.
+// peer may return fewer (its head is lower, or the response reached
+// MaxSyncResponseBytes); the items returned are in height order starting
+// at from. Anything else from the peer is an error.
 func (n *Node) FetchBlocks(ctx context.Context, p peer.ID, from, to uint64) ([]SyncItem, error) {
 	if err := checkRange(from, to); err != nil {
 		return nil, err
@@ -89,7 +93,16 @@ func (n *Node) FetchBlocks(ctx context.Context, p peer.ID, from, to uint64) ([]S
 	}
 	r := bufio.NewReaderSize(s, 64<<10)
 	items := make([]SyncItem, 0, to-from+1)
+	got := 0
 	for {
+		if got >= MaxSyncResponseBytes {
+			// A server stops starting items here; only EOF may follow.
+			if _, err := r.Peek(1); errors.Is(err, io.EOF) {
+				return items, nil
+			}
+			_ = s.Reset()
+			return items, fmt.Errorf("sync %d-%d from %s: %w: response over %d bytes", from, to, p, ErrMessageTooLarge, MaxSyncResponseBytes)
+		}
 		frame, err := readFrame(r, maxItemFrame)
 		if errors.Is(err, io.EOF) {
 			return items, nil
@@ -111,6 +124,7 @@ func (n *Node) FetchBlocks(ctx context.Context, p peer.ID, from, to uint64) ([]S
 			_ = s.Reset()
 			return items, fmt.Errorf("sync %d-%d from %s: %w: got height %d, want %d", from, to, p, ErrMalformed, it.Height, want)
 		}
+		got += len(frame)
 		items = append(items, it)
 	}
 }

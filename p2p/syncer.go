@@ -57,23 +57,68 @@ type fetchResult struct {
 	err   error
 }
 
+// badSyncFor is how long a peer that failed a fetch or served a rejected
+// item is left out of later runs (while other peers remain): one that
+// claims a high head and then never answers otherwise held every run
+// for the whole sync timeout, and the catch-ups that gossip from nodes
+// ahead trigger every few seconds.
+const badSyncFor = 2 * time.Minute
+
+// syncBadBook remembers the peers dropped by recent runs.
+type syncBadBook struct {
+	mu sync.Mutex
+	m  map[peer.ID]time.Time
+}
+
+func (b *syncBadBook) mark(p peer.ID, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[peer.ID]time.Time{}
+	}
+	for q, t := range b.m {
+		if now.Sub(t) > badSyncFor {
+			delete(b.m, q)
+		}
+	}
+	b.m[p] = now
+}
+
+// usable returns the peers not dropped within badSyncFor, or all of them
+// when that leaves none.
+func (b *syncBadBook) usable(peers []peer.ID, now time.Time) []peer.ID {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []peer.ID
+	for _, p := range peers {
+		if t, ok := b.m[p]; !ok || now.Sub(t) > badSyncFor {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return peers
+	}
+	return out
+}
+
 // RunPeers is Run restricted to the given peers.
 func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (SyncReport, error) {
 	if from == 0 {
 		from = 1
 	}
 	rep := SyncReport{Next: from}
-	heads := s.heads(ctx, peers)
+	heads := s.heads(ctx, s.n.syncBad.usable(peers, time.Now()))
 	for _, h := range heads {
 		rep.Target = max(rep.Target, h)
 	}
 	if rep.Target < from {
 		return rep, nil
 	}
+	// Ranges are planned as they enter the lookahead window: a head is
+	// only a peer's word, and planning all of from..Target up front let
+	// one peer claiming 2^64-1 make the node allocate without end.
 	var pending []syncRange
-	for f := from; f <= rep.Target; f += MaxSyncRange {
-		pending = append(pending, syncRange{f, min(f+MaxSyncRange-1, rep.Target)})
-	}
+	planned, planDone := from, false // next height to plan; all planned
 	order := make([]peer.ID, 0, len(heads))
 	for p := range heads {
 		order = append(order, p)
@@ -108,6 +153,7 @@ func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (Sy
 		if !bad[p] {
 			bad[p] = true
 			rep.BadPeers = append(rep.BadPeers, p)
+			s.n.syncBad.mark(p, time.Now())
 		}
 	}
 	requeue := func(r syncRange) {
@@ -118,19 +164,36 @@ func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (Sy
 	}
 
 	for rep.Next <= rep.Target {
+		for !planDone && planned-rep.Next < limit {
+			to := rep.Target
+			if rep.Target-planned >= MaxSyncRange {
+				to = planned + MaxSyncRange - 1
+			}
+			pending = append(pending, syncRange{planned, to})
+			planned, planDone = to+1, to == rep.Target
+		}
 		// Hand out ranges to idle peers that have them.
 		for _, p := range order {
 			if bad[p] || busy[p] {
 				continue
 			}
 			i := slices.IndexFunc(pending, func(r syncRange) bool {
-				return r.to <= heads[p] && r.from < rep.Next+limit
+				return r.from <= heads[p] && r.from-rep.Next < limit
 			})
 			if i < 0 {
 				continue
 			}
 			r := pending[i]
-			pending = slices.Delete(pending, i, i+1)
+			if r.to > heads[p] {
+				// The peer has the start of the range: fetch that, leave the
+				// rest for peers further ahead. Otherwise a higher head (a
+				// liar's, or a peer just a block ahead) kept everyone else
+				// from serving the last blocks below their own heads.
+				pending[i].from = heads[p] + 1
+				r.to = heads[p]
+			} else {
+				pending = slices.Delete(pending, i, i+1)
+			}
 			busy[p] = true
 			inflight++
 			wg.Add(1)
@@ -151,8 +214,13 @@ func (s *Syncer) RunPeers(ctx context.Context, from uint64, peers []peer.ID) (Sy
 		}
 		inflight--
 		busy[res.p] = false
-		if res.err == nil && uint64(len(res.items)) != res.r.to-res.r.from+1 {
-			res.err = fmt.Errorf("%w: %d of %d items", ErrMalformed, len(res.items), res.r.to-res.r.from+1)
+		if n := uint64(len(res.items)); res.err == nil && n == 0 {
+			res.err = fmt.Errorf("%w: 0 of %d items", ErrMalformed, res.r.to-res.r.from+1)
+		} else if res.err == nil && n < res.r.to-res.r.from+1 {
+			// Cut short at MaxSyncResponseBytes: keep what came, ask
+			// again for the rest.
+			requeue(syncRange{res.r.from + n, res.r.to})
+			res.r.to = res.r.from + n - 1
 		}
 		if res.err != nil {
 			s.n.log.Debug("p2p: sync fetch failed", "peer", res.p, "from", res.r.from, "to", res.r.to, "err", res.err)

@@ -16,6 +16,12 @@ const (
 	MaxSyncRange = 64
 	// MaxCommitBytes bounds the commit carried with each synced block.
 	MaxCommitBytes = 4 << 20
+	// MaxSyncResponseBytes bounds one sync response: a server stops
+	// starting new items once it has written this much (so one item of
+	// any size still fits), and a client refuses a frame that begins
+	// past it. Without it one peer could make a client buffer 64 frames
+	// of maxItemFrame (2.3 GiB) per request before any was verified.
+	MaxSyncResponseBytes = 64 << 20
 
 	maxRequestFrame = 2 * binary.MaxVarintLen64
 	maxStatusFrame  = binary.MaxVarintLen64

@@ -17,7 +17,7 @@ import (
 type nodeStore struct {
 	st  *State
 	txn *badger.Txn
-	ts  uint64 // version txn reads at
+	ts  uint64            // version txn reads at
 	buf map[digest]nodeOp // last operation per digest
 }
 

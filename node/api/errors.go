@@ -24,6 +24,9 @@ var (
 	// ErrDiskLow: the data directory's filesystem is below [storage]
 	// min_free_disk, so the node signs and commits nothing.
 	ErrDiskLow = errors.New("disk space low")
+	// ErrForbidden: an operator-only route asked by a client that is not
+	// on the node's own machine.
+	ErrForbidden = errors.New("forbidden")
 )
 
 // ErrorBody is the JSON shape of every error response.
@@ -66,6 +69,7 @@ func classify(err error) (int, string) {
 		{ErrDiskLow, http.StatusServiceUnavailable, "disk_low"},
 		{ErrTimeout, http.StatusGatewayTimeout, "commit_timeout"},
 		{ErrPruned, http.StatusGone, "pruned"},
+		{ErrForbidden, http.StatusForbidden, "forbidden"},
 		{ErrNotFound, http.StatusNotFound, "not_found"},
 		{ErrBadRequest, http.StatusBadRequest, "bad_request"},
 	}

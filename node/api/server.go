@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -140,12 +141,23 @@ func (s *Server) readTx(r *http.Request) ([]byte, error) {
 	return req.Tx, nil
 }
 
+// bodyReadTimeout bounds reading a request body: without it a client
+// sending a byte at a time held its connection (and API slot) forever.
+const bodyReadTimeout = 10 * time.Second
+
 func (s *Server) submitTx(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	raw, err := s.readTx(r)
 	if err != nil {
+		// The deadline stays: the server drains what is left of the body
+		// after we answer, and must not wait on a slow one for that.
 		writeError(w, err)
 		return
 	}
+	// Cleared once the whole body is in: wait=commit outlives it, and the
+	// server's read of the next request sets its own.
+	_ = rc.SetReadDeadline(time.Time{})
 	id, err := s.b.SubmitTx(r.Context(), raw)
 	if err != nil {
 		writeError(w, err)
@@ -267,7 +279,28 @@ func (s *Server) peers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
+// fromOperator reports whether r comes straight from the node's own
+// machine (127.0.0.1 or ::1, not forwarded by a proxy there).
+func fromOperator(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !(ip.Equal(net.IPv4(127, 0, 0, 1)) || ip.Equal(net.IPv6loopback)) {
+		return false
+	}
+	return r.Header.Get("Forwarded") == "" && r.Header.Get("X-Forwarded-For") == ""
+}
+
+// denyPeer is the operator's partition tool: any client allowed to use it
+// could cut a validator off from every peer (two of four denied each
+// other and the chain stopped), so only the node's own machine may.
 func (s *Server) denyPeer(w http.ResponseWriter, r *http.Request) {
+	if !fromOperator(r) {
+		writeError(w, fmt.Errorf("%w: %s %s is answered only to 127.0.0.1 and ::1 (not through a proxy)", ErrForbidden, r.Method, r.URL.Path))
+		return
+	}
 	deny := r.Method == http.MethodPost
 	if err := s.b.DenyPeer(r.Context(), r.PathValue("id"), deny); err != nil {
 		writeError(w, err)

@@ -413,3 +413,34 @@ func FuzzSubmitBody(f *testing.F) {
 		}
 	})
 }
+
+// The peer-deny routes answer only a client on the node's own machine,
+// not one forwarded by a proxy there.
+func TestDenyPeerOnlyFromOperator(t *testing.T) {
+	h := New(newChainBackend(), Config{})
+	cases := []struct {
+		remote, fwd string
+		want        int
+	}{
+		{"192.0.2.1:4000", "", http.StatusForbidden},
+		{"127.0.0.2:4000", "", http.StatusForbidden},
+		{"[2001:db8::1]:4000", "", http.StatusForbidden},
+		{"127.0.0.1:4000", "192.0.2.1", http.StatusForbidden},
+		{"127.0.0.1:4000", "", http.StatusOK},
+		{"[::1]:4000", "", http.StatusOK},
+	}
+	for _, c := range cases {
+		for _, m := range []string{"POST", "DELETE"} {
+			req := httptest.NewRequest(m, "/v1/peers/12D3KooWL47VLUEMgsHXgbBajpAJzdUXD3hbTdG8yV2DQJSnptPL/deny", nil)
+			req.RemoteAddr = c.remote
+			if c.fwd != "" {
+				req.Header.Set("X-Forwarded-For", c.fwd)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != c.want {
+				t.Errorf("%s from %s (forwarded %q): %d %s, want %d", m, c.remote, c.fwd, rec.Code, rec.Body, c.want)
+			}
+		}
+	}
+}
