@@ -44,7 +44,10 @@ func (n *Node) peerNet() (peerNet, bool) {
 // backend implements api.Backend over the node.
 type backend struct{ n *Node }
 
-var _ api.Backend = backend{}
+var (
+	_ api.Backend      = backend{}
+	_ api.ModuleLister = backend{}
+)
 
 func (b backend) view() (head struct {
 	h   uint64
@@ -310,6 +313,20 @@ func (b backend) Account(ctx context.Context, addr chain.Address, prove bool) (a
 // nonceKey is the executor's nonce key for addr (see execution.Nonce).
 func nonceKey(a chain.Address) []byte {
 	return append([]byte(execution.AuthPrefix+"n/"), a[:]...)
+}
+
+// Modules lists the registry's modules, in order, as they describe
+// themselves (GET /v1/modules).
+func (b backend) Modules(context.Context) (api.Modules, error) {
+	out := api.Modules{Modules: make([]api.Module, 0, len(b.n.app.entries))}
+	for _, e := range b.n.app.entries {
+		m := api.Module{Name: e.Module.Name(), Msgs: []api.ModuleMsg{}, Queries: []api.ModuleQry{}}
+		if d, ok := e.Module.(chain.Describer); ok {
+			m = api.DescribeModule(e.Module.Name(), d.Describe())
+		}
+		out.Modules = append(out.Modules, m)
+	}
+	return out, nil
 }
 
 func (b backend) Validators(ctx context.Context, height uint64) (api.Validators, error) {

@@ -1,8 +1,6 @@
 package node
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -11,7 +9,6 @@ import (
 	"github.com/dure-network/dure/chain/blockexec"
 	"github.com/dure-network/dure/chain/execution"
 	"github.com/dure-network/dure/consensus/wal"
-	"github.com/dure-network/dure/p2p"
 )
 
 // The block lifecycle lives in chain/blockexec; these are the driver's
@@ -26,7 +23,8 @@ var (
 // bx is the block executor over the node's store and state. It holds no
 // state of its own, so one is made per use.
 func (n *Node) bx() *blockexec.BlockExec {
-	return blockexec.New(blockexec.Config{Codec: n.codec, Exec: n.exec, Store: n.store, State: n.state, Archive: n.archive})
+	return blockexec.New(blockexec.Config{Codec: n.codec, Exec: n.exec, Store: n.store, State: n.state, Archive: n.archive,
+		Now: n.clock.Now})
 }
 
 // chainState is the committed view as a value.
@@ -159,57 +157,6 @@ func (n *Node) stashed(height uint64) []*candidate {
 }
 
 func (n *Node) pruneStash(height uint64) { n.stash().Prune(height) }
-
-// syncFromPeers fetches and applies committed blocks until no peer is
-// ahead. Each block's commit is verified against the validator set of its
-// height before it is executed.
-func (n *Node) syncFromPeers(ctx context.Context, why string) {
-	if n.tr.PeerCount() == 0 {
-		return
-	}
-	n.setSyncing(true)
-	defer n.setSyncing(false)
-	from := n.head.Height + 1
-	rep, err := n.tr.Sync(ctx, from, n.applySynced)
-	if n.head.Height >= from {
-		n.log.Info("synced from peers", "why", why, "from", from, "to", n.head.Height, "report", rep)
-	}
-	if err != nil && !errors.Is(err, p2p.ErrNoPeers) && ctx.Err() == nil {
-		n.log.Debug("sync", "why", why, "err", err)
-	}
-}
-
-func (n *Node) setSyncing(v bool) {
-	n.mu.Lock()
-	n.syncing = v
-	n.mu.Unlock()
-}
-
-func (n *Node) applySynced(it p2p.SyncItem) error {
-	if err := n.disk.check(); err != nil {
-		return err // before any work: nothing can be committed
-	}
-	if it.Height != n.head.Height+1 {
-		return fmt.Errorf("sync item %d, want %d", it.Height, n.head.Height+1)
-	}
-	b, err := chain.DecodeBlock(n.codec, it.Block)
-	if err != nil {
-		return err
-	}
-	var cm chain.Commit
-	if err := n.codec.UnmarshalCanonical(it.Commit, &cm); err != nil {
-		return fmt.Errorf("%w: sync commit: %v", chain.ErrInvalidCommit, err)
-	}
-	id := b.Header.ID(n.codec)
-	if err := chain.VerifyCommit(n.codec, n.gen.ChainID, n.nextVals, &cm, it.Height, id); err != nil {
-		return err
-	}
-	c := &candidate{id: id, block: b, raw: it.Block}
-	if c.out, err = n.checkBlock(c, false); err != nil {
-		return err
-	}
-	return n.applyBlock(c, &cm)
-}
 
 // Block size follows measured execution cost: the proposer executes its
 // block before proposing and every validator executes it again before

@@ -12,18 +12,28 @@
 //	                 genesis generation for init and testnet
 //	  transport.go   the driver's seam to the network; gossipTransport
 //	  backend.go     api.Backend over the node (status, txs, blocks,
-//	                 accounts, validators, module queries with proofs)
+//	                 accounts, validators, module queries with proofs,
+//	                 the module list with each module's description)
 //	  apijson.go     snake_case JSON forms of consensus and p2p values
 //	  metrics.go     Prometheus series; log.go the slog logger
 //
 //	Consensus driver
 //	  driver.go      the goroutine owning the consensus state machine:
 //	                 inbox events in, WAL/sign/gossip/apply out
+//	  clock.go       the driver's clock (gating of heights, heartbeat,
+//	                 timeouts, rebroadcast tick, sync rate limit, the clock
+//	                 bound on proposals); systemClock in production, a
+//	                 hand-moved fake in tests
+//	  sync.go        block sync, one path at start-up and whenever peers
+//	                 are ahead: fetched off the driver goroutine, every block
+//	                 verified by its commit and applied on it
 //	  gossip.go      pubsub validators (cheap checks on pubsub goroutines)
 //	  blocks.go      the driver's handles on chain/blockexec (build, check,
 //	                 apply a block on the committed view; evidence pool;
-//	                 block stash), block sync, block size from measured
-//	                 execution cost, mempool eviction of unincludable txs
+//	                 block stash), block size from measured execution
+//	                 cost, mempool eviction of unincludable txs
+//	  signstate.go   start-up checks of the store against the consensus
+//	                 state; the hold on signing they may set
 //	  statesync.go   state sync inside Open: an empty store joins from a
 //	                 peer's snapshot, verified with chain/light and the
 //	                 header's state root; snapshotSource serves peers

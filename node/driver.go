@@ -44,6 +44,8 @@ type (
 		rep  p2p.SyncReport
 		err  error
 	}
+	// syncAtStart retries the start-up catch-up until a peer is connected.
+	syncAtStart struct{}
 )
 
 // wireMsg is the consensus topic's envelope: exactly one field is set.
@@ -99,10 +101,13 @@ type driver struct {
 	// Gating of the next height: wait for txs or the heartbeat.
 	nextPending  bool
 	nextEarliest time.Time
-	gateTimer    *time.Timer
+	gateTimer    timer
 
 	lastSync time.Time
-	syncBusy bool // a background catch-up is running
+	syncBusy bool // a catch-up is running (sync.go)
+	// startSyncUntil is when the start-up catch-up stops waiting for a
+	// first peer (sync.go).
+	startSyncUntil time.Time
 
 	// lastRound tracks rounds entered beyond 0, for the rounds metric.
 	lastHeight uint64
@@ -115,21 +120,21 @@ type driver struct {
 func (n *Node) drive(ctx context.Context) error {
 	d := &driver{n: n, ctx: ctx, cands: map[chain.ID]*candidate{}, pendingValidate: map[chain.ID]bool{},
 		perRound: map[roundKey]int{}, blockSent: map[chain.ID]time.Time{}}
-	d.initialSync()
 	if err := d.newMachine(); err != nil {
 		return err
 	}
 	if err := d.handleReady(); err != nil {
 		return err
 	}
-	tick := time.NewTicker(time.Second)
+	d.startSync()
+	tick := n.clock.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			n.log.Info("node stopping", "height", n.head.Height)
 			return nil
-		case <-tick.C:
+		case <-tick.C():
 			d.onTick()
 		case ev := <-n.inbox:
 			d.handle(ev)
@@ -140,6 +145,10 @@ func (n *Node) drive(ctx context.Context) error {
 		d.countRounds()
 	}
 }
+
+// now is the driver's time (clock.go). Durations measured for metrics and
+// block sizing stay on the wall clock: they are execution costs.
+func (d *driver) now() time.Time { return d.n.clock.Now() }
 
 func (d *driver) countRounds() {
 	st := d.cons.Status()
@@ -216,7 +225,7 @@ func (d *driver) newMachine() error {
 	}
 	// A fresh height waits for transactions or the heartbeat, like any other.
 	d.nextPending = true
-	d.nextEarliest = time.Now()
+	d.nextEarliest = d.now()
 	d.maybeStartNext()
 	return nil
 }
@@ -241,6 +250,8 @@ func (d *driver) handle(ev any) {
 		e.reply <- d.n.applySynced(e.it)
 	case syncFinished:
 		d.onSyncFinished(e)
+	case syncAtStart:
+		d.startSync()
 	}
 }
 
@@ -364,10 +375,10 @@ func (d *driver) onTick() {
 	// Backstop: a height that makes no progress for longer than a heartbeat
 	// and a full round may mean the network moved on without us (hints can
 	// be lost); ask peers.
-	if d.n.cfg.Consensus.CreateEmptyBlocks && d.n.head.Height > 0 && d.n.tr.PeerCount() > 0 && time.Since(d.n.head.Time.Std()) > d.stallAfter() {
+	if d.n.cfg.Consensus.CreateEmptyBlocks && d.n.head.Height > 0 && d.n.tr.PeerCount() > 0 && d.now().Sub(d.n.head.Time.Std()) > d.stallAfter() {
 		d.catchUp("no progress")
 	}
-	if pd := d.pendingDecision; pd != nil && time.Since(d.decidedAt) > 2*time.Second {
+	if pd := d.pendingDecision; pd != nil && d.now().Sub(d.decidedAt) > 2*time.Second {
 		d.catchUp("decided block never arrived")
 	}
 	d.n.mu.Lock()
@@ -424,7 +435,7 @@ func (d *driver) handleReady() error {
 		}
 		for _, t := range rd.Timeouts {
 			ev := consensus.TimeoutEvent{Height: t.Height, Round: t.Round, Step: t.Step}
-			time.AfterFunc(t.Duration, func() { d.n.post(d.ctx, timeoutFired{ev}) })
+			d.n.clock.AfterFunc(t.Duration, func() { d.n.post(d.ctx, timeoutFired{ev}) })
 		}
 		for _, ev := range rd.Evidence {
 			d.n.evidence.add(d.n.codec, ev)
@@ -493,7 +504,7 @@ func (d *driver) publishBlock(p *chain.Proposal, fresh bool) {
 	if !ok {
 		return
 	}
-	if t, sent := d.blockSent[p.BlockID]; !fresh && sent && time.Since(t) < blockResend {
+	if t, sent := d.blockSent[p.BlockID]; !fresh && sent && d.now().Sub(t) < blockResend {
 		return
 	}
 	data, err := d.n.codec.Marshal(chain.ProposedBlock{Proposal: *p, Block: c.raw})
@@ -501,7 +512,7 @@ func (d *driver) publishBlock(p *chain.Proposal, fresh bool) {
 		d.n.log.Error("encode proposed block", "err", err)
 		return
 	}
-	d.blockSent[p.BlockID] = time.Now()
+	d.blockSent[p.BlockID] = d.now()
 	if err := d.n.tr.PublishBlock(d.ctx, data); err != nil && d.ctx.Err() == nil {
 		d.n.log.Warn("publish block", "err", err)
 	}
@@ -549,7 +560,7 @@ func (d *driver) decide(dec consensus.Decision) error {
 	}
 	c, ok := d.cands[dec.BlockID]
 	if !ok {
-		d.pendingDecision, d.decidedAt = &dec, time.Now()
+		d.pendingDecision, d.decidedAt = &dec, d.now()
 		return nil
 	}
 	if errors.Is(c.err, errClockAhead) {
@@ -581,7 +592,7 @@ func (d *driver) decide(dec consensus.Decision) error {
 		}
 	}
 	d.nextPending = true
-	d.nextEarliest = time.Now().Add(dec.Wait)
+	d.nextEarliest = d.now().Add(dec.Wait)
 	d.maybeStartNext()
 	return nil
 }
@@ -592,7 +603,7 @@ func (d *driver) maybeStartNext() {
 	if !d.nextPending {
 		return
 	}
-	now := time.Now()
+	now := d.now()
 	if now.Before(d.nextEarliest) {
 		d.armGate(d.nextEarliest.Sub(now))
 		return
@@ -619,7 +630,7 @@ func (d *driver) armGate(after time.Duration) {
 	if d.gateTimer != nil {
 		d.gateTimer.Stop()
 	}
-	d.gateTimer = time.AfterFunc(after, func() { d.n.post(d.ctx, startNext{}) })
+	d.gateTimer = d.n.clock.AfterFunc(after, func() { d.n.post(d.ctx, startNext{}) })
 }
 
 func (d *driver) startHeight() {
@@ -642,74 +653,9 @@ func (d *driver) startHeight() {
 	}
 }
 
-// catchUp syncs committed blocks from peers in the background: one slow
-// or frozen peer can hold a sync for seconds, and consensus must keep
-// running meanwhile. Each fetched block comes back to the driver as a
-// syncedItem and is verified and applied here, on the driver goroutine;
-// when the run ends (syncFinished) consensus restarts at the new head.
-// Rate-limited, one run at a time: gossip from nodes ahead triggers it often.
-func (d *driver) catchUp(why string) {
-	if d.syncBusy || time.Since(d.lastSync) < 2*time.Second || d.n.tr.PeerCount() == 0 {
-		return
-	}
-	d.lastSync = time.Now()
-	d.syncBusy = true
-	d.n.setSyncing(true)
-	from := d.n.head.Height + 1
-	ctx := d.ctx
-	go func() {
-		rep, err := d.n.tr.Sync(ctx, from, func(it p2p.SyncItem) error {
-			reply := make(chan error, 1)
-			select {
-			case d.n.inbox <- syncedItem{it: it, reply: reply}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			select {
-			case err := <-reply:
-				return err
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-		select {
-		case d.n.inbox <- syncFinished{why: why, from: from, rep: rep, err: err}:
-		case <-ctx.Done():
-		}
-	}()
-}
-
-func (d *driver) onSyncFinished(e syncFinished) {
-	d.syncBusy = false
-	d.n.setSyncing(false)
-	if d.n.head.Height >= e.from {
-		d.n.log.Info("synced from peers", "why", e.why, "from", e.from, "to", d.n.head.Height, "report", e.rep)
-	} else if e.err != nil && !errors.Is(e.err, p2p.ErrNoPeers) && d.ctx.Err() == nil {
-		d.n.log.Debug("sync", "why", e.why, "err", e.err)
-	}
-	if d.cons.Height() <= d.n.head.Height {
-		if err := d.newMachine(); err != nil {
-			d.n.log.Error("restart consensus after sync", "err", err)
-		}
-	}
-}
-
 // stallAfter is how long without a new block counts as a stall.
 func (d *driver) stallAfter() time.Duration {
 	c := d.n.cfg.Consensus
 	return c.HeartbeatInterval.Duration() + c.TimeoutPropose.Duration() + c.TimeoutPrevote.Duration() +
 		c.TimeoutPrecommit.Duration() + 5*time.Second
-}
-
-// initialSync waits briefly for peers, then catches up before consensus.
-func (d *driver) initialSync() {
-	if len(d.n.cfg.P2P.BootstrapPeers) == 0 {
-		return
-	}
-	deadline := time.Now().Add(3 * time.Second)
-	for d.n.tr.PeerCount() == 0 && time.Now().Before(deadline) && d.ctx.Err() == nil {
-		time.Sleep(100 * time.Millisecond)
-	}
-	d.lastSync = time.Now()
-	d.n.syncFromPeers(d.ctx, "startup")
 }

@@ -47,6 +47,8 @@ type Node struct {
 	net   *p2p.Node // nil when the node runs on another transport (tests)
 	tr    transport
 	m     *metrics
+	// clock is the driver's time (clock.go): systemClock but in tests.
+	clock clock
 
 	key  chain.PrivKey // zero for a full node
 	self chain.Address
@@ -109,7 +111,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	}
 	codec := chain.MustCodec()
 	n := &Node{cfg: cfg, gen: gen, genHash: genHash, codec: codec, log: log, key: signer,
-		inbox: make(chan any, 4096), headCh: make(chan struct{}), evidence: newEvidencePool()}
+		inbox: make(chan any, 4096), headCh: make(chan struct{}), evidence: newEvidencePool(), clock: systemClock{}}
 	for _, o := range opts {
 		o(n)
 	}

@@ -121,7 +121,7 @@ func (n *Node) checkSignState(ls consensus.LastSigned, haveLS bool) error {
 			"without a crash), start once with --%s",
 			ErrSignStateMissing, lsPath, head, head, total-v.Power, total, head, FlagAllowMissingSignState))
 	}
-	n.hold = &signHold{held: true, after: time.Now().Add(holdMargin), fromHead: head}
+	n.hold = &signHold{held: true, after: n.clock.Now().Add(holdMargin), fromHead: head}
 	n.log.Warn("consensus state missing: not signing until the network commits a block made after this start",
 		"last_signed", lsPath, "store_head", head, "waiting_for", n.hold.waitingFor(),
 		"override", "--"+FlagAllowMissingSignState)
@@ -157,13 +157,13 @@ func (n *Node) observeCommitted(height uint64, blockTime chain.Time) {
 
 // remindHold repeats what a held validator waits for, until released.
 func (n *Node) remindHold(ctx context.Context) {
-	t := time.NewTicker(15 * time.Second)
+	t := n.clock.NewTicker(15 * time.Second)
 	defer t.Stop()
 	for n.hold.holding() {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		if n.hold.holding() {
 			n.log.Warn("still not signing: waiting for "+n.hold.waitingFor(), "height", n.headHeight(), "peers", n.tr.PeerCount())

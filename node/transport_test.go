@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/dure-network/dure/apps/currency"
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/node/config"
 	"github.com/dure-network/dure/node/keystore"
 	"github.com/dure-network/dure/p2p"
 )
@@ -24,6 +26,9 @@ type hub struct {
 	rng   *rand.Rand
 	loss  float64
 	ctx   context.Context
+	// frozenSync makes every peer a frozen one for block sync: Sync
+	// answers nothing until its context ends.
+	frozenSync bool
 }
 
 type hubPort struct {
@@ -94,6 +99,10 @@ func (p hubPort) PeerCount() int { return len(p.h.nodes) - 1 }
 
 // Sync serves committed blocks from the peer with the highest head.
 func (p hubPort) Sync(ctx context.Context, from uint64, apply func(p2p.SyncItem) error) (p2p.SyncReport, error) {
+	if p.h.frozenSync {
+		<-ctx.Done()
+		return p2p.SyncReport{Next: from}, ctx.Err()
+	}
 	var best *Node
 	p.each(func(n *Node) {
 		if best == nil || (blockSource{n}).Head() > (blockSource{best}).Head() {
@@ -120,6 +129,19 @@ func (p hubPort) Sync(ctx context.Context, from uint64, apply func(p2p.SyncItem)
 // share of consensus messages; their drivers stop when the test ends. The
 // payer account holds 1,000,000 of the native denom.
 func hubNet(t *testing.T, loss float64) (h *hub, keys []chain.PrivKey, payer chain.PrivKey, ctx context.Context) {
+	t.Helper()
+	return hubNetOn(t, loss, systemClock{}, nil)
+}
+
+// hubNetOn is hubNet with the drivers on clk, and tune applied to each
+// node's configuration after the hub's short timeouts.
+func hubNetOn(t *testing.T, loss float64, clk clock, tune func(*config.Config)) (h *hub, keys []chain.PrivKey, payer chain.PrivKey, ctx context.Context) {
+	t.Helper()
+	return hubNetWith(t, &hub{loss: loss}, clk, tune)
+}
+
+// hubNetWith starts the nodes on h (its loss and sync behaviour set).
+func hubNetWith(t *testing.T, h *hub, clk clock, tune func(*config.Config)) (_ *hub, keys []chain.PrivKey, payer chain.PrivKey, ctx context.Context) {
 	t.Helper()
 	const vals = 4
 	var nodesCfg []struct {
@@ -150,7 +172,7 @@ func hubNet(t *testing.T, loss float64) (h *hub, keys []chain.PrivKey, payer cha
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	h = &hub{rng: rand.New(rand.NewPCG(7, 7)), loss: loss, ctx: ctx}
+	h.rng, h.ctx = rand.New(rand.NewPCG(7, 7)), ctx
 	var wg sync.WaitGroup
 	for i, nc := range nodesCfg {
 		cfg, err := loadConfig(nc.home)
@@ -159,10 +181,13 @@ func hubNet(t *testing.T, loss float64) (h *hub, keys []chain.PrivKey, payer cha
 		}
 		cfg.Consensus.TimeoutPropose, cfg.Consensus.TimeoutPrevote, cfg.Consensus.TimeoutPrecommit = "400ms", "200ms", "200ms"
 		cfg.Consensus.TimeoutDelta, cfg.Consensus.TimeoutCommit, cfg.Consensus.HeartbeatInterval = "200ms", "10ms", "100ms"
+		if tune != nil {
+			tune(&cfg)
+		}
 		if err := gen.Write(cfg.GenesisPath()); err != nil {
 			t.Fatal(err)
 		}
-		n, err := Open(ctx, cfg, slog.New(slog.DiscardHandler), nc.key)
+		n, err := Open(ctx, cfg, slog.New(slog.DiscardHandler), nc.key, withClock(clk))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,18 +311,38 @@ func TestCommitsCarryEverySignature(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-validator run: skipped with -short")
 	}
-	h, _, _, ctx := hubNet(t, 0)
+	// The drivers run on a clock only the test moves, with a heartbeat of
+	// a minute and round timeouts of an hour: a height starts when the test
+	// advances the clock by a heartbeat, no round times out, and the late
+	// precommits are in every inbox before the commit pause ends.
+	const heartbeat = time.Minute
+	clk := newFakeClock(time.Now())
+	h, _, _, ctx := hubNetOn(t, 0, clk, func(c *config.Config) {
+		c.Consensus.TimeoutPropose, c.Consensus.TimeoutPrevote, c.Consensus.TimeoutPrecommit = "1h", "1h", "1h"
+		c.Consensus.HeartbeatInterval = config.Duration(heartbeat.String())
+	})
 	const top = 12
-	for i, n := range h.nodes {
-		for n.headHeight() < top {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("node %d stuck at height %d", i, n.headHeight())
-			case <-time.After(50 * time.Millisecond):
-			}
+	start, t0 := clk.Now(), time.Now()
+	if err := h.runOnClock(ctx, clk, heartbeat, top); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d heights in %s, %s on the driver clock", top, time.Since(t0).Round(time.Millisecond), clk.Now().Sub(start))
+	n := h.nodes[0]
+	// Heights were gated by the injected clock: each heartbeat block is
+	// at least a heartbeat after its parent, on that clock.
+	for height := uint64(2); height <= top; height++ {
+		b, err := n.store.Block(height)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := n.store.Block(height - 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gap := time.Duration(b.Header.Time - p.Header.Time); gap < heartbeat {
+			t.Errorf("block %d made %s after its parent, before the heartbeat (%s)", height, gap, heartbeat)
 		}
 	}
-	n := h.nodes[0]
 	full := 0
 	for height := uint64(3); height <= top; height++ {
 		b, err := n.store.Block(height)
@@ -319,5 +364,78 @@ func TestCommitsCarryEverySignature(t *testing.T) {
 	}
 	if st.Signatures == nil || st.Signatures.Validators != 4 || st.Signatures.Height == 0 {
 		t.Fatalf("status signatures: %+v", st.Signatures)
+	}
+}
+
+// runOnClock moves clk by step each time all nodes have committed the same
+// height (they then wait for the heartbeat on the clock), until every node
+// has committed top. If nothing is committed for a while after a move (a
+// driver read the clock just before it moved, and its commit pause now
+// ends on the clock too), the clock moves again: that only spaces the
+// blocks further apart on the clock.
+func (h *hub) runOnClock(ctx context.Context, clk *fakeClock, step time.Duration, top uint64) error {
+	moved, idle := false, 0 // moved: since the last commit
+	for {
+		low, high, lowest := ^uint64(0), uint64(0), h.nodes[0]
+		for _, n := range h.nodes {
+			if hh := n.headHeight(); hh < low {
+				low, lowest = hh, n
+			}
+			high = max(high, n.headHeight())
+		}
+		if low >= top {
+			return nil
+		}
+		if low == high && !moved {
+			clk.Advance(step)
+			moved, idle = true, 0
+		}
+		lowest.mu.RLock()
+		ch := lowest.headCh
+		lowest.mu.RUnlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("heights %d..%d of %d when the test ran out of time: %w", low, high, top, ctx.Err())
+		case <-ch:
+			moved = false
+		case <-time.After(100 * time.Millisecond):
+			if idle++; low == high || idle >= 5 {
+				clk.Advance(step)
+				idle = 0
+			}
+		}
+	}
+}
+
+// Block sync never holds consensus up: with bootstrap peers configured
+// every node starts a catch-up at once, and here every peer is frozen for
+// sync (it never answers), yet the four validators keep committing while
+// those catch-ups hang. Before sync was one path, start-up sync ran on the
+// driver goroutine and such a peer held a node's consensus until it
+// answered.
+func TestFrozenSyncPeerDoesNotHoldConsensus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-validator run: skipped with -short")
+	}
+	h, _, _, ctx := hubNetWith(t, &hub{frozenSync: true}, systemClock{}, func(c *config.Config) {
+		c.P2P.BootstrapPeers = []string{"/ip4/127.0.0.1/tcp/1/p2p/hub"}
+	})
+	const top = 5
+	for i, n := range h.nodes {
+		for n.headHeight() < top {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("node %d stuck at height %d while its block sync hangs", i, n.headHeight())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	for i, n := range h.nodes {
+		n.mu.RLock()
+		syncing := n.syncing
+		n.mu.RUnlock()
+		if !syncing {
+			t.Errorf("node %d: no catch-up running (the start-up sync never started)", i)
+		}
 	}
 }

@@ -1,11 +1,13 @@
 // Package api is the node's HTTP JSON API: status, transaction submission
 // (optionally waiting for commit), transactions with Merkle inclusion
-// proofs, blocks, accounts and module queries with state proofs, peers,
-// validators, and an event stream (Server-Sent Events) that resumes from a
+// proofs, blocks, accounts and module queries with state proofs, the
+// registered modules with their messages and queries, peers, validators,
+// and an event stream (Server-Sent Events) that resumes from a
 // height so a subscriber never silently loses events.
 //
 // The server is constructed with a Backend, a small interface the node
-// implements; the API holds no chain logic of its own. It binds to
+// implements (GET /v1/modules needs the optional ModuleLister too); the API
+// holds no chain logic of its own. It binds to
 // 127.0.0.1 by default (see the node config).
 //
 // Errors are JSON objects {"error":{"code":"nonce_too_low","message":"…"}}

@@ -61,6 +61,7 @@ func New(b Backend, cfg Config) *Server {
 	s.mux.HandleFunc("GET /v1/accounts/{address}", s.getAccount)
 	s.mux.HandleFunc("GET /v1/validators", s.getValidators)
 	s.mux.HandleFunc("GET /v1/query/{module}/{path}", s.query)
+	s.mux.HandleFunc("GET /v1/modules", s.modules)
 	s.mux.HandleFunc("GET /v1/peers", s.peers)
 	s.mux.HandleFunc("POST /v1/peers/{id}/deny", s.denyPeer)
 	s.mux.HandleFunc("DELETE /v1/peers/{id}/deny", s.denyPeer)
