@@ -21,7 +21,7 @@ import (
 // testnet connects from, excepted) and a body must arrive within the
 // body read deadline, so another client is served while the attack lasts.
 func TestAPISlowClientsFromOneAddressLeaveRoom(t *testing.T) {
-	slow(t)
+	long(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{validators: 1})

@@ -39,7 +39,7 @@ func rssMiB(pid int) uint64 {
 // catch-up. Now the nodes keep running at their unattacked pace and
 // their memory stays near its unattacked size.
 func TestPeerLyingAboutItsHeadCannotCrashNodes(t *testing.T) {
-	slow(t)
+	long(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{})

@@ -16,7 +16,7 @@ import (
 // verdict is Ignore, so the sender is never penalised). Measured against
 // the unattacked pace in the same test.
 func TestUnfundedSignedTxFlood(t *testing.T) {
-	slow(t)
+	long(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{})
