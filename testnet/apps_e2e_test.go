@@ -316,6 +316,7 @@ func (n *e2eNet) blockSeconds(ctx context.Context, p *Proc, h uint64) int64 {
 // reason and change nothing; every answer is proven; all nodes agree.
 func TestNowonScenarioOnTestnet(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -563,6 +564,7 @@ func (n *e2eNet) signedBy(ctx context.Context, p *Proc, h uint64, addr chain.Add
 // while the chain keeps committing.
 func TestBondedValidatorJoinsAndLeaves(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 	start := time.Now()

@@ -73,6 +73,15 @@ func long(t *testing.T) {
 	}
 }
 
+// parallelScenario lets an app scenario run beside another one (go test
+// runs two at once on two cores) after the fault tests, which run alone
+// because they compare the chain's pace with and without a fault. The
+// scenarios assert outcomes, not timing, and use their own ports and dirs.
+func parallelScenario(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+}
+
 // slow skips a test in -short mode.
 func slow(t *testing.T) {
 	t.Helper()

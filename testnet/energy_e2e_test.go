@@ -88,6 +88,7 @@ func (n *e2eNet) energyQuery(p *Proc, out any, args ...string) {
 // the proven clearing and readings, and all four nodes answer alike.
 func TestEnergyMarketOnTestnet(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	n := newNet(t, netOpts{})

@@ -104,6 +104,7 @@ func readmeNorm(s string) string {
 // tx is refused) and every output fragment the README shows after it.
 func TestREADMEWalkthroughs(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	raw, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -106,6 +106,7 @@ func (n *e2eNet) keyAddr(ctx context.Context, name string) string {
 // a resale and claims, on four validators through the CLI.
 func TestRoyaltyBandOnTestnet(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	n := newNet(t, netOpts{})

@@ -147,6 +147,7 @@ type subnetStatus struct {
 
 func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx := context.Background()
 	parent := newNet(t, netOpts{validators: 4})
 	// the parent lets holders escape a subnet silent for 15 blocks

@@ -115,6 +115,7 @@ func attr(e chain.Event, k string) string {
 // the voucher never ended).
 func TestVoucherEndThroughCLI(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	n := newNet(t, netOpts{})
