@@ -262,6 +262,19 @@ func (f *subnetFlags) loop(c *cobra.Command, g *globals, step func(ctx context.C
 	}
 }
 
+// agent checks the flags sign and relay need and builds the agent that
+// acts for --from between the subnet node and the parent.
+func (f *subnetFlags) agent(c *cobra.Command, g *globals) (*subnetAgent, error) {
+	if err := f.needs(c); err != nil {
+		return nil, err
+	}
+	key, err := f.signer(g)
+	if err != nil {
+		return nil, err
+	}
+	return &subnetAgent{id: f.id, sub: f.client(g), parent: f.parentClient(), key: key, fee: f.fee}, nil
+}
+
 func (f *subnetFlags) needs(c *cobra.Command) error {
 	if f.id == "" || f.parent == "" {
 		return usageErr("--subnet and --parent are required")
@@ -308,14 +321,10 @@ with --from, which must be in that set, and records the signature with an
 endorse transaction on the subnet. With --watch it does so every period.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := f.needs(c); err != nil {
-				return err
-			}
-			key, err := f.signer(g)
+			ag, err := f.agent(c, g)
 			if err != nil {
 				return err
 			}
-			ag := &subnetAgent{id: f.id, sub: f.client(g), parent: f.parentClient(), key: key, fee: f.fee}
 			return f.loop(c, g, func(ctx context.Context) (any, error) {
 				out, err := ag.sign(ctx, height)
 				if out == nil && err == nil && f.watch == 0 {
@@ -369,14 +378,10 @@ checkpoints signed by the new set, and relay finds it the same way. With
 --watch it keeps relaying; several relayers may run: duplicates are no-ops.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := f.needs(c); err != nil {
-				return err
-			}
-			key, err := f.signer(g)
+			ag, err := f.agent(c, g)
 			if err != nil {
 				return err
 			}
-			ag := &subnetAgent{id: f.id, sub: f.client(g), parent: f.parentClient(), key: key, fee: f.fee}
 			return f.loop(c, g, func(ctx context.Context) (any, error) {
 				out, err := ag.relay(ctx)
 				if out == nil && err == nil && f.watch == 0 {
