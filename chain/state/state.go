@@ -601,10 +601,10 @@ func checkKey(key []byte) error {
 	switch {
 	case len(key) == 0:
 		return ErrEmptyKey
-	case key[0] == linkByte:
-		return ErrReservedKey
 	case len(key) > MaxKeyLen:
 		return fmt.Errorf("%w: %d bytes, max %d", ErrKeyTooLong, len(key), MaxKeyLen)
+	case key[0] == linkByte:
+		return ErrReservedKey
 	}
 	return nil
 }
