@@ -182,3 +182,52 @@ func VerifyProof(root chain.Hash, key, value []byte, p *Proof) (err error) {
 	}
 	return nil
 }
+
+// RangeRead is one iteration a query made: the keys under Prefix, from
+// its start up to Through (the last key visited; nil: none).
+type RangeRead struct{ Prefix, Through []byte }
+
+// Reads is what a query read of committed state: keys got and ranges
+// iterated (full state keys).
+type Reads struct {
+	Keys   [][]byte
+	Ranges []RangeRead
+}
+
+// ProveReads proves everything in reads at version, once per trie key:
+// each key's value or absence (with its value) and each range's next-key
+// records (ProveRange). Adding them all to a Proven for the version's root
+// lets the query be re-run over proven state alone.
+func (s *State) ProveReads(version uint64, reads Reads) ([]KeyProof, error) {
+	seen := map[string]bool{}
+	var out []KeyProof
+	r := s.reader(version)
+	for _, k := range reads.Keys {
+		if seen[string(k)] {
+			continue
+		}
+		seen[string(k)] = true
+		v, err := view{r}.Get(k)
+		if err != nil {
+			return nil, err
+		}
+		p, err := s.Prove(version, k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, KeyProof{Key: bytes.Clone(k), Value: v, Proof: p})
+	}
+	for _, rr := range reads.Ranges {
+		rp, err := s.ProveRange(version, rr.Prefix, rr.Through)
+		if err != nil {
+			return nil, err
+		}
+		for _, kp := range rp {
+			if !seen[string(kp.Key)] {
+				seen[string(kp.Key)] = true
+				out = append(out, kp)
+			}
+		}
+	}
+	return out, nil
+}
