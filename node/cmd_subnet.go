@@ -49,10 +49,11 @@ func provenQuery(ctx context.Context, cl *api.Client, module, path string, kv ma
 	if err != nil {
 		return 0, withCode(ExitError, fmt.Errorf("verification failed: %w", err))
 	}
-	if err := verifyProofs(hdr.StateRoot, res.Proofs); err != nil {
+	pv, err := verifyProofs(hdr.StateRoot, res.Proofs)
+	if err != nil {
 		return 0, withCode(ExitError, fmt.Errorf("verification failed: %w", err))
 	}
-	local, err := mod.Query(&prefixReader{r: newProvenReader(res.Proofs), prefix: []byte(module + "/")}, path, kv)
+	local, err := mod.Query(&prefixReader{r: pv, prefix: []byte(module + "/")}, path, kv)
 	if err != nil {
 		return 0, withCode(ExitError, fmt.Errorf("verification failed: query over proven state: %w", err))
 	}
