@@ -261,7 +261,7 @@ func DescribeLists(lists []List) string {
 	case unindexed > 0:
 		return fmt.Sprintf("list completeness NOT proven (%d list(s), %d entries): this chain's state has no key-order index (its genesis predates range proofs)", len(lists), entries)
 	case pages == 0:
-		return fmt.Sprintf("%d list(s) proven complete by next-key records (%d entries, none left out)", complete, entries)
+		return fmt.Sprintf("%d list(s) proven complete by next-key records (%d entries in all, none left out)", complete, entries)
 	}
 	return fmt.Sprintf("%d list(s) proven complete and %d proven to be the first entries of a longer list (a page; %d entries, none left out before the last shown)", complete, pages, entries)
 }
