@@ -474,7 +474,7 @@ func TestCLICatchesAListThatLeavesOut(t *testing.T) {
 	}
 	queries := []struct {
 		name, prefix, list string // API path prefix, JSON field of the list
-		args                   []string
+		args               []string
 	}{
 		{"query currency balances", "/v1/query/currency/balances", "result", []string{"query", "currency", "balances", bob}},
 		{"query account", "/v1/accounts/", "balances", []string{"query", "account", bob}},
