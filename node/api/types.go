@@ -125,6 +125,9 @@ type BlockInfo struct {
 }
 
 // KeyProof proves one state key's value (nil = absent) against a state root.
+// A key starting with byte 0 is a next-key record's (chain/state LinkKey:
+// its value is the next state key in byte order, or 0x00 for none), which
+// list answers carry so a client can tell nothing was left out.
 type KeyProof struct {
 	Key   []byte          `json:"key"`
 	Value []byte          `json:"value"`
