@@ -425,7 +425,7 @@ func TestQueries(t *testing.T) {
 // first miss past the allowance.
 func TestDowntimeNeedsFullWindow(t *testing.T) {
 	e := newWorld(t, testParams(), 1000, 500, 300) // window 10
-	others := []chain.Address{addr(2)} // absent: only 0 and 1 sign
+	others := []chain.Address{addr(2)}             // absent: only 0 and 1 sign
 	for !e.validator(addr(2)).Jailed {
 		if e.Height() > 30 {
 			t.Fatal("never jailed")
