@@ -79,13 +79,7 @@ func (h *harness) deliver(sender chain.Address, msg chain.Msg) error {
 }
 
 // msg unwraps a message constructor's result.
-func (h *harness) msg(m chain.Msg, err error) chain.Msg {
-	h.t.Helper()
-	if err != nil {
-		h.t.Fatalf("build msg: %v", err)
-	}
-	return m
-}
+func (h *harness) msg(m chain.Msg, err error) chain.Msg { h.t.Helper(); return h.mt.Built(m, err) }
 
 func (h *harness) must(sender chain.Address, msg chain.Msg) {
 	h.t.Helper()
@@ -215,4 +209,3 @@ func eventTypes(evs []chain.Event) []string {
 	}
 	return out
 }
-

@@ -122,19 +122,12 @@ func (h *harness) deliver(sender chain.Address, msg chain.Msg) error {
 	return err
 }
 
-func (h *harness) msg(m chain.Msg, err error) chain.Msg {
-	h.t.Helper()
-	if err != nil {
-		h.t.Fatalf("build msg: %v", err)
-	}
-	return m
-}
+func (h *harness) msg(m chain.Msg, err error) chain.Msg { h.t.Helper(); return h.mt.Built(m, err) }
 
 func (h *harness) must(sender chain.Address, m chain.Msg) {
 	h.t.Helper()
-	if err := h.deliver(sender, m); err != nil {
-		h.t.Fatalf("%s from %s: %v", m.Type, sender, err)
-	}
+	h.lastMsg = m.Type
+	h.mt.MustDeliverAs(sender, m)
 }
 
 // endBlock runs EndBlock, commits the block and makes the next one dt

@@ -25,7 +25,7 @@ func BenchmarkEndBlock(b *testing.B) {
 		var d chain.Address
 		binary.BigEndian.PutUint64(d[:], uint64(i)+1)
 		e.fund(d, 1000)
-		if err := e.deliver(d, e.msg(MsgDelegate(c, vals[i%len(vals)], uint64(10+i%50)))); err != nil {
+		if err := e.deliver(d, e.Built(MsgDelegate(c, vals[i%len(vals)], uint64(10+i%50)))); err != nil {
 			b.Fatal(err)
 		}
 	}

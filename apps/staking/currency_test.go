@@ -18,7 +18,7 @@ func TestWithRealCurrency(t *testing.T) {
 		{Address: addr(0), PubKey: key(0).PubKey(), SelfStake: 1000},
 		{Address: addr(1), PubKey: key(1).PubKey(), SelfStake: 3000},
 	}}
-	e, err := build(t, g, map[int]uint64{0: 10_000, 1: 10_000, joiner: 10_000, 7: 10_000})
+	e, err := build(t, g, map[int]uint64{0: 10_000, 1: 10_000, joiner: 10_000, 7: 10_000}, 0)
 	if err != nil {
 		t.Fatalf("genesis: %v", err)
 	}
@@ -36,8 +36,8 @@ func TestWithRealCurrency(t *testing.T) {
 	if err := cur.ChargeFee(e.Context(currency.ModuleName, payer), payer, 401); err != nil {
 		t.Fatalf("charge fee: %v", err)
 	}
-	e.mustDeliver(addr(joiner), e.msg(MsgBond(c, key(joiner).PubKey(), 2000)))
-	if err := e.deliver(addr(joiner), e.msg(MsgBond(c, key(joiner).PubKey(), 9000))); err == nil {
+	e.MustDeliverAs(addr(joiner), e.Built(MsgBond(c, key(joiner).PubKey(), 2000)))
+	if err := e.deliver(addr(joiner), e.Built(MsgBond(c, key(joiner).PubKey(), 9000))); err == nil {
 		t.Fatal("bond beyond the currency balance accepted")
 	}
 	ups := e.endBlock()
@@ -57,7 +57,7 @@ func TestWithRealCurrency(t *testing.T) {
 
 	// Unbond all: released as spendable currency after the period.
 	e.advance(nobody)
-	e.mustDeliver(addr(0), e.msg(MsgUnbondAll(c)))
+	e.MustDeliverAs(addr(0), e.Built(MsgUnbondAll(c)))
 	e.endBlock()
 	e.Advance(10 * time.Second)
 	e.advance(nobody)

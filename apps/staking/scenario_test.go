@@ -19,7 +19,7 @@ func TestJoinAndLeaveAtDecidingBlock(t *testing.T) {
 	e.fund(addr(joiner), 10_000)
 
 	e.advance(nobody)
-	e.mustDeliver(addr(joiner), e.msg(MsgBond(c, key(joiner).PubKey(), 420)))
+	e.MustDeliverAs(addr(joiner), e.Built(MsgBond(c, key(joiner).PubKey(), 420)))
 	ups := e.endBlock()
 	if want := []chain.ValidatorUpdate{updateOf(joiner, 42)}; !reflect.DeepEqual(ups, want) {
 		t.Fatalf("block %d updates %+v, want %+v", e.Height(), ups, want)
@@ -34,7 +34,7 @@ func TestJoinAndLeaveAtDecidingBlock(t *testing.T) {
 	// A delegation raises power: one update with the new power.
 	e.advance(nobody)
 	e.fund(addr(6), 1000)
-	e.mustDeliver(addr(6), e.msg(MsgDelegate(c, addr(joiner), 100)))
+	e.MustDeliverAs(addr(6), e.Built(MsgDelegate(c, addr(joiner), 100)))
 	if ups := e.endBlock(); !reflect.DeepEqual(ups, []chain.ValidatorUpdate{updateOf(joiner, 52)}) {
 		t.Fatalf("after delegation: %+v", ups)
 	}
@@ -42,7 +42,7 @@ func TestJoinAndLeaveAtDecidingBlock(t *testing.T) {
 	// Unbonding below the minimum self-stake removes it (power 0), even
 	// though its delegation alone would still give it power.
 	e.advance(nobody)
-	e.mustDeliver(addr(joiner), e.msg(MsgUnbond(c, 330)))
+	e.MustDeliverAs(addr(joiner), e.Built(MsgUnbond(c, 330)))
 	if ups := e.endBlock(); !reflect.DeepEqual(ups, []chain.ValidatorUpdate{updateOf(joiner, 0)}) {
 		t.Fatalf("after unbond below minimum: %+v", ups)
 	}
@@ -67,7 +67,7 @@ func TestTopNCutoff(t *testing.T) {
 	}
 	// The loser bonds 10 more (power 31): it takes the seat.
 	e.advance(nobody)
-	e.mustDeliver(addr(loser), e.msg(MsgBond(c, key(loser).PubKey(), 10)))
+	e.MustDeliverAs(addr(loser), e.Built(MsgBond(c, key(loser).PubKey(), 10)))
 	ups := e.endBlock()
 	want := []chain.ValidatorUpdate{updateOf(winner, 0), updateOf(loser, 31)}
 	if bytes.Compare(b(addr(loser)), b(addr(winner))) < 0 {
@@ -145,7 +145,7 @@ func TestLivenessIgnoresValidatorsNotYetInSet(t *testing.T) {
 	e := newWorld(t, p, 1000)
 	e.fund(addr(5), 1000)
 	e.advance(nobody)
-	e.mustDeliver(addr(5), e.msg(MsgBond(c, key(5).PubKey(), 500)))
+	e.MustDeliverAs(addr(5), e.Built(MsgBond(c, key(5).PubKey(), 500)))
 	e.endBlock() // decided at H, in the consensus set from H+2
 	decided := e.Height()
 	for e.Height() < decided+2 {
@@ -169,11 +169,11 @@ func TestDoubleSign(t *testing.T) {
 	bad, deleg := 1, 5
 	e.fund(addr(deleg), 10_000)
 	e.advance(nobody)
-	e.mustDeliver(addr(deleg), e.msg(MsgDelegate(c, addr(bad), 500)))
+	e.MustDeliverAs(addr(deleg), e.Built(MsgDelegate(c, addr(bad), 500)))
 	infraction := e.height()
 	// Still in the same height, the delegator tries to run: its unbonding
 	// is slashed too.
-	e.mustDeliver(addr(deleg), e.msg(MsgUndelegate(c, addr(bad), 200)))
+	e.MustDeliverAs(addr(deleg), e.Built(MsgUndelegate(c, addr(bad), 200)))
 	e.endBlock()
 
 	e.advance(nobody, evidenceAgainst(t, e, bad, infraction))
@@ -205,11 +205,11 @@ func TestDoubleSign(t *testing.T) {
 		t.Fatalf("slashed twice: %d", got)
 	}
 	e.Advance(1e15)
-	if err := e.deliver(addr(bad), e.msg(MsgUnjail(c))); err == nil {
+	if err := e.deliver(addr(bad), e.Built(MsgUnjail(c))); err == nil {
 		t.Fatal("tombstoned validator unjailed")
 	}
 	// Delegators can still leave, with the slashed value.
-	e.mustDeliver(addr(deleg), e.msg(MsgUndelegateAll(c, addr(bad))))
+	e.MustDeliverAs(addr(deleg), e.Built(MsgUndelegateAll(c, addr(bad))))
 	e.checkPools()
 	e.endBlock()
 	e.Advance(10 * time.Second) // past unbonding_seconds
@@ -225,7 +225,7 @@ func TestRewardsExact(t *testing.T) {
 	e := newWorld(t, p, 1000, 500, 300)
 	for i := 5; i < 8; i++ {
 		e.fund(addr(i), 10_000)
-		e.mustDeliver(addr(i), e.msg(MsgDelegate(c, addr(i%3), uint64(100*i+7))))
+		e.MustDeliverAs(addr(i), e.Built(MsgDelegate(c, addr(i%3), uint64(100*i+7))))
 	}
 	e.endBlock()
 	var collected uint64
@@ -285,10 +285,10 @@ func TestRewardsExact(t *testing.T) {
 	// Everybody leaves: every token paid in comes back out, none stuck.
 	e.advance(nobody)
 	for i := 5; i < 8; i++ {
-		e.mustDeliver(addr(i), e.msg(MsgUndelegateAll(c, addr(i%3))))
+		e.MustDeliverAs(addr(i), e.Built(MsgUndelegateAll(c, addr(i%3))))
 	}
 	for i := 0; i < 3; i++ {
-		e.mustDeliver(addr(i), e.msg(MsgUnbondAll(c)))
+		e.MustDeliverAs(addr(i), e.Built(MsgUnbondAll(c)))
 	}
 	if got := e.balance(BondedPool()); got != 0 {
 		t.Fatalf("bonded pool kept %d after everyone left", got)
@@ -311,7 +311,7 @@ func TestUnbondingRelease(t *testing.T) {
 	e := newWorld(t, testParams(), 1000, 500) // unbonding 10 s, blocks 1 s apart
 	start := e.balance(addr(0))
 	e.advance(nobody)
-	e.mustDeliver(addr(0), e.msg(MsgUnbond(c, 100)))
+	e.MustDeliverAs(addr(0), e.Built(MsgUnbond(c, 100)))
 	e.endBlock()
 	for i := 0; i < 9; i++ {
 		e.advance(nobody)
@@ -334,9 +334,9 @@ func TestTooManyUnbondings(t *testing.T) {
 	c := chain.MustCodec()
 	e := newWorld(t, testParams(), 1000)
 	for i := 0; i < MaxUnbondingEntries; i++ {
-		e.mustDeliver(addr(0), e.msg(MsgUnbond(c, 1)))
+		e.MustDeliverAs(addr(0), e.Built(MsgUnbond(c, 1)))
 	}
-	if err := e.deliver(addr(0), e.msg(MsgUnbond(c, 1))); err == nil {
+	if err := e.deliver(addr(0), e.Built(MsgUnbond(c, 1))); err == nil {
 		t.Fatal("unbounded unbonding entries")
 	}
 }
@@ -362,9 +362,9 @@ func ops(t *testing.T) *world {
 		}
 		e.advance(absent, ev...)
 		d := 5 + h%4
-		_ = e.deliver(addr(d), e.msg(MsgDelegate(c, addr(h%5), uint64(37*h+1))))
+		_ = e.deliver(addr(d), e.Built(MsgDelegate(c, addr(h%5), uint64(37*h+1))))
 		if h%5 == 4 {
-			_ = e.deliver(addr(d), e.msg(MsgUndelegate(c, addr((h-1)%5), 20)))
+			_ = e.deliver(addr(d), e.Built(MsgUndelegate(c, addr((h-1)%5), 20)))
 		}
 		e.fund(feeCollector, uint64(h*13+5))
 		e.endBlock()
@@ -446,7 +446,7 @@ func TestDoubleSignAfterLeaving(t *testing.T) {
 	bad := 2
 	e.advance(nobody)
 	infraction := e.height()
-	e.mustDeliver(addr(bad), e.msg(MsgUnbondAll(c)))
+	e.MustDeliverAs(addr(bad), e.Built(MsgUnbondAll(c)))
 	e.endBlock()
 	e.advance(nobody, evidenceAgainst(t, e, bad, infraction))
 	e.endBlock()
@@ -456,7 +456,7 @@ func TestDoubleSignAfterLeaving(t *testing.T) {
 	if v := e.validator(addr(bad)); !v.Tombstoned {
 		t.Fatalf("no tombstone: %+v", v)
 	}
-	if err := e.deliver(addr(bad), e.msg(MsgBond(c, key(bad).PubKey(), 500))); err == nil {
+	if err := e.deliver(addr(bad), e.Built(MsgBond(c, key(bad).PubKey(), 500))); err == nil {
 		t.Fatal("tombstoned address bonded again")
 	}
 }

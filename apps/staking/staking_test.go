@@ -126,7 +126,7 @@ func TestGenesisRejects(t *testing.T) {
 			if _, err := GenesisValidators(raw); !errors.Is(err, ErrBadGenesis) {
 				t.Fatalf("GenesisValidators: got %v, want ErrBadGenesis", err)
 			}
-			if _, err := build(t, g, map[int]uint64{0: 10_000}); !errors.Is(err, ErrBadGenesis) {
+			if _, err := build(t, g, map[int]uint64{0: 10_000}, 0); !errors.Is(err, ErrBadGenesis) {
 				t.Fatalf("InitGenesis: got %v, want ErrBadGenesis", err)
 			}
 		})
@@ -137,7 +137,7 @@ func TestGenesisRejects(t *testing.T) {
 		}
 	})
 	t.Run("unfunded validator", func(t *testing.T) {
-		_, err := build(t, GenesisState{Params: p, Validators: []GenesisValidator{good}}, nil)
+		_, err := build(t, GenesisState{Params: p, Validators: []GenesisValidator{good}}, nil, 0)
 		if !errors.Is(err, ErrBadGenesis) || !errors.Is(err, chain.ErrInsufficient) {
 			t.Fatalf("got %v, want ErrBadGenesis wrapping ErrInsufficient", err)
 		}
@@ -160,7 +160,7 @@ func TestMessages(t *testing.T) {
 		poor       = 6       // holds 150
 	)
 	delegate := func(amt uint64) func(t *testing.T, e *world) {
-		return func(t *testing.T, e *world) { e.mustDeliver(addr(rich), e.msg(MsgDelegate(c, addr(v0), amt))) }
+		return func(t *testing.T, e *world) { e.MustDeliverAs(addr(rich), e.Built(MsgDelegate(c, addr(v0), amt))) }
 	}
 	tombstone := func(i int) func(t *testing.T, e *world) {
 		return func(t *testing.T, e *world) {
@@ -299,7 +299,7 @@ func TestMessages(t *testing.T) {
 		{name: "unjail below min self-stake", sender: v2,
 			setup: func(t *testing.T, e *world) {
 				jail(t, e, v2)
-				e.mustDeliver(addr(v2), e.msg(MsgUnbond(c, 250)))
+				e.MustDeliverAs(addr(v2), e.Built(MsgUnbond(c, 250)))
 				e.Advance(60 * time.Second)
 			},
 			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgUnjail(c) },
@@ -325,7 +325,7 @@ func TestMessages(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(t, e)
 			}
-			msg := e.msg(tc.msg(t, e))
+			msg := e.Built(tc.msg(t, e))
 			if _, open := e.OpenBlock(); !open {
 				e.BeginBlock(moduletest.Inputs{})
 			}

@@ -41,8 +41,9 @@ func key(i int) chain.PrivKey  { return moduletest.KeyFromIndex(i) }
 func addr(i int) chain.Address { return key(i).PubKey().Address() }
 
 // build starts a chain of currency (denom funded to bals and the faucet)
-// and staking (genesis g), returning the genesis error.
-func build(t testing.TB, g GenesisState, bals map[int]uint64) (*world, error) {
+// and staking (genesis g), returning the genesis error. With minFee > 0
+// currency charges the fees of the harness's transactions (Block mode).
+func build(t testing.TB, g GenesisState, bals map[int]uint64, minFee uint64) (*world, error) {
 	t.Helper()
 	c := chain.MustCodec()
 	curKey, key := chain.NewStoreKey(currency.ModuleName), chain.NewStoreKey(ModuleName)
@@ -62,8 +63,12 @@ func build(t testing.TB, g GenesisState, bals map[int]uint64) (*world, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Harness, err = moduletest.TryNew(t, moduletest.Config{Modules: []chain.Module{cur, w.m}, Keys: []*chain.StoreKey{curKey, key},
-		Genesis: map[string]json.RawMessage{currency.ModuleName: craw, ModuleName: sraw}, GenesisTime: time.Unix(1000, 0)})
+	cfg := moduletest.Config{Modules: []chain.Module{cur, w.m}, Keys: []*chain.StoreKey{curKey, key},
+		Genesis: map[string]json.RawMessage{currency.ModuleName: craw, ModuleName: sraw}, GenesisTime: time.Unix(1000, 0)}
+	if minFee > 0 {
+		cfg.Fees, cfg.MinFee = cur, minFee
+	}
+	w.Harness, err = moduletest.TryNew(t, cfg)
 	return w, err
 }
 
@@ -77,7 +82,7 @@ func newWorld(t testing.TB, p Params, stakes ...uint64) *world {
 		bals[i] = s + 1_000_000
 		g.Validators = append(g.Validators, GenesisValidator{Address: addr(i), PubKey: key(i).PubKey(), SelfStake: s})
 	}
-	w, err := build(t, g, bals)
+	w, err := build(t, g, bals, 0)
 	if err != nil {
 		t.Fatalf("genesis: %v", err)
 	}
@@ -106,22 +111,6 @@ func (w *world) deliver(sender chain.Address, msg chain.Msg) error {
 	w.t.Helper()
 	_, err := w.DeliverAs(sender, msg)
 	return err
-}
-
-// msg unwraps a message constructor's result.
-func (w *world) msg(m chain.Msg, err error) chain.Msg {
-	w.t.Helper()
-	if err != nil {
-		w.t.Fatalf("build msg: %v", err)
-	}
-	return m
-}
-
-func (w *world) mustDeliver(sender chain.Address, msg chain.Msg) {
-	w.t.Helper()
-	if err := w.deliver(sender, msg); err != nil {
-		w.t.Fatalf("deliver %s: %v", msg.Type, err)
-	}
 }
 
 // endBlock ends the open block (opening it first if need be); the next

@@ -114,6 +114,16 @@ func (h *Harness) DeliverAs(sender chain.Address, msg chain.Msg) ([]chain.Event,
 	return ctx.Events(), nil
 }
 
+// MustDeliverAs is DeliverAs failing the test unless msg succeeds.
+func (h *Harness) MustDeliverAs(sender chain.Address, msg chain.Msg) []chain.Event {
+	h.t.Helper()
+	evs, err := h.DeliverAs(sender, msg)
+	if err != nil {
+		h.t.Fatalf("%s/%s from %s: %v", msg.Module, msg.Type, sender, err)
+	}
+	return evs
+}
+
 // GasUsed is the gas the latest DeliverAs took: the module's reads, writes
 // and events, without a transaction's base cost (chain.GasPerTx and its
 // bytes).

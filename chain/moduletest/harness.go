@@ -326,6 +326,16 @@ func (h *Harness) Msg(module, typ string, body any) chain.Msg {
 	return m
 }
 
+// Built unwraps a message constructor's result (an app's MsgX(codec, …)),
+// failing the test on its error.
+func (h *Harness) Built(m chain.Msg, err error) chain.Msg {
+	h.t.Helper()
+	if err != nil {
+		h.t.Fatalf("build msg: %v", err)
+	}
+	return m
+}
+
 func (h *Harness) module(name string) (chain.Module, int) {
 	for i, m := range h.cfg.Modules {
 		if m.Name() == name {
