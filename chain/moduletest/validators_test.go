@@ -129,8 +129,11 @@ type recorder struct {
 	msg string
 }
 
-func (r *recorder) Fatalf(format string, args ...any) { r.msg = fmt.Sprintf(format, args...); runtime.Goexit() }
-func (r *recorder) Fatal(args ...any)                 { r.msg = fmt.Sprint(args...); runtime.Goexit() }
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+func (r *recorder) Fatal(args ...any) { r.msg = fmt.Sprint(args...); runtime.Goexit() }
 
 // Inputs no node would give a block fail the test that asks for them.
 func TestBadInputsFail(t *testing.T) {
