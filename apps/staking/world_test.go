@@ -2,6 +2,7 @@ package staking
 
 import (
 	"encoding/json"
+	"sort"
 	"testing"
 	"time"
 
@@ -50,10 +51,13 @@ func build(t testing.TB, g GenesisState, bals map[int]uint64, minFee uint64) (*w
 	cur := currency.New(curKey, c, currency.DefaultParams())
 	w := &world{t: t, c: c, cur: cur, m: New(key, c, cur)}
 	cg := currency.Genesis{NativeDenom: denom, Balances: []currency.GenesisBalance{{Address: faucet, Denom: denom, Amount: 1 << 50}}}
-	for i := 0; i < 16; i++ { // in address order of the keys, not map order
-		if amt, ok := bals[i]; ok {
-			cg.Balances = append(cg.Balances, currency.GenesisBalance{Address: addr(i), Denom: denom, Amount: currency.Amount(amt)})
-		}
+	idx := make([]int, 0, len(bals))
+	for i := range bals {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx) // key order, not map order
+	for _, i := range idx {
+		cg.Balances = append(cg.Balances, currency.GenesisBalance{Address: addr(i), Denom: denom, Amount: currency.Amount(bals[i])})
 	}
 	craw, err := json.Marshal(cg)
 	if err != nil {
