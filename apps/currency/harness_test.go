@@ -29,7 +29,6 @@ type harness struct {
 	key    *chain.StoreKey
 	m      *Module
 	mt     *moduletest.Harness
-	height uint64
 	now    int64 // unix seconds; tests may move it within a block
 	events []chain.Event
 }
@@ -40,7 +39,7 @@ func newHarness(t testing.TB, params Params, g Genesis) *harness {
 	t.Helper()
 	c := chain.MustCodec()
 	key := chain.NewStoreKey(ModuleName)
-	h := &harness{t: t, codec: c, key: key, m: New(key, c, params), height: 1, now: 1_700_000_000}
+	h := &harness{t: t, codec: c, key: key, m: New(key, c, params), now: 1_700_000_000}
 	raw, err := json.Marshal(g)
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +94,6 @@ func (h *harness) endBlock(dt int64) {
 	h.sync()
 	evs, _ := h.mt.EndBlock(0)
 	h.events = append(h.events, evs...)
-	h.height++
 	h.now += dt
 }
 
