@@ -110,8 +110,14 @@ func TestValidatorRotationAndInputs(t *testing.T) {
 	if four, five := members(h.Validators(4)), members(h.Validators(5)); !strings.Contains(four, "1:") || strings.Contains(five, "1:") {
 		t.Fatalf("removal at the wrong height: set 4 %q, set 5 %q", four, five)
 	}
-	// Block mode: every member of set 4 signs by default.
-	h.Block()
+	// Block mode: block 4 carries the commit of height 3, which key 2 (in
+	// the set from height 3) did not sign; staking counts the miss.
+	h.BlockWith(moduletest.Inputs{Absent: []chain.Address{h.Addr(2)}})
+	v := h.MustQuery(staking.ModuleName, "validator", map[string]string{"address": h.Addr(2).String()}).(map[string]any)
+	if v["missed"] != float64(1) {
+		t.Fatalf("validator 2 after missing the commit of height 3: %v", v)
+	}
+	h.Block() // every member signs by default
 	h.CheckExport()
 }
 
