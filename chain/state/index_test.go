@@ -354,3 +354,47 @@ func TestUnindexedRootUnchanged(t *testing.T) {
 		t.Fatalf("root %s, before the index %s", got, want)
 	}
 }
+
+// TestRecordsWrittenOnlyOnCreateAndDelete: the write cost the index adds
+// to a block: nothing for value changes; for a created key its own record
+// and its predecessor's; for a deleted one its record's removal and its
+// predecessor's; a run of created keys shares one predecessor.
+func TestRecordsWrittenOnlyOnCreateAndDelete(t *testing.T) {
+	st, apply := newIndexed(t)
+	apply(op{"a", "1"}, op{"c", "1"}, op{"e", "1"})
+	for _, c := range []struct {
+		name string
+		ops  []op
+		want []string // trie keys of the records the block writes ("-" deletes)
+	}{
+		{"value changes only", []op{{"a", "2"}, {"c", "2"}}, nil},
+		{"one created key", []op{{"b", "1"}}, []string{"\x00a", "\x00b"}},
+		{"a run of created keys", []op{{"f", "1"}, {"g", "1"}, {"h", "1"}}, []string{"\x00e", "\x00f", "\x00g", "\x00h"}},
+		{"a key before every other", []op{{"0", "1"}}, []string{"\x00", "\x000"}},
+		{"one deleted key", []op{{"c", ""}}, []string{"\x00b", "-\x00c"}},
+		{"a deleted and a created key", []op{{"g", ""}, {"d", "1"}}, []string{"\x00b", "\x00d", "\x00f", "-\x00g"}},
+	} {
+		b := st.Branch()
+		for _, o := range c.ops {
+			if o.val == "" {
+				must(t, b.Delete([]byte(o.key)))
+			} else {
+				must(t, b.Set([]byte(o.key), []byte(o.val)))
+			}
+		}
+		p, err := st.Stage(b)
+		must(t, err)
+		var got []string
+		for _, l := range p.links {
+			if l.val == nil {
+				got = append(got, "-"+l.key)
+			} else {
+				got = append(got, l.key)
+			}
+		}
+		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", c.want) {
+			t.Errorf("%s: records %q, want %q", c.name, got, c.want)
+		}
+		apply(c.ops...)
+	}
+}
