@@ -223,16 +223,16 @@ func linkChanges(txn *badger.Txn, changes []change, created map[string]bool, emp
 		e.rewrite = isCreate
 		if cp == nil {
 			head = true
-		} else if _, ok := l[string(cp)]; !ok {
-			get(string(cp)).live = true // committed; a later deletion marks it dead
-			l[string(cp)].rewrite = true
 		} else {
-			l[string(cp)].rewrite = true
-		}
-		if cs != nil {
-			if _, ok := l[string(cs)]; !ok {
-				get(string(cs)).live = true
+			p, seen := l[string(cp)]
+			if !seen {
+				p = get(string(cp))
+				p.live = true // committed and not touched before t
 			}
+			p.rewrite = true
+		}
+		if _, seen := l[string(cs)]; cs != nil && !seen {
+			get(string(cs)).live = true // committed; its own deletion, later, marks it dead
 		}
 		prevT, prevCP, prevCS, prevCommitted, havePrev = t, cp, cs, isDelete, true
 	}
