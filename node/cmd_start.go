@@ -83,8 +83,14 @@ is freed).`,
 					return usageErr("--subnet needs --subnet-parent, the parent chain's API address")
 				}
 				ag := &subnetAgent{id: sub.id, sub: api.NewClient(cfg.API.ListenAddr), parent: api.NewClient(sub.parent), key: key, fee: sub.fee}
+				n.WatchSubnet(sub.id, sub.relay, remoteSubnetSource(ag.parent, sub.id))
 				go runSubnetAgent(c.Context(), log, ag, sub.relay, sub.every)
 			}
+			// [[subnets]]: their nodes run beside this one (subnets.go)
+			// and stop after it.
+			subCtx, stopSubnets := context.WithCancel(c.Context())
+			waitSubnets := n.StartSubnets(subCtx, subnetKeys(g.stderr), runConfiguredSubnetAgent)
+			defer func() { stopSubnets(); waitSubnets() }()
 			if err := n.Run(c.Context()); err != nil {
 				log.Error("node stopped", "err", err)
 				if isDiskLow(err) {
@@ -185,6 +191,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 						st.Health.Connections, st.Health.MaxConnections, st.Health.EventStreams, st.Health.MaxEventStreams)
 				} else {
 					fmt.Fprintf(g.stdout, "health    %s: %s\n", st.Health.Code, st.Health.Message)
+				}
+				for _, s := range st.Subnets {
+					fmt.Fprintf(g.stdout, "subnet    %s\n", s.Summary())
 				}
 				if p2pInfo, ok := st.P2P.(map[string]any); ok {
 					topics, _ := p2pInfo["topics"].([]any)
