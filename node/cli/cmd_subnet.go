@@ -716,7 +716,7 @@ func runConfiguredSubnetAgent(ctx context.Context, log *slog.Logger, e config.Su
 // subnetKeys opens a [[subnets]] node's validator key from its own
 // keyring (its config's backend and passphrase file, else
 // DURE_KEYRING_PASSPHRASE or the terminal).
-func subnetKeys(stderr io.Writer) SubnetKeys {
+func subnetKeys(stderr io.Writer) node.SubnetKeys {
 	return func(cfg config.Config) (chain.PrivKey, error) {
 		if cfg.PrivValidatorKey == "" {
 			return chain.PrivKey{}, nil
@@ -731,7 +731,7 @@ func subnetKeys(stderr io.Writer) SubnetKeys {
 
 // remoteSubnetSource reads a subnet's record from a parent node's API,
 // verified (start --subnet: the parent runs elsewhere).
-func remoteSubnetSource(parent *api.Client, id string) SubnetSource {
+func remoteSubnetSource(parent *api.Client, id string) node.SubnetSource {
 	return func(ctx context.Context) (subnet.Subnet, uint64, error) {
 		var s subnet.Subnet
 		h, err := provenQuery(ctx, parent, subnet.ModuleName, "subnet", map[string]string{"subnet": id}, &s)

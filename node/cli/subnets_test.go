@@ -1,4 +1,4 @@
-package node
+package cli
 
 import (
 	"context"
@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dure-network/dure/chain/genesis"
+	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/config"
 	"github.com/dure-network/dure/node/keystore"
@@ -68,7 +70,7 @@ func TestSubnetsInOneProcess(t *testing.T) {
 	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	n, err := Open(ctx, pcfg, log, pkey)
+	n, err := node.Open(ctx, pcfg, log, pkey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,4 +209,17 @@ func TestSubnetsInOneProcess(t *testing.T) {
 	if err := waitHeight(wctx2, pcl, h0.Height+2); err != nil {
 		t.Fatalf("parent stalled: %v", err)
 	}
+}
+
+// metricValue is the value of the series written exactly as name, or -1.
+func metricValue(body, name string) float64 {
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, name+" ") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(l[len(name):]), 64)
+			if err == nil {
+				return v
+			}
+		}
+	}
+	return -1
 }
