@@ -174,6 +174,12 @@ func (n *Node) runSubnet(ctx context.Context, log *slog.Logger, e config.Subnet,
 	}
 }
 
+// WaitCaughtUp is waitFresh for n alone: `dure start --subnet` waits so
+// before its agent starts.
+func (n *Node) WaitCaughtUp(ctx context.Context, every time.Duration) bool {
+	return waitFresh(ctx, max(every, 100*time.Millisecond), n)
+}
+
 // waitFresh waits until each node has committed a block made after this
 // call (by its block time), so that a node restarted behind its chain
 // catches up before the agent signs or relays: a relayer that submitted

@@ -85,7 +85,11 @@ is freed).`,
 				}
 				ag := &subnetAgent{id: sub.id, sub: api.NewClient(cfg.API.ListenAddr), parent: api.NewClient(sub.parent), key: key, fee: sub.fee}
 				n.WatchSubnet(sub.id, sub.relay, remoteSubnetSource(ag.parent, sub.id))
-				go runSubnetAgent(c.Context(), log, ag, sub.relay, sub.every)
+				go func() {
+					if n.WaitCaughtUp(c.Context(), sub.every) { // as beside a [[subnets]] node
+						runSubnetAgent(c.Context(), log, ag, sub.relay, sub.every)
+					}
+				}()
 			}
 			// [[subnets]]: their nodes run beside this one (subnets.go)
 			// and stop after it.
