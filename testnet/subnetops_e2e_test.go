@@ -290,6 +290,18 @@ func TestSubnetOfThreeInParentProcesses(t *testing.T) {
 	if err := parent.Procs[1].Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Back in the subnet's consensus: its precommit is in a commit again.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		st, err := sub.Procs[0].Client.Status(ctx)
+		if err == nil && st.Signatures != nil && st.Signatures.Signed == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted subnet validator 1 signs no commit within 30 s; subnet nodes:\n%s", sub.describe())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 
 	// The only relaying process dies while the subnet makes twenty
 	// checkpoints' worth of blocks (signed by 70 of 100); the parent's
@@ -313,7 +325,7 @@ func TestSubnetOfThreeInParentProcesses(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("subnet did not reach %d in 60 s with one validator down: %+v", missedTo, r)
+			t.Fatalf("subnet did not reach %d in 60 s with one validator down: %+v\nsubnet nodes:\n%s", missedTo, r, sub.describe())
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
