@@ -16,6 +16,10 @@
 //	                 the module list with each module's description)
 //	  apijson.go     snake_case JSON forms of consensus and p2p values
 //	  metrics.go     Prometheus series; log.go the slog logger
+//	  subnets.go     [[subnets]]: the subnet nodes run beside this one in
+//	                 one process (SubnetConfig, StartSubnets, the CLI's
+//	                 signer/relayer as a SubnetAgent), each subnet's
+//	                 checkpoint lag for /v1/status and dure_subnet_* metrics
 //
 //	Consensus driver
 //	  driver.go      the goroutine owning the consensus state machine:
