@@ -309,8 +309,17 @@ func TestSubnetOfThreeInParentProcesses(t *testing.T) {
 	if err := parent.Procs[2].Kill(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// a checkpoint it sent just before may still land: wait until none has
+	// for two seconds
 	held := status()
+	for {
+		time.Sleep(2 * time.Second)
+		again := status()
+		if again.Subnet.Checkpoints == held.Subnet.Checkpoints {
+			break
+		}
+		held = again
+	}
 	prev, n0 := held.Subnet.Last.Height, held.Subnet.Checkpoints
 	missedTo := prev + 21*opsPeriod
 	deadline = time.Now().Add(60 * time.Second)
