@@ -369,7 +369,10 @@ func (m *metrics) addSubnet(w *subnetWatch) {
 			}},
 	} {
 		get := g.get
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help, ConstLabels: labels},
+		// Register, not MustRegister: a second watch of one subnet (start
+		// --subnet on a node whose [[subnets]] names the same id) keeps
+		// the first one's series instead of panicking.
+		_ = m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help, ConstLabels: labels},
 			func() float64 { return get(w.status()) }))
 	}
 }
