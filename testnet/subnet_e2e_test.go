@@ -231,6 +231,17 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	start := time.Now()
 	st := waitFor("first checkpoint", 90*time.Second, func(s subnetStatus) bool { return s.Subnet.Last.Height >= subnetPeriod })
 	t.Logf("first checkpoint landed after %s: subnet height %d at parent height %d", time.Since(start).Round(time.Millisecond), st.Subnet.Last.Height, st.Subnet.Last.ParentHeight)
+	// A `dure start --subnet` node's status carries its subnet's lag, read
+	// from the parent with proofs.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		row, ok := subnetRow(ctx, t, sub.Procs[0].Client, "garden-coop")
+		if ok && row.Running && row.Registered && row.LastCheckpoint >= subnetPeriod {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the subnet node's status lacks its lag: %+v (found %v)", row, ok)
+		}
+	}
 
 	// Value out: dave withdraws 1234 on the subnet to his parent account.
 	mustDure(ctx, t, append([]string{"tx", "subnet", "withdraw", "--node", sapi, "--from", "dave", "--to", daveParent.String(), "--amount", "1234"}, sk...)...)
