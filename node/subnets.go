@@ -151,16 +151,19 @@ func (n *Node) runSubnet(ctx context.Context, log *slog.Logger, e config.Subnet,
 	w.setNode(sn, cfg.P2P.PrivateNetworkPSKFile != "")
 	done := make(chan error, 1)
 	go func() { done <- sn.Run(ctx) }()
+	// The agent stops with the subnet node, not only with the process.
+	actx, stopAgent := context.WithCancel(ctx)
+	defer stopAgent()
 	if !key.IsZero() && agent != nil {
 		parentAPI := e.ParentAPI
 		if parentAPI == "" {
 			parentAPI = n.cfg.API.ListenAddr
 		}
 		go func() {
-			if !waitFresh(ctx, max(e.Interval.Duration(), 100*time.Millisecond), n, sn) {
+			if !waitFresh(actx, max(e.Interval.Duration(), 100*time.Millisecond), n, sn) {
 				return
 			}
-			agent(ctx, n.log, e, sn.cfg.API.ListenAddr, parentAPI, key) // the agent's lines name the subnet
+			agent(actx, n.log, e, sn.cfg.API.ListenAddr, parentAPI, key) // the agent's lines name the subnet
 		}()
 	}
 	err = <-done
@@ -251,7 +254,7 @@ func (n *Node) WatchSubnet(id string, relay bool, src SubnetSource) {
 // watchSubnet adds a subnet to n's status and metrics; its height is read
 // from the node setNode gives.
 func (n *Node) watchSubnet(id string, relay bool, src SubnetSource) *subnetWatch {
-	w := &subnetWatch{src: src, st: api.SubnetStatus{ID: id, Relay: relay}}
+	w := &subnetWatch{src: src, st: api.SubnetStatus{ID: id, Relay: relay, Error: "starting"}}
 	n.subnetsMu.Lock()
 	n.subnetWatches = append(n.subnetWatches, w)
 	n.subnetsMu.Unlock()
