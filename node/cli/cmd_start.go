@@ -29,6 +29,12 @@ priv_validator_key names a key in the keyring (empty: a full node).
 The API listens on [api] listen_addr (127.0.0.1:26657 by default): see
 /v1/status, /v1/blocks/latest and /metrics.
 
+Each [[subnets]] table of config.toml runs a subnet's node in this process,
+from its own home (store, keys, libp2p host, API), signing (and with
+relay = true, relaying) its checkpoints; a subnet node that fails is logged
+and shown in status while this node goes on. Status and /metrics show each
+subnet's checkpoint lag.
+
 A validator whose data directory has blocks but no consensus state
 (data/cs.wal/last_signed) does not sign until the network has committed a
 block made after this start; where the others cannot commit without it (a
