@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -155,15 +156,18 @@ func (n *Node) runSubnet(ctx context.Context, log *slog.Logger, e config.Subnet,
 	actx, stopAgent := context.WithCancel(ctx)
 	defer stopAgent()
 	if !key.IsZero() && agent != nil {
-		parentAPI := e.ParentAPI
-		if parentAPI == "" {
-			parentAPI = n.cfg.API.ListenAddr
-		}
 		go func() {
 			if !waitFresh(actx, max(e.Interval.Duration(), 100*time.Millisecond), n, sn) {
 				return
 			}
-			agent(actx, n.log, e, sn.cfg.API.ListenAddr, parentAPI, key) // the agent's lines name the subnet
+			// Both APIs are up by now (a node's API starts before its
+			// first commit; waitFresh read its head under its lock), so
+			// their bound addresses are known, port 0 included.
+			parentAPI := e.ParentAPI
+			if parentAPI == "" {
+				parentAPI = cmp.Or(n.apiAddr, n.cfg.API.ListenAddr)
+			}
+			agent(actx, n.log, e, cmp.Or(sn.apiAddr, sn.cfg.API.ListenAddr), parentAPI, key) // the agent's lines name the subnet
 		}()
 	}
 	err = <-done
