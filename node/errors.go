@@ -36,7 +36,7 @@ func diskLowErr(err error) error {
 	return &kindError{kind: ErrDiskLow, err: err}
 }
 
-// Kind is the outermost mark Open, Run or ExportGenesis put on err:
+// Kind is the outermost mark Open, Run, ExportGenesis or ProveStored put on err:
 // ErrSetup, ErrDiskLow, or nil for any other failure. The CLI turns it
 // into an exit code (2, 5, 1); the outermost mark wins, so a setup error
 // whose cause is a full disk is still a setup error.
