@@ -104,8 +104,8 @@ type testNode struct {
 	stop    func()
 }
 
-// startNode opens home's node and runs it until the test ends. It returns
-// once the first block is committed.
+// startNode opens home's node with node.Open (as dure start does) and runs
+// it until the test ends. It returns once the first block is committed.
 func startNode(t testing.TB, home string) *testNode {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join(home, config.FileName))
