@@ -1,0 +1,206 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dure-network/dure/apps/subnet"
+	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/genesis"
+	"github.com/dure-network/dure/chain/light"
+	"github.com/dure-network/dure/chain/state"
+	"github.com/dure-network/dure/node/api"
+)
+
+// Top-down relaying: a subnet node reads the parent's deposits for its
+// subnet at the parent's head, with their state proof, and the parent
+// light blocks that carry the subnet's trusted parent header to that
+// head, and submits them in one topdown transaction on the subnet. The
+// subnet module verifies all of it; nothing here is trusted.
+
+// topdownRefresh: with no new deposit, the trusted parent header is still
+// moved forward once it is this many parent blocks behind, so it never
+// nears the trusting period.
+const topdownRefresh = 1000
+
+// topdown submits the parent's unapplied deposits (or a fresh header)
+// to the subnet; nil, nil when there is nothing to do or this chain
+// follows no parent.
+func (a *subnetAgent) topdown(ctx context.Context) (any, error) {
+	var td subnet.TopDownState
+	if _, err := provenQuery(ctx, a.sub, subnet.ModuleName, "topdown", nil, &td); err != nil {
+		if strings.Contains(err.Error(), subnet.ErrNoTopDown.Error()) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("subnet topdown state: %w", err)
+	}
+	if td.Subnet != a.id {
+		return nil, fmt.Errorf("this subnet follows its parent as %q, not %q", td.Subnet, a.id)
+	}
+	msg, target, err := buildTopDown(ctx, a.parent, &td)
+	if err != nil || msg == nil {
+		return nil, err
+	}
+	m, err := subnet.MsgTopDown(chain.MustCodec(), *msg)
+	if err != nil {
+		return nil, err
+	}
+	var sigs int
+	for _, b := range msg.Blocks {
+		sigs += len(b.Commit.Sigs)
+	}
+	fee := a.fee + uint64(sigs)*subnet.GasPerSignature/1000 + uint64(len(m.Body))/100 + uint64(len(msg.Deposits))
+	res, err := submitSigned(ctx, a.sub, a.key, fee, m)
+	if err != nil {
+		return nil, fmt.Errorf("topdown to parent height %d: %w", target, err)
+	}
+	return map[string]any{"topdown": true, "height": target, "deposits": len(msg.Deposits), "from_nonce": td.Applied, "tx": res}, nil
+}
+
+// buildTopDown is the topdown message moving td to the parent's head:
+// nil when the subnet has applied every deposit and its trusted header is
+// recent.
+func buildTopDown(ctx context.Context, parent *api.Client, td *subnet.TopDownState) (*subnet.TopDown, uint64, error) {
+	var res api.QueryResult
+	args := map[string]string{"subnet": td.Subnet, "from": strconv.FormatUint(td.Applied, 10),
+		"limit": strconv.Itoa(min(subnet.MaxTopDownDeposits, 100)), "prove": "true"}
+	if err := parent.Query(ctx, subnet.ModuleName, "deposits", args, &res); err != nil {
+		return nil, 0, fmt.Errorf("parent deposits: %w", apiErr(err))
+	}
+	raw, err := json.Marshal(res.Result)
+	if err != nil {
+		return nil, 0, err
+	}
+	var deps []subnet.Deposit
+	if err := json.Unmarshal(raw, &deps); err != nil {
+		return nil, 0, fmt.Errorf("parent deposits: %w", err)
+	}
+	if len(deps) == 0 && res.Height < td.Height+topdownRefresh {
+		return nil, 0, nil
+	}
+	msg := &subnet.TopDown{Deposits: deps}
+	if len(deps) > 0 {
+		key := subnet.DepositStateKey(td.Subnet, deps[len(deps)-1].Nonce)
+		found := false
+		for _, kp := range res.Proofs {
+			if string(kp.Key) != string(key) {
+				continue
+			}
+			var p state.Proof
+			if err := json.Unmarshal(kp.Proof, &p); err != nil {
+				return nil, 0, fmt.Errorf("parent deposit proof: %w", err)
+			}
+			msg.Proof, found = p, true
+		}
+		if !found {
+			return nil, 0, fmt.Errorf("the parent sent no proof of deposit %d", deps[len(deps)-1].Nonce)
+		}
+	}
+	if res.Height > td.Height {
+		trusted := light.TrustedState{ChainID: td.ParentChainID, Height: td.Height, BlockID: td.BlockID, Time: td.Time, NextValidators: td.NextValidators}
+		if msg.Blocks, err = parentPath(ctx, parent, trusted, res.Height); err != nil {
+			return nil, 0, err
+		}
+	}
+	return msg, res.Height, nil
+}
+
+// parentPath is the light blocks from st to target, as chain/light
+// verifies them: the target itself when enough trusted power signed it,
+// else bisecting (at most MaxTopDownBlocks).
+func parentPath(ctx context.Context, cl *api.Client, st light.TrustedState, target uint64) ([]subnet.ParentBlock, error) {
+	codec := chain.MustCodec()
+	var path []subnet.ParentBlock
+	pending := []uint64{target}
+	for len(pending) > 0 {
+		h := pending[len(pending)-1]
+		lb, next, err := parentLightBlock(ctx, cl, h)
+		if err != nil {
+			return nil, err
+		}
+		err = light.VerifyStep(codec, st, lb, light.DefaultTrustLevel, chain.TimeOf(time.Now()))
+		if errors.Is(err, light.ErrNotEnoughTrust) && h > st.Height+1 {
+			pending = append(pending, st.Height+(h-st.Height)/2)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parent block %d: %w", h, err)
+		}
+		if st, err = light.After(codec, lb, next); err != nil {
+			return nil, fmt.Errorf("parent block %d: %w", h, err)
+		}
+		pb := subnet.ParentBlock{Header: lb.Header, Commit: *lb.Commit, Validators: lb.Validators.Validators}
+		if next.Hash(codec) != lb.Validators.Hash(codec) {
+			pb.NextValidators = next.Validators
+		}
+		path = append(path, pb)
+		pending = pending[:len(pending)-1]
+		if len(path) > subnet.MaxTopDownBlocks {
+			return nil, fmt.Errorf("reaching parent height %d takes more than %d headers", target, subnet.MaxTopDownBlocks)
+		}
+	}
+	return path, nil
+}
+
+// parentLightBlock fetches height's header, commit and set, and the set
+// signing height+1, from the parent's API (verified by the caller).
+func parentLightBlock(ctx context.Context, cl *api.Client, height uint64) (*light.LightBlock, *chain.ValidatorSet, error) {
+	b, err := cl.Block(ctx, height)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parent block %d: %w", height, apiErr(err))
+	}
+	if b.Header.Height != height || b.Commit == nil {
+		return nil, nil, fmt.Errorf("parent block %d: the parent served height %d or no commit", height, b.Header.Height)
+	}
+	set := func(h uint64) (*chain.ValidatorSet, error) {
+		v, err := cl.Validators(ctx, h)
+		if err != nil {
+			return nil, fmt.Errorf("parent validators of %d: %w", h, apiErr(err))
+		}
+		return chain.NewValidatorSet(v.Validators)
+	}
+	vs, err := set(height)
+	if err != nil {
+		return nil, nil, err
+	}
+	next, err := set(height + 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &light.LightBlock{Header: b.Header, Commit: b.Commit, Validators: vs}, next, nil
+}
+
+// followCmd prints the "topdown" part of a subnet's genesis section: the
+// parent it follows, trusted from the parent's genesis.
+func followCmd(g *globals) *cobra.Command {
+	var id string
+	c := &cobra.Command{Use: "follow <parent genesis.json>", Short: "The topdown genesis section making a subnet follow its parent and mint its deposits",
+		Long: `follow prints the "topdown" object to put in the subnet's genesis under
+app_state.subnet: the subnet's id on the parent, the parent's chain ID, genesis
+time and validators. The subnet's light client trusts the parent from there.`,
+		Example: "  dure subnet follow ~/.dure/genesis.json --subnet garden-coop", Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if id == "" {
+				return usageErr("--subnet is required")
+			}
+			gen, err := genesis.Load(args[0])
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			vs, err := gen.ValidatorSet()
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			return printJSON(g.stdout, subnet.TopDownGenesis{Subnet: id, ParentChainID: gen.ChainID,
+				Time: chain.TimeOf(gen.GenesisTime), Validators: vs.Validators})
+		}}
+	c.Flags().StringVar(&id, "subnet", "", "the subnet's id on the parent (required)")
+	return c
+}
