@@ -233,6 +233,7 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	// Value in: alice's deposit is minted to dave on the subnet.
 	checkDepositMinted(ctx, t, parent, sub, daveSub, daveSubBase, 100000)
 	checkLiveDeposit(ctx, t, parent, sub, daveSub, 2500)
+	checkParkedDeposit(ctx, t, parent, sub, 777)
 
 	// Value out: dave withdraws 1234 on the subnet to his parent account.
 	mustDure(ctx, t, append([]string{"tx", "subnet", "withdraw", "--node", sapi, "--from", "dave", "--to", daveParent.String(), "--amount", "1234"}, sk...)...)
@@ -364,6 +365,7 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 		t.Fatal("subnet not halted after an escape")
 	}
 	checkAppliedNotRefunded(ctx, t, parent)
+	checkReclaim(ctx, t, parent, sub, 2, 777)
 }
 
 func demoAddr(t *testing.T, dir, name string) chain.Address {

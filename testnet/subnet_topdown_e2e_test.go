@@ -200,3 +200,50 @@ func checkLiveDeposit(ctx context.Context, t *testing.T, parent, sub *e2eNet, to
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// checkParkedDeposit deposits to an account the subnet cannot credit (its
+// escrow, a module account): it is applied but parked in the inbox.
+func checkParkedDeposit(ctx context.Context, t *testing.T, parent, sub *e2eNet, amount uint64) {
+	t.Helper()
+	pk := []string{"--home", parent.Dir, "--keyring-backend", "test", "--node", parent.Procs[0].Node.API}
+	mustDure(ctx, t, append([]string{"tx", "subnet", "deposit", "--from", "alice", "--subnet", "garden-coop",
+		"--to", subnet.Escrow().String(), "--amount", fmt.Sprint(amount)}, pk...)...)
+	sk := []string{"--home", sub.Dir, "--keyring-backend", "test", "--node", sub.Procs[0].Node.API}
+	for start := time.Now(); ; time.Sleep(300 * time.Millisecond) {
+		var in struct {
+			Result []subnet.Parked `json:"result"`
+		}
+		out := mustDure(ctx, t, append([]string{"query", "subnet", "inbox"}, sk...)...)
+		if err := json.Unmarshal([]byte(out), &in); err != nil {
+			t.Fatalf("inbox: %v\n%s", err, out)
+		}
+		if len(in.Result) == 1 {
+			if p := in.Result[0]; p.Deposit.Amount != amount || !strings.Contains(p.Reason, "module account") {
+				t.Fatalf("inbox %+v", in.Result)
+			}
+			t.Logf("deposit %d of %d to the subnet's escrow parked: %q", in.Result[0].Deposit.Nonce, amount, in.Result[0].Reason)
+			return
+		}
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("deposit not parked within 60 s:\n%s", out)
+		}
+	}
+}
+
+// checkReclaim: after the halt, the parked deposit is paid back to its
+// sender on the parent by the proof of its inbox entry, once.
+func checkReclaim(ctx context.Context, t *testing.T, parent, sub *e2eNet, nonce, amount uint64) {
+	t.Helper()
+	alice := demoAddr(t, parent.Dir, "alice")
+	before := balanceOf(ctx, t, parent, alice)
+	args := append([]string{"subnet", "reclaim", "--subnet", "garden-coop", "--nonce", fmt.Sprint(nonce), "--data", sub.Procs[0].Node.Home,
+		"--from", "carol", "--node", parent.Procs[0].Node.API, "--parent", parent.Procs[0].Node.API}, "--home", parent.Dir, "--keyring-backend", "test")
+	mustDure(ctx, t, args...)
+	if got := balanceOf(ctx, t, parent, alice) - before; got != amount {
+		t.Fatalf("alice got %d back on the parent, want %d", got, amount)
+	}
+	if out, code := dure(ctx, t, args...); code != 1 || !strings.Contains(out, "already released") {
+		t.Fatalf("second reclaim: exit %d\n%s", code, out)
+	}
+	t.Logf("after the halt, the parked deposit %d (%d) was reclaimed to alice on the parent by its inbox proof, once", nonce, amount)
+}

@@ -9,7 +9,7 @@ import (
 )
 
 var msgTypes = []string{TypeRegister, TypeJoin, TypeLeave, TypeCheckpoint, TypeEquivocate, TypeDeposit,
-	TypeRelease, TypeEscape, TypeRefund, TypeWithdraw, TypeEndorse, TypeTopDown, TypeRetry, TypeReturn}
+	TypeRelease, TypeEscape, TypeRefund, TypeWithdraw, TypeEndorse, TypeTopDown, TypeRetry, TypeReturn, TypeReclaim}
 
 func bodyOf(typ string) any {
 	switch typ {
@@ -41,6 +41,8 @@ func bodyOf(typ string) any {
 		return &Retry{}
 	case TypeReturn:
 		return &Return{}
+	case TypeReclaim:
+		return &Reclaim{}
 	}
 	return nil
 }
@@ -68,6 +70,7 @@ func seedBodies(e *env) [][]byte {
 		e.msg(MsgTopDown(c, seedTopDown(c))),
 		e.msg(MsgRetry(c, 0, e.h.Addr(3))),
 		e.msg(MsgReturn(c, 0)),
+		e.msg(MsgReclaim(c, Reclaim{Subnet: coop, Nonce: 1, Value: []byte{0x83}, Proof: state.Proof{SideNodes: [][]byte{make([]byte, 32)}}})),
 	}
 	out := make([][]byte, len(ms))
 	for i, m := range ms {

@@ -239,6 +239,12 @@ func (m *Module) Deliver(ctx *chain.Context, msg chain.Msg) error {
 			return err
 		}
 		return m.ret(ctx, kv, &b)
+	case TypeReclaim:
+		var b Reclaim
+		if err := msg.DecodeBody(m.codec, &b); err != nil {
+			return err
+		}
+		return m.reclaim(ctx, kv, &b)
 	}
 	return fmt.Errorf("%w: subnet has no message %q", chain.ErrUnknownMsg, msg.Type)
 }

@@ -28,6 +28,7 @@ const (
 	TypeTopDown = "topdown" // subnet: parent light blocks + a state proof of deposits; mints them
 	TypeRetry   = "retry"   // subnet: the sender of a parked deposit mints it again (to a new recipient)
 	TypeReturn  = "return"  // subnet: the sender of a parked deposit takes it back on the parent (outbox)
+	TypeReclaim = "reclaim" // parent: a halted subnet's deposit parked at its last checkpoint, back to its sender by proof
 	// DepositDomain tags the deposit hash chain.
 	DepositDomain = "dure/subnet/deposits/v1"
 	// MaxTopDownBlocks and MaxTopDownDeposits bound one topdown message.
@@ -171,6 +172,29 @@ type Retry struct {
 type Return struct {
 	_     struct{} `cbor:",toarray"`
 	Nonce uint64   `json:"nonce"`
+}
+
+// Reclaim (on the parent) returns to its sender a deposit that a halted
+// subnet applied but had parked in its inbox at its last checkpoint:
+// Value is the subnet's inbox entry (Parked) under the checkpointed state
+// root, Proof its state proof. Anyone may send it; the value goes only to
+// the deposit's sender.
+type Reclaim struct {
+	_      struct{}    `cbor:",toarray"`
+	Subnet string      `json:"subnet"`
+	Nonce  uint64      `json:"nonce"`
+	Value  []byte      `json:"value"`
+	Proof  state.Proof `json:"proof"`
+}
+
+func MsgReclaim(c *chain.Codec, r Reclaim) (chain.Msg, error) {
+	return chain.NewMsg(c, ModuleName, TypeReclaim, r)
+}
+
+// InboxStateKey is a subnet's full state key (module prefix included) of
+// its inbox entry for a parked deposit: what a reclaim proof names.
+func InboxStateKey(nonce uint64) []byte {
+	return append([]byte(parentPrefix), inboxKey(nonce)...)
 }
 
 func MsgTopDown(c *chain.Codec, t TopDown) (chain.Msg, error) {
@@ -511,4 +535,54 @@ func (m *Module) ret(ctx *chain.Context, kv chain.KVStore, b *Return) error {
 	}
 	return ctx.Emit("subnet.return", chain.Attr{Key: "nonce", Value: u64s(b.Nonce)}, chain.Attr{Key: "withdrawal", Value: u64s(nonce)},
 		chain.Attr{Key: "to", Value: p.Deposit.From.String()}, chain.Attr{Key: "amount", Value: u64s(p.Deposit.Amount)})
+}
+
+// reclaim pays back a deposit the halted subnet had parked at its last
+// checkpoint, proven in its inbox against the checkpointed state root.
+func (m *Module) reclaim(ctx *chain.Context, kv chain.KVStore, b *Reclaim) error {
+	s, err := m.subnet(kv, b.Subnet)
+	if err != nil {
+		return err
+	}
+	halted, err := m.halt(ctx, kv, s)
+	if err != nil {
+		return err
+	}
+	if !halted {
+		return invalid(ErrNotHalted)
+	}
+	var d Deposit
+	ok, err := m.get(kv, depKey(s.ID, b.Nonce), &d)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ok:
+		return invalid(fmt.Errorf("%w: %d", ErrNoDeposit, b.Nonce))
+	case d.Refunded:
+		return invalid(fmt.Errorf("%w: deposit %d", ErrReleased, d.Nonce))
+	case d.Nonce >= s.Last.Applied:
+		return invalid(fmt.Errorf("%w: deposit %d was not applied at the last checkpoint: refund it", ErrNotParked, d.Nonce))
+	case len(b.Value) == 0:
+		return invalid(fmt.Errorf("%w: deposit %d: no inbox entry given", ErrNotParked, d.Nonce))
+	}
+	if err := state.VerifyProof(s.Last.StateRoot, InboxStateKey(d.Nonce), b.Value, &b.Proof); err != nil {
+		return invalid(fmt.Errorf("%w: deposit %d: %w", ErrNotParked, d.Nonce, err))
+	}
+	var p Parked
+	if err := m.codec.UnmarshalCanonical(b.Value, &p); err != nil {
+		return invalid(fmt.Errorf("%w: inbox entry: %v", ErrNotParked, err))
+	}
+	if p.Deposit.Nonce != d.Nonce || p.Deposit.From != d.From || p.Deposit.Amount != d.Amount {
+		return invalid(fmt.Errorf("%w: the inbox entry is not deposit %d", ErrNotParked, d.Nonce))
+	}
+	if err := m.payOut(ctx, kv, s, d.From, d.Amount); err != nil {
+		return err
+	}
+	d.Refunded = true
+	if err := m.put(kv, depKey(s.ID, d.Nonce), &d); err != nil {
+		return err
+	}
+	return ctx.Emit("subnet.reclaim", chain.Attr{Key: "subnet", Value: s.ID}, chain.Attr{Key: "nonce", Value: u64s(d.Nonce)},
+		chain.Attr{Key: "to", Value: d.From.String()}, chain.Attr{Key: "amount", Value: u64s(d.Amount)})
 }

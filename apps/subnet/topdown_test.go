@@ -455,13 +455,16 @@ func TestTopDownInbox(t *testing.T) {
 }
 
 // After a halt, the parent refunds only deposits the last checkpoint had
-// not applied: one minted on the subnet is never paid twice.
-func TestTopDownRefundOnlyUnapplied(t *testing.T) {
+// not applied, and pays back a deposit parked at that checkpoint by the
+// proof of its inbox entry: one minted on the subnet is never paid twice,
+// a parked one never lost.
+func TestTopDownAfterHalt(t *testing.T) {
 	p := newParentChain(t)
 	p.e.register(5, 1, 1, 1)
 	sub := subnetOf(t, p, 5)
-	dave := p.e.h.Addr(3)
-	p.deposit(1, dave, 900)
+	dave, bob := p.e.h.Addr(3), p.e.h.Addr(1)
+	p.deposit(1, dave, 900)     // 0: minted
+	p.deposit(1, Escrow(), 700) // 1: parked
 	if res := sendTopDown(sub, p, 6, p.relay(0)); res.Code != 0 {
 		t.Fatalf("topdown: %d %s", res.Code, res.Log)
 	}
@@ -471,21 +474,39 @@ func TestTopDownRefundOnlyUnapplied(t *testing.T) {
 	var at OutboxAt
 	sub.query("outbox", map[string]string{"height": strconv.FormatUint(sub.h.Height(), 10)}, &at)
 	p.e.submitOK(p.e.signed(p.e.checkpointOf(sub, sub.h.Height(), at.Applied), 0, 1, 2))
-	p.deposit(1, dave, 40) // never applied
+	parked, parkedProof := sub.h.Prove(InboxStateKey(1))
+	_, mintedProof := sub.h.Prove(InboxStateKey(0)) // absent: it was minted
+	p.deposit(1, dave, 40)                          // 2: never applied
 	for i := uint64(0); i <= testParams.EscapeAfter; i++ {
 		p.e.h.Block()
 	}
-	b0 := p.e.balance(p.e.h.Addr(1))
-	for _, tc := range []struct {
-		nonce uint64
-		code  uint32
-	}{{0, chain.CodeInvalidMsg}, {1, chain.CodeOK}, {1, chain.CodeInvalidMsg}} {
-		res := p.e.deliver(4, p.e.msg(MsgRefund(p.e.h.Codec(), coop, tc.nonce)))
-		if res.Code != tc.code {
-			t.Fatalf("refund %d: %d %s", tc.nonce, res.Code, res.Log)
+	c := p.e.h.Codec()
+	forged := append([]byte(nil), parked...)
+	forged[len(forged)-1] ^= 1
+	b0 := p.e.balance(bob)
+	steps := []struct {
+		name string
+		msg  chain.Msg
+		code uint32
+		log  string
+	}{
+		{"refund the minted deposit", p.e.msg(MsgRefund(c, coop, 0)), chain.CodeInvalidMsg, "was applied"},
+		{"reclaim the minted deposit", p.e.msg(MsgReclaim(c, Reclaim{Subnet: coop, Nonce: 0, Proof: *mintedProof})), chain.CodeInvalidMsg, ErrNotParked.Error()},
+		{"refund the parked deposit", p.e.msg(MsgRefund(c, coop, 1)), chain.CodeInvalidMsg, "was applied"},
+		{"reclaim with a forged inbox entry", p.e.msg(MsgReclaim(c, Reclaim{Subnet: coop, Nonce: 1, Value: forged, Proof: *parkedProof})), chain.CodeInvalidMsg, ErrNotParked.Error()},
+		{"reclaim the parked deposit", p.e.msg(MsgReclaim(c, Reclaim{Subnet: coop, Nonce: 1, Value: parked, Proof: *parkedProof})), chain.CodeOK, ""},
+		{"reclaim it twice", p.e.msg(MsgReclaim(c, Reclaim{Subnet: coop, Nonce: 1, Value: parked, Proof: *parkedProof})), chain.CodeInvalidMsg, ErrReleased.Error()},
+		{"reclaim the unapplied one", p.e.msg(MsgReclaim(c, Reclaim{Subnet: coop, Nonce: 2, Value: parked, Proof: *parkedProof})), chain.CodeInvalidMsg, "refund it"},
+		{"refund the unapplied one", p.e.msg(MsgRefund(c, coop, 2)), chain.CodeOK, ""},
+		{"refund it twice", p.e.msg(MsgRefund(c, coop, 2)), chain.CodeInvalidMsg, ErrReleased.Error()},
+	}
+	for _, s := range steps {
+		res := p.e.deliver(4, s.msg)
+		if res.Code != s.code || !strings.Contains(res.Log, s.log) {
+			t.Fatalf("%s: got %d %q, want %d %q", s.name, res.Code, res.Log, s.code, s.log)
 		}
 	}
-	if got := p.e.balance(p.e.h.Addr(1)) - b0; got != 40 {
-		t.Fatalf("refunded %d, want only the unapplied 40", got)
+	if got := p.e.balance(bob) - b0; got != 740 {
+		t.Fatalf("bob got back %d, want 740 (the parked 700 and the unapplied 40)", got)
 	}
 }

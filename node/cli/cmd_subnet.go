@@ -134,7 +134,7 @@ status and checkpoints; the subnet for sign and relay); --parent the parent's AP
 		}
 		cmd.AddCommand(newTxMsgCmd(g, &f.txFlags, md))
 	}
-	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g), followCmd(g))
+	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g), followCmd(g), f.reclaimCmd(g))
 	return cmd
 }
 
@@ -528,6 +528,22 @@ parent. --from signs and pays the fee; the value goes only to --holder.`,
 // stopped node's store and proves it against that height's state root,
 // which must be the checkpoint's.
 func proveAtCheckpoint(home string, h uint64, root chain.Hash, holder chain.Address) ([]byte, *state.Proof, error) {
+	cur, ok := moduleNamed(currency.ModuleName)
+	if !ok {
+		return nil, nil, errors.New("no currency module")
+	}
+	layout := cur.(*currency.Module)
+	value, p, err := proveKeyAtCheckpoint(home, h, root, layout.BalanceKey(holder, node.NativeDenom))
+	if err == nil && len(value) == 0 {
+		return nil, nil, withCode(ExitNotFound, fmt.Errorf("%s held no %s on the subnet at height %d", holder, node.NativeDenom, h))
+	}
+	return value, p, err
+}
+
+// proveKeyAtCheckpoint reads a full state key at height h from a stopped
+// node's store and proves its value (nil: absent) against that height's
+// state root, which must be the checkpoint's.
+func proveKeyAtCheckpoint(home string, h uint64, root chain.Hash, key []byte) ([]byte, *state.Proof, error) {
 	cfg, err := config.Load(filepath.Join(home, config.FileName))
 	if err != nil {
 		return nil, nil, withCode(ExitUsage, err)
@@ -555,22 +571,13 @@ func proveAtCheckpoint(home string, h uint64, root chain.Hash, holder chain.Addr
 	if err != nil {
 		return nil, nil, withCode(ExitError, fmt.Errorf("open the state of height %d (pruned?): %w", h, err))
 	}
-	cur, ok := moduleNamed(currency.ModuleName)
-	if !ok {
-		return nil, nil, errors.New("no currency module")
-	}
-	layout := cur.(*currency.Module)
-	key := layout.BalanceKey(holder, node.NativeDenom)
 	value, err := sv.Reader(store.TS(h)).Get(key)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(value) == 0 {
-		return nil, nil, withCode(ExitNotFound, fmt.Errorf("%s held no %s on the subnet at height %d", holder, node.NativeDenom, h))
-	}
 	p, err := sv.Prove(store.TS(h), key)
 	if errors.Is(err, state.ErrProofPruned) {
-		return nil, nil, withCode(ExitError, fmt.Errorf("this store no longer holds the trie of height %d, so it cannot prove a balance there "+
+		return nil, nil, withCode(ExitError, fmt.Errorf("this store no longer holds the trie of height %d, so it cannot prove a value there "+
 			"(the state store keeps proofs for its last %d versions, and after a restart only from its last snapshot on): %w",
 			h, state.DefaultProofWindow, err))
 	}

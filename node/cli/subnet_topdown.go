@@ -204,3 +204,60 @@ time and validators. The subnet's light client trusts the parent from there.`,
 	c.Flags().StringVar(&id, "subnet", "", "the subnet's id on the parent (required)")
 	return c
 }
+
+// reclaimCmd pays back, on the parent, a deposit a halted subnet had
+// parked in its inbox at its last checkpoint, by the proof of that entry
+// read from a stopped subnet node's store (as escape does for balances).
+func (f *subnetFlags) reclaimCmd(g *globals) *cobra.Command {
+	var dataHome string
+	var nonce uint64
+	c := &cobra.Command{Use: "reclaim", Short: "Pay back a deposit a halted subnet had parked (not minted), by a proof from a stopped subnet node's data",
+		Long: `After a subnet halts, a deposit it applied but parked in its inbox (it could
+not be minted) is neither refundable nor in any balance: reclaim proves the
+inbox entry against the state root of the parent's last checkpoint, reading a
+stopped subnet node's data directory (--data), and pays the deposit back to its
+sender on the parent. --from signs and pays the fee.`,
+		Example: "  dure subnet reclaim --subnet garden-coop --nonce 3 --data /tmp/coop/node0 --from alice --parent http://127.0.0.1:26600",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := f.needs(c); err != nil {
+				return err
+			}
+			if dataHome == "" {
+				return usageErr("--data is required")
+			}
+			key, err := f.signer(g)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(c.Context(), f.timeout)
+			defer cancel()
+			s, _, err := f.parentView(ctx)
+			if err != nil {
+				return err
+			}
+			if s.Last.Height == 0 {
+				return withCode(ExitError, fmt.Errorf("%s never checkpointed: refund deposits instead (dure tx subnet refund)", f.id))
+			}
+			value, proof, err := proveKeyAtCheckpoint(dataHome, s.Last.Height, s.Last.StateRoot, subnet.InboxStateKey(nonce))
+			if err != nil {
+				return err
+			}
+			if len(value) == 0 {
+				return withCode(ExitNotFound, fmt.Errorf("deposit %d was not parked on the subnet at checkpoint %d", nonce, s.Last.Height))
+			}
+			msg, err := subnet.MsgReclaim(chain.MustCodec(), subnet.Reclaim{Subnet: f.id, Nonce: nonce, Value: value, Proof: *proof})
+			if err != nil {
+				return err
+			}
+			res, err := submitSigned(ctx, f.parentClient(), key, f.fee, msg)
+			if err != nil {
+				return err
+			}
+			return printJSON(g.stdout, map[string]any{"nonce": nonce, "checkpoint": s.Last.Height, "state_root": s.Last.StateRoot, "tx": res})
+		}}
+	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
+	c.Flags().Uint64Var(&nonce, "nonce", 0, "the parked deposit's nonce")
+	c.Flags().StringVar(&dataHome, "data", "", "home of a stopped node of the subnet, whose store holds the checkpointed height")
+	return c
+}
