@@ -301,7 +301,7 @@ func (m *Module) topdown(ctx *chain.Context, kv chain.KVStore, b *TopDown) error
 		return ctx.Emit("subnet.topdown.duplicate", chain.Attr{Key: "parent_height", Value: u64s(top)},
 			chain.Attr{Key: "trusted", Value: u64s(td.Height)}, chain.Attr{Key: "applied", Value: u64s(td.Applied)})
 	}
-	if age := ctx.Block.Time.Sub(td.Time); td.Height > 0 && age > 0 && uint64(age) > td.TrustingPeriodNs {
+	if age := ctx.Block.Time.Sub(td.Time); age > 0 && uint64(age) > td.TrustingPeriodNs {
 		return invalid(fmt.Errorf("%w: %w: trusted parent header %d is %s old", ErrParentHeader, light.ErrTrustExpired, td.Height, age))
 	}
 	// Blocks at or below the trusted height were verified already (a
@@ -455,14 +455,10 @@ func (m *Module) tryMint(ctx *chain.Context, td *TopDownState, to chain.Address,
 	return m.bank.Mint(ctx, to, denom, amount)
 }
 
-// isFatal: errors that fail the whole message instead of parking.
-func isFatal(err error) bool {
-	if errors.Is(err, chain.ErrOutOfGas) {
-		return true
-	}
-	return chain.ResultCode(err) == chain.CodeInternal &&
-		!errors.Is(err, errBadRecipient) && !errors.Is(err, errModuleAccount) && !errors.Is(err, errOverflowAmount)
-}
+// isFatal: errors that fail the whole message instead of parking. Only
+// running out of gas does: any refusal by the bank parks the deposit, so
+// no deposit can block the ones after it.
+func isFatal(err error) bool { return errors.Is(err, chain.ErrOutOfGas) }
 
 func (m *Module) parked(kv chain.KVReader, nonce uint64, sender chain.Address) (*Parked, error) {
 	var p Parked

@@ -310,13 +310,13 @@ func TestTopDownRefusals(t *testing.T) {
 	})
 	t.Run("trusted header past the trusting period", func(t *testing.T) {
 		g := p.genesis(5)
-		g.TopDown.TrustingPeriodSeconds = 60
+		g.TopDown.TrustingPeriodSeconds = 600
 		sub := newEnvGenesis(t, coop, nil, g)
 		if res := sendTopDown(sub, p, 6, TopDown{Blocks: good.Blocks}); res.Code != 0 {
 			t.Fatalf("first: %d %s", res.Code, res.Log)
 		}
-		sub.h.Advance(2 * time.Minute)
-		p.e.h.Advance(2 * time.Minute)
+		sub.h.Advance(15 * time.Minute)
+		p.e.h.Advance(15 * time.Minute)
 		p.deposit(0, dave, 1)
 		res := sendTopDown(sub, p, 6, p.relay(0))
 		if res.Code != chain.CodeInvalidMsg || !strings.Contains(res.Log, light.ErrTrustExpired.Error()) {
@@ -508,5 +508,32 @@ func TestTopDownAfterHalt(t *testing.T) {
 	}
 	if got := p.e.balance(bob) - b0; got != 740 {
 		t.Fatalf("bob got back %d, want 740 (the parked 700 and the unapplied 40)", got)
+	}
+}
+
+// A deposit the bank refuses to mint (here the subnet's supply would
+// overflow) is parked with the bank's reason; the deposits after it still
+// go through, and nothing of the refused one was written.
+func TestTopDownBankRefusalParks(t *testing.T) {
+	p := newParentChain(t)
+	p.e.register(5, 1, 1, 1)
+	big := ^uint64(0) - 20000
+	sub := newEnvGenesis(t, coop, map[int]uint64{3: big, 6: 15000}, p.genesis(5))
+	dave, erin := sub.h.Addr(3), sub.h.Addr(5)
+	p.deposit(0, dave, 9000) // supply would pass 2^64
+	p.deposit(0, erin, 1000)
+	if res := sendTopDown(sub, p, 6, p.relay(0)); res.Code != 0 {
+		t.Fatalf("topdown: %d %s", res.Code, res.Log)
+	}
+	var inbox []Parked
+	sub.query("inbox", nil, &inbox)
+	if len(inbox) != 1 || inbox[0].Deposit.Nonce != 0 || !strings.Contains(inbox[0].Reason, "overflow") {
+		t.Fatalf("inbox %+v", inbox)
+	}
+	if sub.balance(dave) != big || sub.balance(erin) != 1000 {
+		t.Fatalf("dave %d erin %d", sub.balance(dave), sub.balance(erin))
+	}
+	if td := sub.topDown(); td.Applied != 2 || td.Parked != 9000 || td.Minted != 1000 {
+		t.Fatalf("topdown %+v", td)
 	}
 }
