@@ -537,3 +537,39 @@ func TestTopDownBankRefusalParks(t *testing.T) {
 		t.Fatalf("topdown %+v", td)
 	}
 }
+
+// A subnet may trust a parent header instead of the parent's genesis
+// (`dure subnet follow --trust`): deposits proven at that header's state
+// root need no block, and the next header verifies from it sequentially.
+func TestTopDownTrustedHeader(t *testing.T) {
+	p := newParentChain(t)
+	p.e.register(5, 1, 1, 1)
+	dave := p.e.h.Addr(3)
+	p.deposit(0, dave, 600)
+	hb := p.block()
+	c := p.e.h.Codec()
+	g := p.genesis(5)
+	g.TopDown.Height, g.TopDown.BlockID, g.TopDown.Time, g.TopDown.StateRoot = hb.Header.Height, hb.Header.ID(c), hb.Header.Time, hb.Header.StateRoot
+	sub := newEnvGenesis(t, coop, nil, g)
+	d0 := sub.balance(dave)
+	if res := sendTopDown(sub, p, 6, p.deposits(0)); res.Code != 0 || sub.balance(dave) != d0+600 {
+		t.Fatalf("deposit at the trusted header: %d %s", res.Code, res.Log)
+	}
+	p.deposit(0, dave, 5)
+	next := p.relay(1) // the header right after: a sequential step
+	if next.Blocks[0].Header.Height != hb.Header.Height+1 {
+		t.Fatalf("test set-up: header %d after %d", next.Blocks[0].Header.Height, hb.Header.Height)
+	}
+	if res := sendTopDown(sub, p, 6, next); res.Code != 0 || sub.balance(dave) != d0+605 {
+		t.Fatalf("next header: %d %s", res.Code, res.Log)
+	}
+	// a header whose parent link is not the trusted block is refused
+	g2 := g
+	td2 := *g.TopDown
+	td2.BlockID = chain.IDOf([]byte("another block"))
+	g2.TopDown = &td2
+	sub2 := newEnvGenesis(t, coop, nil, g2)
+	if res := sendTopDown(sub2, p, 6, next); res.Code != chain.CodeInvalidMsg || !strings.Contains(res.Log, ", trusted ") {
+		t.Fatalf("broken parent link: %d %s", res.Code, res.Log)
+	}
+}

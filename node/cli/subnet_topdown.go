@@ -178,17 +178,37 @@ func parentLightBlock(ctx context.Context, cl *api.Client, height uint64) (*ligh
 }
 
 // followCmd prints the "topdown" part of a subnet's genesis section: the
-// parent it follows, trusted from the parent's genesis.
+// parent it follows, trusted from the parent's genesis or from a header
+// whose block ID was got out of band.
 func followCmd(g *globals) *cobra.Command {
-	var id string
-	c := &cobra.Command{Use: "follow <parent genesis.json>", Short: "The topdown genesis section making a subnet follow its parent and mint its deposits",
+	var id, trust, parentAPI string
+	c := &cobra.Command{Use: "follow [<parent genesis.json>]", Short: "The topdown genesis section making a subnet follow its parent and mint its deposits",
 		Long: `follow prints the "topdown" object to put in the subnet's genesis under
-app_state.subnet: the subnet's id on the parent, the parent's chain ID, genesis
-time and validators. The subnet's light client trusts the parent from there.`,
-		Example: "  dure subnet follow ~/.dure/genesis.json --subnet garden-coop", Args: cobra.ExactArgs(1),
+app_state.subnet: the subnet's id on the parent, the parent's chain ID, and the
+parent state the subnet's light client trusts from. From the parent's genesis
+file: its genesis time and validators. With --trust height:block_id (got from a
+source you trust) and --parent-api: that parent header, checked to have that ID
+and a commit of more than 2/3 of its set, with its state root and next set —
+what a parent older than the trusting period (14 days) needs.`,
+		Example: "  dure subnet follow ~/.dure/genesis.json --subnet garden-coop\n" +
+			"  dure subnet follow --subnet garden-coop --trust 12000:bafyrei… --parent-api http://127.0.0.1:26600",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if id == "" {
 				return usageErr("--subnet is required")
+			}
+			if trust != "" {
+				if parentAPI == "" || len(args) > 0 {
+					return usageErr("--trust takes --parent-api and no genesis file")
+				}
+				tg, err := trustedParent(c.Context(), api.NewClient(parentAPI), id, trust)
+				if err != nil {
+					return err
+				}
+				return printJSON(g.stdout, tg)
+			}
+			if len(args) != 1 {
+				return usageErr("give the parent's genesis.json, or --trust height:block_id with --parent-api")
 			}
 			gen, err := genesis.Load(args[0])
 			if err != nil {
@@ -202,7 +222,40 @@ time and validators. The subnet's light client trusts the parent from there.`,
 				Time: chain.TimeOf(gen.GenesisTime), Validators: vs.Validators})
 		}}
 	c.Flags().StringVar(&id, "subnet", "", "the subnet's id on the parent (required)")
+	c.Flags().StringVar(&trust, "trust", "", "trust the parent header height:block_id instead of its genesis")
+	c.Flags().StringVar(&parentAPI, "parent-api", "", "API address of a parent node serving that header (with --trust)")
 	return c
+}
+
+// trustedParent is the topdown section trusting the parent header named
+// by "height:block_id", as served by cl and checked here.
+func trustedParent(ctx context.Context, cl *api.Client, id, trust string) (subnet.TopDownGenesis, error) {
+	hs, ids, ok := strings.Cut(trust, ":")
+	h, err := strconv.ParseUint(hs, 10, 64)
+	if !ok || err != nil || h == 0 {
+		return subnet.TopDownGenesis{}, usageErr("--trust %q: want height:block_id, e.g. 1200:bafyrei…", trust)
+	}
+	want, err := chain.ParseID(ids)
+	if err != nil {
+		return subnet.TopDownGenesis{}, usageErr("--trust %q: %v", trust, err)
+	}
+	lb, next, err := parentLightBlock(ctx, cl, h)
+	if err != nil {
+		return subnet.TopDownGenesis{}, err
+	}
+	codec := chain.MustCodec()
+	if got := lb.Header.ID(codec); got != want {
+		return subnet.TopDownGenesis{}, withCode(ExitError, fmt.Errorf("parent block %d is %s at the parent node, not %s", h, got, want))
+	}
+	if err := light.CheckOwn(codec, lb.Header.ChainID, lb); err != nil {
+		return subnet.TopDownGenesis{}, withCode(ExitError, err)
+	}
+	st, err := light.After(codec, lb, next)
+	if err != nil {
+		return subnet.TopDownGenesis{}, withCode(ExitError, err)
+	}
+	return subnet.TopDownGenesis{Subnet: id, ParentChainID: st.ChainID, Height: st.Height, BlockID: st.BlockID, Time: st.Time,
+		StateRoot: lb.Header.StateRoot, Validators: st.NextValidators}, nil
 }
 
 // reclaimCmd pays back, on the parent, a deposit a halted subnet had
