@@ -234,6 +234,7 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	checkDepositMinted(ctx, t, parent, sub, daveSub, daveSubBase, 100000)
 	checkLiveDeposit(ctx, t, parent, sub, daveSub, 2500)
 	checkParkedDeposit(ctx, t, parent, sub, 777)
+	checkFollowTrust(ctx, t, parent)
 
 	// Value out: dave withdraws 1234 on the subnet to his parent account.
 	mustDure(ctx, t, append([]string{"tx", "subnet", "withdraw", "--node", sapi, "--from", "dave", "--to", daveParent.String(), "--amount", "1234"}, sk...)...)

@@ -247,3 +247,30 @@ func checkReclaim(ctx context.Context, t *testing.T, parent, sub *e2eNet, nonce,
 	}
 	t.Logf("after the halt, the parked deposit %d (%d) was reclaimed to alice on the parent by its inbox proof, once", nonce, amount)
 }
+
+// checkFollowTrust: `dure subnet follow --trust` prints a section trusting
+// a parent header once its ID and commit check, and refuses a wrong ID.
+func checkFollowTrust(ctx context.Context, t *testing.T, parent *e2eNet) {
+	t.Helper()
+	h, err := parent.Procs[0].Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := parent.Procs[1].Client.Block(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := b.Header.ID(chain.MustCodec())
+	out := mustDure(ctx, t, "subnet", "follow", "--subnet", "garden-coop", "--trust", fmt.Sprintf("%d:%s", h, id), "--parent-api", parent.Procs[0].Node.API)
+	var tg subnet.TopDownGenesis
+	if err := json.Unmarshal([]byte(out), &tg); err != nil {
+		t.Fatalf("follow --trust: %v\n%s", err, out)
+	}
+	if tg.Height != h || tg.BlockID != id || tg.StateRoot != b.Header.StateRoot || len(tg.Validators) != len(parent.Procs) {
+		t.Fatalf("follow --trust printed %+v for block %d %s", tg, h, id)
+	}
+	wrong := fmt.Sprintf("%d:%s", h, chain.IDOf([]byte("not that block")))
+	if out, code := dure(ctx, t, "subnet", "follow", "--subnet", "garden-coop", "--trust", wrong, "--parent-api", parent.Procs[0].Node.API); code != 1 || !strings.Contains(out, "not bafy") {
+		t.Fatalf("follow --trust with a wrong id: exit %d\n%s", code, out)
+	}
+}
