@@ -25,10 +25,16 @@ type parentChain struct {
 
 func consKey(i int) chain.PrivKey { return moduletest.KeyFromIndex(2000 + i) }
 
-func newParentChain(t testing.TB) *parentChain {
-	p := &parentChain{t: t, e: newEnv(t, "parent-1", nil), cur: []int{0, 1, 2, 3}}
-	for i := 0; i < 8; i++ {
+func newParentChain(t testing.TB) *parentChain { return newParentChainN(t, 4) }
+
+// newParentChainN has n consensus validators signing (8 keys at least).
+func newParentChainN(t testing.TB, n int) *parentChain {
+	p := &parentChain{t: t, e: newEnv(t, "parent-1", nil)}
+	for i := 0; i < max(n, 8); i++ {
 		p.keys = append(p.keys, consKey(i))
+	}
+	for i := 0; i < n; i++ {
+		p.cur = append(p.cur, i)
 	}
 	return p
 }

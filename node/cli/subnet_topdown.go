@@ -56,7 +56,10 @@ func (a *subnetAgent) topdown(ctx context.Context) (any, error) {
 	for _, b := range msg.Blocks {
 		sigs += len(b.Commit.Sigs)
 	}
-	fee := a.fee + uint64(sigs)*subnet.GasPerSignature/1000 + uint64(len(m.Body))/100 + uint64(len(msg.Deposits))
+	// The whole max fee is charged: offer what the estimated gas needs at
+	// the default gas_per_fee_unit (10,000), at least --subnet-fee.
+	est := 11_000 + chain.GasPerTxByte*uint64(len(m.Body)+200) + uint64(sigs)*subnet.GasPerSignature + 4_000*uint64(len(msg.Deposits))
+	fee := max(a.fee, (est+9_999)/10_000)
 	res, err := submitSigned(ctx, a.sub, a.key, fee, m)
 	if err != nil {
 		return nil, fmt.Errorf("topdown to parent height %d: %w", target, err)
