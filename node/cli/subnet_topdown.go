@@ -88,9 +88,18 @@ func buildTopDown(ctx context.Context, parent *api.Client, td *subnet.TopDownSta
 	if len(deps) == 0 && res.Height < td.Height+topdownRefresh {
 		return nil, 0, nil
 	}
-	msg := &subnet.TopDown{Deposits: deps}
-	if len(deps) > 0 {
-		key := subnet.DepositStateKey(td.Subnet, deps[len(deps)-1].Nonce)
+	msg := &subnet.TopDown{}
+	if res.Height > td.Height {
+		trusted := light.TrustedState{ChainID: td.ParentChainID, Height: td.Height, BlockID: td.BlockID, Time: td.Time, NextValidators: td.NextValidators}
+		if msg.Blocks, err = parentPath(ctx, parent, trusted, res.Height); err != nil {
+			return nil, 0, err
+		}
+	}
+	// Every deposit read was proven: take the longest run from the first
+	// whose message fits in a transaction, proven by its last record.
+	codec := chain.MustCodec()
+	for n := len(deps); n > 0; n /= 2 {
+		key := subnet.DepositStateKey(td.Subnet, deps[n-1].Nonce)
 		found := false
 		for _, kp := range res.Proofs {
 			if string(kp.Key) != string(key) {
@@ -103,14 +112,19 @@ func buildTopDown(ctx context.Context, parent *api.Client, td *subnet.TopDownSta
 			msg.Proof, found = p, true
 		}
 		if !found {
-			return nil, 0, fmt.Errorf("the parent sent no proof of deposit %d", deps[len(deps)-1].Nonce)
+			return nil, 0, fmt.Errorf("the parent sent no proof of deposit %d", deps[n-1].Nonce)
 		}
+		msg.Deposits = deps[:n]
+		if b, err := codec.Marshal(msg); err == nil && len(b) < chain.MaxTxBytes-4096 {
+			break
+		}
+		msg.Deposits, msg.Proof = nil, state.Proof{}
 	}
-	if res.Height > td.Height {
-		trusted := light.TrustedState{ChainID: td.ParentChainID, Height: td.Height, BlockID: td.BlockID, Time: td.Time, NextValidators: td.NextValidators}
-		if msg.Blocks, err = parentPath(ctx, parent, trusted, res.Height); err != nil {
-			return nil, 0, err
-		}
+	if b, err := codec.Marshal(msg); err != nil || len(b) >= chain.MaxTxBytes-4096 {
+		return nil, 0, fmt.Errorf("the parent headers from %d to %d do not fit in one transaction", td.Height, res.Height)
+	}
+	if len(msg.Blocks) == 0 && len(msg.Deposits) == 0 {
+		return nil, 0, nil
 	}
 	return msg, res.Height, nil
 }
