@@ -55,6 +55,9 @@
 //	                 descriptions; sign, relay, release and escape, the
 //	                 loops that move checkpoints and value between a subnet
 //	                 and its parent (also run by dure start --subnet)
+//	  subnet_topdown.go the top-down relayer of dure start --subnet (the
+//	                 parent's light blocks and deposit proofs in a topdown
+//	                 tx on the subnet); dure subnet follow and reclaim
 //	  cmd_init.go, cmd_start.go, cmd_keys.go, cmd_export.go,
 //	  cmd_testnet.go, cmd_bench.go, keyring.go
 //
