@@ -95,9 +95,21 @@ func buildTopDown(ctx context.Context, parent *api.Client, td *subnet.TopDownSta
 			return nil, 0, err
 		}
 	}
+	codec := chain.MustCodec()
+	fits := func() bool { b, err := codec.Marshal(msg); return err == nil && len(b) < chain.MaxTxBytes-4096 }
+	// Headers that do not fit in one transaction go over several: a
+	// prefix of the path verifies on its own; deposits wait for the end.
+	for len(msg.Blocks) > 1 && !fits() {
+		msg.Blocks = msg.Blocks[:len(msg.Blocks)-1]
+	}
+	if n := len(msg.Blocks); n > 0 && msg.Blocks[n-1].Header.Height != res.Height {
+		if !fits() {
+			return nil, 0, fmt.Errorf("parent header %d does not fit in a transaction", msg.Blocks[0].Header.Height)
+		}
+		return msg, msg.Blocks[n-1].Header.Height, nil
+	}
 	// Every deposit read was proven: take the longest run from the first
 	// whose message fits in a transaction, proven by its last record.
-	codec := chain.MustCodec()
 	for n := len(deps); n > 0; n /= 2 {
 		key := subnet.DepositStateKey(td.Subnet, deps[n-1].Nonce)
 		found := false
@@ -115,12 +127,12 @@ func buildTopDown(ctx context.Context, parent *api.Client, td *subnet.TopDownSta
 			return nil, 0, fmt.Errorf("the parent sent no proof of deposit %d", deps[n-1].Nonce)
 		}
 		msg.Deposits = deps[:n]
-		if b, err := codec.Marshal(msg); err == nil && len(b) < chain.MaxTxBytes-4096 {
+		if fits() {
 			break
 		}
 		msg.Deposits, msg.Proof = nil, state.Proof{}
 	}
-	if b, err := codec.Marshal(msg); err != nil || len(b) >= chain.MaxTxBytes-4096 {
+	if !fits() {
 		return nil, 0, fmt.Errorf("the parent headers from %d to %d do not fit in one transaction", td.Height, res.Height)
 	}
 	if len(msg.Blocks) == 0 && len(msg.Deposits) == 0 {
@@ -131,7 +143,7 @@ func buildTopDown(ctx context.Context, parent *api.Client, td *subnet.TopDownSta
 
 // parentPath is the light blocks from st to target, as chain/light
 // verifies them: the target itself when enough trusted power signed it,
-// else bisecting (at most MaxTopDownBlocks).
+// else bisecting. Past MaxTopDownBlocks it returns the verified prefix.
 func parentPath(ctx context.Context, cl *api.Client, st light.TrustedState, target uint64) ([]subnet.ParentBlock, error) {
 	codec := chain.MustCodec()
 	var path []subnet.ParentBlock
@@ -159,8 +171,8 @@ func parentPath(ctx context.Context, cl *api.Client, st light.TrustedState, targ
 		}
 		path = append(path, pb)
 		pending = pending[:len(pending)-1]
-		if len(path) > subnet.MaxTopDownBlocks {
-			return nil, fmt.Errorf("reaching parent height %d takes more than %d headers", target, subnet.MaxTopDownBlocks)
+		if len(path) == subnet.MaxTopDownBlocks && len(pending) > 0 {
+			break // a verified prefix: the next topdown goes on from its end
 		}
 	}
 	return path, nil
