@@ -274,3 +274,29 @@ func checkFollowTrust(ctx context.Context, t *testing.T, parent *e2eNet) {
 		t.Fatalf("follow --trust with a wrong id: exit %d\n%s", code, out)
 	}
 }
+
+// checkTopDownCLI: anyone relays with `dure subnet topdown`; racing the
+// validators' loops it either sends the deposit or finds nothing to do,
+// and the deposit is minted once either way.
+func checkTopDownCLI(ctx context.Context, t *testing.T, parent, sub *e2eNet, to chain.Address, amount uint64) {
+	t.Helper()
+	before := balanceOf(ctx, t, sub, to)
+	pk := []string{"--home", parent.Dir, "--keyring-backend", "test", "--node", parent.Procs[0].Node.API}
+	mustDure(ctx, t, append([]string{"tx", "subnet", "deposit", "--from", "alice", "--subnet", "garden-coop",
+		"--to", to.String(), "--amount", fmt.Sprint(amount)}, pk...)...)
+	out := mustDure(ctx, t, "subnet", "topdown", "--subnet", "garden-coop", "--node", sub.Procs[1].Node.API, "--parent", parent.Procs[1].Node.API,
+		"--from", "bob", "--home", sub.Dir, "--keyring-backend", "test")
+	if !strings.Contains(out, `"topdown"`) {
+		t.Fatalf("dure subnet topdown:\n%s", out)
+	}
+	for start := time.Now(); balanceOf(ctx, t, sub, to) != before+amount; time.Sleep(200 * time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("deposit not minted: %d, want %d", balanceOf(ctx, t, sub, to), before+amount)
+		}
+	}
+	time.Sleep(2 * time.Second) // a duplicate would have landed by now
+	if got := balanceOf(ctx, t, sub, to); got != before+amount {
+		t.Fatalf("minted twice? %d, want %d", got, before+amount)
+	}
+	t.Logf("dure subnet topdown (racing the validators' loops): %s", strings.Join(strings.Fields(out), " ")[:min(120, len(strings.Join(strings.Fields(out), " ")))])
+}

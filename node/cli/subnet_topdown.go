@@ -343,3 +343,34 @@ sender on the parent. --from signs and pays the fee.`,
 	c.Flags().StringVar(&dataHome, "data", "", "home of a stopped node of the subnet, whose store holds the checkpointed height")
 	return c
 }
+
+// topdownCmd relays the parent's deposits to the subnet once, or with
+// --watch for as long as it runs: what dure start --subnet does beside a
+// validator, for anyone with an account on the subnet.
+func (f *subnetFlags) topdownCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "topdown", Short: "Relay the parent's deposits (and headers) to the subnet, where they are minted (anyone may)",
+		Example: "  dure subnet topdown --subnet garden-coop --node http://127.0.0.1:27600 --parent http://127.0.0.1:26600 --from dave --watch 2s",
+		Long: `topdown reads the subnet's trusted parent header and deposits applied (from
+--node, the subnet), then from the parent (--parent) the deposits not yet
+applied with their state proof at the parent's head and the parent headers
+leading there from the trusted one, and sends them in one topdown transaction
+signed by --from on the subnet, which verifies all of it and mints. With
+--watch it keeps relaying; duplicates of what another relayer sent are no-ops.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ag, err := f.agent(c, g)
+			if err != nil {
+				return err
+			}
+			return f.loop(c, g, func(ctx context.Context) (any, error) {
+				out, err := ag.topdown(ctx)
+				if out == nil && err == nil && f.watch == 0 {
+					return map[string]any{"topdown": false, "reason": "the subnet has applied every deposit and trusts a recent parent header (or follows no parent)"}, nil
+				}
+				return out, err
+			})
+		}}
+	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
+	c.Flags().DurationVar(&f.watch, "watch", 0, "keep relaying, polling this often")
+	return c
+}
