@@ -15,12 +15,16 @@ import (
 	"github.com/dure-network/dure/chain/genesis"
 )
 
-// The top-down steps of TestSubnetCheckpointsAndWithdrawal: the subnet's
-// genesis follows the parent (`dure subnet follow`), the subnet
-// validators' nodes (`dure start --subnet`) relay the parent's deposits
-// with the parent's light blocks and a state proof, and the subnet mints
-// them; a later checkpoint carries deposits_applied; after the halt the
-// parent refuses to refund an applied deposit.
+// The top-down steps of TestSubnetCheckpointsAndWithdrawal, each its own
+// function: the subnet's genesis follows the parent (`dure subnet
+// follow`); the subnet validators' nodes (`dure start --subnet`) relay the
+// parent's deposits with the parent's light blocks and a state proof, and
+// the subnet mints them (a deposit made before the subnet started, one
+// while it runs, with its lag); a later checkpoint carries
+// deposits_applied; a deposit to a module account is parked; `follow
+// --trust` checks a parent header; `dure subnet topdown` relays racing the
+// loops; after the halt the parent refuses to refund an applied deposit
+// and pays back the parked one (`dure subnet reclaim`).
 
 // followParent puts the topdown section, from the parent's genesis, in
 // every subnet node's genesis (before the subnet's genesis hash is read).
