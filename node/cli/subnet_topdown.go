@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,9 @@ import (
 	"github.com/dure-network/dure/chain/genesis"
 	"github.com/dure-network/dure/chain/light"
 	"github.com/dure-network/dure/chain/state"
+	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/api"
+	"github.com/dure-network/dure/node/config"
 )
 
 // Top-down relaying: a subnet node reads the parent's deposits for its
@@ -373,4 +376,19 @@ signed by --from on the subnet, which verifies all of it and mints. With
 	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
 	c.Flags().DurationVar(&f.watch, "watch", 0, "keep relaying, polling this often")
 	return c
+}
+
+// proveKeyAtCheckpoint reads a full state key at height h from a stopped
+// node's store (home) and proves it against that height's state root,
+// which must be the checkpoint's; an absent key is a nil value.
+func proveKeyAtCheckpoint(home string, h uint64, root chain.Hash, key []byte) ([]byte, *state.Proof, error) {
+	cfg, err := config.Load(filepath.Join(home, config.FileName))
+	if err != nil {
+		return nil, nil, withCode(ExitUsage, err)
+	}
+	value, p, err := node.ProveStored(cfg, h, root, key)
+	if err != nil {
+		return nil, nil, nodeErr(err)
+	}
+	return value, p, nil
 }
