@@ -133,7 +133,7 @@ status and checkpoints; the subnet for sign and relay); --parent the parent's AP
 		}
 		cmd.AddCommand(newTxMsgCmd(g, &f.txFlags, md))
 	}
-	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g))
+	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g), followCmd(g), f.reclaimCmd(g), f.topdownCmd(g))
 	return cmd
 }
 
@@ -362,7 +362,7 @@ func buildCheckpoint(ctx context.Context, cl *api.Client, s *subnet.Subnet, regi
 	}
 	return subnet.Checkpoint{Subnet: s.ID, Height: h, BlockID: hdr.ID(codec), StateRoot: hdr.StateRoot,
 		ValidatorsHash: registered.Hash(codec), NextValidators: nvs.Validators, MsgRoot: at.Root, MsgCount: at.Count,
-		DepositsApplied: s.Last.Applied}, nil
+		DepositsApplied: at.Applied}, nil
 }
 
 func (f *subnetFlags) relayCmd(g *globals) *cobra.Command {
@@ -661,6 +661,7 @@ func runSubnetAgent(ctx context.Context, log *slog.Logger, ag *subnetAgent, rela
 		case <-t.C:
 		}
 		step("checkpoint signed", func(c context.Context) (any, error) { return ag.sign(c, 0) })
+		step("parent deposits relayed", ag.topdown)
 		if relay {
 			step("checkpoint relayed", ag.relay)
 		}
