@@ -168,6 +168,7 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	// lose one)
 	sub := newSubnetNet(t, 3, "garden-coop", subnetPeriod)
 	setPowers(t, sub, []uint64{40, 30, 30})
+	followParent(ctx, t, sub, parent, "garden-coop") // top-down: the subnet mints the parent's deposits
 	parent.start(ctx)
 	papi, sapi := parent.Procs[0].Node.API, sub.Procs[0].Node.API
 	pk := []string{"--home", parent.Dir, "--keyring-backend", "test"}
@@ -192,6 +193,7 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	// Value in: alice locks 100000 on the parent for dave on the subnet.
 	daveSub := demoAddr(t, sub.Dir, "dave")
 	daveParent := demoAddr(t, parent.Dir, "dave")
+	daveSubBase := genesisBalance(t, sub, daveSub)
 	mustDure(ctx, t, append([]string{"tx", "subnet", "deposit", "--node", papi, "--from", "alice", "--subnet", "garden-coop",
 		"--to", daveSub.String(), "--amount", "100000"}, pk...)...)
 
@@ -242,6 +244,13 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 			t.Fatalf("the subnet node's status lacks its lag: %+v (found %v)", row, ok)
 		}
 	}
+
+	// Value in: alice's deposit is minted to dave on the subnet.
+	checkDepositMinted(ctx, t, parent, sub, daveSub, daveSubBase, 100000)
+	checkLiveDeposit(ctx, t, parent, sub, daveSub, 2500)
+	checkParkedDeposit(ctx, t, parent, sub, 777)
+	checkFollowTrust(ctx, t, parent)
+	checkTopDownCLI(ctx, t, parent, sub, daveSub, 300)
 
 	// Value out: dave withdraws 1234 on the subnet to his parent account.
 	mustDure(ctx, t, append([]string{"tx", "subnet", "withdraw", "--node", sapi, "--from", "dave", "--to", daveParent.String(), "--amount", "1234"}, sk...)...)
@@ -372,6 +381,8 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	if !st.Subnet.Halted {
 		t.Fatal("subnet not halted after an escape")
 	}
+	checkAppliedNotRefunded(ctx, t, parent)
+	checkReclaim(ctx, t, parent, sub, 2, 777)
 }
 
 func demoAddr(t *testing.T, dir, name string) chain.Address {
