@@ -62,7 +62,7 @@
 // two.
 //
 // Transactions travel in batches: PublishTx buffers and a batch leaves
-// every Config.TxFlushInterval (2 ms), at TxFlushCount (256) txs or at
+// every Config.TxFlushInterval (10 ms), at TxFlushCount (256) txs or at
 // TxFlushBytes (256 KiB). A batch is a CBOR array of byte strings
 // (EncodeTxBatch / DecodeTxBatch). ValidateTxs judges a received batch as
 // a whole, so the node can verify every signature (as one parallel batch)
