@@ -16,12 +16,12 @@
 # with the same WARMUP and WINDOW.
 #
 # Overrides (env): WINDOW (30s), WARMUP (10s), RATE (offered tx/s to CometBFT,
-# 8000), CONNS (HTTP connections per CometBFT node, 4), VARIANTS ("default
+# 8000), CONNS (HTTP connections per CometBFT node, 16), VARIANTS ("default
 # tuned"), SKIP_DURE=1, P2P_PORT (26656), RPC_PORT (26657), KEEP=1 (keep logs),
 # OUT (also write the summary here).
 set -euo pipefail
 
-: "${WINDOW:=30s}" "${WARMUP:=10s}" "${RATE:=8000}" "${CONNS:=4}" "${VARIANTS:=default tuned}"
+: "${WINDOW:=30s}" "${WARMUP:=10s}" "${RATE:=8000}" "${CONNS:=16}" "${VARIANTS:=default tuned}"
 : "${P2P_PORT:=26656}" "${RPC_PORT:=26657}" "${SKIP_DURE:=0}"
 NODES=4
 COMET_VERSION=v1.0.1
@@ -164,10 +164,10 @@ run_comet() {
 	RESULT[${variant}_tps]=$tps
 	RESULT[${variant}_line]=$(awk -v tps="$tps" -v btps="$(jnum "$j" committed_tps_block_time)" -v n="$(jnum "$j" committed)" \
 		-v b="$(jnum "$j" blocks)" -v subm="$(jnum "$j" submit_tps)" -v ref="$(jnum "$j" refused)" \
-		-v cpu="$(jnum "$j" node_cpu_s)" -v w="$(jnum "$j" window_s)" -v nodes=$NODES -v rss="$(jnum "$j" max_rss_mb)" -v la="$la0 → $la1" \
+		-v cpu="$(jnum "$j" node_cpu_s)" -v w="$(jnum "$j" window_s)" -v nodes=$NODES -v rss="$(jnum "$j" max_rss_mb)" -v lcpu="$(jnum "$j" load_cpu_s)" -v la="$la0 → $la1" \
 		'BEGIN { pct = 100 * cpu / w / nodes
-			printf "%8.0f tx/s committed (%.0f by block times; %d txs in %d blocks), accepted %.0f/s, refused %d; node CPU %.0f%% of a core each, %.0f µs of CPU per committed tx per node; max RSS %d MB; load %s",
-				tps, btps, n, b, subm, ref, pct, (n > 0 ? cpu * 1e6 / nodes / n : 0), rss, la }')
+			printf "%8.0f tx/s committed (%.0f by block times; %d txs in %d blocks), accepted %.0f/s, refused %d; node CPU %.0f%% of a core each, %.0f µs of CPU per committed tx per node; max RSS %d MB; load generator CPU %.0f%%; load average %s",
+				tps, btps, n, b, subm, ref, pct, (n > 0 ? cpu * 1e6 / nodes / n : 0), rss, 100 * lcpu / w, la }')
 	rm -rf "$dir"
 	log "CometBFT $variant: ${RESULT[${variant}_line]}"
 }

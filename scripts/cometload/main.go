@@ -50,6 +50,8 @@ type report struct {
 	// NodeCPUSecs is the CPU time (user+system) of all -pids during the
 	// window; MaxRSSMB the largest RSS of one of them, sampled every second.
 	NodeCPUSecs float64 `json:"node_cpu_s,omitempty"`
+	// LoadCPUSecs is this generator's own CPU time during the window.
+	LoadCPUSecs float64 `json:"load_cpu_s"`
 	MaxRSSMB    int64   `json:"max_rss_mb,omitempty"`
 }
 
@@ -190,13 +192,14 @@ func run(ctx context.Context, cfg config, logf func(string, ...any)) (report, er
 		return rep, fmt.Errorf("height at window start: %w", err)
 	}
 	t0 := time.Now()
-	cpu0 := cpuSeconds(cfg.pids)
+	cpu0, self0 := cpuSeconds(cfg.pids), cpuSeconds([]int{os.Getpid()})
 	measuring.Store(true)
 	logf("warm-up over at height %d; measuring for %s", h0, cfg.duration)
 	rep.MaxRSSMB = sampleRSS(ctx, cfg.pids, cfg.duration)
 	h1, err := height(ctx, client, cfg.rpcs[0])
 	window := time.Since(t0)
 	rep.NodeCPUSecs = cpuSeconds(cfg.pids) - cpu0
+	rep.LoadCPUSecs = cpuSeconds([]int{os.Getpid()}) - self0
 	measuring.Store(false)
 	close(stop)
 	wg.Wait()
