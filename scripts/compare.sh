@@ -68,12 +68,15 @@ trap 'exit 130' INT TERM
 jnum() { grep -o "\"$2\": *[0-9.e+-]*" "$1" | head -1 | sed 's/.*: *//'; }
 
 # --- CometBFT --------------------------------------------------------------
+# go install puts it in GOBIN, or GOPATH/bin when GOBIN is unset.
+GOBIN_DIR=$(go env GOBIN)
+[ -n "$GOBIN_DIR" ] || GOBIN_DIR=$(go env GOPATH)/bin
 COMET=$(command -v cometbft || true)
-[ -z "$COMET" ] && [ -x "$(go env GOPATH)/bin/cometbft" ] && COMET=$(go env GOPATH)/bin/cometbft
+[ -z "$COMET" ] && [ -x "$GOBIN_DIR/cometbft" ] && COMET=$GOBIN_DIR/cometbft
 if [ -z "$COMET" ] || ! "$COMET" version 2>/dev/null | grep -qx "${COMET_VERSION#v}"; then
-	log "installing CometBFT $COMET_VERSION (go install)"
+	log "installing CometBFT $COMET_VERSION (go install into $GOBIN_DIR)"
 	go install "github.com/cometbft/cometbft/cmd/cometbft@$COMET_VERSION"
-	COMET=$(go env GOPATH)/bin/cometbft
+	COMET=$GOBIN_DIR/cometbft
 fi
 log "CometBFT: $COMET ($("$COMET" version))"
 
