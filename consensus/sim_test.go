@@ -87,7 +87,7 @@ type simNet struct {
 	lossPct   int
 	dupPct    int
 	maxDelay  time.Duration
-	group     []int // partition group per node; nil = connected
+	group     []int                                // partition group per node; nil = connected
 	cut       func(from, to int, msg Message) bool // drops matching messages on arrival
 	chaos     bool
 	crashPerM int         // per-mille chance a Ready is lost to a crash
