@@ -164,6 +164,7 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	}
 	// four subnet validators: Tendermint with three cannot lose one
 	sub := newSubnetNet(t, 4, "garden-coop", subnetPeriod)
+	followParent(ctx, t, sub, parent, "garden-coop") // top-down: the subnet mints the parent's deposits
 	parent.start(ctx)
 	papi, sapi := parent.Procs[0].Node.API, sub.Procs[0].Node.API
 	pk := []string{"--home", parent.Dir, "--keyring-backend", "test"}
@@ -188,6 +189,7 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	// Value in: alice locks 100000 on the parent for dave on the subnet.
 	daveSub := demoAddr(t, sub.Dir, "dave")
 	daveParent := demoAddr(t, parent.Dir, "dave")
+	daveSubBase := genesisBalance(t, sub, daveSub)
 	mustDure(ctx, t, append([]string{"tx", "subnet", "deposit", "--node", papi, "--from", "alice", "--subnet", "garden-coop",
 		"--to", daveSub.String(), "--amount", "100000"}, pk...)...)
 
@@ -227,6 +229,13 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	start := time.Now()
 	st := waitFor("first checkpoint", 90*time.Second, func(s subnetStatus) bool { return s.Subnet.Last.Height >= subnetPeriod })
 	t.Logf("first checkpoint landed after %s: subnet height %d at parent height %d", time.Since(start).Round(time.Millisecond), st.Subnet.Last.Height, st.Subnet.Last.ParentHeight)
+
+	// Value in: alice's deposit is minted to dave on the subnet.
+	checkDepositMinted(ctx, t, parent, sub, daveSub, daveSubBase, 100000)
+	checkLiveDeposit(ctx, t, parent, sub, daveSub, 2500)
+	checkParkedDeposit(ctx, t, parent, sub, 777)
+	checkFollowTrust(ctx, t, parent)
+	checkTopDownCLI(ctx, t, parent, sub, daveSub, 300)
 
 	// Value out: dave withdraws 1234 on the subnet to his parent account.
 	mustDure(ctx, t, append([]string{"tx", "subnet", "withdraw", "--node", sapi, "--from", "dave", "--to", daveParent.String(), "--amount", "1234"}, sk...)...)
@@ -357,6 +366,8 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	if !st.Subnet.Halted {
 		t.Fatal("subnet not halted after an escape")
 	}
+	checkAppliedNotRefunded(ctx, t, parent)
+	checkReclaim(ctx, t, parent, sub, 2, 777)
 }
 
 func demoAddr(t *testing.T, dir, name string) chain.Address {
