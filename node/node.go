@@ -96,11 +96,20 @@ type Node struct {
 
 	disk *diskGuard
 	fds  fdBudget
+
+	// subnetWatches are the subnets whose checkpoint lag status and
+	// metrics show (subnets.go).
+	subnetsMu     sync.Mutex
+	subnetWatches []*subnetWatch
 }
 
-// Open builds a node from a home directory's config, genesis and keys.
-// It does not start networking; Run does.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain.PrivKey, opts ...Option) (*Node, error) {
+// Open builds a node from a home directory's config, genesis and keys
+// (`dure start`). It does not start networking; Run does. Errors the
+// operator fixes (config, genesis, a damaged, locked or foreign data
+// directory, consensus state) are marked ErrSetup, a disk below [storage]
+// min_free_disk ErrDiskLow (see Kind).
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain.PrivKey, opts ...Option) (_ *Node, err error) {
+	defer func() { err = markStoreErr(err) }()
 	gen, err := genesis.Load(cfg.GenesisPath())
 	if err != nil {
 		return nil, setupErr(err)
@@ -248,6 +257,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	defer n.stopAPI()
 	go n.watchFDs(ctx, 30*time.Second)
+	go n.watchSubnets(ctx)
 	role := "full node"
 	if !n.key.IsZero() {
 		role = "validator " + n.self.String()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strconv"
@@ -18,7 +19,6 @@ import (
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/genesis"
 	"github.com/dure-network/dure/chain/state"
-	"github.com/dure-network/dure/chain/store"
 	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/config"
@@ -135,7 +135,7 @@ status and checkpoints; the subnet for sign and relay); --parent the parent's AP
 		}
 		cmd.AddCommand(newTxMsgCmd(g, &f.txFlags, md))
 	}
-	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g))
+	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g), followCmd(g), f.reclaimCmd(g), f.topdownCmd(g))
 	return cmd
 }
 
@@ -364,7 +364,7 @@ func buildCheckpoint(ctx context.Context, cl *api.Client, s *subnet.Subnet, regi
 	}
 	return subnet.Checkpoint{Subnet: s.ID, Height: h, BlockID: hdr.ID(codec), StateRoot: hdr.StateRoot,
 		ValidatorsHash: registered.Hash(codec), NextValidators: nvs.Validators, MsgRoot: at.Root, MsgCount: at.Count,
-		DepositsApplied: s.Last.Applied}, nil
+		DepositsApplied: at.Applied}, nil
 }
 
 func (f *subnetFlags) relayCmd(g *globals) *cobra.Command {
@@ -533,53 +533,17 @@ func proveAtCheckpoint(home string, h uint64, root chain.Hash, holder chain.Addr
 	if err != nil {
 		return nil, nil, withCode(ExitUsage, err)
 	}
-	codec := chain.MustCodec()
-	st, err := store.Open(cfg.DataPath(), store.Options{Logger: slog.New(slog.DiscardHandler), Codec: codec})
-	if err != nil {
-		return nil, nil, withCode(ExitUsage, fmt.Errorf("open data directory %s (is the node stopped?): %w", cfg.DataPath(), err))
-	}
-	defer st.Close()
-	if !st.Initialized() || st.Head().Height < h {
-		return nil, nil, withCode(ExitError, fmt.Errorf("%s does not hold height %d", cfg.DataPath(), h))
-	}
-	blk, err := st.Block(h)
-	if err != nil {
-		return nil, nil, err
-	}
-	if blk.Header.StateRoot != root {
-		return nil, nil, withCode(ExitError, fmt.Errorf("block %d of this store has state root %s, the checkpoint %s: another chain?", h, blk.Header.StateRoot, root))
-	}
-	// The state as of the checkpointed height: its snapshot and changesets
-	// read at that version (Badger keeps every version unless pruned), so
-	// the proof does not depend on the head's proof window.
-	sv, err := state.New(st.DB(), store.TS(h), root)
-	if err != nil {
-		return nil, nil, withCode(ExitError, fmt.Errorf("open the state of height %d (pruned?): %w", h, err))
-	}
 	cur, ok := moduleNamed(currency.ModuleName)
 	if !ok {
 		return nil, nil, errors.New("no currency module")
 	}
 	layout := cur.(*currency.Module)
-	key := layout.BalanceKey(holder, node.NativeDenom)
-	value, err := sv.Reader(store.TS(h)).Get(key)
+	value, p, err := node.ProveStored(cfg, h, root, layout.BalanceKey(holder, node.NativeDenom))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nodeErr(err)
 	}
 	if len(value) == 0 {
 		return nil, nil, withCode(ExitNotFound, fmt.Errorf("%s held no %s on the subnet at height %d", holder, node.NativeDenom, h))
-	}
-	p, err := sv.Prove(store.TS(h), key)
-	if errors.Is(err, state.ErrProofPruned) {
-		return nil, nil, withCode(ExitError, fmt.Errorf("this store no longer holds the trie of height %d, so it cannot prove a balance there "+
-			"(the state store keeps proofs for its last %d versions, and after a restart only from its last snapshot on): %w",
-			h, state.DefaultProofWindow, err))
-	}
-	if err != nil {
-		return nil, nil, withCode(ExitError, fmt.Errorf("prove at height %d: %w", h, err))
-	}
-	if err := state.VerifyProof(root, key, value, p); err != nil {
-		return nil, nil, err
 	}
 	return value, p, nil
 }
@@ -699,8 +663,43 @@ func runSubnetAgent(ctx context.Context, log *slog.Logger, ag *subnetAgent, rela
 		case <-t.C:
 		}
 		step("checkpoint signed", func(c context.Context) (any, error) { return ag.sign(c, 0) })
+		step("parent deposits relayed", ag.topdown)
 		if relay {
 			step("checkpoint relayed", ag.relay)
 		}
+	}
+}
+
+// runConfiguredSubnetAgent is the agent beside a [[subnets]] validator:
+// the loop of `dure start --subnet`, with the entry's relay, interval
+// and fee.
+func runConfiguredSubnetAgent(ctx context.Context, log *slog.Logger, e config.Subnet, subAPI, parentAPI string, key chain.PrivKey) {
+	ag := &subnetAgent{id: e.ID, sub: api.NewClient(subAPI), parent: api.NewClient(parentAPI), key: key, fee: e.Fee}
+	runSubnetAgent(ctx, log, ag, e.Relay, e.Interval.Duration())
+}
+
+// subnetKeys opens a [[subnets]] node's validator key from its own
+// keyring (its config's backend and passphrase file, else
+// DURE_KEYRING_PASSPHRASE or the terminal).
+func subnetKeys(stderr io.Writer) node.SubnetKeys {
+	return func(cfg config.Config) (chain.PrivKey, error) {
+		if cfg.PrivValidatorKey == "" {
+			return chain.PrivKey{}, nil
+		}
+		ks, err := openKeyring(cfg, "", "", stderr)
+		if err != nil {
+			return chain.PrivKey{}, err
+		}
+		return ks.Signer(cfg.PrivValidatorKey)
+	}
+}
+
+// remoteSubnetSource reads a subnet's record from a parent node's API,
+// verified (start --subnet: the parent runs elsewhere).
+func remoteSubnetSource(parent *api.Client, id string) node.SubnetSource {
+	return func(ctx context.Context) (subnet.Subnet, uint64, error) {
+		var s subnet.Subnet
+		h, err := provenQuery(ctx, parent, subnet.ModuleName, "subnet", map[string]string{"subnet": id}, &s)
+		return s, h, err
 	}
 }
