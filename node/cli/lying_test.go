@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/genesis"
 	"github.com/dure-network/dure/chain/state"
 	"github.com/dure-network/dure/node/api"
 )
@@ -571,6 +572,32 @@ func TestCLICatchesAListThatLeavesOut(t *testing.T) {
 			if code != ExitError || out != "" || !strings.Contains(errs, "verification failed") || !regexp.MustCompile(lie.why).MatchString(errs) {
 				t.Errorf("%s, %s: exit %d, want %d, nothing printed and %q\n%s\n%s", q.name, lie.name, code, ExitError, lie.why, out, errs)
 			}
+		}
+	}
+}
+
+// TestListsOnAChainWithoutRangeProofs: a chain whose genesis predates
+// range proofs (no range_proofs in its params) keeps running, its lists
+// are still recomputed from proven values, and the CLI says plainly that
+// their completeness is not proven; a node cannot make an indexed chain's
+// list look like that (TestCLICatchesAListThatLeavesOut, "claim the chain
+// has no index").
+func TestListsOnAChainWithoutRangeProofs(t *testing.T) {
+	home, cfg := initHome(t, "t-1")
+	gen, err := genesis.Load(cfg.GenesisPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen.Params.RangeProofs = false
+	if err := gen.Write(cfg.GenesisPath()); err != nil {
+		t.Fatal(err)
+	}
+	tn := startNode(t, home)
+	addr := tn.key.PubKey().Address().String()
+	for _, q := range [][]string{{"query", "currency", "balances", addr}, {"query", "account", addr}} {
+		code, out, errs := runCLI(append(q, "--home", home, "--node", tn.cfg.API.ListenAddr)...)
+		if code != ExitOK || !strings.Contains(out, "list completeness NOT proven") || !strings.Contains(out, `"dure"`) {
+			t.Errorf("%v on a chain without range proofs: exit %d\n%s\n%s", q, code, out, errs)
 		}
 	}
 }
