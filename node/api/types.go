@@ -49,6 +49,16 @@ type Status struct {
 	Signatures  *SignatureStatus `json:"signatures,omitempty"`
 	P2P         any              `json:"p2p,omitempty"`
 	Health      Health           `json:"health"`
+	// Fees are the chain's fee parameters from its genesis: what a client
+	// offers for a transaction of known gas.
+	Fees *FeeParams `json:"fees,omitempty"`
+}
+
+// FeeParams: a transaction's gas limit is its max fee × GasPerFeeUnit, and
+// its fee at least MinFee (the whole max fee is charged).
+type FeeParams struct {
+	MinFee        uint64 `json:"min_fee"`
+	GasPerFeeUnit uint64 `json:"gas_per_fee_unit"`
 }
 
 // SignatureStatus says which validators signed the commit in the latest
