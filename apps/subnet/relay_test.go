@@ -148,8 +148,8 @@ func disjoint(i, n int) []int {
 func TestRelayPlansAcrossSetChanges(t *testing.T) {
 	cases := []struct {
 		name  string
-		vals  int                          // parent validators per set
-		keys  int                          // consensus keys available
+		vals  int                            // parent validators per set
+		keys  int                            // consensus keys available
 		build func(r *recordedParent) uint64 // the parent's history; returns the amount deposited
 		// wants on the catch-up: at least minTxs transactions, the handover
 		// heights (the last block of each set) among the heights sent.
@@ -339,4 +339,3 @@ func TestRelayRacingRelayers(t *testing.T) {
 	}
 	checkCaughtUp(t, sub, r, st, deposited, before)
 }
-
