@@ -133,7 +133,7 @@ status and checkpoints; the subnet for sign and relay); --parent the parent's AP
 		}
 		cmd.AddCommand(newTxMsgCmd(g, &f.txFlags, md))
 	}
-	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g), followCmd(g), f.reclaimCmd(g), f.topdownCmd(g))
+	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g), followCmd(g), f.reclaimCmd(g), f.topdownCmd(g), f.retrustCmd(g))
 	return cmd
 }
 

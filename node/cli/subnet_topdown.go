@@ -341,3 +341,60 @@ func proveKeyAtCheckpoint(home string, h uint64, root chain.Hash, key []byte) ([
 	}
 	return value, p, nil
 }
+
+// retrustCmd votes, as one of the subnet's validators, for a new trusted
+// parent header once the subnet's trust in its parent expired; the subnet
+// installs it when validators holding more than 2/3 of its power voted for
+// the same header.
+func (f *subnetFlags) retrustCmd(g *globals) *cobra.Command {
+	var trust string
+	c := &cobra.Command{Use: "retrust", Short: "Vote (as a subnet validator) for a new trusted parent header after the subnet's trust expired",
+		Long: `A subnet trusts its parent's headers for 14 days of its block time after the
+last one relayed; past that no relayer can move it. Each of the subnet's
+validators then checks a recent parent header it trusts (--trust
+height:block_id, got from a source it trusts: its own parent node, a
+neighbour) and votes for it: retrust fetches that header from --parent,
+checks its ID and that more than 2/3 of its set signed it, and sends the vote
+signed by --from on the subnet (--node). Once validators holding more than 2/3
+of the subnet's power voted for the same header it is trusted, and relaying
+(dure start --subnet, dure subnet topdown) goes on from it with the deposits
+applied so far.`,
+		Example: "  dure subnet retrust --subnet garden-coop --trust 912000:bafyrei… --parent http://127.0.0.1:26600 --node http://127.0.0.1:27600 --from validator",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := f.needs(c); err != nil {
+				return err
+			}
+			if trust == "" {
+				return usageErr("--trust height:block_id is required")
+			}
+			key, err := f.signer(g)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(c.Context(), f.timeout)
+			defer cancel()
+			tg, err := trustedParent(ctx, f.parentClient(), f.id, trust)
+			if err != nil {
+				return err
+			}
+			msg, err := subnet.MsgRetrust(chain.MustCodec(), subnet.Retrust{Height: tg.Height, BlockID: tg.BlockID, Time: tg.Time,
+				StateRoot: tg.StateRoot, NextValidators: tg.Validators})
+			if err != nil {
+				return err
+			}
+			res, err := submitSigned(ctx, f.client(g), key, f.fee, msg)
+			if err != nil {
+				return err
+			}
+			var td subnet.TopDownState
+			if _, err := provenQuery(ctx, f.client(g), subnet.ModuleName, "topdown", nil, &td); err != nil {
+				return fmt.Errorf("subnet topdown state: %w", err)
+			}
+			installed := td.Height == tg.Height && td.BlockID == tg.BlockID
+			return printJSON(g.stdout, map[string]any{"height": tg.Height, "block_id": tg.BlockID, "installed": installed, "tx": res})
+		}}
+	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
+	c.Flags().StringVar(&trust, "trust", "", "the parent header height:block_id to trust (required)")
+	return c
+}
