@@ -60,8 +60,8 @@ type ParentDeposits struct {
 // unapplied deposits proven at the head. When the path is longer than
 // MaxTopDownBlocks or RelayMaxBytes it is a verified prefix without
 // deposits, and the next plan, after it is applied, goes on from its end.
-// nil when the subnet has applied every deposit and trusts a header less
-// than RelayRefresh blocks old. now is the relayer's clock, used only to
+// nil when the subnet has applied every deposit and its trusted header
+// needs no refresh (refreshDue). now is the relayer's clock, used only to
 // refuse headers its own check would (the subnet uses its block time).
 // The returned height is the last block's (the height moved to).
 func PlanTopDown(ctx context.Context, c *chain.Codec, src ParentSource, td *TopDownState, now chain.Time) (*TopDown, uint64, error) {
@@ -72,7 +72,7 @@ func PlanTopDown(ctx context.Context, c *chain.Codec, src ParentSource, td *TopD
 	if len(pd.Proofs) != len(pd.Deposits) {
 		return nil, 0, fmt.Errorf("parent deposits: %d records, %d proofs", len(pd.Deposits), len(pd.Proofs))
 	}
-	if len(pd.Deposits) == 0 && pd.Height < td.Height+RelayRefresh {
+	if len(pd.Deposits) == 0 && !refreshDue(td, pd.Height, now) {
 		return nil, 0, nil
 	}
 	msg := &TopDown{}
@@ -109,6 +109,18 @@ func PlanTopDown(ctx context.Context, c *chain.Codec, src ParentSource, td *TopD
 		return nil, 0, nil
 	}
 	return msg, pd.Height, nil
+}
+
+// refreshDue: with nothing to mint, the trusted header is still moved to
+// the parent's head once it is RelayRefresh blocks or a quarter of the
+// trusting period behind (by the relayer's clock), so it expires only
+// after that long without any relaying, however slow the parent's blocks.
+func refreshDue(td *TopDownState, head uint64, now chain.Time) bool {
+	if head <= td.Height {
+		return false
+	}
+	age := now.Sub(td.Time)
+	return head >= td.Height+RelayRefresh || (age > 0 && uint64(age) > td.TrustingPeriodNs/4)
 }
 
 // ParentPath is the light blocks carrying st to target, each verifying

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/light"
@@ -338,4 +339,39 @@ func TestRelayRacingRelayers(t *testing.T) {
 		t.Fatalf("a stale plan sent late: %d %s", res.Code, res.Log)
 	}
 	checkCaughtUp(t, sub, r, st, deposited, before)
+}
+
+// With no deposit to mint the relayer sends nothing, until the trusted
+// header is RelayRefresh blocks or a quarter of the trusting period old:
+// then it moves the trust to the parent's head, so the trust expires only
+// after 14 days without any relaying.
+func TestRelayRefreshesTrust(t *testing.T) {
+	r := newRecordedParent(t, 4, 8)
+	r.e.register(5, 1, 1, 1)
+	r.record()
+	sub := subnetOf(t, r.parentChain, 5)
+	c := sub.h.Codec()
+	r.depositRec(sub.h.Addr(3), 10)
+	catchUp(t, sub, r, 6)
+	trusted := sub.topDown().Height
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration // before one more parent block
+		want    bool
+	}{
+		{"a block, a day later", 24 * time.Hour, false},
+		{"a block, 3 days later", 2 * 24 * time.Hour, false},
+		{"a block, 4 days later (over 14/4 days)", 24 * time.Hour, true},
+	} {
+		r.e.h.Advance(tc.advance)
+		r.empty(1)
+		td := sub.topDown()
+		msg, _, err := PlanTopDown(context.Background(), c, r, &td, chain.TimeOf(r.e.h.Time()))
+		if err != nil || (msg != nil) != tc.want {
+			t.Fatalf("%s: plan %v (%v), want a refresh %v", tc.name, msg != nil, err, tc.want)
+		}
+	}
+	if st := catchUp(t, sub, r, 6); st.txs != 1 || st.minted != 0 || sub.topDown().Height <= trusted {
+		t.Fatalf("refresh: %d txs, %d minted, trusted %d (was %d)", st.txs, st.minted, sub.topDown().Height, trusted)
+	}
 }
