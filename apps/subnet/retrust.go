@@ -96,8 +96,8 @@ func (m *Module) retrust(ctx *chain.Context, kv chain.KVStore, r *Retrust) error
 		return invalid(fmt.Errorf("%w: re-trust height %d, at or below the trusted %d", ErrParentHeader, r.Height, td.Height))
 	case r.BlockID.IsZero():
 		return invalid(fmt.Errorf("%w: re-trust needs the header's block_id", ErrParentHeader))
-	case r.Time.Sub(ctx.Block.Time) > 0 || uint64(ctx.Block.Time.Sub(r.Time)) > td.TrustingPeriodNs:
-		return invalid(fmt.Errorf("%w: re-trust header time %s: not within the trusting period before this block", ErrParentHeader, r.Time))
+	case r.Time.Sub(ctx.Block.Time) > light.MaxClockDrift || (ctx.Block.Time.Sub(r.Time) > 0 && uint64(ctx.Block.Time.Sub(r.Time)) > td.TrustingPeriodNs):
+		return invalid(fmt.Errorf("%w: re-trust header time %s: not within the trusting period before this block (or ahead of it)", ErrParentHeader, r.Time))
 	}
 	if _, err := valSet(r.NextValidators); err != nil {
 		return invalid(fmt.Errorf("%w: re-trust next validators: %w", ErrParentHeader, err))

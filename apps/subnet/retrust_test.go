@@ -109,6 +109,8 @@ func TestRetrustAfterExpiry(t *testing.T) {
 		{"from an account that is no validator", 6, r, ErrNotValidator.Error()},
 		{"at the trusted height", 0, old, "at or below the trusted"},
 		{"without a block id", 0, func() Retrust { x := r; x.BlockID = ""; return x }(), "block_id"},
+		{"a header older than the trusting period", 0, func() Retrust { x := r; x.Time -= chain.Time(15 * 24 * time.Hour); return x }(), "not within the trusting period"},
+		{"a header an hour ahead of the subnet's block", 0, func() Retrust { x := r; x.Time = chain.TimeOf(sub.h.Time().Add(time.Hour)); return x }(), "ahead of it"},
 	} {
 		if res := vote(tc.sender, tc.r); res.Code == 0 || !strings.Contains(res.Log, tc.want) {
 			t.Errorf("%s: %d %s", tc.name, res.Code, res.Log)
