@@ -19,7 +19,9 @@ type recordedParent struct {
 	blocks []ParentBlock // by height (0 unused)
 }
 
-func newRecordedParent(t *testing.T, n, keys int) *recordedParent {
+func newRecordedParent(t *testing.T, n, keys int) *recordedParent { return newRecordedParentB(t, n, keys) }
+
+func newRecordedParentB(t testing.TB, n, keys int) *recordedParent {
 	p := newParentChainN(t, n)
 	for i := len(p.keys); i < keys; i++ {
 		p.keys = append(p.keys, consKey(i))
@@ -89,6 +91,7 @@ func (r *recordedParent) Deposits(_ context.Context, id string, from uint64, lim
 // relayStats is what one relayer's catch-up did.
 type relayStats struct {
 	txs, blocks, minted int
+	gas, bytes          []uint64 // per transaction
 	heights             []uint64 // every parent height sent, in order
 }
 
@@ -123,6 +126,7 @@ func catchUp(t *testing.T, sub *env, r *recordedParent, sender int) relayStats {
 			t.Fatalf("tx %d (%d headers, %d deposits): %d %s", i, len(msg.Blocks), len(msg.Deposits), res.Code, res.Log)
 		}
 		st.txs++
+		st.gas, st.bytes = append(st.gas, res.GasUsed), append(st.bytes, uint64(len(b)))
 		st.blocks += len(msg.Blocks)
 		st.minted += len(moduletest.Events(sub.h.Last, "subnet.mint"))
 		for _, pb := range msg.Blocks {
@@ -203,7 +207,7 @@ func TestRelayPlansAcrossSetChanges(t *testing.T) {
 			before := sumBalances(sub)
 			deposited := tc.build(r)
 			st := catchUp(t, sub, r, 6)
-			t.Logf("parent head %d: %d topdown txs, %d headers", r.e.h.Height(), st.txs, st.blocks)
+			t.Logf("parent head %d: %d topdown txs, %d headers; gas %v, bytes %v", r.e.h.Height(), st.txs, st.blocks, st.gas, st.bytes)
 			if st.txs < tc.minTxs {
 				t.Fatalf("caught up in %d transactions, want at least %d", st.txs, tc.minTxs)
 			}
@@ -374,4 +378,32 @@ func TestRelayRefreshesTrust(t *testing.T) {
 	if st := catchUp(t, sub, r, 6); st.txs != 1 || st.minted != 0 || sub.topDown().Height <= trusted {
 		t.Fatalf("refresh: %d txs, %d minted, trusted %d (was %d)", st.txs, st.minted, sub.topDown().Height, trusted)
 	}
+}
+
+// BenchmarkPlanTopDown: the relayer's CPU to plan the first topdown of a
+// catch-up 18 full rotations and 130 deposits behind (bisection fetches
+// and verifies each probed header, as against a parent's API).
+func BenchmarkPlanTopDown(b *testing.B) {
+	r := newRecordedParentB(b, 4, 19*4)
+	r.e.register(5, 1, 1, 1)
+	r.record()
+	sub := subnetOf(b, r.parentChain, 5)
+	for i := 0; i < 130; i++ {
+		r.depositRec(r.e.h.Addr(3+i%4), uint64(i+1))
+		if i%7 == 6 && i/7 < 18 {
+			r.rotate(disjoint(i/7+1, 4))
+		}
+	}
+	td := sub.topDown()
+	c := sub.h.Codec()
+	now := chain.TimeOf(r.e.h.Time())
+	b.ResetTimer()
+	c0 := cpuTime()
+	for range b.N {
+		msg, _, err := PlanTopDown(context.Background(), c, r, &td, now)
+		if err != nil || msg == nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 }
