@@ -19,7 +19,9 @@ type recordedParent struct {
 	blocks []ParentBlock // by height (0 unused)
 }
 
-func newRecordedParent(t *testing.T, n, keys int) *recordedParent { return newRecordedParentB(t, n, keys) }
+func newRecordedParent(t *testing.T, n, keys int) *recordedParent {
+	return newRecordedParentB(t, n, keys)
+}
 
 func newRecordedParentB(t testing.TB, n, keys int) *recordedParent {
 	p := newParentChainN(t, n)
