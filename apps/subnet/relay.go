@@ -165,5 +165,13 @@ func ParentPath(ctx context.Context, c *chain.Codec, src ParentSource, st light.
 // bodyBytes carrying sigs commit signatures and deps deposits uses, for
 // the fee a relayer offers (the whole max fee is charged).
 func TopDownGas(bodyBytes, sigs, deps int) uint64 {
-	return 11_000 + chain.GasPerTxByte*uint64(bodyBytes+200) + uint64(sigs)*GasPerSignature + 4_000*uint64(deps)
+	return 11_000 + chain.GasPerTxByte*uint64(bodyBytes+200) + uint64(sigs)*GasPerSignature + 1_000*uint64(deps)
+}
+
+// CheckpointGas is an upper estimate of the gas the parent charges for a
+// checkpoint message of bodyBytes carrying sigs signatures (each: its
+// batch-verification gas, the member read and its bytes), for the fee a
+// relayer offers.
+func CheckpointGas(bodyBytes, sigs int) uint64 {
+	return 11_000 + chain.GasPerTxByte*uint64(bodyBytes+200) + uint64(sigs)*(GasPerSignature+2_500)
 }

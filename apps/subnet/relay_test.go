@@ -409,3 +409,52 @@ func BenchmarkPlanTopDown(b *testing.B) {
 	}
 	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 }
+
+// The relayers' gas estimates cover what delivery charges, without
+// offering more than twice that: a checkpoint of 3, 16 and 64 signatures
+// on the parent and a topdown of 1 to 64 deposits under sets of 4 and 16.
+func TestRelayGasEstimates(t *testing.T) {
+	for _, n := range []int{3, 16, 64} {
+		e := newEnv(t, "parent-1", nil)
+		units := make([]uint64, n)
+		for i := range units {
+			units[i] = 1
+		}
+		e.register(10, units...)
+		sc := e.signed(e.checkpoint(10), all(n)...)
+		m := e.msg(MsgCheckpoint(e.h.Codec(), sc))
+		res := e.deliver(4, m)
+		if res.Code != 0 {
+			t.Fatalf("checkpoint of %d: %s", n, res.Log)
+		}
+		if est := CheckpointGas(len(m.Body), len(sc.Sigs)); est < res.GasUsed || est > 2*res.GasUsed {
+			t.Errorf("checkpoint of %d signatures: estimate %d gas, used %d", n, est, res.GasUsed)
+		}
+	}
+	for _, tc := range []struct{ vals, deps int }{{4, 1}, {4, 64}, {16, 1}, {16, 64}} {
+		r := newRecordedParent(t, tc.vals, tc.vals)
+		r.e.register(5, 1, 1, 1)
+		r.record()
+		sub := subnetOf(t, r.parentChain, 5)
+		for i := 0; i < tc.deps; i++ {
+			r.depositRec(sub.h.Addr(3), 1)
+		}
+		td := sub.topDown()
+		msg, _, err := PlanTopDown(context.Background(), sub.h.Codec(), r, &td, chain.TimeOf(r.e.h.Time()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := sub.msg(MsgTopDown(sub.h.Codec(), *msg))
+		res := sendTopDown(sub, r.parentChain, 6, *msg)
+		if res.Code != 0 {
+			t.Fatalf("topdown: %s", res.Log)
+		}
+		var sigs int
+		for _, b := range msg.Blocks {
+			sigs += len(b.Commit.Sigs)
+		}
+		if est := TopDownGas(len(m.Body), sigs, len(msg.Deposits)); est < res.GasUsed || est > 2*res.GasUsed {
+			t.Errorf("topdown, %d validators, %d deposits: estimate %d gas, used %d", tc.vals, tc.deps, est, res.GasUsed)
+		}
+	}
+}

@@ -36,18 +36,18 @@ func TestTopDownFeeFromChainParams(t *testing.T) {
 	}
 
 	// One parent header signed by 4 and 64 deposits: 11,000 + 10·(6,700+200)
-	// + 4·2,000 + 64·4,000 = 344,000 gas.
+	// + 4·2,000 + 64·1,000 = 152,000 gas.
 	msg := &subnet.TopDown{Blocks: []subnet.ParentBlock{{Commit: chain.Commit{Sigs: make([]chain.CommitSig, 4)}}}, Deposits: make([]subnet.Deposit, 64)}
 	gas := subnet.TopDownGas(6_700, 4, 64)
-	if gas != 344_000 {
-		t.Fatalf("estimate %d gas, want 344000", gas)
+	if gas != 152_000 {
+		t.Fatalf("estimate %d gas, want 152000", gas)
 	}
 	for _, tc := range []struct {
 		name  string
 		floor uint64
 		want  uint64
 	}{
-		{"the estimate at 2,500 gas a unit", 1, 138}, // ⌈344,000 / 2,500⌉
+		{"the estimate at 2,500 gas a unit", 1, 61}, // ⌈152,000 / 2,500⌉
 		{"--subnet-fee above it", 500, 500},
 	} {
 		a := &subnetAgent{sub: tn.cl, fee: tc.floor}
@@ -63,10 +63,10 @@ func TestTopDownFeeFromChainParams(t *testing.T) {
 		floor uint64
 		want  uint64
 	}{
-		{"defaults when the node reports none", nil, 344_000, 1, 35},
-		{"min_fee above the estimate", &api.FeeParams{MinFee: 50, GasPerFeeUnit: 10_000}, 344_000, 1, 50},
-		{"a cheap chain", &api.FeeParams{MinFee: 1, GasPerFeeUnit: 1_000_000}, 344_000, 1, 1},
-		{"an expensive chain", &api.FeeParams{MinFee: 1, GasPerFeeUnit: 100}, 344_000, 1, 3_440},
+		{"defaults when the node reports none", nil, 152_000, 1, 16},
+		{"min_fee above the estimate", &api.FeeParams{MinFee: 50, GasPerFeeUnit: 10_000}, 152_000, 1, 50},
+		{"a cheap chain", &api.FeeParams{MinFee: 1, GasPerFeeUnit: 1_000_000}, 152_000, 1, 1},
+		{"an expensive chain", &api.FeeParams{MinFee: 1, GasPerFeeUnit: 100}, 152_000, 1, 1_520},
 	} {
 		if got := feeFor(tc.gas, tc.fp, tc.floor); got != tc.want {
 			t.Errorf("%s: fee %d, want %d", tc.name, got, tc.want)
