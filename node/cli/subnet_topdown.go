@@ -27,11 +27,40 @@ import (
 // head, and submits them in one topdown transaction on the subnet. The
 // subnet module verifies all of it; nothing here is trusted.
 
+// topdownRounds bounds the transactions one topdown call sends.
+const topdownRounds = 8
+
 // topdown submits the parent's unapplied deposits (or a fresh header)
-// to the subnet; nil, nil when there is nothing to do or this chain
-// follows no parent. What to send is subnet.PlanTopDown's; when the path
-// is too long for one transaction, the next round goes on from its end.
+// to the subnet, one transaction after another until the subnet is caught
+// up (at most topdownRounds, each waiting for the last to commit); nil,
+// nil when there is nothing to do or this chain follows no parent.
 func (a *subnetAgent) topdown(ctx context.Context) (any, error) {
+	var rounds []any
+	for len(rounds) < topdownRounds {
+		out, err := a.topdownOnce(ctx)
+		if err != nil {
+			if len(rounds) > 0 {
+				return nil, fmt.Errorf("after %d topdown transactions: %w", len(rounds), err)
+			}
+			return nil, err
+		}
+		if out == nil {
+			break
+		}
+		rounds = append(rounds, out)
+	}
+	switch len(rounds) {
+	case 0:
+		return nil, nil
+	case 1:
+		return rounds[0], nil
+	}
+	return map[string]any{"topdown": true, "rounds": rounds}, nil
+}
+
+// topdownOnce sends the next topdown subnet.PlanTopDown plans (when the
+// path is too long for one transaction, its verified prefix).
+func (a *subnetAgent) topdownOnce(ctx context.Context) (any, error) {
 	var td subnet.TopDownState
 	if _, err := provenQuery(ctx, a.sub, subnet.ModuleName, "topdown", nil, &td); err != nil {
 		if strings.Contains(err.Error(), subnet.ErrNoTopDown.Error()) {
