@@ -2,6 +2,7 @@ package subnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -456,5 +457,77 @@ func TestRelayGasEstimates(t *testing.T) {
 		if est := TopDownGas(len(m.Body), sigs, len(msg.Deposits)); est < res.GasUsed || est > 2*res.GasUsed {
 			t.Errorf("topdown, %d validators, %d deposits: estimate %d gas, used %d", tc.vals, tc.deps, est, res.GasUsed)
 		}
+	}
+}
+
+// lyingParent serves r's blocks with edit applied to the one at height at.
+type lyingParent struct {
+	*recordedParent
+	at   uint64
+	edit func(lb *light.LightBlock, next *chain.ValidatorSet) (*light.LightBlock, *chain.ValidatorSet)
+}
+
+func (l lyingParent) LightBlock(ctx context.Context, h uint64) (*light.LightBlock, *chain.ValidatorSet, error) {
+	lb, next, err := l.recordedParent.LightBlock(ctx, h)
+	if err != nil || h != l.at {
+		return lb, next, err
+	}
+	lb, next = l.edit(lb, next)
+	return lb, next, nil
+}
+
+// A parent node that serves forged light blocks gets nothing sent: the
+// plan checks each block as the subnet will and fails with the reason.
+func TestRelayRefusesLyingParent(t *testing.T) {
+	r := newRecordedParent(t, 4, 12)
+	r.e.register(5, 1, 1, 1)
+	r.record()
+	sub := subnetOf(t, r.parentChain, 5)
+	r.depositRec(sub.h.Addr(3), 10)
+	r.rotate(disjoint(1, 4))
+	r.empty(2)
+	r.depositRec(sub.h.Addr(3), 20)
+	handover := uint64(3) // register 1, deposit 2, the handover block 3
+	if len(r.blocks[handover].NextValidators) == 0 {
+		t.Fatalf("block %d is not the handover", handover)
+	}
+	head := r.e.h.Height()
+	c := sub.h.Codec()
+	outsiders := r.set(disjoint(2, 4))
+	cases := []struct {
+		name string
+		at   uint64
+		edit func(lb *light.LightBlock, next *chain.ValidatorSet) (*light.LightBlock, *chain.ValidatorSet)
+		want error
+	}{
+		{"the head's commit signed by outsiders", head, func(lb *light.LightBlock, next *chain.ValidatorSet) (*light.LightBlock, *chain.ValidatorSet) {
+			h := lb.Header
+			h.ValidatorsHash = outsiders.Hash(c)
+			cm := r.sign(h, disjoint(2, 4))
+			return &light.LightBlock{Header: h, Commit: &cm, Validators: outsiders}, next
+		}, light.ErrInvalidHeader}, // bisected down to it: not the set the block before named
+		{"a handover naming a next set it does not hash to", handover, func(lb *light.LightBlock, _ *chain.ValidatorSet) (*light.LightBlock, *chain.ValidatorSet) {
+			return lb, outsiders
+		}, light.ErrInvalidHeader},
+		{"a header altered after signing", handover, func(lb *light.LightBlock, next *chain.ValidatorSet) (*light.LightBlock, *chain.ValidatorSet) {
+			x := *lb
+			x.Header.StateRoot[0] ^= 1
+			return &x, next
+		}, light.ErrInvalidHeader},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			td := sub.topDown()
+			msg, _, err := PlanTopDown(context.Background(), c, lyingParent{r, tc.at, tc.edit}, &td, chain.TimeOf(r.e.h.Time()))
+			if err == nil || msg != nil {
+				t.Fatalf("planned %v (err %v) from a lying parent", msg != nil, err)
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if st := catchUp(t, sub, r, 6); st.minted != 2 {
+		t.Fatalf("the honest parent: %d minted, want 2", st.minted)
 	}
 }
