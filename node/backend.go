@@ -70,7 +70,8 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 	cnt, bytes := n.pool.Size()
 	st := api.Status{ChainID: n.gen.ChainID, Moniker: n.cfg.Moniker, Version: Version,
 		Height: head.h, BlockID: head.id, BlockTime: head.t, StateRoot: head.rt, Syncing: head.syn,
-		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: toConsensusJSON(cs), Signatures: n.signatureStatus()}
+		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: toConsensusJSON(cs), Signatures: n.signatureStatus(),
+		Fees: &api.FeeParams{MinFee: n.gen.Params.MinFee, GasPerFeeUnit: n.gen.Params.GasPerFeeUnit}}
 	if pn, ok := n.peerNet(); ok {
 		st.PeerID = pn.ID().String()
 		st.ListenAddrs = pn.Addrs()

@@ -135,7 +135,7 @@ status and checkpoints; the subnet for sign and relay); --parent the parent's AP
 		}
 		cmd.AddCommand(newTxMsgCmd(g, &f.txFlags, md))
 	}
-	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g), followCmd(g), f.reclaimCmd(g), f.topdownCmd(g))
+	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g), followCmd(g), f.reclaimCmd(g), f.topdownCmd(g), f.retrustCmd(g))
 	return cmd
 }
 
@@ -620,11 +620,16 @@ func (a *subnetAgent) relay(ctx context.Context) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := submitSigned(ctx, a.parent, a.key, a.fee+uint64(len(sc.Sigs))*subnet.GasPerSignature/1000, msg)
+		pst, err := a.parent.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("parent fee parameters: %w", apiErr(err))
+		}
+		fee := feeFor(subnet.CheckpointGas(len(msg.Body), len(sc.Sigs)), pst.Fees, a.fee)
+		res, err := submitSigned(ctx, a.parent, a.key, fee, msg)
 		if err != nil {
 			return nil, fmt.Errorf("submit checkpoint %d: %w", h, err)
 		}
-		return map[string]any{"submitted": true, "height": h, "parent_last": s.Last.Height, "tx": res}, nil
+		return map[string]any{"submitted": true, "height": h, "parent_last": s.Last.Height, "fee": fee, "tx": res}, nil
 	}
 	return nil, nil
 }
