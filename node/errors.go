@@ -56,3 +56,7 @@ func markStoreErr(err error) error {
 	}
 	return err
 }
+
+// ErrInsecurePSK: the private network's pre-shared key file is readable
+// or writable by other users (it is the network's whole access control).
+var ErrInsecurePSK = errors.New("node: private network key file is accessible by other users")

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -394,13 +396,31 @@ func (n *Node) p2pConfig() (p2p.Config, error) {
 	pcfg.EnableDHT, pcfg.EnableMDNS, pcfg.EnableNATPortMap = c.EnableDHT, c.EnableMDNS, c.EnableNATPortMap
 	pcfg.EnableHolePunching, pcfg.EnableRelay, pcfg.EnableRelayService = c.EnableHolePunching, c.EnableRelay, c.EnableRelayService
 	if c.PrivateNetworkPSKFile != "" {
-		psk, err := os.ReadFile(n.cfg.PSKPath())
+		psk, err := readPSK(n.cfg.PSKPath())
 		if err != nil {
 			return p2p.Config{}, setupErr(fmt.Errorf("[p2p] private_network_psk_file: %w", err))
 		}
 		pcfg.PrivateNetworkPSK = psk
 	}
 	return pcfg, nil
+}
+
+// readPSK reads a private network's pre-shared key file, refusing one
+// other users may read or write (on Windows, modes say nothing of that).
+func readPSK(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %04o; run: chmod 600 %s", ErrInsecurePSK, path, st.Mode().Perm(), path)
+	}
+	return io.ReadAll(io.LimitReader(f, 1024))
 }
 
 // post hands an event to the driver; it blocks only while the driver is
