@@ -398,3 +398,46 @@ func TestRecordsWrittenOnlyOnCreateAndDelete(t *testing.T) {
 		apply(c.ops...)
 	}
 }
+
+// TestDescribeListsClaimsOnlyWhatIsProven: a page cut where the node
+// withheld the record after its last key (ListPageEnd) proves its keys are
+// the first ones, not that more follow; the description must not say
+// there is a longer list. An honest page (ListPage) does say so.
+func TestDescribeListsClaimsOnlyWhatIsProven(t *testing.T) {
+	st, apply := newIndexed(t)
+	root := apply(op{"a/1", "x"}, op{"b/1", "x"}, op{"b/2", "y"}, op{"c/1", "x"})
+	v, _ := st.Head()
+	for _, c := range []struct {
+		name     string
+		withhold bool
+		status   ListStatus
+		says     string
+		never    string
+	}{
+		{"honest page: the record after b/1 names b/2", false, ListPage, "longer list", "not proven"},
+		{"the record after the page's last key withheld", true, ListPageEnd, "whether more follow is not proven", "longer list"},
+	} {
+		rp, err := st.ProveRange(v, []byte("b/"), []byte("b/1"))
+		must(t, err)
+		pv := NewProven(root)
+		for _, kp := range rp {
+			if c.withhold && bytes.Equal(kp.Key, LinkKey([]byte("b/1"))) {
+				continue
+			}
+			must(t, pv.Add(kp.Key, kp.Value, kp.Proof))
+		}
+		p, err := st.Prove(v, []byte("b/1"))
+		must(t, err)
+		must(t, pv.Add([]byte("b/1"), []byte("x"), p))
+		var got []string
+		must(t, pv.Iterate([]byte("b/"), func(k, _ []byte) (bool, error) {
+			got = append(got, string(k))
+			return true, nil // a page of one
+		}))
+		l := pv.Lists()[0]
+		d := DescribeLists(pv.Lists())
+		if fmt.Sprint(got) != "[b/1]" || l.Status != c.status || !strings.Contains(d, c.says) || strings.Contains(d, c.never) {
+			t.Errorf("%s: listed %q status %d, described %q; want status %d saying %q, never %q", c.name, got, l.Status, d, c.status, c.says, c.never)
+		}
+	}
+}

@@ -242,26 +242,39 @@ func (p *Proven) Lists() []List { return p.lists }
 func (p *Proven) Unindexed() bool { return p.unindexed }
 
 // DescribeLists sums up Lists for people: "" when nothing was iterated.
+// A page cut where the record after its last key was not proven
+// (ListPageEnd) is described as such: its keys are the first ones, but
+// nothing says more follow.
 func DescribeLists(lists []List) string {
-	var complete, pages, unindexed, entries int
+	var complete, pages, pageEnds, unindexed, entries int
 	for _, l := range lists {
 		entries += l.Entries
 		switch l.Status {
 		case ListComplete:
 			complete++
-		case ListPage, ListPageEnd:
+		case ListPage:
 			pages++
+		case ListPageEnd:
+			pageEnds++
 		case ListUnindexed:
 			unindexed++
 		}
 	}
+	var s string
 	switch {
 	case len(lists) == 0:
 		return ""
 	case unindexed > 0:
 		return fmt.Sprintf("list completeness NOT proven (%d list(s), %d entries): this chain's state has no key-order index (its genesis predates range proofs)", len(lists), entries)
-	case pages == 0:
+	case pages == 0 && pageEnds == 0:
 		return fmt.Sprintf("%d list(s) proven complete by next-key records (%d entries in all, none left out)", complete, entries)
+	case pages == 0:
+		s = fmt.Sprintf("%d list(s) proven complete", complete)
+	default:
+		s = fmt.Sprintf("%d list(s) proven complete and %d proven to be the first entries of a longer list (a page)", complete, pages)
 	}
-	return fmt.Sprintf("%d list(s) proven complete and %d proven to be the first entries of a longer list (a page; %d entries, none left out before the last shown)", complete, pages, entries)
+	if pageEnds > 0 {
+		s += fmt.Sprintf("; %d page(s) proven to be the first entries, but whether more follow is not proven", pageEnds)
+	}
+	return s + fmt.Sprintf(" (%d entries, none left out before the last shown)", entries)
 }
