@@ -211,7 +211,7 @@ what a parent older than the trusting period (14 days) needs.`,
 				if parentAPI == "" || len(args) > 0 {
 					return usageErr("--trust takes --parent-api and no genesis file")
 				}
-				tg, err := trustedParent(c.Context(), api.NewClient(parentAPI), id, trust)
+				tg, err := trustedParent(c.Context(), api.NewClient(parentAPI), id, trust, "")
 				if err != nil {
 					return err
 				}
@@ -238,8 +238,11 @@ what a parent older than the trusting period (14 days) needs.`,
 }
 
 // trustedParent is the topdown section trusting the parent header named
-// by "height:block_id", as served by cl and checked here.
-func trustedParent(ctx context.Context, cl *api.Client, id, trust string) (subnet.TopDownGenesis, error) {
+// by "height:block_id", as served by cl and checked here; parentChain,
+// when set, is the chain the header must be of (a re-trust: the subnet's
+// parent_chain_id, which the module cannot check, since a vote carries no
+// header).
+func trustedParent(ctx context.Context, cl *api.Client, id, trust, parentChain string) (subnet.TopDownGenesis, error) {
 	hs, ids, ok := strings.Cut(trust, ":")
 	h, err := strconv.ParseUint(hs, 10, 64)
 	if !ok || err != nil || h == 0 {
@@ -256,6 +259,9 @@ func trustedParent(ctx context.Context, cl *api.Client, id, trust string) (subne
 	codec := chain.MustCodec()
 	if got := lb.Header.ID(codec); got != want {
 		return subnet.TopDownGenesis{}, withCode(ExitError, fmt.Errorf("parent block %d is %s at the parent node, not %s", h, got, want))
+	}
+	if parentChain != "" && lb.Header.ChainID != parentChain {
+		return subnet.TopDownGenesis{}, withCode(ExitError, fmt.Errorf("parent block %d is of chain %q, not the subnet's parent chain %q", h, lb.Header.ChainID, parentChain))
 	}
 	if err := light.CheckOwn(codec, lb.Header.ChainID, lb); err != nil {
 		return subnet.TopDownGenesis{}, withCode(ExitError, err)
@@ -403,7 +409,11 @@ applied so far.`,
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), f.timeout)
 			defer cancel()
-			tg, err := trustedParent(ctx, f.parentClient(), f.id, trust)
+			var cur subnet.TopDownState
+			if _, err := provenQuery(ctx, f.client(g), subnet.ModuleName, "topdown", nil, &cur); err != nil {
+				return fmt.Errorf("subnet topdown state: %w", err)
+			}
+			tg, err := trustedParent(ctx, f.parentClient(), f.id, trust, cur.ParentChainID)
 			if err != nil {
 				return err
 			}
