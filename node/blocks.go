@@ -71,7 +71,7 @@ func (n *Node) verifyEvidence(ev *chain.Evidence) error {
 
 // applyBlock writes a decided block and its state atomically, then moves
 // the node's view to it.
-func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
+func (n *Node) applyBlock(c *candidate, commit *chain.Commit, logAttrs ...any) error {
 	if err := n.disk.check(); err != nil {
 		return fmt.Errorf("commit block %d: %w", c.block.Header.Height, err)
 	}
@@ -112,8 +112,9 @@ func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
 	if prevTime > 0 {
 		n.m.blockInterval.Observe(time.Duration(b.Header.Time - prevTime).Seconds())
 	}
-	n.log.Info("committed block", "height", b.Header.Height, "txs", len(b.Txs), "id", c.id,
-		"round", commit.Round, "store", stored.Round(time.Microsecond), "state_write", blk.StateWrite.Round(time.Microsecond), "total", time.Since(start).Round(time.Microsecond))
+	attrs := append([]any{"height", b.Header.Height, "txs", len(b.Txs), "id", c.id,
+		"round", commit.Round, "store", stored.Round(time.Microsecond), "state_write", blk.StateWrite.Round(time.Microsecond), "total", time.Since(start).Round(time.Microsecond)}, logAttrs...)
+	n.log.Info("committed block", attrs...)
 	return nil
 }
 
