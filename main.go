@@ -1,6 +1,6 @@
 // Command dure is a peer-to-peer node for community blockchains.
 package main
 
-import "github.com/dure-network/dure/node"
+import "github.com/dure-network/dure/node/cli"
 
-func main() { node.Main() }
+func main() { cli.Main() }

@@ -98,15 +98,22 @@ func newApp(codec *chain.Codec) (*app, error) {
 	return a, nil
 }
 
-// mustApp is newApp for callers that only read descriptions or re-run
-// queries (the CLI): the registry is fixed at build time, so an error here
-// is a programming error caught by every test.
-func mustApp() *app {
+// Modules returns the registry's modules, in order, built with the default
+// codec: the declarations (chain.Describer) `dure tx` and `dure query` are
+// made from, and the code the CLI re-runs a query with over proven state.
+// They are not a running node's modules; use them only to describe and to
+// read. The registry is fixed at build time, so an error in it is a
+// programming error caught by every test: Modules panics on it.
+func Modules() []chain.Module {
 	a, err := newApp(chain.MustCodec())
 	if err != nil {
 		panic(err)
 	}
-	return a
+	out := make([]chain.Module, len(a.entries))
+	for i, e := range a.entries {
+		out[i] = e.Module
+	}
+	return out
 }
 
 // module returns the module called name.
@@ -119,27 +126,29 @@ func (a *app) module(name string) (chain.Module, bool) {
 	return nil, false
 }
 
-// genValidator and genAccount describe who a generated genesis funds.
-type genValidator struct {
+// GenesisValidator and GenesisAccount describe who a generated genesis
+// funds (BuildGenesis: `dure init`, `dure testnet`).
+type GenesisValidator struct {
 	PubKey chain.PubKey
 	Stake  uint64
 }
 
-type genAccount struct {
+type GenesisAccount struct {
 	Addr   chain.Address
 	Amount uint64
 }
 
-// Default amounts for generated genesis files.
+// Default amounts for generated genesis files (the validator funds are
+// what BuildGenesis adds to each validator's stake for fees).
 const (
-	defaultValidatorStake = 10_000_000        // 10 units of power
+	DefaultValidatorStake = 10_000_000        // 10 units of power
 	defaultValidatorFunds = 1_000_000_000     // spare balance for fees
-	defaultDemoFunds      = 1_000_000_000_000 // per demo account
+	DefaultDemoFunds      = 1_000_000_000_000 // per demo account
 )
 
-// buildGenesis makes a genesis document with the given validators (their
+// BuildGenesis makes a genesis document with the given validators (their
 // accounts funded with stake plus spare) and funded accounts.
-func buildGenesis(chainID string, at time.Time, vals []genValidator, accts []genAccount) (*genesis.Genesis, error) {
+func BuildGenesis(chainID string, at time.Time, vals []GenesisValidator, accts []GenesisAccount) (*genesis.Genesis, error) {
 	cg := currency.Genesis{NativeDenom: NativeDenom}
 	sp := staking.DefaultParams(NativeDenom)
 	sp.RewardSource = currency.FeeCollector()

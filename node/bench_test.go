@@ -31,14 +31,14 @@ func benchNode(b *testing.B, edit func(g *currency.Genesis, keys []chain.PrivKey
 		b.Fatal(err)
 	}
 	keys := make([]chain.PrivKey, benchSenders)
-	accts := make([]genAccount, benchSenders)
+	accts := make([]GenesisAccount, benchSenders)
 	for i := range keys {
 		var seed [chain.SeedLen]byte
 		binary.BigEndian.PutUint64(seed[:], uint64(i)+1)
 		keys[i], _ = chain.PrivKeyFromSeed(seed[:])
-		accts[i] = genAccount{Addr: keys[i].PubKey().Address(), Amount: 1_000_000_000}
+		accts[i] = GenesisAccount{Addr: keys[i].PubKey().Address(), Amount: 1_000_000_000}
 	}
-	gen, err := buildGenesis("bench-1", time.Now().Add(-time.Hour), []genValidator{{PubKey: vkey.PubKey(), Stake: defaultValidatorStake}}, accts)
+	gen, err := BuildGenesis("bench-1", time.Now().Add(-time.Hour), []GenesisValidator{{PubKey: vkey.PubKey(), Stake: DefaultValidatorStake}}, accts)
 	if err != nil {
 		b.Fatal(err)
 	}

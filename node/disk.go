@@ -20,7 +20,7 @@ import (
 // before consensus WAL appends and before block-stash writes it checks
 // free space against [storage] min_free_disk, and when short it stops
 // signing and committing (reads go on) until space is freed. At start,
-// a filesystem already short stops the node with ExitDiskFull before the
+// a filesystem already short stops the node (exit 5) before the
 // store is opened.
 
 // ErrDiskLow is api.ErrDiskLow: the data directory's filesystem has less
@@ -128,14 +128,14 @@ func checkDiskAtStart(g *diskGuard) error {
 	}
 	g.free.Store(free)
 	if free < g.min {
-		return withCode(ExitDiskFull, fmt.Errorf("not starting: %w (the store cannot be opened safely on a full disk)", g.errShort(free)))
+		return diskLowErr(fmt.Errorf("not starting: %w (the store cannot be opened safely on a full disk)", g.errShort(free)))
 	}
 	return nil
 }
 
-// isDiskLow reports whether err is the node refusing to write for lack of
+// IsDiskLow reports whether err is the node refusing to write for lack of
 // space (or the OS reporting ENOSPC).
-func isDiskLow(err error) bool { return errors.Is(err, ErrDiskLow) || isENOSPC(err) }
+func IsDiskLow(err error) bool { return errors.Is(err, ErrDiskLow) || isENOSPC(err) }
 
 // ibytes renders a size for people: "3.25 MiB".
 func ibytes(b uint64) string {
@@ -150,3 +150,7 @@ func ibytes(b uint64) string {
 	}
 	return fmt.Sprintf("%.2f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
 }
+
+// DiskFree is the space available to this process on the filesystem that
+// holds dir (or, if dir does not exist yet, its nearest existing parent).
+func DiskFree(dir string) (uint64, error) { return freeBytes(existingParent(dir)) }

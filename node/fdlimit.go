@@ -75,7 +75,7 @@ func planFDs(cfg config.Config, log *slog.Logger) (fdBudget, error) {
 	if soft == 0 || b.apiN <= b.apiRoom() {
 		return b, nil
 	}
-	return b, withCode(ExitUsage, &config.FieldError{Key: "[api] max_connections", Value: fmt.Sprint(cfg.API.MaxConnections),
+	return b, setupErr(&config.FieldError{Key: "[api] max_connections", Value: fmt.Sprint(cfg.API.MaxConnections),
 		Msg: fmt.Sprintf("does not fit under the open-file limit of %d (ulimit -n; hard limit %d): %d descriptors are reserved for the consensus WAL (%d), the store in %s (%d) and p2p with high_water = %d (%d), so at most %d API connections fit; lower max_connections (or [p2p] high_water), or raise the limit (ulimit -n, systemd LimitNOFILE=)",
 			soft, hard, b.reserved(), b.consensus, cfg.DataPath(), b.store, cfg.P2P.HighWater, b.p2p, b.apiRoom())})
 }

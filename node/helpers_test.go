@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -35,27 +36,41 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// runCLI runs the CLI in-process and returns exit code, stdout, stderr.
-func runCLI(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := Run(args, &out, &errb)
-	return code, out.String(), errb.String()
-}
-
-// initHome makes a node home the way `dure init --keyring-backend test`
-// does, then points it at loopback only: a free API port, an ephemeral p2p
-// port, no DHT/NAT/relay/hole punching, and a short heartbeat.
+// initHome makes a node home as `dure init --keyring-backend test` does
+// (node/cli: config defaults, a "validator" key, a genesis with it as the
+// only validator), then points it at loopback only: a free API port, an
+// ephemeral p2p port, no DHT/NAT/relay/hole punching, and a short heartbeat.
 func initHome(t testing.TB, chainID string) (string, config.Config) {
 	t.Helper()
 	home := filepath.Join(t.TempDir(), "home")
-	code, out, errs := runCLI("init", "--chain-id", chainID, "--home", home, "--keyring-backend", "test")
-	if code != ExitOK {
-		t.Fatalf("init: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	cfg := config.Default(home)
+	cfg.Keyring.Backend = string(keystore.BackendTest)
+	cfg.PrivValidatorKey = "validator"
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keystore.Open(cfg.KeysPath(), keystore.BackendTest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := ks.Add(cfg.PrivValidatorKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := BuildGenesis(chainID, time.Now(), []GenesisValidator{{PubKey: info.PubKey, Stake: DefaultValidatorStake}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gen.Write(cfg.GenesisPath()); err != nil {
+		t.Fatal(err)
+	}
+	if err := config.Write(filepath.Join(home, config.FileName), cfg); err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(home, config.FileName)
-	cfg, err := config.Load(path)
+	cfg, err = config.Load(path)
 	if err != nil {
-		t.Fatalf("load config written by init: %v", err)
+		t.Fatalf("load config written as init does: %v", err)
 	}
 	cfg.API.ListenAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cfg.P2P.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
@@ -275,5 +290,65 @@ func mustExist(t testing.TB, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// verifyHeaderTrustingNode checks that the header at height was committed
+// by more than 2/3 of the validator set the node reports for that height
+// (checked only against the header's hash), as `dure query --trust-node`
+// does (node/cli), and returns it.
+func verifyHeaderTrustingNode(ctx context.Context, cl *api.Client, height uint64) (chain.Header, *chain.Commit, error) {
+	blk, err := cl.Block(ctx, height)
+	if err != nil {
+		return chain.Header{}, nil, err
+	}
+	codec := chain.MustCodec()
+	if blk.Header.Height != height {
+		return chain.Header{}, nil, fmt.Errorf("asked for block %d, got %d", height, blk.Header.Height)
+	}
+	vals, err := cl.Validators(ctx, height)
+	if err != nil {
+		return chain.Header{}, nil, err
+	}
+	vs, err := chain.NewValidatorSet(vals.Validators)
+	if err != nil {
+		return chain.Header{}, nil, err
+	}
+	if vs.Hash(codec) != blk.Header.ValidatorsHash {
+		return chain.Header{}, nil, fmt.Errorf("block %d: validator set does not match the header's validators hash", height)
+	}
+	if err := chain.VerifyCommit(codec, blk.Header.ChainID, vs, blk.Commit, height, blk.Header.ID(codec)); err != nil {
+		return chain.Header{}, nil, fmt.Errorf("block %d: %w", height, err)
+	}
+	return blk.Header, blk.Commit, nil
+}
+
+// The dure process's exit codes (node/cli's ExitUsage and so on), which
+// the process tests compare.
+const (
+	ExitOK       = 0
+	ExitError    = 1
+	ExitUsage    = 2
+	ExitDiskFull = 5
+)
+
+var snakeKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// checkSnake fails the test for any JSON object key in v that is not
+// snake_case.
+func checkSnake(t *testing.T, where string, v any) {
+	t.Helper()
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if !snakeKey.MatchString(k) {
+				t.Errorf("%s: key %q is not snake_case", where, k)
+			}
+			checkSnake(t, where+"."+k, e)
+		}
+	case []any:
+		for _, e := range x {
+			checkSnake(t, where, e)
+		}
 	}
 }

@@ -29,6 +29,9 @@ import (
 	"github.com/dure-network/dure/p2p"
 )
 
+// Version is the node software version (in /v1/status and `dure version`).
+const Version = "0.1.0"
+
 // Node is a running dure node: store, state, executor, mempool, p2p,
 // consensus driver and API, wired together here and nowhere else.
 type Node struct {
@@ -100,10 +103,10 @@ type Node struct {
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain.PrivKey, opts ...Option) (*Node, error) {
 	gen, err := genesis.Load(cfg.GenesisPath())
 	if err != nil {
-		return nil, withCode(ExitUsage, err)
+		return nil, setupErr(err)
 	}
 	if err := checkGenesisValidators(gen); err != nil {
-		return nil, withCode(ExitUsage, fmt.Errorf("%s: %w", cfg.GenesisPath(), err))
+		return nil, setupErr(fmt.Errorf("%s: %w", cfg.GenesisPath(), err))
 	}
 	genHash, err := gen.Hash()
 	if err != nil {
@@ -133,7 +136,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	n.store, err = store.Open(cfg.DataPath(), store.Options{Logger: log, KeepRecent: keep, Codec: codec})
 	if err != nil {
 		// Nothing has run yet: any failure here is the data directory's.
-		return nil, withCode(ExitUsage, fmt.Errorf("open data directory %s: %w", cfg.DataPath(), err))
+		return nil, setupErr(fmt.Errorf("open data directory %s: %w", cfg.DataPath(), err))
 	}
 	ok := false
 	defer func() {
@@ -166,19 +169,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain
 	n.m.height.Set(float64(n.head.Height))
 	n.wal, err = wal.Open(filepath.Join(cfg.DataPath(), "cs.wal"), wal.Options{})
 	if err != nil {
-		return nil, withCode(ExitUsage, fmt.Errorf("open consensus WAL in %s: %w", cfg.DataPath(), err))
+		return nil, setupErr(fmt.Errorf("open consensus WAL in %s: %w", cfg.DataPath(), err))
 	}
 	// Check the last-signed state now, not after the network is up: if it
 	// is unreadable the validator must not start (guessing risks a double
 	// sign).
 	raw, err := n.wal.LoadLastSigned()
 	if err != nil {
-		return nil, withCode(ExitUsage, fmt.Errorf("%s: consensus last-signed state: %w; restore it from a backup (deleting it risks double-signing)", cfg.DataPath(), err))
+		return nil, setupErr(fmt.Errorf("%s: consensus last-signed state: %w; restore it from a backup (deleting it risks double-signing)", cfg.DataPath(), err))
 	}
 	var ls consensus.LastSigned
 	if raw != nil {
 		if ls, err = consensus.DecodeLastSigned(codec, raw); err != nil {
-			return nil, withCode(ExitUsage, fmt.Errorf("%w: %s: consensus last-signed state: %v; restore it from a backup (deleting it risks double-signing)", store.ErrCorrupt, cfg.DataPath(), err))
+			return nil, setupErr(fmt.Errorf("%w: %s: consensus last-signed state: %v; restore it from a backup (deleting it risks double-signing)", store.ErrCorrupt, cfg.DataPath(), err))
 		}
 	}
 	if err := n.checkSignState(ls, raw != nil); err != nil {
@@ -201,13 +204,13 @@ func (n *Node) initChain() error {
 		}
 		root, err := blockexec.CommitGenesis(n.codec, n.exec, n.store, st, n.gen, n.genHash)
 		if errors.Is(err, blockexec.ErrBadGenesis) {
-			return withCode(ExitUsage, err)
+			return setupErr(err)
 		} else if err != nil {
 			return err
 		}
 		n.log.Info("wrote genesis", "chain_id", n.gen.ChainID, "state_root", root, "validators", vals.Len())
 	} else if err := n.store.CheckGenesis(n.genHash); err != nil {
-		return withCode(ExitUsage, fmt.Errorf("%w: the data directory %s belongs to another chain; use a fresh --home or the genesis.json it was made with", err, n.cfg.DataPath()))
+		return setupErr(fmt.Errorf("%w: the data directory %s belongs to another chain; use a fresh --home or the genesis.json it was made with", err, n.cfg.DataPath()))
 	}
 	n.head = n.store.Head()
 	n.state, err = state.New(n.store.DB(), store.TS(n.head.Height), n.head.StateRoot)
@@ -257,6 +260,10 @@ func (n *Node) Run(ctx context.Context) error {
 	return n.drive(ctx)
 }
 
+// Close releases the store and the consensus WAL of a node that was
+// opened but will not Run (Run releases them itself when it returns).
+func (n *Node) Close() { n.closeStorage() }
+
 func (n *Node) closeStorage() {
 	if n.wal != nil {
 		_ = n.wal.Close()
@@ -284,7 +291,7 @@ func (n *Node) startAPI() error {
 		Metrics: metricsH, Logger: n.log})
 	ln, err := net.Listen("tcp", n.cfg.API.ListenAddr)
 	if err != nil {
-		return withCode(ExitUsage, fmt.Errorf("[api] listen_addr %q: %w", n.cfg.API.ListenAddr, err))
+		return setupErr(fmt.Errorf("[api] listen_addr %q: %w", n.cfg.API.ListenAddr, err))
 	}
 	n.apiAddr = ln.Addr().String()
 	// Bounded so clients can never take the descriptors the consensus
@@ -353,10 +360,10 @@ func (n *Node) startP2P(ctx context.Context) error {
 		Logger:            n.log,
 	})
 	if errors.Is(err, p2p.ErrListen) {
-		return withCode(ExitUsage, fmt.Errorf("[p2p] listen_addrs: %w", err))
+		return setupErr(fmt.Errorf("[p2p] listen_addrs: %w", err))
 	}
 	if err != nil {
-		return withCode(ExitUsage, fmt.Errorf("start p2p: %w", err))
+		return setupErr(fmt.Errorf("start p2p: %w", err))
 	}
 	n.m.addGossip(n.net.Stats)
 	n.tr = gossipTransport{n.net}
@@ -379,7 +386,7 @@ func (n *Node) p2pConfig() (p2p.Config, error) {
 	if c.PrivateNetworkPSKFile != "" {
 		psk, err := os.ReadFile(n.cfg.PSKPath())
 		if err != nil {
-			return p2p.Config{}, withCode(ExitUsage, fmt.Errorf("[p2p] private_network_psk_file: %w", err))
+			return p2p.Config{}, setupErr(fmt.Errorf("[p2p] private_network_psk_file: %w", err))
 		}
 		pcfg.PrivateNetworkPSK = psk
 	}

@@ -126,7 +126,7 @@ func TestLoneValidatorRestartsAfterPrecommit(t *testing.T) {
 	if err := config.Write(filepath.Join(home, config.FileName), cfg2); err != nil {
 		t.Fatal(err)
 	}
-	cfg2, err = loadConfig(home)
+	cfg2, err = config.Load(filepath.Join(home, config.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,7 +95,7 @@ func (n *Node) checkSignState(ls consensus.LastSigned, haveLS bool) error {
 				"consensus_height", reached, "waiting_for", n.hold.waitingFor())
 			return nil
 		}
-		return withCode(ExitUsage, fmt.Errorf("%w: %s: the store's head is height %d, but %s shows this node at height %d "+
+		return setupErr(fmt.Errorf("%w: %s: the store's head is height %d, but %s shows this node at height %d "+
 			"(last signed %d, newest WAL segment %d): committed blocks were lost (Badger rolls back past a damaged memtable "+
 			"or value log without an error). Signing from here could sign a different block at a height already signed. "+
 			"Restore the data directory from a backup, or move everything in it except cs.wal aside and start again: "+
@@ -114,7 +114,7 @@ func (n *Node) checkSignState(ls consensus.LastSigned, haveLS bool) error {
 	}
 	total := n.nextVals.TotalPower()
 	if v, _, ok := n.nextVals.ByAddress(n.self); ok && 3*(total-v.Power) <= 2*total {
-		return withCode(ExitUsage, fmt.Errorf("%w: %s: the store has %d blocks but there is no last-signed record, so "+
+		return setupErr(fmt.Errorf("%w: %s: the store has %d blocks but there is no last-signed record, so "+
 			"this validator may already have signed above height %d; the other validators hold %d of %d power and cannot "+
 			"commit without it, so waiting to see the network move on would never end. Restore cs.wal from a backup, or, "+
 			"if you are sure this validator signed nothing above height %d (a lone validator whose cs.wal was lost "+

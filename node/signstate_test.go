@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dure-network/dure/node/config"
 )
 
 // TestStoreBehindSignedRefused: a store rolled back below what the
@@ -111,7 +113,7 @@ func TestMissingSignStateLoneValidator(t *testing.T) {
 	}
 	t.Logf("exit %d: %s", code, strings.TrimSpace(tail(out, 2)))
 
-	cfg, err := loadConfig(home)
+	cfg, err := config.Load(filepath.Join(home, config.FileName))
 	must(t, err)
 	p := newProc(bin, home, cfg)
 	t.Cleanup(func() { _ = p.Kill() })

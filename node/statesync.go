@@ -64,7 +64,7 @@ func (n *Node) stateSync(ctx context.Context) error {
 	run, required, why := n.stateSyncMode()
 	if !run {
 		if required {
-			return withCode(ExitUsage, fmt.Errorf("%w: [statesync] enable = \"on\" but %s", ErrNoSnapshot, why))
+			return setupErr(fmt.Errorf("%w: [statesync] enable = \"on\" but %s", ErrNoSnapshot, why))
 		}
 		if !n.store.Initialized() {
 			n.log.Info("state sync: off, replaying blocks from genesis", "reason", why)
@@ -234,11 +234,11 @@ func (n *Node) syncSnapshot(ctx context.Context, net *p2p.Node, p peer.ID, witne
 	if cp := n.cfg.StateSync.TrustCheckpoint; cp != "" {
 		h, idStr, err := config.ParseCheckpoint(cp)
 		if err != nil {
-			return withCode(ExitUsage, err)
+			return setupErr(err)
 		}
 		id, err := chain.ParseID(idStr)
 		if err != nil {
-			return withCode(ExitUsage, fmt.Errorf("[statesync] trust_checkpoint block id: %w", err))
+			return setupErr(fmt.Errorf("[statesync] trust_checkpoint block id: %w", err))
 		}
 		if h > H {
 			return fmt.Errorf("%w: trust_checkpoint %d is above the snapshot height %d", ErrNoSnapshot, h, H)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -148,7 +149,7 @@ func hubNetWith(t *testing.T, h *hub, clk clock, tune func(*config.Config)) (_ *
 		home string
 		key  chain.PrivKey
 	}
-	var gvals []genValidator
+	var gvals []GenesisValidator
 	for i := 0; i < vals; i++ {
 		home, cfg := initHome(t, "hub-1")
 		ks, err := keystore.Open(cfg.KeysPath(), keystore.BackendTest, nil)
@@ -160,14 +161,14 @@ func hubNetWith(t *testing.T, h *hub, clk clock, tune func(*config.Config)) (_ *
 			t.Fatal(err)
 		}
 		keys = append(keys, k)
-		gvals = append(gvals, genValidator{PubKey: k.PubKey(), Stake: defaultValidatorStake})
+		gvals = append(gvals, GenesisValidator{PubKey: k.PubKey(), Stake: DefaultValidatorStake})
 		nodesCfg = append(nodesCfg, struct {
 			home string
 			key  chain.PrivKey
 		}{home, k})
 	}
 	payer, _ = chain.PrivKeyFromSeed(make([]byte, chain.SeedLen))
-	gen, err := buildGenesis("hub-1", time.Now().Add(-time.Minute), gvals, []genAccount{{Addr: payer.PubKey().Address(), Amount: 1_000_000}})
+	gen, err := BuildGenesis("hub-1", time.Now().Add(-time.Minute), gvals, []GenesisAccount{{Addr: payer.PubKey().Address(), Amount: 1_000_000}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func hubNetWith(t *testing.T, h *hub, clk clock, tune func(*config.Config)) (_ *
 	h.rng, h.ctx = rand.New(rand.NewPCG(7, 7)), ctx
 	var wg sync.WaitGroup
 	for i, nc := range nodesCfg {
-		cfg, err := loadConfig(nc.home)
+		cfg, err := config.Load(filepath.Join(nc.home, config.FileName))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package node
+package cli
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/config"
 	"github.com/dure-network/dure/node/keystore"
 )
@@ -25,7 +26,7 @@ func newInitCmd(g *globals) *cobra.Command {
   config.toml    every setting, commented (API on 127.0.0.1:26657, p2p on 26656)
   keys/          the keyring, with a new "validator" key
   genesis.json   a new chain whose only validator is this node, funded with
-                 stake and ` + NativeDenom + ` tokens for fees
+                 stake and ` + node.NativeDenom + ` tokens for fees
 
 To join an existing chain instead, replace genesis.json with that chain's file
 and add its peers to [p2p] bootstrap_peers in config.toml.`,
@@ -66,7 +67,7 @@ and add its peers to [p2p] bootstrap_peers in config.toml.`,
 			if err != nil {
 				return keyErrCode(err)
 			}
-			gen, err := buildGenesis(chainID, time.Now(), []genValidator{{PubKey: info.PubKey, Stake: defaultValidatorStake}}, nil)
+			gen, err := node.BuildGenesis(chainID, time.Now(), []node.GenesisValidator{{PubKey: info.PubKey, Stake: node.DefaultValidatorStake}}, nil)
 			if err != nil {
 				return usageErr("%v", err)
 			}

@@ -1,4 +1,4 @@
-package node
+package cli
 
 import (
 	"errors"
@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/keystore"
 	"github.com/dure-network/dure/testnet"
 	"github.com/dure-network/dure/testnet/load"
@@ -118,7 +119,7 @@ demo keys; --nodes and --from (with --home's keyring) target any network.`,
 	f.IntVar(&o.maxPending, "max-pending", 0, "most accepted txs awaiting a block before workers wait (default 5000 in closed loop, unbounded at a --rate)")
 	f.IntVar(&o.presign, "presign", 0, "txs per account signed before the load (default: enough for the run at --rate, or 6000 tx/s)")
 	f.StringVar(&o.seed, "seed", "dure-load", "seed the accounts are derived from")
-	f.Uint64Var(&o.fee, "fee", 10, "fee per transfer in "+NativeDenom)
+	f.Uint64Var(&o.fee, "fee", 10, "fee per transfer in "+node.NativeDenom)
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines on stderr")
 	f.StringVar(&o.keyFlags.backend, "keyring-backend", "", `keyring of --home for --from when --nodes is given: "file" or "test"`)
 	f.StringVar(&o.keyFlags.passFile, "passphrase-file", "", "file whose first line is the keyring passphrase")

@@ -1,4 +1,4 @@
-package node
+package cli
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/dure-network/dure/node"
 )
 
 // Exit codes. Scripts branch on them.
@@ -42,6 +44,19 @@ func withCode(code int, err error) error {
 		return nil
 	}
 	return &exitError{code: code, err: err}
+}
+
+// nodeErr gives an error of package node the exit code of the mark node
+// put on it (node.Kind): 2 for what the operator fixes in config, genesis
+// or data directory, 5 for a disk below [storage] min_free_disk.
+func nodeErr(err error) error {
+	switch node.Kind(err) {
+	case node.ErrSetup:
+		return withCode(ExitUsage, err)
+	case node.ErrDiskLow:
+		return withCode(ExitDiskFull, err)
+	}
+	return err
 }
 
 // Main runs the CLI and exits with its status.
@@ -142,9 +157,6 @@ func strictArgs(c *cobra.Command) {
 	}
 }
 
-// Version is the node software version.
-const Version = "0.1.0"
-
 func newVersionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:     "version",
@@ -152,7 +164,7 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Example: "  dure version",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(g.stdout, "dure", Version)
+			fmt.Fprintln(g.stdout, "dure", node.Version)
 			return nil
 		},
 	}

@@ -1,4 +1,4 @@
-package node
+package cli
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
+	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/config"
 	"github.com/dure-network/dure/node/keystore"
@@ -55,13 +56,13 @@ func generateTestnet(o testnetOpts) (*testnet.Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	var accts []genAccount
+	var accts []node.GenesisAccount
 	for _, name := range demoAccounts {
 		in, err := demo.Add(name)
 		if err != nil {
 			return nil, err
 		}
-		accts = append(accts, genAccount{Addr: in.Address, Amount: defaultDemoFunds})
+		accts = append(accts, node.GenesisAccount{Addr: in.Address, Amount: node.DefaultDemoFunds})
 	}
 	type nodeGen struct {
 		cfg  config.Config
@@ -69,7 +70,7 @@ func generateTestnet(o testnetOpts) (*testnet.Manifest, error) {
 		info keystore.Info
 	}
 	nodes := make([]nodeGen, o.validators)
-	var vals []genValidator
+	var vals []node.GenesisValidator
 	for i := range nodes {
 		home := filepath.Join(o.dir, fmt.Sprintf("node%d", i))
 		if err := os.MkdirAll(home, 0o700); err != nil {
@@ -103,9 +104,9 @@ func generateTestnet(o testnetOpts) (*testnet.Manifest, error) {
 			return nil, err
 		}
 		nodes[i] = nodeGen{cfg: cfg, pid: pid, info: info}
-		vals = append(vals, genValidator{PubKey: info.PubKey, Stake: defaultValidatorStake})
+		vals = append(vals, node.GenesisValidator{PubKey: info.PubKey, Stake: node.DefaultValidatorStake})
 	}
-	gen, err := buildGenesis(o.chainID, time.Now(), vals, accts)
+	gen, err := node.BuildGenesis(o.chainID, time.Now(), vals, accts)
 	if err != nil {
 		return nil, err
 	}

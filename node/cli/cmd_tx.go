@@ -1,4 +1,4 @@
-package node
+package cli
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/node"
 )
 
 func printJSON(w io.Writer, v any) error {
@@ -113,7 +114,7 @@ func (f *txFlags) register(c *cobra.Command) {
 	c.PersistentFlags().StringVar(&f.keyFlags.backend, "keyring-backend", "", `"file" or "test" (default from config)`)
 	c.PersistentFlags().StringVar(&f.keyFlags.passFile, "passphrase-file", "", "file whose first line is the keyring passphrase")
 	c.PersistentFlags().StringVar(&f.from, "from", "", "name of the signing key in the keyring (required)")
-	c.PersistentFlags().Uint64Var(&f.fee, "fee", 10, "fee in "+NativeDenom+" (at least the chain's min_fee); the whole fee is charged")
+	c.PersistentFlags().Uint64Var(&f.fee, "fee", 10, "fee in "+node.NativeDenom+" (at least the chain's min_fee); the whole fee is charged")
 	c.PersistentFlags().Int64Var(&f.nonce, "nonce", -1, "account nonce (default: the account's next nonce from the node)")
 	c.PersistentFlags().BoolVar(&f.noWait, "no-wait", false, "return after the node accepts the tx, without waiting for a block")
 	c.PersistentFlags().DurationVar(&f.timeout, "timeout", 60*time.Second, "how long to wait for the node")
@@ -200,11 +201,10 @@ func (f *txFlags) broadcast(ctx context.Context, g *globals, key chain.PrivKey, 
 }
 
 func newTxCmd(g *globals) *cobra.Command {
-	a := mustApp()
 	var names, examples []string
 	var subs []*cobra.Command
-	for _, e := range a.entries {
-		d, ok := e.Module.(chain.Describer)
+	for _, m := range node.Modules() {
+		d, ok := m.(chain.Describer)
 		if !ok {
 			continue
 		}
@@ -212,9 +212,9 @@ func newTxCmd(g *globals) *cobra.Command {
 		if len(desc.Msgs) == 0 {
 			continue
 		}
-		names = append(names, e.Module.Name())
+		names = append(names, m.Name())
 		examples = append(examples, desc.Msgs[0].Examples...)
-		subs = append(subs, newTxModuleCmd(g, e.Module.Name(), desc))
+		subs = append(subs, newTxModuleCmd(g, m.Name(), desc))
 	}
 	cmd := &cobra.Command{
 		Use:     "tx",

@@ -1,4 +1,4 @@
-package node
+package cli
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"github.com/dure-network/dure/chain/genesis"
 	"github.com/dure-network/dure/chain/state"
 	"github.com/dure-network/dure/chain/store"
+	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/config"
 )
@@ -30,7 +31,7 @@ import (
 // `dure query --trust-node`): these commands read two chains, and the
 // light client keeps trust for one home's chain only.
 func provenQuery(ctx context.Context, cl *api.Client, module, path string, kv map[string]string, out any) (uint64, error) {
-	mod, ok := mustApp().module(module)
+	mod, ok := moduleNamed(module)
 	if !ok {
 		return 0, fmt.Errorf("no module %q", module)
 	}
@@ -554,18 +555,18 @@ func proveAtCheckpoint(home string, h uint64, root chain.Hash, holder chain.Addr
 	if err != nil {
 		return nil, nil, withCode(ExitError, fmt.Errorf("open the state of height %d (pruned?): %w", h, err))
 	}
-	cur, ok := mustApp().module(currency.ModuleName)
+	cur, ok := moduleNamed(currency.ModuleName)
 	if !ok {
 		return nil, nil, errors.New("no currency module")
 	}
 	layout := cur.(*currency.Module)
-	key := layout.BalanceKey(holder, NativeDenom)
+	key := layout.BalanceKey(holder, node.NativeDenom)
 	value, err := sv.Reader(store.TS(h)).Get(key)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(value) == 0 {
-		return nil, nil, withCode(ExitNotFound, fmt.Errorf("%s held no %s on the subnet at height %d", holder, NativeDenom, h))
+		return nil, nil, withCode(ExitNotFound, fmt.Errorf("%s held no %s on the subnet at height %d", holder, node.NativeDenom, h))
 	}
 	p, err := sv.Prove(store.TS(h), key)
 	if errors.Is(err, state.ErrProofPruned) {

@@ -1,4 +1,4 @@
-package node
+package cli
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/state"
+	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/api"
 )
 
@@ -257,8 +258,8 @@ caught, not believed.`,
 					return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
 				}
 				var bal any = []any{}
-				if app := mustApp(); app.bank != nil {
-					bal, err = app.bank.AccountBalances(&prefixReader{r: pr, prefix: []byte(app.bankNm + "/")}, a)
+				if bank, name, ok := bankModule(); ok {
+					bal, err = bank.AccountBalances(&prefixReader{r: pr, prefix: []byte(name + "/")}, a)
 				}
 				if err != nil {
 					return withCode(ExitError, fmt.Errorf("verification failed: balances from proven state: %w", err))
@@ -307,8 +308,8 @@ caught, not believed.`,
 	}
 	q := &moduleQuery{g: g, f: f, kf: kf, prove: &prove, trust: tf}
 	cmd.AddCommand(block, tx, account, validators)
-	for _, e := range mustApp().entries {
-		cmd.AddCommand(q.command(e.Module))
+	for _, m := range node.Modules() {
+		cmd.AddCommand(q.command(m))
 	}
 	return cmd
 }

@@ -1,5 +1,5 @@
 //go:build !unix
 
-package node
+package cli
 
 func fileLimit() (uint64, bool) { return 0, false }

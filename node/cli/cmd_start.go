@@ -1,4 +1,4 @@
-package node
+package cli
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/store"
+	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/api"
 )
 
@@ -64,16 +65,16 @@ is freed).`,
 					return withCode(ExitUsage, fmt.Errorf("validator key (priv_validator_key = %q): %w", cfg.PrivValidatorKey, err))
 				}
 			}
-			var opts []Option
+			var opts []node.Option
 			if allowNoSignState {
-				opts = append(opts, AllowMissingSignState())
+				opts = append(opts, node.AllowMissingSignState())
 			}
-			n, err := Open(c.Context(), cfg, log, key, opts...)
+			n, err := node.Open(c.Context(), cfg, log, key, opts...)
 			if err != nil {
 				if errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrLocked) {
 					return withCode(ExitUsage, err)
 				}
-				return err
+				return nodeErr(err)
 			}
 			if sub.id != "" {
 				if key.IsZero() {
@@ -87,10 +88,10 @@ is freed).`,
 			}
 			if err := n.Run(c.Context()); err != nil {
 				log.Error("node stopped", "err", err)
-				if isDiskLow(err) {
+				if node.IsDiskLow(err) {
 					return withCode(ExitDiskFull, err)
 				}
-				return err
+				return nodeErr(err)
 			}
 			return nil
 		},
@@ -101,7 +102,7 @@ is freed).`,
 	cmd.Flags().BoolVar(&sub.relay, "subnet-relay", false, "also submit collected checkpoints to the parent, paying fees from the validator key's account there")
 	cmd.Flags().DurationVar(&sub.every, "subnet-interval", time.Second, "how often to look for a checkpoint to sign or relay")
 	cmd.Flags().Uint64Var(&sub.fee, "subnet-fee", 10, "fee offered by endorse and checkpoint transactions")
-	cmd.Flags().BoolVar(&allowNoSignState, FlagAllowMissingSignState, false,
+	cmd.Flags().BoolVar(&allowNoSignState, node.FlagAllowMissingSignState, false,
 		"a validator whose data has blocks but no cs.wal/last_signed signs at once instead of waiting for the network to commit a block made after this start (unsafe unless it signed nothing above its store's head)")
 	return cmd
 }

@@ -1,4 +1,4 @@
-package node
+package cli
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/config"
 	"github.com/spf13/cobra"
 )
@@ -96,7 +97,7 @@ func doctorHome(home string) []finding {
 		out = append(out, finding{"nat", "warn", "enable_relay is off: behind NAT no peer can reach this node",
 			"set [p2p] enable_relay = true (and enable_hole_punching = true), or forward port 26656 and list it in external_addrs"})
 	}
-	if free, err := freeBytes(existingParent(cfg.DataPath())); err == nil {
+	if free, err := node.DiskFree(cfg.DataPath()); err == nil {
 		min := uint64(cfg.Storage.MinFreeDisk)
 		lvl, fix := "ok", ""
 		switch {

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package node
+package cli
 
 // exitWithParent is Linux-only; elsewhere the testnet stops on Ctrl-C.
 func exitWithParent() {}
