@@ -45,11 +45,33 @@ func (n *Node) buildBlock(height uint64, evidence []chain.Evidence) (*candidate,
 	maxTxs := min(n.cfg.Consensus.MaxBlockTxs, n.gen.Params.MaxBlockTxs, n.txBudget())
 	cands := n.pool.Reap(maxTxs, int(n.cfg.Consensus.MaxBlockBytes))
 	start := time.Now()
-	defer func() { n.noteExecCost(len(cands), time.Since(start)) }()
+	deadline, late := start.Add(n.buildDeadline()), false
+	stop := func() bool {
+		late = late || time.Now().After(deadline)
+		return late
+	}
 	blk, err := n.bx().Build(n.chainState(), blockexec.Proposal{Proposer: n.self, Evidence: evidence, Candidates: cands,
-		MaxTxs: maxTxs, LastCommit: n.lateCommitForHead()})
+		MaxTxs: maxTxs, LastCommit: n.lateCommitForHead(), Stop: stop})
 	if err != nil {
 		return nil, err
+	}
+	n.noteExecCost(len(blk.Txs), time.Since(start))
+	if late {
+		n.m.buildsCut.Inc()
+		n.log.Debug("block cut at the build deadline", "height", height, "txs", len(blk.Txs), "reaped", len(cands))
+		// Only candidates up to the last included one surely were tried;
+		// the rest stay for the next block.
+		in := make(map[chain.ID]bool, len(blk.Txs))
+		for _, tx := range blk.Txs {
+			in[tx.ID] = true
+		}
+		tried := 0
+		for i, tx := range cands {
+			if in[tx.ID] {
+				tried = i + 1
+			}
+		}
+		cands = cands[:tried]
 	}
 	n.evictDropped(cands, blk.Txs, maxTxs)
 	return &candidate{id: blk.ID, block: blk.Block, raw: blk.Raw, txs: blk.Txs, out: blk.Out}, nil
@@ -179,6 +201,16 @@ func (n *Node) noteExecCost(txs int, took time.Duration) {
 		return
 	}
 	n.execNanosPerTx.Store((old*7 + per*3) / 10)
+}
+
+// buildDeadline bounds the proposer's pass over the candidates, so its
+// block goes out in time even when the machine is suddenly slower than
+// the measured cost said (other work on it, a GC): the pass is about half
+// of a build (staging the state root and encoding are the rest), so a
+// sixth of the propose timeout keeps the build near the third txBudget
+// aims at, and leaves the rest for the stash, the WAL and gossip.
+func (n *Node) buildDeadline() time.Duration {
+	return n.cfg.Consensus.TimeoutPropose.Duration() / 6
 }
 
 // txBudget is how many txs fit a third of the propose timeout.

@@ -27,6 +27,7 @@ type metrics struct {
 	txRejected    *prometheus.CounterVec
 	missedSigs    *prometheus.CounterVec
 	heightPhase   *prometheus.HistogramVec
+	buildsCut     prometheus.Counter
 }
 
 func newMetrics(mempoolSize func() float64) *metrics {
@@ -52,7 +53,9 @@ func newMetrics(mempoolSize func() float64) *metrics {
 	m.heightPhase = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dure_height_phase_seconds",
 		Help:    "Wall time of each phase of a height on this node: wait_block, execute, to_prevote, votes, apply, gap (see node/trace.go).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10)}, []string{"phase"})
-	for _, c := range []prometheus.Collector{m.heightPhase, m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected, m.missedSigs} {
+	m.buildsCut = prometheus.NewCounter(prometheus.CounterOpts{Name: "dure_blocks_cut_at_deadline_total",
+		Help: "Blocks this node proposed with fewer txs than reaped because the build reached its deadline (a sixth of timeout_propose)."})
+	for _, c := range []prometheus.Collector{m.buildsCut, m.heightPhase, m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected, m.missedSigs} {
 		f(c)
 	}
 	if mempoolSize != nil {
