@@ -164,17 +164,24 @@ func (n *Node) stash() *blockexec.Stash {
 }
 
 func (n *Node) stashBlock(c *candidate) error {
+	if c.stashed {
+		return nil // durable since the first time
+	}
 	if err := n.disk.check(); err != nil {
 		return fmt.Errorf("block stash: %w", err)
 	}
-	return n.stash().Put(c.block.Header.Height, c.id, c.raw)
+	if err := n.stash().Put(c.block.Header.Height, c.id, c.raw); err != nil {
+		return err
+	}
+	c.stashed = true
+	return nil
 }
 
 // stashed returns the stashed blocks of height as candidates.
 func (n *Node) stashed(height uint64) []*candidate {
 	var out []*candidate
 	for _, s := range n.stash().Load(height) {
-		out = append(out, &candidate{id: s.ID, block: s.Block, raw: s.Raw})
+		out = append(out, &candidate{id: s.ID, block: s.Block, raw: s.Raw, stashed: true})
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/dure-network/dure/node/keystore"
@@ -50,5 +52,55 @@ func TestBuildStopsAtDeadlineAndKeepsUntriedTxs(t *testing.T) {
 	}
 	if _, err := n.checkBlock(&candidate{id: c.id, block: c.block, raw: c.raw}, false); err != nil {
 		t.Fatalf("a validator rejects the cut block: %v", err)
+	}
+}
+
+// A block is written to the stash (a file write and two fsyncs) once: the
+// proposer stashes its block before proposing and consensus then asks it
+// to validate that same block, and a block may be validated again in a
+// later round. The second stashBlock must not write again; a block loaded
+// back from the stash is already durable.
+func TestBlockStashedOnce(t *testing.T) {
+	_, cfg := initHome(t, "stash-1")
+	ks, err := keystore.Open(cfg.KeysPath(), keystore.BackendTest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := ks.Signer("validator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.closeStorage)
+	c, err := n.buildBlock(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(cfg.DataPath(), "cs.blocks")
+	files := func() int {
+		ents, _ := os.ReadDir(dir)
+		return len(ents)
+	}
+	if err := n.stashBlock(c); err != nil {
+		t.Fatal(err)
+	}
+	if files() != 1 {
+		t.Fatalf("%d stash files after the first stash, want 1", files())
+	}
+	got := n.stashed(1)
+	if len(got) != 1 || got[0].id != c.id || !got[0].stashed {
+		t.Fatalf("stash holds %+v", got)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.stashBlock(c); err != nil {
+		t.Fatal(err)
+	}
+	if files() != 0 {
+		t.Fatal("the block was written to the stash a second time")
 	}
 }

@@ -80,6 +80,11 @@ type candidate struct {
 	txs   []*chain.DecodedTx
 	out   *execution.Outcome
 	err   error // non-nil once found invalid
+	// stashed is set once the block is durably in the block stash, so the
+	// proposer's own block (stashed before proposing, then validated like
+	// any other) and a block validated again in a later round are not
+	// written and fsynced again.
+	stashed bool
 }
 
 // driver owns the consensus machine. Only the driver goroutine touches it.
