@@ -1,6 +1,25 @@
-// Package node is the dure executable: it wires store, state, executor,
-// mempool, consensus, p2p and the API together, drives consensus, and
-// holds the CLI. Nothing else in the project imports it.
+// Package node is the dure node: it wires store, state, executor,
+// mempool, consensus, p2p and the API together, drives consensus and
+// serves the API. The command line is node/cli, which builds a node with
+// Open and Run and reaches a running one only through node/api; nothing
+// else in the project imports node, and node never imports node/cli.
+//
+// Exported surface (what node/cli and tests use):
+//
+//	Open, Option, AllowMissingSignState, FlagAllowMissingSignState
+//	                 build a node from config, genesis and key; (*Node).Run,
+//	                 (*Node).Close
+//	ErrSetup, ErrDiskLow, Kind, IsDiskLow, DiskFree
+//	                 what an error means for the operator (the CLI's exit
+//	                 codes 2 and 5), free space for dure doctor
+//	Modules          the registry's modules (their declarations)
+//	BuildGenesis, GenesisValidator, GenesisAccount, NativeDenom,
+//	DefaultValidatorStake, DefaultDemoFunds
+//	                 generated genesis files (dure init, dure testnet)
+//	ExportGenesis, ProveStored
+//	                 reads of a stopped node's store (dure export, dure
+//	                 subnet escape)
+//	Version
 //
 // Map of the package:
 //
@@ -9,13 +28,19 @@
 //	                 (config, genesis, keys), Run starts p2p, API, driver
 //	  app.go         the module registry (registerModules: one line per app,
 //	                 in order) and the capabilities found on the modules;
-//	                 genesis generation for init and testnet
+//	                 genesis generation for init and testnet (BuildGenesis)
+//	  errors.go      ErrSetup and Kind: the marks on Open's and Run's errors
+//	  export.go      ExportGenesis and ProveStored: a stopped node's store
 //	  transport.go   the driver's seam to the network; gossipTransport
 //	  backend.go     api.Backend over the node (status, txs, blocks,
 //	                 accounts, validators, module queries with proofs,
 //	                 the module list with each module's description)
 //	  apijson.go     snake_case JSON forms of consensus and p2p values
-//	  metrics.go     Prometheus series; log.go the slog logger
+//	  admission.go   mempool admission: can the sender pay the fee
+//	  signatures.go  late precommits added to the commit; who signed it
+//	  metrics.go     Prometheus series
+//	  disk*.go       the free-space guard ([storage] min_free_disk)
+//	  fdlimit*.go    the open-file limit and the descriptor budget
 //
 //	Consensus driver
 //	  driver.go      the goroutine owning the consensus state machine:
@@ -46,28 +71,11 @@
 //	  testhooks*.go  the e2e byzantine switches (double sign, forged
 //	                 snapshots), only with -tags dure_testhooks
 //
-//	CLI (cobra)
-//	  main.go        root command, exit codes, strict argument checking
-//	  cmd_tx.go      dure tx <module> <msg>, built from chain.Describer
-//	  cmd_query.go   dure query …, module paths built from chain.Describer;
-//	                 every answer re-checked against proofs, only verified
-//	                 values printed (and checked by the module, when it
-//	                 verifies answers: subnet checkpoints)
-//	  lightclient.go headers verified with chain/light (a Provider over the
-//	                 API client, trust from genesis or a checkpoint, state in
-//	                 <home>/light), or --trust-node; testnet dirs as --home
-//	  cmd_subnet.go  dure subnet …: create/join through the subnet module's
-//	                 descriptions; sign, relay, release and escape, the
-//	                 loops that move checkpoints and value between a subnet
-//	                 and its parent (also run by dure start --subnet)
-//	  cmd_init.go, cmd_start.go, cmd_keys.go, cmd_export.go,
-//	  cmd_testnet.go, cmd_bench.go, keyring.go
-//
 // Subpackages: api (HTTP API, SSE, Go client), config (config.toml),
-// keystore (encrypted keyring).
+// keystore (encrypted keyring), cli (the command line).
 //
 // Adding an app module touches none of this but one line in app.go: the
-// executor, genesis, API queries, `dure tx` and `dure query` find what they
-// need on the module value (chain.Module and the optional capabilities in
-// chain/module.go and chain/describe.go).
+// executor, genesis, API queries and node/cli's `dure tx` and `dure query`
+// find what they need on the module value (chain.Module and the optional
+// capabilities in chain/module.go and chain/describe.go).
 package node

@@ -1,6 +1,10 @@
 package node
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/dure-network/dure/chain/store"
+)
 
 // ErrSetup marks an error of Open or Run that the operator fixes outside
 // the running process: config.toml, genesis.json, the data directory, a
@@ -32,7 +36,7 @@ func diskLowErr(err error) error {
 	return &kindError{kind: ErrDiskLow, err: err}
 }
 
-// Kind is the outermost mark Open, Run or ExportGenesis put on err:
+// Kind is the outermost mark Open, Run, ExportGenesis or ProveStored put on err:
 // ErrSetup, ErrDiskLow, or nil for any other failure. The CLI turns it
 // into an exit code (2, 5, 1); the outermost mark wins, so a setup error
 // whose cause is a full disk is still a setup error.
@@ -42,4 +46,13 @@ func Kind(err error) error {
 		return ke.kind
 	}
 	return nil
+}
+
+// markStoreErr marks a damaged or locked store as a setup error, whatever
+// else marks the error: the operator repairs or frees the data directory.
+func markStoreErr(err error) error {
+	if errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrLocked) {
+		return setupErr(err)
+	}
+	return err
 }

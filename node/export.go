@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -88,4 +89,53 @@ func ExportGenesis(cfg config.Config, chainID string) (*genesis.Genesis, store.H
 		return nil, head, fmt.Errorf("export: %w", err)
 	}
 	return out, head, nil
+}
+
+// ProveStored reads key at height h from the store of a stopped node (cfg's
+// data directory) and proves it against root, which must be block h's
+// state root (`dure subnet escape`: a balance at a subnet's last
+// checkpoint). The state is read at version h, so the proof does not depend
+// on the head's proof window, but the store must still hold that height's
+// trie. An absent key is a nil value and a nil proof. Errors opening the
+// data directory are marked ErrSetup.
+func ProveStored(cfg config.Config, h uint64, root chain.Hash, key []byte) ([]byte, *state.Proof, error) {
+	codec := chain.MustCodec()
+	st, err := store.Open(cfg.DataPath(), store.Options{Logger: slog.New(slog.DiscardHandler), Codec: codec})
+	if err != nil {
+		return nil, nil, setupErr(fmt.Errorf("open data directory %s (is the node stopped?): %w", cfg.DataPath(), err))
+	}
+	defer st.Close()
+	if !st.Initialized() || st.Head().Height < h {
+		return nil, nil, fmt.Errorf("%s does not hold height %d", cfg.DataPath(), h)
+	}
+	blk, err := st.Block(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	if blk.Header.StateRoot != root {
+		return nil, nil, fmt.Errorf("block %d of this store has state root %s, the checkpoint %s: another chain?", h, blk.Header.StateRoot, root)
+	}
+	// The state as of height h: its snapshot and changesets read at that
+	// version (Badger keeps every version unless pruned).
+	sv, err := state.New(st.DB(), store.TS(h), root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open the state of height %d (pruned?): %w", h, err)
+	}
+	value, err := sv.Reader(store.TS(h)).Get(key)
+	if err != nil || len(value) == 0 {
+		return nil, nil, err
+	}
+	p, err := sv.Prove(store.TS(h), key)
+	if errors.Is(err, state.ErrProofPruned) {
+		return nil, nil, fmt.Errorf("this store no longer holds the trie of height %d, so it cannot prove a balance there "+
+			"(the state store keeps proofs for its last %d versions, and after a restart only from its last snapshot on): %w",
+			h, state.DefaultProofWindow, err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("prove at height %d: %w", h, err)
+	}
+	if err := state.VerifyProof(root, key, value, p); err != nil {
+		return nil, nil, err
+	}
+	return value, p, nil
 }

@@ -352,3 +352,36 @@ func checkSnake(t *testing.T, where string, v any) {
 		}
 	}
 }
+
+func must(t *testing.T, errs ...error) {
+	t.Helper()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// stoppedHome makes a single-validator home that has committed a few
+// blocks and was stopped cleanly.
+func stoppedHome(t *testing.T, bin, chainID string) string {
+	t.Helper()
+	home, cfg := initHome(t, chainID)
+	p := newProc(bin, home, cfg)
+	t.Cleanup(func() { _ = p.Kill() })
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := waitHeight(ctx, p.Client, 3); err != nil {
+		t.Fatalf("%v\n%s", err, procLog(home))
+	}
+	if err := p.Stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Exited(); err != nil {
+		t.Fatalf("clean stop: %v", err)
+	}
+	return home
+}

@@ -98,9 +98,13 @@ type Node struct {
 	fds  fdBudget
 }
 
-// Open builds a node from a home directory's config, genesis and keys.
-// It does not start networking; Run does.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain.PrivKey, opts ...Option) (*Node, error) {
+// Open builds a node from a home directory's config, genesis and keys
+// (`dure start`). It does not start networking; Run does. Errors the
+// operator fixes (config, genesis, a damaged, locked or foreign data
+// directory, consensus state) are marked ErrSetup, a disk below [storage]
+// min_free_disk ErrDiskLow (see Kind).
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, signer chain.PrivKey, opts ...Option) (_ *Node, err error) {
+	defer func() { err = markStoreErr(err) }()
 	gen, err := genesis.Load(cfg.GenesisPath())
 	if err != nil {
 		return nil, setupErr(err)

@@ -151,10 +151,10 @@ func (p *Proc) Stop(grace time.Duration) error {
 		return nil
 	}
 	if p.isPaused() {
-		_ = p.signal(syscall.SIGCONT)
+		_ = p.signal(sigCont)
 	}
 	if err := p.signal(syscall.SIGTERM); err != nil {
-		return err
+		return p.Kill() // Windows delivers no SIGTERM: kill is all there is
 	}
 	if err := p.wait(grace); err == nil {
 		return nil
@@ -167,7 +167,7 @@ func (p *Proc) Pause() error {
 	p.mu.Lock()
 	p.paused = true
 	p.mu.Unlock()
-	return p.signal(syscall.SIGSTOP)
+	return p.signal(sigStop)
 }
 
 // Resume sends SIGCONT.
@@ -175,7 +175,7 @@ func (p *Proc) Resume() error {
 	p.mu.Lock()
 	p.paused = false
 	p.mu.Unlock()
-	return p.signal(syscall.SIGCONT)
+	return p.signal(sigCont)
 }
 
 func (p *Proc) isPaused() bool {

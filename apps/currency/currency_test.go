@@ -69,10 +69,7 @@ func TestSendOverflow(t *testing.T) {
 		{Address: bob, Denom: "dure", Amount: 1},
 	}}
 	raw, _ := json.Marshal(g)
-	c := chain.MustCodec()
-	m := New(chain.NewStoreKey(ModuleName), c, Params{})
-	ctx := chain.NewContext(chain.BlockInfo{Time: 1e18}, chain.Address{}, nil, &opener{stores: map[string]*memStore{}})
-	if err := m.InitGenesis(ctx, raw); !errors.Is(err, ErrOverflow) {
+	if _, err := tryGenesis(t, raw); !errors.Is(err, ErrOverflow) {
 		t.Fatalf("genesis supply overflow: got %v, want ErrOverflow", err)
 	}
 
@@ -166,7 +163,6 @@ func TestDeliverRejectsBadMessages(t *testing.T) {
 }
 
 func TestGenesisFormat(t *testing.T) {
-	c := chain.MustCodec()
 	good := `{"native_denom":"dure","balances":[{"address":"` + alice.String() + `","denom":"dure","amount":"1000"},
 		{"address":"` + bob.String() + `","denom":"dure","amount":25}]}`
 	cases := []struct {
@@ -185,15 +181,12 @@ func TestGenesisFormat(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := New(chain.NewStoreKey(ModuleName), c, Params{})
-			o := &opener{stores: map[string]*memStore{}}
-			ctx := chain.NewContext(chain.BlockInfo{Time: 1e18}, chain.Address{}, nil, o)
-			err := m.InitGenesis(ctx, json.RawMessage(tc.json))
+			mt, err := tryGenesis(t, json.RawMessage(tc.json))
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				r, err := m.Query(o.Open(m.key), "balance", map[string]string{"address": bob.String(), "denom": "dure"})
+				r, err := mt.QueryOpen(ModuleName, "balance", map[string]string{"address": bob.String(), "denom": "dure"})
 				if err != nil || r.(BalanceResult).Amount != 25 {
 					t.Fatalf("bob: %v %v", r, err)
 				}

@@ -1,12 +1,9 @@
 package currency
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -14,112 +11,13 @@ import (
 	"github.com/dure-network/dure/chain/moduletest"
 )
 
-// memStore is a sorted in-memory KV store with a journal, so a failed
-// message's writes can be reverted as the executor does. Tests only.
-type memStore struct {
-	vals    map[string][]byte
-	keys    []string // sorted
-	journal []undo
-}
-
-type undo struct {
-	key     string
-	old     []byte
-	existed bool
-}
-
-func newMemStore() *memStore { return &memStore{vals: map[string][]byte{}} }
-
-func (s *memStore) Get(k []byte) ([]byte, error) {
-	v, ok := s.vals[string(k)]
-	if !ok {
-		return nil, nil
-	}
-	return slices.Clone(v), nil
-}
-
-func (s *memStore) Set(k, v []byte) error {
-	if len(v) == 0 { // as chain/state: an empty value cannot be proven apart from absence
-		return errors.New("memStore: empty value (use Delete)")
-	}
-	ks := string(k)
-	old, ok := s.vals[ks]
-	s.journal = append(s.journal, undo{ks, old, ok})
-	if !ok {
-		i := sort.SearchStrings(s.keys, ks)
-		s.keys = slices.Insert(s.keys, i, ks)
-	}
-	s.vals[ks] = slices.Clone(v)
-	return nil
-}
-
-func (s *memStore) Delete(k []byte) error {
-	ks := string(k)
-	old, ok := s.vals[ks]
-	if !ok {
-		return nil
-	}
-	s.journal = append(s.journal, undo{ks, old, true})
-	s.remove(ks)
-	return nil
-}
-
-func (s *memStore) remove(ks string) {
-	delete(s.vals, ks)
-	if i := sort.SearchStrings(s.keys, ks); i < len(s.keys) && s.keys[i] == ks {
-		s.keys = slices.Delete(s.keys, i, i+1)
-	}
-}
-
-func (s *memStore) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
-	p := string(prefix)
-	i := sort.SearchStrings(s.keys, p)
-	// Snapshot the matching keys so fn may not observe its own writes.
-	var ks []string
-	for ; i < len(s.keys) && len(s.keys[i]) >= len(p) && s.keys[i][:len(p)] == p; i++ {
-		ks = append(ks, s.keys[i])
-	}
-	for _, k := range ks {
-		v, ok := s.vals[k]
-		if !ok {
-			continue
-		}
-		stop, err := fn([]byte(k), slices.Clone(v))
-		if err != nil || stop {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *memStore) commit() { s.journal = s.journal[:0] }
-
-func (s *memStore) revert() {
-	for i := len(s.journal) - 1; i >= 0; i-- {
-		u := s.journal[i]
-		if u.existed {
-			if _, ok := s.vals[u.key]; !ok {
-				i := sort.SearchStrings(s.keys, u.key)
-				s.keys = slices.Insert(s.keys, i, u.key)
-			}
-			s.vals[u.key] = u.old
-		} else {
-			s.remove(u.key)
-		}
-	}
-	s.journal = s.journal[:0]
-}
-
-// opener gives every store key its own memStore.
-type opener struct{ stores map[string]*memStore }
-
-func (o *opener) Open(k *chain.StoreKey) chain.KVStore {
-	s, ok := o.stores[k.Name()]
-	if !ok {
-		s = newMemStore()
-		o.stores[k.Name()] = s
-	}
-	return s
+// tryGenesis loads raw as the genesis of a chain of the module alone
+// (Params{}, genesis at Unix 10^9 s) and returns the genesis error.
+func tryGenesis(t testing.TB, raw json.RawMessage) (*moduletest.Harness, error) {
+	t.Helper()
+	key := chain.NewStoreKey(ModuleName)
+	return moduletest.TryNew(t, moduletest.Config{Modules: []chain.Module{New(key, chain.MustCodec(), Params{})}, Keys: []*chain.StoreKey{key},
+		Genesis: map[string]json.RawMessage{ModuleName: raw}, GenesisTime: time.Unix(0, 1e18)})
 }
 
 // harness runs the module block by block on the shared harness
@@ -131,7 +29,6 @@ type harness struct {
 	key    *chain.StoreKey
 	m      *Module
 	mt     *moduletest.Harness
-	height uint64
 	now    int64 // unix seconds; tests may move it within a block
 	events []chain.Event
 }
@@ -142,7 +39,7 @@ func newHarness(t testing.TB, params Params, g Genesis) *harness {
 	t.Helper()
 	c := chain.MustCodec()
 	key := chain.NewStoreKey(ModuleName)
-	h := &harness{t: t, codec: c, key: key, m: New(key, c, params), height: 1, now: 1_700_000_000}
+	h := &harness{t: t, codec: c, key: key, m: New(key, c, params), now: 1_700_000_000}
 	raw, err := json.Marshal(g)
 	if err != nil {
 		t.Fatal(err)
@@ -181,13 +78,7 @@ func (h *harness) deliver(sender chain.Address, msg chain.Msg) error {
 }
 
 // msg unwraps a message constructor's result.
-func (h *harness) msg(m chain.Msg, err error) chain.Msg {
-	h.t.Helper()
-	if err != nil {
-		h.t.Fatalf("build msg: %v", err)
-	}
-	return m
-}
+func (h *harness) msg(m chain.Msg, err error) chain.Msg { h.t.Helper(); return h.mt.Built(m, err) }
 
 func (h *harness) must(sender chain.Address, msg chain.Msg) {
 	h.t.Helper()
@@ -203,7 +94,6 @@ func (h *harness) endBlock(dt int64) {
 	h.sync()
 	evs, _ := h.mt.EndBlock(0)
 	h.events = append(h.events, evs...)
-	h.height++
 	h.now += dt
 }
 
@@ -317,5 +207,3 @@ func eventTypes(evs []chain.Event) []string {
 	}
 	return out
 }
-
-var _ = bytes.Equal

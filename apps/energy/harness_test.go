@@ -21,7 +21,6 @@ type harness struct {
 	cur    *currency.Module
 	m      *Module
 	mt     *moduletest.Harness
-	height uint64
 	now    int64 // unix seconds
 	events []chain.Event
 }
@@ -70,7 +69,7 @@ func newHarness(t testing.TB, p Params, funded ...chain.Address) *harness {
 	c := chain.MustCodec()
 	curKey, key := chain.NewStoreKey(currency.ModuleName), chain.NewStoreKey(ModuleName)
 	cur := currency.New(curKey, c, currency.DefaultParams())
-	h := &harness{t: t, codec: c, cur: cur, m: New(key, c, cur, p), height: 1, now: t0}
+	h := &harness{t: t, codec: c, cur: cur, m: New(key, c, cur, p), now: t0}
 	g := currency.Genesis{NativeDenom: "dure",
 		Currencies: []currency.Currency{{Denom: denom, Issuer: city, Rules: currency.Rules{Transfer: currency.TransferFree}}}}
 	for _, a := range append([]chain.Address{city, operator, stranger, gateway}, funded...) {
@@ -134,7 +133,6 @@ func (h *harness) block(dt int64) {
 	h.sync()
 	evs, _ := h.mt.EndBlock(0)
 	h.events = append(h.events, evs...)
-	h.height++
 	h.now += dt
 }
 

@@ -40,7 +40,7 @@ func BenchmarkPay(b *testing.B) {
 				if err := h.deliver(fan, msg); err != nil {
 					b.Fatal(err)
 				}
-				gas = h.lastGas
+				gas = h.mt.GasUsed()
 			}
 			b.ReportMetric(float64(gas), "gas/op")
 		})
@@ -65,7 +65,7 @@ func BenchmarkClaim(b *testing.B) {
 				if err := h.deliver(alice, claim); err != nil {
 					b.Fatal(err)
 				}
-				gas = h.lastGas
+				gas = h.mt.GasUsed()
 			}
 			b.ReportMetric(float64(gas), "gas/op")
 		})
@@ -95,7 +95,7 @@ func BenchmarkReport1000Lines(b *testing.B) {
 		if err := h.deliver(melon, m); err != nil {
 			b.Fatal(err)
 		}
-		gas = h.lastGas + chain.GasPerTx + chain.GasPerTxByte*uint64(size)
+		gas = h.mt.GasUsed() + chain.GasPerTx + chain.GasPerTxByte*uint64(size)
 	}
 	b.ReportMetric(float64(gas), "gas/op")
 	b.ReportMetric(float64(size), "bytes/op")
@@ -111,7 +111,7 @@ func TestPayGasIndependentOfHolders(t *testing.T) {
 	for _, n := range []int{2, 10_000} {
 		h := worldWithHolders(t, n)
 		h.must(fan, h.msg(MsgPay(h.codec, "song", "nw", 1_000_003, "x")))
-		gas[n] = h.lastGas
+		gas[n] = h.mt.GasUsed()
 		h.must(alice, h.msg(MsgClaim(h.codec, "song", "")))
 		if n == 10_000 {
 			if err := h.checkInvariants(); err != nil {

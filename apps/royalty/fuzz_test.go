@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/moduletest"
 )
 
 // fuzzWorld is a small world every fuzz input runs against: a band split,
@@ -95,28 +96,23 @@ func FuzzGenesis(f *testing.F) {
 	}
 	f.Add([]byte(exported))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		c := chain.MustCodec()
-		m := New(chain.NewStoreKey(ModuleName), c, nil)
-		o := &opener{stores: map[string]*memStore{}}
-		if err := m.InitGenesis(chain.NewContext(chain.BlockInfo{}, chain.Address{}, nil, o), raw); err != nil {
+		key := chain.NewStoreKey(ModuleName)
+		cfg := moduletest.Config{Modules: []chain.Module{New(key, chain.MustCodec(), nil)}, Keys: []*chain.StoreKey{key},
+			Genesis: map[string]json.RawMessage{ModuleName: raw}}
+		loaded, err := moduletest.TryNew(t, cfg)
+		if err != nil {
 			return
 		}
-		out, err := m.ExportGenesis(o.Open(m.key))
-		if err != nil {
-			t.Fatalf("export of a loaded genesis: %v", err)
+		cfg.Genesis = loaded.Export() // fails the test on an export error
+		if len(cfg.Genesis[ModuleName]) == 0 {
+			t.Fatalf("export of a loaded genesis has no %s section", ModuleName)
 		}
-		o2 := &opener{stores: map[string]*memStore{}}
-		if err := m.InitGenesis(chain.NewContext(chain.BlockInfo{}, chain.Address{}, nil, o2), out); err != nil {
+		again, err := moduletest.TryNew(t, cfg)
+		if err != nil {
 			t.Fatalf("re-import: %v", err)
 		}
-		a, b := o.Open(m.key).(*memStore), o2.Open(m.key).(*memStore)
-		if len(a.keys) != len(b.keys) {
-			t.Fatalf("%d keys, %d after the round trip", len(a.keys), len(b.keys))
-		}
-		for _, k := range a.keys {
-			if string(a.vals[k]) != string(b.vals[k]) {
-				t.Fatalf("key %q differs after the round trip", k)
-			}
+		if a, b := loaded.Dump(), again.Dump(); a != b {
+			t.Fatalf("state differs after the round trip:\n%s\n%s", a, b)
 		}
 	})
 }

@@ -6,168 +6,26 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
-	"sort"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/dure-network/dure/apps/currency"
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/moduletest"
 )
 
-// memStore is a sorted in-memory KV store with a journal, so a failed
-// message's writes can be reverted as the executor does; with gas set it
-// charges the executor's gas schedule. Tests only.
-type memStore struct {
-	vals    map[string][]byte
-	keys    []string // sorted
-	journal []undo
-	gas     *chain.GasMeter
-}
-
-type undo struct {
-	key     string
-	old     []byte
-	existed bool
-}
-
-func newMemStore() *memStore { return &memStore{vals: map[string][]byte{}} }
-
-func (s *memStore) Get(k []byte) ([]byte, error) {
-	if err := s.gas.Consume(chain.GasPerRead, "read"); err != nil {
-		return nil, err
-	}
-	v, ok := s.vals[string(k)]
-	if !ok {
-		return nil, nil
-	}
-	if err := s.gas.Consume(chain.GasPerReadByte*uint64(len(v)), "read bytes"); err != nil {
-		return nil, err
-	}
-	return slices.Clone(v), nil
-}
-
-func (s *memStore) Set(k, v []byte) error {
-	if len(v) == 0 {
-		return errors.New("memStore: empty value (use Delete)")
-	}
-	if err := s.gas.Consume(chain.GasPerWrite+chain.GasPerWriteByte*uint64(len(k)+len(v)), "write"); err != nil {
-		return err
-	}
-	ks := string(k)
-	old, ok := s.vals[ks]
-	s.journal = append(s.journal, undo{ks, old, ok})
-	if !ok {
-		i := sort.SearchStrings(s.keys, ks)
-		s.keys = slices.Insert(s.keys, i, ks)
-	}
-	s.vals[ks] = slices.Clone(v)
-	return nil
-}
-
-func (s *memStore) Delete(k []byte) error {
-	if err := s.gas.Consume(chain.GasPerWrite, "delete"); err != nil {
-		return err
-	}
-	ks := string(k)
-	old, ok := s.vals[ks]
-	if !ok {
-		return nil
-	}
-	s.journal = append(s.journal, undo{ks, old, true})
-	s.remove(ks)
-	return nil
-}
-
-func (s *memStore) remove(ks string) {
-	delete(s.vals, ks)
-	if i := sort.SearchStrings(s.keys, ks); i < len(s.keys) && s.keys[i] == ks {
-		s.keys = slices.Delete(s.keys, i, i+1)
-	}
-}
-
-func (s *memStore) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
-	p := string(prefix)
-	i := sort.SearchStrings(s.keys, p)
-	var ks []string
-	for ; i < len(s.keys) && strings.HasPrefix(s.keys[i], p); i++ {
-		ks = append(ks, s.keys[i])
-	}
-	for _, k := range ks {
-		v, ok := s.vals[k]
-		if !ok {
-			continue
-		}
-		if err := s.gas.Consume(chain.GasPerIterStep+chain.GasPerReadByte*uint64(len(v)), "iterate"); err != nil {
-			return err
-		}
-		stop, err := fn([]byte(k), slices.Clone(v))
-		if err != nil || stop {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *memStore) commit() { s.journal = s.journal[:0] }
-
-func (s *memStore) revert() {
-	for i := len(s.journal) - 1; i >= 0; i-- {
-		u := s.journal[i]
-		if u.existed {
-			if _, ok := s.vals[u.key]; !ok {
-				j := sort.SearchStrings(s.keys, u.key)
-				s.keys = slices.Insert(s.keys, j, u.key)
-			}
-			s.vals[u.key] = u.old
-		} else {
-			s.remove(u.key)
-		}
-	}
-	s.journal = s.journal[:0]
-}
-
-// opener gives every store key its own memStore, all metered by gas.
-type opener struct {
-	stores map[string]*memStore
-	gas    *chain.GasMeter
-}
-
-func (o *opener) Open(k *chain.StoreKey) chain.KVStore {
-	s, ok := o.stores[k.Name()]
-	if !ok {
-		s = newMemStore()
-		o.stores[k.Name()] = s
-	}
-	s.gas = o.gas
-	return s
-}
-
-func (o *opener) each(fn func(*memStore)) {
-	names := make([]string, 0, len(o.stores))
-	for n := range o.stores {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fn(o.stores[n])
-	}
-}
-
-// harness runs royalty with the real currency module as its Bank, block
-// by block like the executor: each message in its own revertible scope.
+// harness runs royalty with the real currency module as its Bank on the
+// shared harness (chain/moduletest, direct mode: real sparse-Merkle state
+// on Badger, each message in its own revertible branch metered on the
+// executor's gas schedule, then EndBlock and commit).
 type harness struct {
-	t      testing.TB
-	codec  *chain.Codec
-	cur    *currency.Module
-	m      *Module
-	ckey   *chain.StoreKey
-	key    *chain.StoreKey
-	open   *opener
-	height uint64
-	now    int64 // unix seconds
-	events []chain.Event
-	// lastGas is the gas the latest message used (metered like the executor).
-	lastGas uint64
+	t     testing.TB
+	codec *chain.Codec
+	cur   *currency.Module
+	m     *Module
+	mt    *moduletest.Harness
+	cfg   moduletest.Config
+	// lastMsg is the type of the latest message delivered.
 	lastMsg string
 }
 
@@ -208,10 +66,9 @@ func testRegistry() Registry {
 func newHarness(t testing.TB, reg *Registry) *harness {
 	t.Helper()
 	c := chain.MustCodec()
-	h := &harness{t: t, codec: c, ckey: chain.NewStoreKey(currency.ModuleName), key: chain.NewStoreKey(ModuleName),
-		open: &opener{stores: map[string]*memStore{}}, height: 1, now: startTime}
-	h.cur = currency.New(h.ckey, c, currency.Params{MaxExpiryPerBlock: 256, ModuleAccounts: []chain.Address{PoolAccount()}})
-	h.m = New(h.key, c, h.cur)
+	ckey, key := chain.NewStoreKey(currency.ModuleName), chain.NewStoreKey(ModuleName)
+	cur := currency.New(ckey, c, currency.DefaultParams()) // the pool's exemption comes from chain.ModuleAccountHolder
+	h := &harness{t: t, codec: c, cur: cur, m: New(key, c, cur)}
 	cg := currency.Genesis{NativeDenom: "dure",
 		Currencies: []currency.Currency{{Denom: "nw", Issuer: city, Rules: currency.Rules{Transfer: currency.TransferMerchants}},
 			{Denom: "krw", Issuer: city, Decimals: 0, Rules: currency.Rules{Transfer: currency.TransferFree}},
@@ -221,89 +78,67 @@ func newHarness(t testing.TB, reg *Registry) *harness {
 			cg.Balances = append(cg.Balances, currency.GenesisBalance{Address: a, Denom: d, Amount: 1_000_000_000_000})
 		}
 	}
-	raw, err := json.Marshal(cg)
-	if err != nil {
+	gen := map[string]json.RawMessage{}
+	var err error
+	if gen[currency.ModuleName], err = json.Marshal(cg); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.cur.InitGenesis(h.ctx(chain.Address{}), raw); err != nil {
-		t.Fatalf("currency genesis: %v", err)
-	}
-	var rg json.RawMessage
 	if reg != nil {
-		if rg, err = json.Marshal(Genesis{Registry: reg, Platforms: []GenesisPlatform{{Address: melon, Name: "melon"}, {Address: genie, Name: "genie"}}}); err != nil {
+		if gen[ModuleName], err = json.Marshal(Genesis{Registry: reg, Platforms: []GenesisPlatform{{Address: melon, Name: "melon"}, {Address: genie, Name: "genie"}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := h.m.InitGenesis(h.ctx(chain.Address{}), rg); err != nil {
-		t.Fatalf("royalty genesis: %v", err)
-	}
-	h.open.each((*memStore).commit)
+	h.cfg = moduletest.Config{Modules: []chain.Module{cur, h.m}, Keys: []*chain.StoreKey{ckey, key}, GenesisTime: time.Unix(startTime, 0)}
+	h.mt = moduletest.New(t, h.config(gen))
 	return h
 }
 
-func (h *harness) store() *memStore { return h.open.Open(h.key).(*memStore) }
-
-func (h *harness) ctx(sender chain.Address) *chain.Context {
-	return chain.NewContext(chain.BlockInfo{ChainID: "test", Height: h.height, Time: chain.UnixSeconds(h.now)}, sender,
-		h.open.gas, h.open)
+// config is the harness's chain with genesis gen.
+func (h *harness) config(gen map[string]json.RawMessage) moduletest.Config {
+	cfg := h.cfg
+	cfg.Genesis = gen
+	return cfg
 }
+
+// keyCount is how many keys the module's state holds in the open block.
+func (h *harness) keyCount() int {
+	h.t.Helper()
+	n := 0
+	if err := h.store().Iterate(nil, func(_, _ []byte) (bool, error) { n++; return false, nil }); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+// store is the module's state as the open block sees it.
+func (h *harness) store() chain.KVReader { return h.mt.Read(ModuleName) }
 
 // deliver runs one message metered as the executor would; on error every
 // store's writes are reverted.
 func (h *harness) deliver(sender chain.Address, msg chain.Msg) error {
 	h.t.Helper()
-	h.open.gas = &chain.GasMeter{Limit: 1 << 40}
 	h.lastMsg = msg.Type
-	defer func() { h.lastGas, h.open.gas = h.open.gas.Used, nil }()
-	ctx := h.ctx(sender)
-	var err error
-	if msg.Module == currency.ModuleName {
-		err = h.cur.Deliver(ctx, msg)
-	} else {
-		err = h.m.Deliver(ctx, msg)
-	}
-	if err != nil {
-		h.open.each((*memStore).revert)
-		return err
-	}
-	h.open.each((*memStore).commit)
-	h.events = append(h.events, ctx.Events()...)
-	return nil
+	_, err := h.mt.DeliverAs(sender, msg)
+	return err
 }
 
-func (h *harness) msg(m chain.Msg, err error) chain.Msg {
-	h.t.Helper()
-	if err != nil {
-		h.t.Fatalf("build msg: %v", err)
-	}
-	return m
-}
+func (h *harness) msg(m chain.Msg, err error) chain.Msg { h.t.Helper(); return h.mt.Built(m, err) }
 
 func (h *harness) must(sender chain.Address, m chain.Msg) {
 	h.t.Helper()
-	if err := h.deliver(sender, m); err != nil {
-		h.t.Fatalf("%s from %s: %v", m.Type, sender, err)
-	}
+	h.lastMsg = m.Type
+	h.mt.MustDeliverAs(sender, m)
 }
 
-// endBlock runs EndBlock and advances height and time by dt seconds.
+// endBlock runs EndBlock, commits the block and makes the next one dt
+// seconds later.
 func (h *harness) endBlock(dt int64) {
 	h.t.Helper()
-	ctx := h.ctx(chain.Address{})
-	if err := h.m.EndBlock(ctx); err != nil {
-		h.t.Fatalf("end block %d: %v", h.height, err)
-	}
-	if err := h.cur.EndBlock(ctx); err != nil {
-		h.t.Fatalf("currency end block %d: %v", h.height, err)
-	}
-	h.open.each((*memStore).commit)
-	h.events = append(h.events, ctx.Events()...)
-	h.height++
-	h.now += dt
+	h.mt.EndBlock(time.Duration(dt) * time.Second)
 }
 
 func (h *harness) query(path string, args map[string]string) (any, error) {
-	return h.m.Query(h.store(), path, args)
+	return h.mt.QueryOpen(ModuleName, path, args)
 }
 
 func (h *harness) mustQuery(path string, args map[string]string) any {
@@ -317,7 +152,7 @@ func (h *harness) mustQuery(path string, args map[string]string) any {
 
 func (h *harness) bal(a chain.Address, denom string) uint64 {
 	h.t.Helper()
-	r, err := h.cur.Query(h.open.Open(h.ckey), "balance", map[string]string{"address": a.String(), "denom": denom})
+	r, err := h.mt.QueryOpen(currency.ModuleName, "balance", map[string]string{"address": a.String(), "denom": denom})
 	if err != nil {
 		h.t.Fatalf("balance: %v", err)
 	}

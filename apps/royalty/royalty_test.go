@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/moduletest"
 )
 
 const cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
@@ -195,8 +196,7 @@ func TestRefusals(t *testing.T) {
 		}, chain.ErrInvalidMsg},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := h.store().keys
-			n := len(before)
+			n := h.keyCount()
 			err := h.deliver(tc.sender, h.msg(tc.msg()))
 			if err == nil || !isErr(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
@@ -204,7 +204,7 @@ func TestRefusals(t *testing.T) {
 			if chain.ResultCode(err) == chain.CodeInternal {
 				t.Fatalf("unclassified error %v", err)
 			}
-			if len(h.store().keys) != n {
+			if h.keyCount() != n {
 				t.Fatalf("refused, yet the key count changed")
 			}
 		})
@@ -408,23 +408,14 @@ func TestGenesisExportRoundTrip(t *testing.T) {
 	h.must(melon, h.msg(MsgReport(h.codec, SubmitReport{ID: "m1", Period: "2026-11", Denom: "nw", Lines: []ReportLine{{Work: "song", Territory: "KR", Units: 1, Amount: 77}}})))
 	h.must(fan, h.msg(MsgSell(h.codec, "song", 10, "nw", 2)))
 	h.must(alice, h.msg(MsgProposeTerms(h.codec, "song", 400)))
-	raw, err := h.m.ExportGenesis(h.store())
+	h.endBlock(0)
+	gen := h.mt.Export() // fails the test on an export error
+	fresh, err := moduletest.TryNew(t, h.config(gen))
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &opener{stores: map[string]*memStore{}}
-	m2 := New(chain.NewStoreKey(ModuleName), h.codec, h.cur)
-	if err := m2.InitGenesis(chain.NewContext(chain.BlockInfo{}, chain.Address{}, nil, o), raw); err != nil {
-		t.Fatal(err)
-	}
-	a, b := h.store(), o.Open(m2.key).(*memStore)
-	if len(a.keys) != len(b.keys) {
-		t.Fatalf("%d keys exported, %d imported", len(a.keys), len(b.keys))
-	}
-	for _, k := range a.keys {
-		if string(a.vals[k]) != string(b.vals[k]) {
-			t.Fatalf("key %q differs after the round trip", k)
-		}
+	if a, b := h.mt.Dump(), fresh.Dump(); a != b {
+		t.Fatalf("state differs after the round trip:\nexported\n%s\nimported\n%s", a, b)
 	}
 }
 
@@ -478,7 +469,7 @@ func TestMarketAndReportRefusals(t *testing.T) {
 		{"terms unknown work", alice, func() (chain.Msg, error) { return MsgProposeTerms(c, "nope", 1) }, ErrUnknownWork},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n := len(h.store().keys)
+			n := h.keyCount()
 			err := h.deliver(tc.sender, h.msg(tc.msg()))
 			if err == nil || !isErr(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
@@ -486,7 +477,7 @@ func TestMarketAndReportRefusals(t *testing.T) {
 			if chain.ResultCode(err) == chain.CodeInternal {
 				t.Fatalf("unclassified error %v", err)
 			}
-			if len(h.store().keys) != n {
+			if h.keyCount() != n {
 				t.Fatal("refused, yet the key count changed")
 			}
 		})

@@ -7,24 +7,25 @@ import (
 	"github.com/dure-network/dure/chain"
 )
 
-// BenchmarkEndBlock runs EndBlock (rewards to every active validator and
-// the set recomputation) with 150 validators and 10,000 delegations.
+// BenchmarkEndBlock runs staking's EndBlock (rewards to every active
+// validator and the set recomputation) with 150 validators and 10,000
+// delegations, on the open block of the shared harness (a state branch
+// over the sparse-Merkle state in Badger; the block is not committed).
 func BenchmarkEndBlock(b *testing.B) {
 	c := chain.MustCodec()
-	e := newEnv(b)
 	p := testParams()
 	p.MaxValidators = 150
 	stakes := make([]uint64, 150)
 	for i := range stakes {
 		stakes[i] = 1000 + uint64(i)*10
 	}
-	e.genesis(p, stakes...)
+	e := newWorld(b, p, stakes...)
 	vals := e.activeAddrs()
 	for i := 0; i < 10_000; i++ {
 		var d chain.Address
 		binary.BigEndian.PutUint64(d[:], uint64(i)+1)
 		e.fund(d, 1000)
-		if err := e.m.Deliver(e.ctx(d), e.msg(MsgDelegate(c, vals[i%len(vals)], uint64(10+i%50)))); err != nil {
+		if err := e.deliver(d, e.Built(MsgDelegate(c, vals[i%len(vals)], uint64(10+i%50)))); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -32,17 +33,17 @@ func BenchmarkEndBlock(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e.height++
-		e.time += 1e9
+		e.Advance(1e9)
 		e.fund(feeCollector, 1_000_003)
-		e.endBlock()
+		if err := e.m.EndBlock(e.Context(ModuleName, chain.Address{})); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
 // BenchmarkBeginBlock measures liveness bookkeeping for 150 validators,
 // one of which misses every block.
 func BenchmarkBeginBlock(b *testing.B) {
-	e := newEnv(b)
 	p := testParams()
 	p.MaxValidators = 150
 	p.DowntimeWindow, p.MinSignedPerWindow = 10_000, 0
@@ -50,12 +51,15 @@ func BenchmarkBeginBlock(b *testing.B) {
 	for i := range stakes {
 		stakes[i] = 1000
 	}
-	e.genesis(p, stakes...)
+	e := newWorld(b, p, stakes...)
 	signers := e.activeAddrs()[1:]
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e.height++
-		e.beginBlock(signers, nil)
+		ctx := e.Context(ModuleName, chain.Address{})
+		ctx.Block.Height, ctx.Block.LastCommitSigners = uint64(i)+2, signers
+		if err := e.m.BeginBlock(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -12,14 +12,14 @@ import (
 // bonded-pool invariant.
 func FuzzDeliver(f *testing.F) {
 	c := chain.MustCodec()
-	k := key(f, 0)
+	k := key(0)
 	for _, m := range []func() (chain.Msg, error){
 		func() (chain.Msg, error) { return MsgBond(c, k.PubKey(), 150) },
 		func() (chain.Msg, error) { return MsgUnbond(c, 10) },
 		func() (chain.Msg, error) { return MsgUnbondAll(c) },
-		func() (chain.Msg, error) { return MsgDelegate(c, addr(f, 1), 10) },
-		func() (chain.Msg, error) { return MsgUndelegate(c, addr(f, 1), 10) },
-		func() (chain.Msg, error) { return MsgUndelegateAll(c, addr(f, 1)) },
+		func() (chain.Msg, error) { return MsgDelegate(c, addr(1), 10) },
+		func() (chain.Msg, error) { return MsgUndelegate(c, addr(1), 10) },
+		func() (chain.Msg, error) { return MsgUndelegateAll(c, addr(1)) },
 		func() (chain.Msg, error) { return MsgUnjail(c) },
 	} {
 		msg, err := m()
@@ -31,10 +31,9 @@ func FuzzDeliver(f *testing.F) {
 	f.Add("bond", []byte{0x82, 0x40, 0x00})
 	f.Add("undelegate", []byte{0x83, 0x54, 0xff})
 	f.Fuzz(func(t *testing.T, typ string, body []byte) {
-		e := newEnv(t)
-		e.genesis(testParams(), 1000, 500)
-		e.fund(addr(t, 0), 1_000_000)
-		_ = e.deliver(addr(t, 0), chain.Msg{Module: ModuleName, Type: typ, Body: body})
+		e := newWorld(t, testParams(), 1000, 500)
+		e.fund(addr(0), 1_000_000)
+		_ = e.deliver(addr(0), chain.Msg{Module: ModuleName, Type: typ, Body: body})
 		e.endBlock()
 		e.checkPools()
 	})
@@ -44,7 +43,7 @@ func FuzzDeliver(f *testing.F) {
 // that whatever GenesisValidators accepts is a valid consensus set.
 func FuzzGenesis(f *testing.F) {
 	p := testParams()
-	k := key(f, 0)
+	k := key(0)
 	good, _ := json.Marshal(GenesisState{Params: p, Validators: []GenesisValidator{{Address: k.PubKey().Address(), PubKey: k.PubKey(), SelfStake: 1000}}})
 	f.Add(good)
 	f.Add([]byte(`{}`))

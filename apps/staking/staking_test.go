@@ -3,24 +3,27 @@ package staking
 import (
 	"encoding/json"
 	"errors"
-	"reflect"
 	"testing"
+	"time"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/moduletest"
 )
 
 // evidenceAgainst builds real, signed double-sign evidence by validator i
-// at height h and checks it the way the node does before passing it in.
-func evidenceAgainst(t testing.TB, e *env, i int, h uint64) chain.Evidence {
+// at height h and checks it the way the node does before passing it in
+// (the harness checks it again against the set of height h when a block
+// carries it).
+func evidenceAgainst(t testing.TB, e *world, i int, h uint64) chain.Evidence {
 	t.Helper()
-	k := key(t, i)
+	k := key(i)
 	idA, idB := chain.IDOf([]byte("block a")), chain.IDOf([]byte("block b"))
 	if idA > idB {
 		idA, idB = idB, idA
 	}
 	vote := func(id chain.ID) chain.Vote {
 		v := chain.Vote{Type: chain.Precommit, Height: h, Round: 0, BlockID: id, Validator: k.PubKey().Address()}
-		v.Sig = k.Sign(v.SignBytes(e.c, "test-1"))
+		v.Sig = k.Sign(v.SignBytes(e.c, moduletest.DefaultChainID))
 		return v
 	}
 	ev := chain.Evidence{VoteA: vote(idA), VoteB: vote(idB)}
@@ -28,51 +31,47 @@ func evidenceAgainst(t testing.TB, e *env, i int, h uint64) chain.Evidence {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ev.Verify(e.c, "test-1", vs); err != nil {
+	if err := ev.Verify(e.c, moduletest.DefaultChainID, vs); err != nil {
 		t.Fatalf("test evidence does not verify: %v", err)
 	}
 	return ev
 }
 
 // jail makes validator i miss blocks until it is jailed for downtime.
-func jail(t testing.TB, e *env, i int) {
+func jail(t testing.TB, e *world, i int) {
 	t.Helper()
 	for n := 0; n < 40; n++ {
-		var signers []chain.Address
-		for _, a := range e.activeAddrs() {
-			if a != addr(t, i) {
-				signers = append(signers, a)
-			}
-		}
-		e.advance(signers)
+		e.advance([]chain.Address{addr(i)})
 		e.endBlock()
-		if e.validator(addr(t, i)).Jailed {
+		if e.validator(addr(i)).Jailed {
 			return
 		}
 	}
 	t.Fatalf("validator %d never jailed", i)
 }
 
-func allSigners(e *env) []chain.Address { return e.activeAddrs() }
+// nobody is absent from a last commit: every validator of the set that
+// signed the previous height signed it.
+var nobody []chain.Address
 
 func TestGenesisReportsInitialSet(t *testing.T) {
-	e := newEnv(t)
 	p := testParams()
-	ups := e.genesis(p, 1000, 500, 300, 200) // max 3: the 200 is cut
+	e := newWorld(t, p, 1000, 500, 300, 200) // max 3: the 200 is cut
+	ups := e.Last.ValidatorUpdates
 	if len(ups) != 3 {
 		t.Fatalf("genesis reported %d updates, want 3: %+v", len(ups), ups)
 	}
 	for i, want := range []uint64{100, 50, 30} {
-		if got, ok := powerOf(ups, key(t, i).PubKey()); !ok || got != want {
+		if got, ok := powerOf(ups, key(i).PubKey()); !ok || got != want {
 			t.Fatalf("validator %d: power %d (reported %v), want %d", i, got, ok, want)
 		}
 	}
-	if _, ok := powerOf(ups, key(t, 3).PubKey()); ok {
+	if _, ok := powerOf(ups, key(3).PubKey()); ok {
 		t.Fatal("fourth validator reported despite max_validators 3")
 	}
 	g := GenesisState{Params: p}
 	for i, s := range []uint64{1000, 500, 300, 200} {
-		g.Validators = append(g.Validators, GenesisValidator{Address: addr(t, i), PubKey: key(t, i).PubKey(), SelfStake: s})
+		g.Validators = append(g.Validators, GenesisValidator{Address: addr(i), PubKey: key(i).PubKey(), SelfStake: s})
 	}
 	raw, _ := json.Marshal(g)
 	vals, err := GenesisValidators(raw)
@@ -98,7 +97,7 @@ func TestGenesisReportsInitialSet(t *testing.T) {
 
 func TestGenesisRejects(t *testing.T) {
 	p := testParams()
-	k0, k1 := key(t, 0), key(t, 1)
+	k0, k1 := key(0), key(1)
 	good := GenesisValidator{Address: k0.PubKey().Address(), PubKey: k0.PubKey(), SelfStake: 1000}
 	cases := []struct {
 		name string
@@ -127,9 +126,7 @@ func TestGenesisRejects(t *testing.T) {
 			if _, err := GenesisValidators(raw); !errors.Is(err, ErrBadGenesis) {
 				t.Fatalf("GenesisValidators: got %v, want ErrBadGenesis", err)
 			}
-			e := newEnv(t)
-			e.fund(good.Address, 10_000)
-			if err := e.m.InitGenesis(e.ctx(chain.Address{}), raw); !errors.Is(err, ErrBadGenesis) {
+			if _, err := build(t, g, map[int]uint64{0: 10_000}, 0); !errors.Is(err, ErrBadGenesis) {
 				t.Fatalf("InitGenesis: got %v, want ErrBadGenesis", err)
 			}
 		})
@@ -140,9 +137,7 @@ func TestGenesisRejects(t *testing.T) {
 		}
 	})
 	t.Run("unfunded validator", func(t *testing.T) {
-		raw, _ := json.Marshal(GenesisState{Params: p, Validators: []GenesisValidator{good}})
-		e := newEnv(t)
-		err := e.m.InitGenesis(e.ctx(chain.Address{}), raw)
+		_, err := build(t, GenesisState{Params: p, Validators: []GenesisValidator{good}}, nil, 0)
 		if !errors.Is(err, ErrBadGenesis) || !errors.Is(err, chain.ErrInsufficient) {
 			t.Fatalf("got %v, want ErrBadGenesis wrapping ErrInsufficient", err)
 		}
@@ -153,60 +148,60 @@ func TestMessages(t *testing.T) {
 	c := chain.MustCodec()
 	type tcase struct {
 		name    string
-		setup   func(t *testing.T, e *env)
+		setup   func(t *testing.T, e *world)
 		sender  int
-		msg     func(t *testing.T, e *env) (chain.Msg, error)
+		msg     func(t *testing.T, e *world) (chain.Msg, error)
 		wantErr []error // all must match (errors.Is); nil means success
-		check   func(t *testing.T, e *env)
+		check   func(t *testing.T, e *world)
 	}
 	const (
 		v0, v1, v2 = 0, 1, 2 // genesis validators: 1000, 500, 300
 		rich       = 5       // funded account, not a validator
 		poor       = 6       // holds 150
 	)
-	delegate := func(amt uint64) func(t *testing.T, e *env) {
-		return func(t *testing.T, e *env) { e.mustDeliver(addr(t, rich), e.msg(MsgDelegate(c, addr(t, v0), amt))) }
+	delegate := func(amt uint64) func(t *testing.T, e *world) {
+		return func(t *testing.T, e *world) { e.MustDeliverAs(addr(rich), e.Built(MsgDelegate(c, addr(v0), amt))) }
 	}
-	tombstone := func(i int) func(t *testing.T, e *env) {
-		return func(t *testing.T, e *env) {
-			e.advance(allSigners(e), evidenceAgainst(t, e, i, e.height))
+	tombstone := func(i int) func(t *testing.T, e *world) {
+		return func(t *testing.T, e *world) {
+			e.advance(nobody, evidenceAgainst(t, e, i, e.height()))
 			e.endBlock()
 		}
 	}
 	cases := []tcase{
 		{name: "bond creates validator", sender: rich,
-			msg: func(t *testing.T, e *env) (chain.Msg, error) { return MsgBond(c, key(t, rich).PubKey(), 200) },
-			check: func(t *testing.T, e *env) {
-				if v := e.validator(addr(t, rich)); v.Tokens != 200 || v.SelfStake != 200 {
+			msg: func(t *testing.T, e *world) (chain.Msg, error) { return MsgBond(c, key(rich).PubKey(), 200) },
+			check: func(t *testing.T, e *world) {
+				if v := e.validator(addr(rich)); v.Tokens != 200 || v.SelfStake != 200 {
 					t.Fatalf("new validator %+v", v)
 				}
-				if got := e.balance(addr(t, rich)); got != 10_000-200 {
+				if got := e.balance(addr(rich)); got != 10_000-200 {
 					t.Fatalf("balance %d", got)
 				}
 			}},
 		{name: "bond adds to existing", sender: v0,
-			msg: func(t *testing.T, e *env) (chain.Msg, error) { return MsgBond(c, key(t, v0).PubKey(), 10) },
-			check: func(t *testing.T, e *env) {
-				if v := e.validator(addr(t, v0)); v.Tokens != 1010 || v.SelfStake != 1010 {
+			msg: func(t *testing.T, e *world) (chain.Msg, error) { return MsgBond(c, key(v0).PubKey(), 10) },
+			check: func(t *testing.T, e *world) {
+				if v := e.validator(addr(v0)); v.Tokens != 1010 || v.SelfStake != 1010 {
 					t.Fatalf("after bond %+v", v)
 				}
 			}},
 		{name: "bond below min self-stake", sender: rich,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgBond(c, key(t, rich).PubKey(), 99) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgBond(c, key(rich).PubKey(), 99) },
 			wantErr: []error{ErrBelowMinSelfStake, chain.ErrInvalidMsg}},
 		{name: "bond with another's key", sender: rich,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgBond(c, key(t, poor).PubKey(), 200) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgBond(c, key(poor).PubKey(), 200) },
 			wantErr: []error{ErrPubKeyMismatch, chain.ErrUnauthorized}},
 		{name: "bond insufficient funds", sender: poor,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgBond(c, key(t, poor).PubKey(), 200) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgBond(c, key(poor).PubKey(), 200) },
 			wantErr: []error{chain.ErrInsufficient}},
 		{name: "bond when tombstoned", setup: tombstone(v2), sender: v2,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgBond(c, key(t, v2).PubKey(), 200) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgBond(c, key(v2).PubKey(), 200) },
 			wantErr: []error{ErrTombstoned}},
 		{name: "unbond part", sender: v0,
-			msg: func(t *testing.T, e *env) (chain.Msg, error) { return MsgUnbond(c, 100) },
-			check: func(t *testing.T, e *env) {
-				if v := e.validator(addr(t, v0)); v.Tokens != 900 {
+			msg: func(t *testing.T, e *world) (chain.Msg, error) { return MsgUnbond(c, 100) },
+			check: func(t *testing.T, e *world) {
+				if v := e.validator(addr(v0)); v.Tokens != 900 {
 					t.Fatalf("after unbond %+v", v)
 				}
 				if got := e.balance(UnbondingPool()); got != 100 {
@@ -214,108 +209,108 @@ func TestMessages(t *testing.T) {
 				}
 			}},
 		{name: "unbond all forgets validator", sender: v1,
-			msg: func(t *testing.T, e *env) (chain.Msg, error) { return MsgUnbondAll(c) },
-			check: func(t *testing.T, e *env) {
-				_, err := e.m.Query(e.ctx(chain.Address{}).Store(e.m.key), "validator", map[string]string{"address": addr(t, v1).String()})
+			msg: func(t *testing.T, e *world) (chain.Msg, error) { return MsgUnbondAll(c) },
+			check: func(t *testing.T, e *world) {
+				_, err := e.QueryOpen(ModuleName, "validator", map[string]string{"address": addr(v1).String()})
 				if !errors.Is(err, chain.ErrNotFound) {
 					t.Fatalf("validator still there: %v", err)
 				}
 			}},
 		{name: "unbond unknown validator", sender: rich,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgUnbond(c, 1) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgUnbond(c, 1) },
 			wantErr: []error{ErrUnknownValidator, chain.ErrInvalidMsg}},
 		{name: "unbond more than staked", sender: v1,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgUnbond(c, 501) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgUnbond(c, 501) },
 			wantErr: []error{chain.ErrInsufficient}},
 		{name: "unbond zero amount", sender: v1,
-			msg: func(t *testing.T, e *env) (chain.Msg, error) {
+			msg: func(t *testing.T, e *world) (chain.Msg, error) {
 				return newMsg(c, TypeUnbond, Unbond{})
 			},
 			wantErr: []error{chain.ErrInvalidMsg}},
 		{name: "delegate", sender: rich,
-			msg: func(t *testing.T, e *env) (chain.Msg, error) { return MsgDelegate(c, addr(t, v0), 100) },
-			check: func(t *testing.T, e *env) {
-				if v := e.validator(addr(t, v0)); v.Tokens != 1100 || v.SelfStake != 1000 {
+			msg: func(t *testing.T, e *world) (chain.Msg, error) { return MsgDelegate(c, addr(v0), 100) },
+			check: func(t *testing.T, e *world) {
+				if v := e.validator(addr(v0)); v.Tokens != 1100 || v.SelfStake != 1000 {
 					t.Fatalf("after delegate %+v", v)
 				}
-				d, err := e.m.Query(e.ctx(chain.Address{}).Store(e.m.key), "delegations", map[string]string{"delegator": addr(t, rich).String()})
+				d, err := e.QueryOpen(ModuleName, "delegations", map[string]string{"delegator": addr(rich).String()})
 				if err != nil {
 					t.Fatal(err)
 				}
 				ds := d.(*Delegations).Delegations
-				if len(ds) != 1 || ds[0].Tokens != 100 || ds[0].Validator != addr(t, v0) {
+				if len(ds) != 1 || ds[0].Tokens != 100 || ds[0].Validator != addr(v0) {
 					t.Fatalf("delegations %+v", ds)
 				}
 			}},
 		{name: "delegate unknown validator", sender: rich,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgDelegate(c, addr(t, poor), 100) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgDelegate(c, addr(poor), 100) },
 			wantErr: []error{ErrUnknownValidator}},
 		{name: "delegate to self", sender: v0,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgDelegate(c, addr(t, v0), 100) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgDelegate(c, addr(v0), 100) },
 			wantErr: []error{chain.ErrInvalidMsg}},
 		{name: "delegate insufficient funds", sender: poor,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgDelegate(c, addr(t, v0), 151) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgDelegate(c, addr(v0), 151) },
 			wantErr: []error{chain.ErrInsufficient}},
 		{name: "delegate to tombstoned", setup: tombstone(v2), sender: rich,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgDelegate(c, addr(t, v2), 100) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgDelegate(c, addr(v2), 100) },
 			wantErr: []error{ErrTombstoned}},
 		{name: "undelegate part", setup: delegate(100), sender: rich,
-			msg: func(t *testing.T, e *env) (chain.Msg, error) { return MsgUndelegate(c, addr(t, v0), 40) },
-			check: func(t *testing.T, e *env) {
-				if v := e.validator(addr(t, v0)); v.Tokens != 1060 {
+			msg: func(t *testing.T, e *world) (chain.Msg, error) { return MsgUndelegate(c, addr(v0), 40) },
+			check: func(t *testing.T, e *world) {
+				if v := e.validator(addr(v0)); v.Tokens != 1060 {
 					t.Fatalf("after undelegate %+v", v)
 				}
 			}},
 		{name: "undelegate all", setup: delegate(100), sender: rich,
-			msg: func(t *testing.T, e *env) (chain.Msg, error) { return MsgUndelegateAll(c, addr(t, v0)) },
-			check: func(t *testing.T, e *env) {
-				if v := e.validator(addr(t, v0)); v.Tokens != 1000 {
+			msg: func(t *testing.T, e *world) (chain.Msg, error) { return MsgUndelegateAll(c, addr(v0)) },
+			check: func(t *testing.T, e *world) {
+				if v := e.validator(addr(v0)); v.Tokens != 1000 {
 					t.Fatalf("after undelegate all %+v", v)
 				}
 			}},
 		{name: "undelegate without delegation", sender: rich,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgUndelegate(c, addr(t, v0), 1) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgUndelegate(c, addr(v0), 1) },
 			wantErr: []error{ErrNoDelegation}},
 		{name: "undelegate more than delegated", setup: delegate(100), sender: rich,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgUndelegate(c, addr(t, v0), 101) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgUndelegate(c, addr(v0), 101) },
 			wantErr: []error{chain.ErrInsufficient}},
 		{name: "unjail when not jailed", sender: v0,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgUnjail(c) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgUnjail(c) },
 			wantErr: []error{ErrNotJailed}},
 		{name: "unjail unknown validator", sender: rich,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgUnjail(c) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgUnjail(c) },
 			wantErr: []error{ErrUnknownValidator}},
 		{name: "unjail tombstoned", setup: tombstone(v2), sender: v2,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { e.time += 1e15; return MsgUnjail(c) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { e.Advance(1e15); return MsgUnjail(c) },
 			wantErr: []error{ErrTombstoned}},
-		{name: "unjail before jail ends", setup: func(t *testing.T, e *env) { jail(t, e, v2) }, sender: v2,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgUnjail(c) },
+		{name: "unjail before jail ends", setup: func(t *testing.T, e *world) { jail(t, e, v2) }, sender: v2,
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgUnjail(c) },
 			wantErr: []error{ErrStillJailed}},
-		{name: "unjail after jail ends", setup: func(t *testing.T, e *env) { jail(t, e, v2); e.time += 60e9 }, sender: v2,
-			msg: func(t *testing.T, e *env) (chain.Msg, error) { return MsgUnjail(c) },
-			check: func(t *testing.T, e *env) {
-				if e.validator(addr(t, v2)).Jailed {
+		{name: "unjail after jail ends", setup: func(t *testing.T, e *world) { jail(t, e, v2); e.Advance(60 * time.Second) }, sender: v2,
+			msg: func(t *testing.T, e *world) (chain.Msg, error) { return MsgUnjail(c) },
+			check: func(t *testing.T, e *world) {
+				if e.validator(addr(v2)).Jailed {
 					t.Fatal("still jailed")
 				}
-				if p, ok := powerOf(e.endBlock(), key(t, v2).PubKey()); !ok || p == 0 {
+				if p, ok := powerOf(e.endBlock(), key(v2).PubKey()); !ok || p == 0 {
 					t.Fatalf("unjailed validator not back in the set (power %d, %v)", p, ok)
 				}
 			}},
 		{name: "unjail below min self-stake", sender: v2,
-			setup: func(t *testing.T, e *env) {
+			setup: func(t *testing.T, e *world) {
 				jail(t, e, v2)
-				e.mustDeliver(addr(t, v2), e.msg(MsgUnbond(c, 250)))
-				e.time += 60e9
+				e.MustDeliverAs(addr(v2), e.Built(MsgUnbond(c, 250)))
+				e.Advance(60 * time.Second)
 			},
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return MsgUnjail(c) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return MsgUnjail(c) },
 			wantErr: []error{ErrBelowMinSelfStake}},
 		{name: "unknown type", sender: v0,
-			msg:     func(t *testing.T, e *env) (chain.Msg, error) { return newMsg(c, "redelegate", Unjail{}) },
+			msg:     func(t *testing.T, e *world) (chain.Msg, error) { return newMsg(c, "redelegate", Unjail{}) },
 			wantErr: []error{chain.ErrUnknownMsg}},
 		{name: "non-canonical body", sender: rich,
-			msg: func(t *testing.T, e *env) (chain.Msg, error) {
+			msg: func(t *testing.T, e *world) (chain.Msg, error) {
 				// [pubkey, 200] with 200 encoded in 4 bytes instead of 2.
-				m, err := MsgBond(c, key(t, rich).PubKey(), 200)
+				m, err := MsgBond(c, key(rich).PubKey(), 200)
 				body := append([]byte{}, m.Body[:len(m.Body)-2]...)
 				m.Body = append(body, 0x1a, 0, 0, 0, 200)
 				return m, err
@@ -324,15 +319,18 @@ func TestMessages(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			e.genesis(testParams(), 1000, 500, 300)
-			e.fund(addr(t, rich), 10_000)
-			e.fund(addr(t, poor), 150)
+			e := newWorld(t, testParams(), 1000, 500, 300)
+			e.fund(addr(rich), 10_000)
+			e.fund(addr(poor), 150)
 			if tc.setup != nil {
 				tc.setup(t, e)
 			}
-			before := e.db.clone()
-			err := e.deliver(addr(t, tc.sender), e.msg(tc.msg(t, e)))
+			msg := e.Built(tc.msg(t, e))
+			if _, open := e.OpenBlock(); !open {
+				e.BeginBlock(moduletest.Inputs{})
+			}
+			before := e.Dump()
+			err := e.deliver(addr(tc.sender), msg)
 			if tc.wantErr == nil {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -343,7 +341,7 @@ func TestMessages(t *testing.T) {
 						t.Fatalf("got error %v, want %v", err, w)
 					}
 				}
-				if !reflect.DeepEqual(before.m, e.db.m) {
+				if e.Dump() != before {
 					t.Fatal("failed message changed state")
 				}
 			}

@@ -141,6 +141,16 @@ func (e *Executor) context(name string, info chain.BlockInfo, sender chain.Addre
 
 func (e *Executor) isModuleAccount(a chain.Address) bool { return e.modAcct[a] }
 
+// ModuleContext is the context the executor gives module name on br: the
+// module's prefixed stores metered by gas (nil charges nothing), the
+// validator-update capability only for the chain.ValidatorSetOwner, and
+// every declared module account. It is for harnesses that drive modules
+// below the transaction layer (chain/moduletest's direct mode) exactly as
+// ExecuteBlock would.
+func (e *Executor) ModuleContext(name string, info chain.BlockInfo, sender chain.Address, br *state.Branch, gas *chain.GasMeter) *chain.Context {
+	return e.context(name, info, sender, gas, e.opener(br, gas))
+}
+
 // Outcome is the result of executing a block (or genesis) on a branch of
 // the committed state. Pending is what the store commits if consensus
 // decides the block.

@@ -60,9 +60,17 @@ type Harness struct {
 	height uint64
 	time   time.Time
 	next   time.Duration // added to the next block's time once
-	// The direct mode's open block and the validator updates so far.
-	blk     *state.Branch
-	updates []chain.ValidatorUpdate
+	// The direct mode's open block: its state, inputs, BeginBlock events,
+	// the validator updates so far, and the latest DeliverAs's gas.
+	blk         *state.Branch
+	blkSigners  []chain.Address
+	blkEvidence []chain.Evidence
+	blkEvents   []chain.Event
+	updates     []chain.ValidatorUpdate
+	gasUsed     uint64
+	// sets[i] is the validator set signing height i (index 0 unused),
+	// known up to height+2; nil without a chain.ValidatorSetOwner.
+	sets []*chain.ValidatorSet
 	// Last is the outcome of the latest block (or genesis).
 	Last *execution.Outcome
 }
@@ -161,6 +169,9 @@ func (h *Harness) open(gen map[string]json.RawMessage) error {
 	if err != nil {
 		return err
 	}
+	if err := h.genesisValidators(gen, out.ValidatorUpdates); err != nil {
+		return err
+	}
 	h.commit(out)
 	return nil
 }
@@ -230,9 +241,23 @@ func (h *Harness) Tx(key chain.PrivKey, fee uint64, msgs ...chain.Msg) *chain.De
 	return &chain.DecodedTx{Tx: d, Raw: raw, ID: chain.IDOf(raw)}
 }
 
-// BlockInfo overrides what Block passes to modules beyond height and time
-// (last commit signers, evidence); nil keeps them empty.
+// BlockInfo overrides what TryBlock passes to modules beyond height and
+// time. It starts from the default inputs (every validator of the set
+// that signed the previous height in LastCommitSigners, no evidence);
+// whatever it leaves is checked as a node would (signers members of that
+// set, evidence verified); nil keeps the defaults.
 type BlockInfo func(*chain.BlockInfo)
+
+// BlockWith is Block with inputs (absent signers, evidence).
+func (h *Harness) BlockWith(in Inputs, txs ...*chain.DecodedTx) *execution.Outcome {
+	h.t.Helper()
+	signers, evidence := h.inputs(h.height+1, in)
+	out, err := h.TryBlock(func(bi *chain.BlockInfo) { bi.LastCommitSigners, bi.Evidence = signers, evidence }, txs...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
 
 // Block executes and commits the next block with txs, and returns its
 // outcome (results, block events, validator updates). A block the
@@ -250,16 +275,22 @@ func (h *Harness) Block(txs ...*chain.DecodedTx) *execution.Outcome {
 // block is then not committed and the height stays).
 func (h *Harness) TryBlock(edit BlockInfo, txs ...*chain.DecodedTx) (*execution.Outcome, error) {
 	h.t.Helper()
+	if h.blk != nil {
+		h.t.Fatalf("moduletest: block %d is open in the direct mode: end it before Block", h.height+1)
+	}
 	at := h.time.Add(h.cfg.BlockInterval + h.next)
 	info := chain.BlockInfo{ChainID: h.cfg.ChainID, Height: h.height + 1, Time: chain.TimeOf(at)}
+	info.LastCommitSigners, info.Evidence = h.inputs(info.Height, Inputs{})
 	if edit != nil {
 		edit(&info)
+		h.checkInputs(info)
 	}
 	out, err := h.ex.ExecuteBlock(h.st, info, txs)
 	if err != nil {
 		return nil, err
 	}
 	h.commit(out)
+	h.rotate(out.ValidatorUpdates)
 	h.height, h.time, h.next = info.Height, at, 0
 	for _, tx := range txs {
 		h.nonces[tx.Tx.Sender()]++
@@ -291,6 +322,16 @@ func (h *Harness) Msg(module, typ string, body any) chain.Msg {
 	m, err := chain.NewMsg(h.codec, module, typ, body)
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	return m
+}
+
+// Built unwraps a message constructor's result (an app's MsgX(codec, …)),
+// failing the test on its error.
+func (h *Harness) Built(m chain.Msg, err error) chain.Msg {
+	h.t.Helper()
+	if err != nil {
+		h.t.Fatalf("build msg: %v", err)
 	}
 	return m
 }
@@ -434,16 +475,24 @@ func (h *Harness) CheckExport() map[string]json.RawMessage {
 		h.t.Fatalf("re-import exported genesis: %v", err)
 	}
 	if got, want := fresh.StateRoot(), h.StateRoot(); got != want {
-		h.t.Fatalf("re-imported genesis has state root %s, want %s\ngot state:\n%s\nwant state:\n%s", got, want, fresh.dump(), h.dump())
+		h.t.Fatalf("re-imported genesis has state root %s, want %s\ngot state:\n%s\nwant state:\n%s", got, want, fresh.Dump(), h.Dump())
 	}
 	return gen
 }
 
-// dump lists the committed keys and values, as text.
-func (h *Harness) dump() string {
-	version, _ := h.st.Head()
+// Dump lists every key and value of the state, one "key"=hex line each in
+// key order: the open block's when one is open, else the committed
+// state's. Two equal dumps are equal states (for a failure message, or
+// to check that a refused message left nothing behind).
+func (h *Harness) Dump() string {
+	h.t.Helper()
+	var r chain.KVReader = h.blk
+	if h.blk == nil {
+		version, _ := h.st.Head()
+		r = h.st.Reader(version)
+	}
 	var b strings.Builder
-	err := h.st.Reader(version).Iterate(nil, func(k, v []byte) (bool, error) {
+	err := r.Iterate(nil, func(k, v []byte) (bool, error) {
 		fmt.Fprintf(&b, "%q=%x\n", k, v)
 		return false, nil
 	})

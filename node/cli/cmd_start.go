@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dure-network/dure/chain"
-	"github.com/dure-network/dure/chain/store"
 	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/api"
 )
@@ -71,9 +70,6 @@ is freed).`,
 			}
 			n, err := node.Open(c.Context(), cfg, log, key, opts...)
 			if err != nil {
-				if errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrLocked) {
-					return withCode(ExitUsage, err)
-				}
 				return nodeErr(err)
 			}
 			if sub.id != "" {

@@ -18,7 +18,6 @@ import (
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/genesis"
 	"github.com/dure-network/dure/chain/state"
-	"github.com/dure-network/dure/chain/store"
 	"github.com/dure-network/dure/node"
 	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/config"
@@ -532,53 +531,17 @@ func proveAtCheckpoint(home string, h uint64, root chain.Hash, holder chain.Addr
 	if err != nil {
 		return nil, nil, withCode(ExitUsage, err)
 	}
-	codec := chain.MustCodec()
-	st, err := store.Open(cfg.DataPath(), store.Options{Logger: slog.New(slog.DiscardHandler), Codec: codec})
-	if err != nil {
-		return nil, nil, withCode(ExitUsage, fmt.Errorf("open data directory %s (is the node stopped?): %w", cfg.DataPath(), err))
-	}
-	defer st.Close()
-	if !st.Initialized() || st.Head().Height < h {
-		return nil, nil, withCode(ExitError, fmt.Errorf("%s does not hold height %d", cfg.DataPath(), h))
-	}
-	blk, err := st.Block(h)
-	if err != nil {
-		return nil, nil, err
-	}
-	if blk.Header.StateRoot != root {
-		return nil, nil, withCode(ExitError, fmt.Errorf("block %d of this store has state root %s, the checkpoint %s: another chain?", h, blk.Header.StateRoot, root))
-	}
-	// The state as of the checkpointed height: its snapshot and changesets
-	// read at that version (Badger keeps every version unless pruned), so
-	// the proof does not depend on the head's proof window.
-	sv, err := state.New(st.DB(), store.TS(h), root)
-	if err != nil {
-		return nil, nil, withCode(ExitError, fmt.Errorf("open the state of height %d (pruned?): %w", h, err))
-	}
 	cur, ok := moduleNamed(currency.ModuleName)
 	if !ok {
 		return nil, nil, errors.New("no currency module")
 	}
 	layout := cur.(*currency.Module)
-	key := layout.BalanceKey(holder, node.NativeDenom)
-	value, err := sv.Reader(store.TS(h)).Get(key)
+	value, p, err := node.ProveStored(cfg, h, root, layout.BalanceKey(holder, node.NativeDenom))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nodeErr(err)
 	}
 	if len(value) == 0 {
 		return nil, nil, withCode(ExitNotFound, fmt.Errorf("%s held no %s on the subnet at height %d", holder, node.NativeDenom, h))
-	}
-	p, err := sv.Prove(store.TS(h), key)
-	if errors.Is(err, state.ErrProofPruned) {
-		return nil, nil, withCode(ExitError, fmt.Errorf("this store no longer holds the trie of height %d, so it cannot prove a balance there "+
-			"(the state store keeps proofs for its last %d versions, and after a restart only from its last snapshot on): %w",
-			h, state.DefaultProofWindow, err))
-	}
-	if err != nil {
-		return nil, nil, withCode(ExitError, fmt.Errorf("prove at height %d: %w", h, err))
-	}
-	if err := state.VerifyProof(root, key, value, p); err != nil {
-		return nil, nil, err
 	}
 	return value, p, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,8 +104,8 @@ type testNode struct {
 	stop    func()
 }
 
-// startNode opens home's node and runs it until the test ends. It returns
-// once the first block is committed.
+// startNode opens home's node with node.Open (as dure start does) and runs
+// it until the test ends. It returns once the first block is committed.
 func startNode(t testing.TB, home string) *testNode {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join(home, config.FileName))
@@ -266,16 +265,6 @@ func getJSON(t testing.TB, url string, out any) int {
 		}
 	}
 	return resp.StatusCode
-}
-
-// errCode returns the API error's status and stable code, or fails.
-func errCode(t testing.TB, err error) (int, string) {
-	t.Helper()
-	var ae *api.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("want an API error, got %v", err)
-	}
-	return ae.Status, ae.Code
 }
 
 func mustExist(t testing.TB, path string) {

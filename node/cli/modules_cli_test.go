@@ -29,7 +29,8 @@ func TestExampleModuleThroughGenericCLI(t *testing.T) {
 	// Every API answer is snake_case JSON, transactions and consensus state
 	// included.
 	for _, path := range []string{"/v1/status", "/v1/txs/" + tr.ID.String() + "?prove=true", "/v1/blocks/latest",
-		"/v1/accounts/" + self.String() + "?prove=true", "/v1/validators", "/v1/peers", "/v1/query/notes/notes?prove=true"} {
+		"/v1/accounts/" + self.String() + "?prove=true", "/v1/validators", "/v1/peers", "/v1/query/notes/notes?prove=true",
+		"/v1/health", "/v1/blocks/1?txs=true", "/v1/query/staking/validators?prove=true", "/v1/query/currency/balances?prove=true&address=" + self.String()} {
 		var v any
 		if code := getJSON(t, tn.base+path, &v); code != 200 {
 			t.Fatalf("GET %s: %d", path, code)

@@ -50,6 +50,10 @@ func TestCLIAgainstSingleValidatorNode(t *testing.T) {
 		if code != ExitOK {
 			t.Fatalf("tx currency send: exit %d\n%s\n%s", code, out, errs)
 		}
+		var txOut any
+		if json.Unmarshal([]byte(out), &txOut) == nil {
+			checkSnake(t, "dure tx currency send", txOut)
+		}
 		var tr txResult
 		if err := json.Unmarshal([]byte(out), &tr); err != nil || tr.Height == 0 || tr.Code != 0 || tr.ID == "" {
 			t.Fatalf("tx output %q: %+v %v", out, tr, err)
@@ -74,6 +78,7 @@ func TestCLIAgainstSingleValidatorNode(t *testing.T) {
 			if v, _ := m["verified"].(string); v == "" {
 				t.Errorf("%s: no \"verified\" field in %s", q.name, out)
 			}
+			checkSnake(t, "dure "+strings.Join(q.args, " "), map[string]any(m))
 		}
 		if after, _, _ := balanceOf(t, tn.base, bob); after != before+7 {
 			t.Errorf("bob's balance %d after CLI send of 7, was %d", after, before)
@@ -98,6 +103,15 @@ func TestCLIAgainstSingleValidatorNode(t *testing.T) {
 			if code != c.want {
 				t.Errorf("%s: exit %d, want %d\n%s\n%s", c.name, code, c.want, out, errs)
 			}
+		}
+		for _, args := range [][]string{{"status"}, {"query", "validators"}, {"query", "staking", "validators"}} {
+			code, out, errs := runCLI(append(args, "--home", home, "--node", node)...)
+			var v any
+			if code != ExitOK || json.Unmarshal([]byte(out), &v) != nil {
+				t.Errorf("%v: exit %d\n%s\n%s", args, code, out, errs)
+				continue
+			}
+			checkSnake(t, "dure "+strings.Join(args, " "), v)
 		}
 		// Without --node, the CLI finds the API through --home's config.
 		if code, out, errs := runCLI("status", "--home", home); code != ExitOK || !strings.Contains(out, `"chain_id": "t-1"`) {

@@ -133,11 +133,6 @@ func RemoveStale() {
 	}
 }
 
-func pidAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
 // killNS SIGKILLs every process in namespace ns.
 func killNS(ns string) {
 	out, err := output("ip", "netns", "pids", ns)
@@ -146,7 +141,7 @@ func killNS(ns string) {
 	}
 	for _, f := range strings.Fields(out) {
 		if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			killPID(pid)
 		}
 	}
 }
