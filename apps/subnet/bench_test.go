@@ -2,7 +2,9 @@ package subnet
 
 import (
 	"fmt"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dure-network/dure/chain"
 )
@@ -72,4 +74,64 @@ func BenchmarkDeliverCheckpoint(b *testing.B) {
 			b.ReportMetric(float64(gas), "gas/checkpoint")
 		})
 	}
+}
+
+// BenchmarkDeliverTopDown is a whole topdown transaction on the subnet in
+// a block of its own (real executor, state and currency): one parent
+// header signed by all of n parent validators, and k deposits proven by
+// one state proof, minted. Each iteration the parent makes k deposits in
+// one block first (outside the timer). CPU time (all goroutines) is the
+// figure to read on a shared machine.
+func BenchmarkDeliverTopDown(b *testing.B) {
+	for _, n := range []int{4, 16, 64} {
+		for _, k := range []int{1, 64} {
+			b.Run(fmt.Sprintf("parent_validators=%d/deposits=%d", n, k), func(b *testing.B) {
+				p := newParentChainN(b, n)
+				p.e.register(5, 1, 1, 1)
+				sub := newEnvGenesis(b, coop, nil, p.genesis(5))
+				c := p.e.h.Codec()
+				var gas, size uint64
+				var cpu time.Duration
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					var txs []*chain.DecodedTx
+					for j := 0; j < k; j += 16 { // 16 messages a tx at most
+						var msgs []chain.Msg
+						for x := j; x < min(k, j+16); x++ {
+							msgs = append(msgs, p.e.msg(MsgDeposit(c, coop, p.e.h.Addr(3), 1)))
+						}
+						txs = append(txs, p.e.h.Tx(p.e.h.Key(len(txs)), 10_000, msgs...))
+					}
+					p.e.h.Block(txs...)
+					td := p.relay(sub.topDown().Applied)
+					m := sub.msg(MsgTopDown(c, td))
+					if p.e.h.Time().After(sub.h.Time()) {
+						sub.h.SetBlockTime(p.e.h.Time())
+					}
+					tx := sub.h.Tx(sub.h.Key(6), 1_000_000, m)
+					c0 := cpuTime()
+					b.StartTimer()
+					out := sub.h.Block(tx)
+					b.StopTimer()
+					cpu += cpuTime() - c0
+					if out.Results[0].Code != 0 {
+						b.Fatal(out.Results[0].Log)
+					}
+					gas, size = out.Results[0].GasUsed, uint64(len(tx.Raw))
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+				b.ReportMetric(float64(gas), "gas/topdown")
+				b.ReportMetric(float64(size), "tx-bytes")
+			})
+		}
+	}
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

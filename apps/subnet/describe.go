@@ -128,6 +128,19 @@ func (m *Module) Describe() chain.Description {
 				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
 					return MsgRefund(c, v.String("subnet"), v.Uint("nonce"))
 				}},
+			{Type: TypeRetry, Short: "On a subnet: mint a parked deposit again (its sender only), to a new recipient or its own",
+				Examples: []string{"dure tx subnet retry --from alice --nonce 3 --to dave"},
+				Fields: []chain.Field{{Name: "nonce", Kind: chain.FieldUint, Help: "the parked deposit's nonce"},
+					{Name: "to", Kind: chain.FieldAddress, Help: "the recipient on the subnet (default: the deposit's)"}},
+				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
+					return MsgRetry(c, v.Uint("nonce"), v.Address("to"))
+				}},
+			{Type: TypeReturn, Short: "On a subnet: send a parked deposit back to its sender on the parent (a withdrawal, released by proof)",
+				Examples: []string{"dure tx subnet return --from alice --nonce 3"},
+				Fields:   []chain.Field{{Name: "nonce", Kind: chain.FieldUint, Help: "the parked deposit's nonce"}},
+				Build: func(c *chain.Codec, v chain.Values) (chain.Msg, error) {
+					return MsgReturn(c, v.Uint("nonce"))
+				}},
 		},
 		Queries: []chain.QueryDesc{
 			{Path: "params", Short: "The module's parameters", Examples: []string{"dure query subnet params"}},
@@ -149,6 +162,10 @@ func (m *Module) Describe() chain.Description {
 			{Path: "endorsements", Short: "On a subnet: the checkpoints of a height and the validator signatures collected for each",
 				Args:     []chain.Field{{Name: "height", Kind: chain.FieldUint, Required: true, Help: "a checkpoint height"}},
 				Examples: []string{"dure query subnet endorsements --arg height=20"}},
+			{Path: "topdown", Short: "On a subnet: the trusted parent header, deposits applied, value minted, parked and returned",
+				Examples: []string{"dure query subnet topdown"}},
+			{Path: "inbox", Short: "On a subnet: parked deposits (could not be minted) with their reasons",
+				Args: []chain.Field{{Name: "from", Kind: chain.FieldUint, Help: "first nonce"}, limit}, Examples: []string{"dure query subnet inbox"}},
 			{Path: "outbox-proof", Short: "On a subnet: a withdrawal and its proof against the outbox of count messages",
 				Args: []chain.Field{{Name: "nonce", Kind: chain.FieldUint, Help: "the withdrawal's nonce"},
 					{Name: "count", Kind: chain.FieldUint, Required: true, Min: 1, Max: MaxProofLeaves, Help: "the checkpoint's msg_count"}},

@@ -1,7 +1,8 @@
 // Package subnet anchors neighbourhood chains ("subnets") to the chain it
 // runs on (the parent), and moves value between them. The same module runs
 // on both sides: on the parent it is the registry; on a subnet its outbox
-// records withdrawals owed on the parent.
+// records withdrawals owed on the parent, and its light client of the
+// parent mints the parent's deposits.
 //
 // # Registry (parent)
 //
@@ -55,16 +56,43 @@
 //
 // # Value across
 //
-// deposit locks native tokens in Escrow() for an account on the subnet
-// (recorded by nonce for the subnet's validators to mint). release pays a
-// withdrawal proven (chain.MerkleProof) in the outbox of an accepted
-// checkpoint, once. When a subnet has not checkpointed for its escape_after
-// parent blocks, escape pays a holder its native balance on the subnet,
-// proven (chain/state proof, key from the BalanceLayout) against the last
-// checkpointed state root, once per holder, to the holder's own address
-// (anyone may send it and pay its fee); refund returns deposits the
-// last checkpoint had not applied. The first escape or refund halts the
-// subnet for good. Every payout is bounded by the subnet's locked value.
+// deposit locks native tokens in Escrow() for an account on the subnet and
+// records the deposit by nonce, with Acc: a hash chain (ChainDeposit)
+// through every deposit to that subnet so far, so the record of deposit n
+// proven against one parent state root proves deposits 0..n. release pays
+// a withdrawal proven (chain.MerkleProof) in the outbox of an accepted
+// checkpoint, once. When a subnet has not checkpointed for its
+// escape_after parent blocks, escape pays a holder its native balance on
+// the subnet, proven (chain/state proof, key from the BalanceLayout)
+// against the last checkpointed state root, once per holder, to the
+// holder's own address (anyone may send it and pay its fee); refund
+// returns deposits the last checkpoint had not applied. The first escape
+// or refund halts the subnet for good. Every payout is bounded by the
+// subnet's locked value.
+//
+// # Top-down: minting deposits (subnet)
+//
+// A subnet whose genesis section has "topdown" (`dure subnet follow`
+// prints it) keeps a light client of its parent in its own state
+// (TopDownState): the trusted parent height, block ID, time, state root
+// and the set signing the next height, from the parent's genesis or a
+// trusted header. Anyone (the validators' `dure start --subnet` loop does)
+// sends topdown: parent light blocks, each verified from the one before
+// by chain/light's VerifyStep (commit of more than 2/3 of its own set;
+// sequential, or skipping when at least 1/3 of the trusted power signed),
+// with the subnet's block time as the only clock; then the parent's
+// deposit records from the next unapplied nonce, whose hash chain from
+// the subnet's stored Acc must reach the last record, proven by a state
+// proof against the last verified header's state root. Each deposit is
+// then minted (Bank.Mint) exactly once, in nonce order, or, when it cannot
+// be (zero address, a module account, the bank refuses it: a holding cap),
+// parked in the inbox with the reason. Its sender retries it (retry, to a
+// new recipient or the same) or takes it back on the parent (return: a
+// withdrawal in the outbox). A topdown with nothing new succeeds as a
+// no-op before any signature is checked; blocks at or below the trusted
+// height are skipped. EndBlock's checkpoint snapshot records the deposits
+// applied, which the checkpoint must name, so the parent's refund after a
+// halt pays only deposits the subnet had not applied.
 //
 // # State
 //
@@ -73,7 +101,7 @@
 //	"p"                         Params
 //	"o"                         Frontier (subnet side: outbox)
 //	"x/" nonce                  CrossMsg leaf (subnet side)
-//	"n/" height                 OutboxAt snapshot (subnet side)
+//	"n/" height                 OutboxAt snapshot with deposits applied (subnet side)
 //	"K/" height hash            endorsed Checkpoint (subnet side)
 //	"k/" height hash addr       Endorsement (subnet side)
 //	"s/" id                     Subnet
@@ -83,6 +111,8 @@
 //	"r/" id 0 nonce             released withdrawal marker
 //	"e/" id 0 addr              escaped holder marker
 //	"u/" height id 0 addr       unbonding release queue
+//	"t"                         TopDownState (subnet side)
+//	"i/" nonce                  Parked deposit (subnet side: the inbox)
 //
 // Integers are 8 bytes big-endian; values canonical CBOR.
 package subnet

@@ -9,7 +9,7 @@ import (
 )
 
 var msgTypes = []string{TypeRegister, TypeJoin, TypeLeave, TypeCheckpoint, TypeEquivocate, TypeDeposit,
-	TypeRelease, TypeEscape, TypeRefund, TypeWithdraw, TypeEndorse}
+	TypeRelease, TypeEscape, TypeRefund, TypeWithdraw, TypeEndorse, TypeTopDown, TypeRetry, TypeReturn, TypeReclaim}
 
 func bodyOf(typ string) any {
 	switch typ {
@@ -35,6 +35,14 @@ func bodyOf(typ string) any {
 		return &Withdraw{}
 	case TypeEndorse:
 		return &Endorse{}
+	case TypeTopDown:
+		return &TopDown{}
+	case TypeRetry:
+		return &Retry{}
+	case TypeReturn:
+		return &Return{}
+	case TypeReclaim:
+		return &Reclaim{}
 	}
 	return nil
 }
@@ -59,6 +67,10 @@ func seedBodies(e *env) [][]byte {
 		e.msg(MsgRefund(c, coop, 0)),
 		e.msg(MsgWithdraw(c, e.h.Addr(2), 5)),
 		e.msg(MsgEndorse(c, Endorse{Checkpoint: cp, GenesisHash: e.gh, PubKey: v.PubKey(), Sig: Sign(c, e.gh, &cp, v).Sig})),
+		e.msg(MsgTopDown(c, seedTopDown(c))),
+		e.msg(MsgRetry(c, 0, e.h.Addr(3))),
+		e.msg(MsgReturn(c, 0)),
+		e.msg(MsgReclaim(c, Reclaim{Subnet: coop, Nonce: 1, Value: []byte{0x83}, Proof: state.Proof{SideNodes: [][]byte{make([]byte, 32)}}})),
 	}
 	out := make([][]byte, len(ms))
 	for i, m := range ms {
@@ -131,6 +143,62 @@ func FuzzDeliver(f *testing.F) {
 		}
 		if got := e.balance(Collateral()); got != coll {
 			t.Fatalf("collateral pool holds %d, members %d", got, coll)
+		}
+	})
+}
+
+// seedTopDown is a topdown body of one signed parent header, a set
+// change and one deposit.
+func seedTopDown(c *chain.Codec) TopDown {
+	k, k2 := consKey(0), consKey(1)
+	vals := []chain.Validator{{Address: k.PubKey().Address(), PubKey: k.PubKey(), Power: 10}}
+	next := []chain.Validator{{Address: k2.PubKey().Address(), PubKey: k2.PubKey(), Power: 10}}
+	vs, _ := chain.NewValidatorSet(vals)
+	nvs, _ := chain.NewValidatorSet(next)
+	h := chain.Header{ChainID: "parent-1", Height: 7, Time: 1, ValidatorsHash: vs.Hash(c), NextValidatorsHash: nvs.Hash(c)}
+	id := h.ID(c)
+	sig := k.Sign(chain.VoteSignBytes(c, "parent-1", chain.Precommit, 7, 0, id))
+	d := Deposit{Nonce: 0, From: k.PubKey().Address(), To: k2.PubKey().Address(), Amount: 5, ParentHeight: 6}
+	d.Acc = ChainDeposit(c, chain.Hash{}, coop, &d)
+	return TopDown{Blocks: []ParentBlock{{Header: h, Commit: chain.Commit{Height: 7, BlockID: id, Sigs: []chain.CommitSig{{Validator: k.PubKey().Address(), Sig: sig}}},
+		Validators: vals, NextValidators: next}}, Deposits: []Deposit{d}, Proof: state.Proof{SideNodes: [][]byte{make([]byte, 32)}}}
+}
+
+// FuzzTopDown feeds arbitrary topdown bodies to a subnet following a
+// parent with two deposits for dave (9,100 locked): no panic, no
+// internal error, and never more minted or parked than the parent
+// locked, every minted unit in dave's balance.
+func FuzzTopDown(f *testing.F) {
+	p := newParentChain(f)
+	p.e.register(5, 1, 1, 1)
+	dave := p.e.h.Addr(3)
+	p.deposit(0, dave, 9000)
+	p.deposit(0, dave, 100)
+	good := p.relay(0)
+	c := chain.MustCodec()
+	for _, td := range []TopDown{good, {Blocks: good.Blocks}, {Deposits: good.Deposits, Proof: good.Proof}, seedTopDown(c)} {
+		m, err := MsgTopDown(c, td)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add([]byte(m.Body))
+	}
+	locked := p.e.subnet().Locked
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var x any
+		if c.Unmarshal(body, &x) != nil {
+			return
+		}
+		sub := newEnvGenesis(t, coop, nil, p.genesis(5))
+		d0 := sub.balance(dave)
+		sub.h.SetBlockTime(p.e.h.Time())
+		res := sub.h.Deliver(sub.h.Key(6), chain.Msg{Module: ModuleName, Type: TypeTopDown, Body: body})
+		if res.Code == chain.CodeInternal {
+			t.Fatalf("internal error: %s", res.Log)
+		}
+		td := sub.topDown()
+		if td.Minted+td.Parked > locked || sub.balance(dave)-d0 != td.Minted {
+			t.Fatalf("minted %d parked %d of %d locked; dave got %d", td.Minted, td.Parked, locked, sub.balance(dave)-d0)
 		}
 	})
 }

@@ -39,6 +39,12 @@ func newEnv(t testing.TB, chainID string, funded map[int]uint64) *env {
 
 func newEnvParams(t testing.TB, chainID string, funded map[int]uint64, params Params) *env {
 	t.Helper()
+	return newEnvGenesis(t, chainID, funded, Genesis{Params: &params})
+}
+
+// newEnvGenesis is newEnv with the subnet module's genesis section.
+func newEnvGenesis(t testing.TB, chainID string, funded map[int]uint64, sg Genesis) *env {
+	t.Helper()
 	codec := chain.MustCodec()
 	ck, sk := chain.NewStoreKey(currency.ModuleName), chain.NewStoreKey(ModuleName)
 	cur := currency.New(ck, codec, currency.DefaultParams())
@@ -54,7 +60,7 @@ func newEnvParams(t testing.TB, chainID string, funded map[int]uint64, params Pa
 		}
 	}
 	cj, _ := json.Marshal(cg)
-	sj, _ := json.Marshal(Genesis{Params: &params})
+	sj, _ := json.Marshal(sg)
 	h := moduletest.New(t, moduletest.Config{ChainID: chainID, Fee: 10_000, Modules: []chain.Module{cur, m}, Keys: []*chain.StoreKey{ck, sk},
 		Genesis: map[string]json.RawMessage{currency.ModuleName: cj, ModuleName: sj}})
 	return &env{t: t, h: h, m: m, cur: cur, gh: chain.Sum256([]byte("genesis of " + coop))}

@@ -221,6 +221,30 @@ func (m *Module) Deliver(ctx *chain.Context, msg chain.Msg) error {
 			return err
 		}
 		return m.withdraw(ctx, kv, &b)
+	case TypeTopDown:
+		var b TopDown
+		if err := msg.DecodeBody(m.codec, &b); err != nil {
+			return err
+		}
+		return m.topdown(ctx, kv, &b)
+	case TypeRetry:
+		var b Retry
+		if err := msg.DecodeBody(m.codec, &b); err != nil {
+			return err
+		}
+		return m.retry(ctx, kv, &b)
+	case TypeReturn:
+		var b Return
+		if err := msg.DecodeBody(m.codec, &b); err != nil {
+			return err
+		}
+		return m.ret(ctx, kv, &b)
+	case TypeReclaim:
+		var b Reclaim
+		if err := msg.DecodeBody(m.codec, &b); err != nil {
+			return err
+		}
+		return m.reclaim(ctx, kv, &b)
 	}
 	return fmt.Errorf("%w: subnet has no message %q", chain.ErrUnknownMsg, msg.Type)
 }
@@ -589,6 +613,8 @@ func (m *Module) deposit(ctx *chain.Context, kv chain.KVStore, b *DepositMsg) er
 		return fmt.Errorf("lock deposit: %w", err)
 	}
 	d := Deposit{Nonce: s.Deposits, From: ctx.Sender, To: b.To, Amount: b.Amount, ParentHeight: ctx.Block.Height}
+	d.Acc = ChainDeposit(m.codec, s.DepositAcc, s.ID, &d)
+	s.DepositAcc = d.Acc
 	if err := m.put(kv, depKey(s.ID, d.Nonce), &d); err != nil {
 		return err
 	}
@@ -791,21 +817,28 @@ func (m *Module) withdraw(ctx *chain.Context, kv chain.KVStore, b *Withdraw) err
 	if err := m.bank.Burn(ctx, ctx.Sender, denom, b.Amount); err != nil {
 		return fmt.Errorf("withdraw: %w", err)
 	}
-	f, err := m.frontier(kv)
+	nonce, err := m.appendOutbox(ctx, kv, ctx.Sender, b.To, b.Amount)
 	if err != nil {
 		return err
 	}
-	x := CrossMsg{Nonce: f.Count, From: ctx.Sender, To: b.To, Amount: b.Amount, Height: ctx.Block.Height}
+	return ctx.Emit("subnet.withdraw", chain.Attr{Key: "nonce", Value: u64s(nonce)}, chain.Attr{Key: "to", Value: b.To.String()},
+		chain.Attr{Key: "amount", Value: u64s(b.Amount)})
+}
+
+// appendOutbox puts a message owed to `to` on the parent in the outbox
+// and returns its nonce.
+func (m *Module) appendOutbox(ctx *chain.Context, kv chain.KVStore, from, to chain.Address, amount uint64) (uint64, error) {
+	f, err := m.frontier(kv)
+	if err != nil {
+		return 0, err
+	}
+	x := CrossMsg{Nonce: f.Count, From: from, To: to, Amount: amount, Height: ctx.Block.Height}
 	leaf := m.msgBytes(&x)
 	if err := kv.Set(outKey(x.Nonce), leaf); err != nil {
-		return err
+		return 0, err
 	}
 	f.Append(leaf)
-	if err := m.put(kv, keyOutbox, f); err != nil {
-		return err
-	}
-	return ctx.Emit("subnet.withdraw", chain.Attr{Key: "nonce", Value: u64s(x.Nonce)}, chain.Attr{Key: "to", Value: b.To.String()},
-		chain.Attr{Key: "amount", Value: u64s(b.Amount)})
+	return x.Nonce, m.put(kv, keyOutbox, f)
 }
 
 func (m *Module) frontier(r chain.KVReader) (*Frontier, error) {
@@ -843,7 +876,7 @@ func (m *Module) endorse(ctx *chain.Context, kv chain.KVStore, e *Endorse) error
 	if err != nil {
 		return err
 	}
-	if !ok || at.Count != cp.MsgCount || at.Root != cp.MsgRoot {
+	if !ok || at.Count != cp.MsgCount || at.Root != cp.MsgRoot || at.Applied != cp.DepositsApplied {
 		return invalid(fmt.Errorf("%w: %d", ErrOutbox, cp.Height))
 	}
 	if err := ctx.Gas.Consume(GasPerSignature, "endorsement signature"); err != nil {
@@ -880,7 +913,17 @@ func (m *Module) EndBlock(ctx *chain.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := m.put(kv, snapKey(ctx.Block.Height), &OutboxAt{Count: f.Count, Root: f.Root()}); err != nil {
+		at := OutboxAt{Count: f.Count, Root: f.Root()}
+		if raw, err := kv.Get(keyTopDown); err != nil {
+			return err
+		} else if raw != nil {
+			td, err := m.topDownState(kv)
+			if err != nil {
+				return err
+			}
+			at.Applied = td.Applied
+		}
+		if err := m.put(kv, snapKey(ctx.Block.Height), &at); err != nil {
 			return err
 		}
 	}
@@ -942,8 +985,11 @@ func (m *Module) EndBlock(ctx *chain.Context) error {
 // export, every stored key and value (hex), so a restarted chain has the
 // same state root.
 type Genesis struct {
-	Params *Params     `json:"params,omitempty"`
-	State  [][2]string `json:"state,omitempty"`
+	Params *Params `json:"params,omitempty"`
+	// TopDown makes this chain a subnet following its parent's headers
+	// and minting its deposits (subnet side only).
+	TopDown *TopDownGenesis `json:"topdown,omitempty"`
+	State   [][2]string     `json:"state,omitempty"`
 }
 
 // InitGenesis loads the section (absent: default parameters).
@@ -963,6 +1009,15 @@ func (m *Module) InitGenesis(ctx *chain.Context, raw json.RawMessage) error {
 			return fmt.Errorf("subnet genesis: params: %w", err)
 		}
 		if err := m.put(kv, keyParams, g.Params); err != nil {
+			return err
+		}
+	}
+	if g.TopDown != nil {
+		td, err := g.TopDown.state()
+		if err != nil {
+			return fmt.Errorf("subnet genesis: %w", err)
+		}
+		if err := m.put(kv, keyTopDown, td); err != nil {
 			return err
 		}
 	}

@@ -208,6 +208,36 @@ func (m *Module) Query(r chain.KVReader, path string, args map[string]string) (a
 			}
 		}
 		return out, nil
+	case "topdown":
+		return m.topDownState(r)
+	case "inbox":
+		var from uint64
+		if args["from"] != "" {
+			var err error
+			if from, err = argU64(args, "from"); err != nil {
+				return nil, err
+			}
+		}
+		limit, err := argLimit(args)
+		if err != nil {
+			return nil, err
+		}
+		out := []Parked{}
+		err = r.Iterate(prefixInbox, func(k, v []byte) (bool, error) {
+			if len(k) != len(prefixInbox)+8 {
+				return true, fmt.Errorf("%w: inbox key %x", ErrCorrupt, k)
+			}
+			if binary.BigEndian.Uint64(k[len(prefixInbox):]) < from {
+				return false, nil
+			}
+			var p Parked
+			if err := m.codec.UnmarshalCanonical(v, &p); err != nil {
+				return true, fmt.Errorf("%w: inbox %x: %v", ErrCorrupt, k, err)
+			}
+			out = append(out, p)
+			return len(out) >= limit, nil
+		})
+		return out, err
 	case "outbox-proof":
 		nonce, err := argU64(args, "nonce")
 		if err != nil {

@@ -63,7 +63,7 @@ var (
 	ErrNoBankLayout   = errors.New("subnet: the node gave no balance layout for escape proofs")
 	ErrCorrupt        = errors.New("subnet: corrupt state")
 	ErrNotSubnet      = errors.New("subnet: this chain has no checkpoint_period: it is no subnet")
-	ErrOutbox         = errors.New("subnet: checkpoint outbox differs from this chain's at that height")
+	ErrOutbox         = errors.New("subnet: checkpoint outbox or deposits applied differ from this chain's at that height")
 	ErrUnknownSubnet  = fmt.Errorf("%w: %w", chain.ErrInvalidMsg, ErrNoSubnet)
 	errOverflowAmount = errors.New("subnet: amount overflows")
 )
@@ -76,6 +76,9 @@ type Bank interface {
 	NativeDenom(ctx *chain.Context) (string, error)
 	Transfer(ctx *chain.Context, from, to chain.Address, denom string, amount uint64) error
 	Burn(ctx *chain.Context, from chain.Address, denom string, amount uint64) error
+	// Mint creates amount at to (on a subnet, a parent deposit). It must
+	// refuse (holding cap, overflow) before it writes anything.
+	Mint(ctx *chain.Context, to chain.Address, denom string, amount uint64) error
 }
 
 // BalanceLayout says where the bank keeps a balance in state and how to
@@ -180,6 +183,9 @@ type Subnet struct {
 	Halted     bool             `json:"halted"`
 	HaltedAt   uint64           `json:"halted_at,omitempty"`
 	Checkpoint uint64           `json:"checkpoints"` // accepted so far
+	// DepositAcc is the hash chain through every deposit so far
+	// (ChainDeposit): one proven record proves all before it.
+	DepositAcc chain.Hash `json:"deposit_acc"`
 }
 
 // CheckpointRecord is what the parent keeps of an accepted checkpoint.
@@ -276,6 +282,8 @@ type Deposit struct {
 	Amount       uint64        `json:"amount"`
 	ParentHeight uint64        `json:"parent_height"`
 	Refunded     bool          `json:"refunded,omitempty"`
+	// Acc is the subnet's deposit hash chain through this deposit.
+	Acc chain.Hash `json:"acc"`
 }
 
 // NewValidator is one initial validator in a register message, or the
@@ -395,6 +403,9 @@ type OutboxAt struct {
 	_     struct{}   `cbor:",toarray"`
 	Count uint64     `json:"count"`
 	Root  chain.Hash `json:"root"`
+	// Applied is how many parent deposits the subnet had applied: the
+	// checkpoint's DepositsApplied.
+	Applied uint64 `json:"deposits_applied"`
 }
 
 // Endorsed is one checkpoint of a height and the signatures collected

@@ -31,6 +31,11 @@
 //	if err == light.ErrNoTrust { err = c.TrustGenesis(genesisValidators, genesisTime) }
 //	lb, err := c.Verify(ctx, height) // lb.Header is now trusted
 //
+// VerifyStep and After are one step of that verification with no I/O and
+// no clock (the caller passes "now"): a chain following another chain's
+// headers in its own state (apps/subnet's top-down path) runs them with its
+// block time, so its execution stays a function of the data.
+//
 // Providers serve LightBlocks: a header, the commit that finalised it and
 // the validator set that signed it. The package imports only chain.
 package light

@@ -75,8 +75,8 @@ const (
 	// DefaultMaxBackwards bounds how many parent links a backward
 	// verification follows.
 	DefaultMaxBackwards = 10_000
-	// maxClockDrift bounds how far a header's time may be ahead of ours.
-	maxClockDrift = 10 * time.Second
+	// MaxClockDrift bounds how far a header's time may be ahead of ours.
+	MaxClockDrift = 10 * time.Second
 )
 
 // Config builds a Client.
@@ -227,22 +227,42 @@ func (c *Client) verifyForward(ctx context.Context, p Provider, st TrustedState,
 // verifyStep checks lb against st: sequentially when adjacent, else with
 // the trust-level rule.
 func (c *Client) verifyStep(st TrustedState, lb *LightBlock) error {
-	if err := c.checkOwn(lb); err != nil {
+	return VerifyStep(c.cfg.Codec, st, lb, c.cfg.TrustLevel, chain.TimeOf(c.cfg.Now()))
+}
+
+// checkOwn checks a light block on its own: chain, shapes, the set hashes
+// to the header, and more than 2/3 of it signed the commit.
+func (c *Client) checkOwn(lb *LightBlock) error { return CheckOwn(c.cfg.Codec, c.cfg.ChainID, lb) }
+
+// VerifyStep is one step of the client's verification, with no I/O and no
+// clock: lb is checked on its own (CheckOwn, against st.ChainID), its time
+// must be after st's and at most MaxClockDrift after now, and then either
+// sequentially (lb is st's next height: its validators are st's trusted
+// next set and its parent is st's block) or by skipping (validators of
+// st's next set holding at least level of its power signed lb's commit;
+// ErrNotEnoughTrust otherwise). Client.Verify runs it with now from its
+// clock; a chain verifying another chain's headers (apps/subnet) runs it
+// with its own block time, so the result is a function of the data alone.
+func VerifyStep(c *chain.Codec, st TrustedState, lb *LightBlock, level Fraction, now chain.Time) error {
+	if err := CheckOwn(c, st.ChainID, lb); err != nil {
 		return err
 	}
 	h := &lb.Header
 	if h.Time <= st.Time && st.Height > 0 {
 		return fmt.Errorf("%w: header %d time %s not after trusted %s", ErrInvalidHeader, h.Height, h.Time, st.Time)
 	}
-	if ahead := h.Time.Std().Sub(c.cfg.Now()); ahead > maxClockDrift {
+	if ahead := h.Time.Sub(now); ahead > MaxClockDrift {
 		return fmt.Errorf("%w: header %d is %s in the future", ErrInvalidHeader, h.Height, ahead)
 	}
 	trustedNext, err := chain.NewValidatorSet(st.NextValidators)
 	if err != nil {
 		return fmt.Errorf("light: trusted next validators: %w", err)
 	}
+	if h.Height <= st.Height {
+		return fmt.Errorf("%w: header %d is not above the trusted height %d", ErrBackwards, h.Height, st.Height)
+	}
 	if h.Height == st.Height+1 {
-		if h.ValidatorsHash != trustedNext.Hash(c.cfg.Codec) {
+		if h.ValidatorsHash != trustedNext.Hash(c) {
 			return fmt.Errorf("%w: header %d validators hash is not the trusted next set", ErrInvalidHeader, h.Height)
 		}
 		if st.Height > 0 && h.Parent != st.BlockID {
@@ -250,46 +270,56 @@ func (c *Client) verifyStep(st TrustedState, lb *LightBlock) error {
 		}
 		return nil
 	}
-	return c.checkTrustOverlap(trustedNext, lb.Commit)
+	return checkTrustOverlap(c, st.ChainID, level, trustedNext, lb.Commit)
 }
 
-// checkOwn checks a light block on its own: chain, shapes, the set hashes
+// CheckOwn checks a light block on its own: chain, shapes, the set hashes
 // to the header, and more than 2/3 of it signed the commit.
-func (c *Client) checkOwn(lb *LightBlock) error {
+func CheckOwn(c *chain.Codec, chainID string, lb *LightBlock) error {
 	h := &lb.Header
 	switch {
-	case h.ChainID != c.cfg.ChainID:
+	case h.ChainID != chainID:
 		return fmt.Errorf("%w: chain %q", ErrInvalidHeader, h.ChainID)
 	case lb.Validators == nil || lb.Commit == nil:
 		return fmt.Errorf("%w: header %d without commit or validators", ErrInvalidHeader, h.Height)
-	case lb.Validators.Hash(c.cfg.Codec) != h.ValidatorsHash:
+	case lb.Validators.Hash(c) != h.ValidatorsHash:
 		return fmt.Errorf("%w: header %d: served validator set does not hash to the header's", ErrInvalidHeader, h.Height)
 	}
-	if err := chain.VerifyCommit(c.cfg.Codec, c.cfg.ChainID, lb.Validators, lb.Commit, h.Height, h.ID(c.cfg.Codec)); err != nil {
+	if err := chain.VerifyCommit(c, chainID, lb.Validators, lb.Commit, h.Height, h.ID(c)); err != nil {
 		return fmt.Errorf("%w: header %d: %w", ErrInvalidHeader, h.Height, err)
 	}
 	return nil
+}
+
+// After is the trusted state once lb is verified: its header and next,
+// the set signing lb's height+1, checked against NextValidatorsHash.
+func After(c *chain.Codec, lb *LightBlock, next *chain.ValidatorSet) (TrustedState, error) {
+	h := &lb.Header
+	if next.Hash(c) != h.NextValidatorsHash {
+		return TrustedState{}, fmt.Errorf("%w: validators of %d do not hash to header %d's next validators", ErrInvalidHeader, h.Height+1, h.Height)
+	}
+	return TrustedState{ChainID: h.ChainID, Height: h.Height, BlockID: h.ID(c), Time: h.Time,
+		NextValidators: append([]chain.Validator(nil), next.Validators...)}, nil
 }
 
 // checkTrustOverlap requires that trusted validators holding at least the
 // trust level of the trusted power signed the commit. The signatures were
 // verified with the header's own set; a trusted validator counts only if
 // its key there is the trusted one.
-func (c *Client) checkTrustOverlap(trusted *chain.ValidatorSet, cm *chain.Commit) error {
+func checkTrustOverlap(c *chain.Codec, chainID string, lv Fraction, trusted *chain.ValidatorSet, cm *chain.Commit) error {
 	var power uint64
+	msg := chain.VoteSignBytes(c, chainID, chain.Precommit, cm.Height, cm.Round, cm.BlockID)
 	for _, s := range cm.Sigs {
 		v, _, ok := trusted.ByAddress(s.Validator)
 		if !ok {
 			continue
 		}
-		msg := chain.VoteSignBytes(c.cfg.Codec, c.cfg.ChainID, chain.Precommit, cm.Height, cm.Round, cm.BlockID)
 		if !chain.VerifySig(v.PubKey, msg, s.Sig) {
 			continue
 		}
 		power += v.Power
 	}
 	// power/total >= num/den, without overflow: total <= 2^60.
-	lv := c.cfg.TrustLevel
 	if mulLess(power, lv.Den, trusted.TotalPower(), lv.Num) {
 		return fmt.Errorf("%w: %d of %d trusted power at height %d, need %d/%d", ErrNotEnoughTrust, power, trusted.TotalPower(), cm.Height, lv.Num, lv.Den)
 	}
@@ -306,16 +336,11 @@ func mulLess(a, b, c, d uint64) bool {
 // stateAt is the trusted state after lb: its header plus the next set,
 // fetched and checked against NextValidatorsHash.
 func (c *Client) stateAt(ctx context.Context, p Provider, lb *LightBlock) (TrustedState, error) {
-	h := &lb.Header
-	next, err := p.ValidatorSet(ctx, h.Height+1)
+	next, err := p.ValidatorSet(ctx, lb.Header.Height+1)
 	if err != nil {
-		return TrustedState{}, fmt.Errorf("light: validators of %d: %w", h.Height+1, err)
+		return TrustedState{}, fmt.Errorf("light: validators of %d: %w", lb.Header.Height+1, err)
 	}
-	if next.Hash(c.cfg.Codec) != h.NextValidatorsHash {
-		return TrustedState{}, fmt.Errorf("%w: validators of %d do not hash to header %d's next validators", ErrInvalidHeader, h.Height+1, h.Height)
-	}
-	return TrustedState{ChainID: c.cfg.ChainID, Height: h.Height, BlockID: h.ID(c.cfg.Codec), Time: h.Time,
-		NextValidators: append([]chain.Validator(nil), next.Validators...)}, nil
+	return After(c.cfg.Codec, lb, next)
 }
 
 // verifyBackwards reaches a height at or below the trusted one by parent

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strconv"
@@ -133,7 +134,7 @@ status and checkpoints; the subnet for sign and relay); --parent the parent's AP
 		}
 		cmd.AddCommand(newTxMsgCmd(g, &f.txFlags, md))
 	}
-	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g))
+	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g), followCmd(g), f.reclaimCmd(g), f.topdownCmd(g))
 	return cmd
 }
 
@@ -362,7 +363,7 @@ func buildCheckpoint(ctx context.Context, cl *api.Client, s *subnet.Subnet, regi
 	}
 	return subnet.Checkpoint{Subnet: s.ID, Height: h, BlockID: hdr.ID(codec), StateRoot: hdr.StateRoot,
 		ValidatorsHash: registered.Hash(codec), NextValidators: nvs.Validators, MsgRoot: at.Root, MsgCount: at.Count,
-		DepositsApplied: s.Last.Applied}, nil
+		DepositsApplied: at.Applied}, nil
 }
 
 func (f *subnetFlags) relayCmd(g *globals) *cobra.Command {
@@ -661,8 +662,43 @@ func runSubnetAgent(ctx context.Context, log *slog.Logger, ag *subnetAgent, rela
 		case <-t.C:
 		}
 		step("checkpoint signed", func(c context.Context) (any, error) { return ag.sign(c, 0) })
+		step("parent deposits relayed", ag.topdown)
 		if relay {
 			step("checkpoint relayed", ag.relay)
 		}
+	}
+}
+
+// runConfiguredSubnetAgent is the agent beside a [[subnets]] validator:
+// the loop of `dure start --subnet`, with the entry's relay, interval
+// and fee.
+func runConfiguredSubnetAgent(ctx context.Context, log *slog.Logger, e config.Subnet, subAPI, parentAPI string, key chain.PrivKey) {
+	ag := &subnetAgent{id: e.ID, sub: api.NewClient(subAPI), parent: api.NewClient(parentAPI), key: key, fee: e.Fee}
+	runSubnetAgent(ctx, log, ag, e.Relay, e.Interval.Duration())
+}
+
+// subnetKeys opens a [[subnets]] node's validator key from its own
+// keyring (its config's backend and passphrase file, else
+// DURE_KEYRING_PASSPHRASE or the terminal).
+func subnetKeys(stderr io.Writer) node.SubnetKeys {
+	return func(cfg config.Config) (chain.PrivKey, error) {
+		if cfg.PrivValidatorKey == "" {
+			return chain.PrivKey{}, nil
+		}
+		ks, err := openKeyring(cfg, "", "", stderr)
+		if err != nil {
+			return chain.PrivKey{}, err
+		}
+		return ks.Signer(cfg.PrivValidatorKey)
+	}
+}
+
+// remoteSubnetSource reads a subnet's record from a parent node's API,
+// verified (start --subnet: the parent runs elsewhere).
+func remoteSubnetSource(parent *api.Client, id string) node.SubnetSource {
+	return func(ctx context.Context) (subnet.Subnet, uint64, error) {
+		var s subnet.Subnet
+		h, err := provenQuery(ctx, parent, subnet.ModuleName, "subnet", map[string]string{"subnet": id}, &s)
+		return s, h, err
 	}
 }

@@ -34,6 +34,9 @@
 //	cmd_subnet.go    dure subnet …: create/join through the subnet module's
 //	                 descriptions; sign, relay, release and escape, the loops that
 //	                 move checkpoints and value between a subnet and its parent
+//	subnet_topdown.go the top-down relayer (dure start --subnet's loop and dure
+//	                 subnet topdown: the parent's light blocks and deposit proofs
+//	                 in a topdown tx on the subnet); dure subnet follow, reclaim
 //	cmd_export.go    dure export (node.ExportGenesis)
 //	cmd_testnet.go   dure testnet: N validator homes, demo keys, the manifest,
 //	                 real processes and the live status line (parentdeath_*.go:
