@@ -77,6 +77,7 @@ type Node struct {
 	tracer     *meshTracer
 	scores     scoreBook
 	ipBook     *ipBook
+	serve      *serveBudget // paces block-sync serving (servebudget.go)
 	batcher    *txBatcher
 	snapSem    chan struct{} // bounds snapshot streams served at once
 	syncBad    syncBadBook   // peers dropped by recent sync runs (syncer.go)
@@ -111,6 +112,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, deps: deps, log: deps.Logger, gater: newDenyGater(), tracer: newMeshTracer(),
 		ipBook:    newIPBook(time.Now, exemptNets()),
+		serve:     newServeBudget(time.Now, cfg.SyncServeRate, exemptNets()),
 		bootstrap: boot, kick: make(chan struct{}, 1)}
 	if n.log == nil {
 		n.log = discardLogger()

@@ -1,0 +1,133 @@
+package p2p
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// serveBudget paces block-sync serving. Serving costs this node a store
+// read, an encoding and the bytes on the wire per block, and nothing
+// bounded it: a peer on 32 parallel streams asking for heights 1..64 over
+// and over was served ≈ 9,500 blocks a second by each of four validators
+// and slowed their chain from 46 to 33 blocks in 15 s. Limiting how many
+// streams a peer may hold at once (the resource manager does that, see
+// resourceLimits) bounds concurrency, not the rate: a peer re-opens as
+// fast as it is answered.
+//
+// So serving is charged in units: 1 per request, and per item served
+// 1 + its bytes / serveUnitBytes. Three token buckets are charged at once:
+// the requesting peer ID's, its remote IP's (except the exempt loopback
+// addresses a local testnet's nodes share, as in ipBook), and the whole
+// node's. A bucket may go into debt; the server then waits, stream held,
+// until every bucket it charged is out of debt before it writes the next
+// item. An honest syncer (at most 2 requests in flight per peer) just
+// gets its blocks more slowly; a flooder gets no more than the rate, and
+// waiting streams count against the resource manager's per-peer stream
+// limit, so it cannot open more.
+type serveBudget struct {
+	mu      sync.Mutex
+	now     func() time.Time
+	rate    float64 // units per second, per peer and per IP
+	burst   float64
+	global  float64 // multiple of rate for the whole node
+	buckets map[string]*serveBucket
+	exempt  []*net.IPNet
+}
+
+type serveBucket struct {
+	tokens float64
+	at     time.Time
+}
+
+const (
+	// serveUnitBytes is the bytes served that cost one unit more.
+	serveUnitBytes = 16 << 10
+	// DefaultSyncServeRate is the units per second a peer (and an IP) is
+	// served: ≈ 1,000 small blocks, or ≈ 15 MiB of 1 MiB blocks.
+	DefaultSyncServeRate = 1000
+	// serveGlobalFactor: the whole node serves at most this many peers'
+	// worth at once.
+	serveGlobalFactor = 4
+	serveBucketsMax   = 4096
+)
+
+func newServeBudget(now func() time.Time, rate int, exempt []*net.IPNet) *serveBudget {
+	r := float64(rate)
+	return &serveBudget{now: now, rate: r, burst: 2 * (MaxSyncRange + 1), global: serveGlobalFactor,
+		buckets: make(map[string]*serveBucket), exempt: exempt}
+}
+
+// keys are the buckets a request from p at ips is charged to.
+func (b *serveBudget) keys(p peer.ID, ips []net.IP) []string {
+	keys := []string{"all", "peer/" + string(p)}
+	for _, ip := range ips {
+		exempt := false
+		for _, n := range b.exempt {
+			exempt = exempt || n.Contains(ip)
+		}
+		if !exempt {
+			keys = append(keys, "ip/"+ip.String())
+		}
+	}
+	return keys
+}
+
+// charge takes cost units from every bucket in keys and returns how long
+// the caller must wait before serving more (zero if none is in debt).
+func (b *serveBudget) charge(keys []string, cost float64) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.now()
+	var wait time.Duration
+	for _, k := range keys {
+		rate, burst := b.rate, b.burst
+		if k == "all" {
+			rate, burst = rate*b.global, burst*b.global
+		}
+		bk := b.buckets[k]
+		if bk == nil {
+			if len(b.buckets) >= serveBucketsMax {
+				b.forgetFullLocked(t)
+			}
+			bk = &serveBucket{tokens: burst, at: t}
+			b.buckets[k] = bk
+		}
+		if dt := t.Sub(bk.at); dt > 0 {
+			bk.tokens = min(burst, bk.tokens+rate*dt.Seconds())
+		}
+		bk.at = t
+		bk.tokens -= cost
+		if bk.tokens < 0 {
+			wait = max(wait, time.Duration(-bk.tokens/rate*float64(time.Second)))
+		}
+	}
+	return wait
+}
+
+// forgetFullLocked drops the buckets that have refilled (they start full
+// when next made), or, if none has, the fullest one.
+func (b *serveBudget) forgetFullLocked(t time.Time) {
+	fullest, most := "", -1.0
+	for k, bk := range b.buckets {
+		if k == "all" {
+			continue
+		}
+		lvl := bk.tokens + b.rate*t.Sub(bk.at).Seconds()
+		if lvl >= b.burst {
+			delete(b.buckets, k)
+			continue
+		}
+		if lvl > most {
+			fullest, most = k, lvl
+		}
+	}
+	if len(b.buckets) >= serveBucketsMax {
+		delete(b.buckets, fullest)
+	}
+}
+
+// itemCost is what serving an item of size bytes costs.
+func itemCost(size int) float64 { return 1 + float64(size/serveUnitBytes) }
