@@ -70,9 +70,9 @@ func resourceLimits(chainID string, highWater int) rcmgr.ConcreteLimitConfig {
 // streams one peer may open to this node at once.
 const maxSyncStreamsPerPeer = 4
 
-func hostOptions(cfg Config, g *denyGater) ([]libp2p.Option, error) {
+func hostOptions(cfg Config, g *denyGater, refusals *streamRefusals) ([]libp2p.Option, error) {
 	limiter := rcmgr.NewFixedLimiter(resourceLimits(cfg.ChainID, cfg.HighWater))
-	rm, err := rcmgr.NewResourceManager(limiter)
+	rm, err := rcmgr.NewResourceManager(limiter, rcmgr.WithMetrics(refusals))
 	if err != nil {
 		return nil, fmt.Errorf("p2p resource manager: %w", err)
 	}

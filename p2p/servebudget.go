@@ -5,7 +5,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // serveBudget paces block-sync serving. Serving costs this node a store
@@ -131,3 +133,102 @@ func (b *serveBudget) forgetFullLocked(t time.Time) {
 
 // itemCost is what serving an item of size bytes costs.
 func itemCost(size int) float64 { return 1 + float64(size/serveUnitBytes) }
+
+// A peer that keeps opening sync or status streams past
+// maxSyncStreamsPerPeer is refused each time by the resource manager, at
+// once, and a flooder re-opens as fast as it is refused: 28 spinning
+// streams per node cost four validators more CPU than the items they
+// were served. An honest syncer never goes past the limit (2 requests in
+// flight per peer), so streamFloodRefusals refusals within
+// streamFloodWindow close the peer's connections and refuse it for
+// streamFloodBan.
+const (
+	streamFloodRefusals = 32
+	streamFloodWindow   = 10 * time.Second
+	streamFloodBan      = time.Minute
+)
+
+// streamRefusals counts, per peer, the sync and status streams the
+// resource manager refused. It is the resource manager's metrics
+// reporter; only BlockProtocolPeer counts.
+type streamRefusals struct {
+	protos   map[protocol.ID]bool
+	mu       sync.Mutex
+	now      func() time.Time
+	m        map[peer.ID]*refusalCount
+	flooders chan peer.ID // to the node's dropFlooders loop
+}
+
+type refusalCount struct {
+	n    int
+	from time.Time
+}
+
+func newStreamRefusals(now func() time.Time, protos ...protocol.ID) *streamRefusals {
+	r := &streamRefusals{protos: map[protocol.ID]bool{}, now: now, m: map[peer.ID]*refusalCount{}, flooders: make(chan peer.ID, 16)}
+	for _, p := range protos {
+		r.protos[p] = true
+	}
+	return r
+}
+
+// refused counts one refusal of p and reports whether p just became a
+// flooder.
+func (r *streamRefusals) refused(p peer.ID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.now()
+	c := r.m[p]
+	if c == nil || t.Sub(c.from) > streamFloodWindow {
+		if len(r.m) >= serveBucketsMax {
+			for q, o := range r.m {
+				if t.Sub(o.from) > streamFloodWindow {
+					delete(r.m, q)
+				}
+			}
+		}
+		c = &refusalCount{from: t}
+		r.m[p] = c
+	}
+	c.n++
+	return c.n == streamFloodRefusals
+}
+
+func (r *streamRefusals) BlockProtocolPeer(proto protocol.ID, p peer.ID) {
+	if r.protos[proto] && r.refused(p) {
+		select {
+		case r.flooders <- p:
+		default:
+		}
+	}
+}
+
+func (*streamRefusals) AllowConn(network.Direction, bool)      {}
+func (*streamRefusals) BlockConn(network.Direction, bool)      {}
+func (*streamRefusals) AllowStream(peer.ID, network.Direction) {}
+func (*streamRefusals) BlockStream(peer.ID, network.Direction) {}
+func (*streamRefusals) AllowPeer(peer.ID)                      {}
+func (*streamRefusals) BlockPeer(peer.ID)                      {}
+func (*streamRefusals) AllowProtocol(protocol.ID)              {}
+func (*streamRefusals) BlockProtocol(protocol.ID)              {}
+func (*streamRefusals) AllowService(string)                    {}
+func (*streamRefusals) BlockService(string)                    {}
+func (*streamRefusals) BlockServicePeer(string, peer.ID)       {}
+func (*streamRefusals) AllowMemory(int)                        {}
+func (*streamRefusals) BlockMemory(int)                        {}
+
+// dropFlooders closes the connections of each peer streamRefusals names
+// and refuses it for streamFloodBan.
+func (n *Node) dropFlooders() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case p := <-n.refusals.flooders:
+			n.log.Warn("p2p: peer floods block-sync streams; disconnected", "peer", p, "for", streamFloodBan)
+			n.gater.ban(p, time.Now().Add(streamFloodBan))
+			_ = n.host.Network().ClosePeer(p)
+		}
+	}
+}

@@ -160,27 +160,31 @@ func TestSyncServingPacedPerPeerAndIP(t *testing.T) {
 
 // The resource manager refuses a fifth sync stream from one peer while
 // four are open, before any handler runs; the next one after they close
-// is served.
+// is served. A peer that keeps opening past the limit is disconnected and
+// refused for a while.
 func TestSyncStreamsPerPeerLimited(t *testing.T) {
 	client, srv := syncCluster(t, &memBlocks{head: 10})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	p := srv[0].ID()
-	var held []interface{ Reset() error }
-	for i := range maxSyncStreamsPerPeer {
-		s, err := client.host.NewStream(ctx, p, SyncProtocol("dure-sync"))
-		if err != nil {
-			t.Fatalf("stream %d: %v", i, err)
+	hold := func() []interface{ Reset() error } {
+		var held []interface{ Reset() error }
+		for i := range maxSyncStreamsPerPeer {
+			s, err := client.host.NewStream(ctx, p, SyncProtocol("dure-sync"))
+			if err != nil {
+				t.Fatalf("stream %d: %v", i, err)
+			}
+			// The length of a 5-byte request and no request: the server's
+			// handler waits for the rest.
+			if _, err := s.Write([]byte{5}); err != nil {
+				t.Fatalf("stream %d: %v", i, err)
+			}
+			held = append(held, s)
 		}
-		// The length of a 5-byte request and no request: the server's
-		// handler waits for the rest.
-		if _, err := s.Write([]byte{5}); err != nil {
-			t.Fatalf("stream %d: %v", i, err)
-		}
-		held = append(held, s)
+		time.Sleep(300 * time.Millisecond) // the server accepts the four
+		return held
 	}
-	// Give the server time to accept the four (each waits for a request).
-	time.Sleep(300 * time.Millisecond)
+	held := hold()
 	if items, err := client.FetchBlocks(ctx, p, 1, 5); err == nil {
 		t.Fatalf("fifth stream was served %d items while four were open", len(items))
 	}
@@ -191,4 +195,18 @@ func TestSyncStreamsPerPeerLimited(t *testing.T) {
 		items, err := client.FetchBlocks(ctx, p, 1, 5)
 		return err == nil && len(items) == 5
 	})
+	if !srv[0].connected(client.ID()) {
+		t.Fatal("an honest client was disconnected")
+	}
+
+	// Now flood: four held, and stream after stream past them.
+	hold()
+	for i := 0; i < 4*streamFloodRefusals && client.connected(p); i++ {
+		_, _ = client.FetchBlocks(ctx, p, 1, 5)
+	}
+	eventually(t, 5*time.Second, "flooder disconnected", func() bool { return !srv[0].connected(client.ID()) })
+	if err := client.Connect(ctx, srv[0].Addrs()[0]); err == nil {
+		// The dial may succeed before the server's gater closes it.
+		never(t, time.Second, "flooder reconnected", func() bool { return srv[0].connected(client.ID()) })
+	}
 }
