@@ -106,7 +106,7 @@
 // 1 + its bytes/16 KiB, charged at once to token buckets of the peer ID,
 // of its remote IP (not the loopback addresses a testnet's nodes share)
 // and of the whole node (4×); Config.SyncServeRate units a second each,
-// DefaultSyncServeRate 1,000. A server out of budget waits, stream held,
+// DefaultSyncServeRate 500. A server out of budget waits, stream held,
 // before its next item (past the first item, a wait over a second ends
 // the response early and the client asks again). The resource manager
 // lets a peer hold at most 4 inbound sync streams and 4 status streams
