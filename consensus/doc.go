@@ -54,7 +54,9 @@
 //
 // Re-broadcast: every second or so, send Rebroadcast() again until the
 // height is decided, and gossip the last commit, so lost messages do not
-// stall a height. A Step error wrapping ErrFutureHeight means peers are
+// stall a height. With the node's own re-proposal it includes the other
+// validators' prevotes of the proof-of-lock, signed by them: send them
+// as they are (peers that missed the POL round need them). A Step error wrapping ErrFutureHeight means peers are
 // ahead: fetch the commit for the current height (block sync) and feed it
 // as CommitEvent, which is verified with chain.VerifyCommit.
 //

@@ -25,7 +25,7 @@ import (
 // filters are from=, to=, type=proposal|prevote|precommit, round=, each a
 // comma-separated list):
 //
-//	init [powers=1,1,1,1] [height=1] [byz=n3]  new network; byz nodes are scripted
+//	init [powers=1,1,1,1] [height=1] [byz=n3]  new network (powers in n0, n1, ... order); byz nodes are scripted
 //	propose n1 block=A                         answer "build block" with block A
 //	invalid A [on=n0,n2]                       A fails validation (everywhere, or there)
 //	deliver|drop|delay [filter]                act on the messages in flight
@@ -36,7 +36,7 @@ import (
 //	byz n3 proposal|prevote|precommit round=r block=A|nil [pol=r] [to=...]
 //	crash n1                                   lose the machine, timers and inbound messages
 //	restart n1 [wal=lost] [lastsigned=lost]    rebuild from what survived (Replay)
-//	rebroadcast n1                             send Machine.Rebroadcast()
+//	rebroadcast n1                             send Machine.Rebroadcast() ("relay" marks others' votes)
 //	status [n0 ...]                            round, step, lock, valid value, decision
 //
 // The output lists what the nodes do in answer (send, timer, build block,
@@ -324,9 +324,16 @@ func (e *ienv) cmdInit(a ddArgs) error {
 		}
 		e.height = n
 	}
-	e.tv = makeVals(e.t, powers...)
+	e.tv = makeValsInOrder(e.t, powers...)
 	for i := range powers {
 		e.nodes = append(e.nodes, &inode{name: fmt.Sprintf("n%d", i)})
+	}
+	if a.kv["powers"] != "" {
+		var ps []string
+		for i, v := range e.tv.set.Validators {
+			ps = append(ps, fmt.Sprintf("%s=%d", e.nodes[i].name, v.Power))
+		}
+		e.printf("powers: %s quorum=%d\n", strings.Join(ps, " "), e.tv.set.QuorumPower())
 	}
 	byz, err := e.nodeList(a.kv["byz"], nil)
 	if err != nil {
@@ -352,6 +359,22 @@ func (e *ienv) cmdInit(a ddArgs) error {
 	}
 	e.drainAll()
 	return nil
+}
+
+// makeValsInOrder is makeVals with powers given in validator-set order
+// (sorted by address), so that powers=40,30,30 makes n0 the 40.
+func makeValsInOrder(t testing.TB, powers ...uint64) testVals {
+	t.Helper()
+	keys := makeVals(t, slices.Repeat([]uint64{1}, len(powers))...).keys
+	vals := make([]chain.Validator, len(keys))
+	for i, k := range keys {
+		vals[i] = chain.Validator{Address: k.PubKey().Address(), PubKey: k.PubKey(), Power: powers[i]}
+	}
+	vs, err := chain.NewValidatorSet(vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testVals{set: vs, keys: keys}
 }
 
 // startNode builds node i's machine from its durable state: Replay when
@@ -403,7 +426,7 @@ func (e *ienv) drain(i int) bool {
 		}
 		n.m.Advance()
 		for _, msg := range rd.Messages {
-			e.printf("%s: send %s\n", n.name, e.msgString(msg))
+			e.printSend(i, msg)
 			e.checkDoubleSign(i, msg)
 			e.broadcast(i, msg)
 		}
@@ -458,11 +481,25 @@ func (e *ienv) onDecision(i int, d Decision) {
 	}
 }
 
+// printSend prints a message node i sends: "send" for its own, "relay ...
+// of nX" for another validator's vote it passes on with that signature.
+func (e *ienv) printSend(i int, msg Message) {
+	if v := msg.Vote; v != nil && v.Validator != e.tv.set.Validators[i].Address {
+		_, j, _ := e.tv.set.ByAddress(v.Validator)
+		e.printf("%s: relay %s of %s\n", e.nodes[i].name, e.msgString(msg), e.nodes[j].name)
+		return
+	}
+	e.printf("%s: send %s\n", e.nodes[i].name, e.msgString(msg))
+}
+
 // checkDoubleSign flags an honest node sending two different messages for
 // one (round, step): the guard exists so that this never prints.
 func (e *ienv) checkDoubleSign(i int, msg Message) {
 	var key string
 	if v := msg.Vote; v != nil {
+		if v.Validator != e.tv.set.Validators[i].Address {
+			return // a relayed vote: its signer is checked when it sends its own
+		}
 		key = fmt.Sprintf("%d/%d/%s", i, v.Round, v.Type)
 	} else {
 		key = fmt.Sprintf("%d/%d/proposal", i, msg.Proposal.Round)
@@ -883,7 +920,8 @@ func (e *ienv) cmdRebroadcast(a ddArgs) error {
 			return fmt.Errorf("rebroadcast: %s is down", n.name)
 		}
 		for _, msg := range n.m.Rebroadcast() {
-			e.printf("%s: send %s\n", n.name, e.msgString(msg))
+			e.printSend(i, msg)
+			e.checkDoubleSign(i, msg)
 			e.broadcast(i, msg)
 		}
 	}

@@ -335,10 +335,26 @@ func (m *Machine) Advance() { m.ready = Ready{} }
 // Rebroadcast returns this node's proposal for the current round and its
 // latest votes at the current height, for periodic re-sending so lost
 // messages do not stall the height.
+//
+// With its own re-proposal (a proposal whose POLRound is set) it also
+// returns the other validators' prevotes of the proof-of-lock, as signed by
+// them: Tendermint's liveness assumes every correct node eventually gets
+// every message a correct node got, and pubsub gossip keeps no per-peer
+// state that would send a late node the votes it missed. Without them a
+// node that was down during the POL round can never accept the
+// re-proposal, and if a signer of that POL crashed (its own rebroadcast
+// gone), the proposer stays locked against every other block: no height
+// is decided until that signer returns. The relay is bounded: one POL set
+// (at most one vote per validator, plus an equivocator's conflicting ones
+// for the same block) per call, for the current height, and only while
+// undecided. Receivers verify relayed votes as any other.
 func (m *Machine) Rebroadcast() []Message {
 	var out []Message
 	if o, ok := m.own[ownKey{m.round, StepPropose}]; ok {
 		out = append(out, o.msg)
+		if p := o.msg.Proposal; p.POLRound >= 0 && m.decided == "" {
+			out = m.appendPOL(out, uint32(p.POLRound), p.BlockID)
+		}
 	}
 	// The latest prevote and the latest precommit, each from its own round:
 	// a peer still in an earlier round may need exactly that precommit.
@@ -359,6 +375,31 @@ func (m *Machine) Rebroadcast() []Message {
 		}
 		if o, ok := m.own[ownKey{uint32(r), StepPrevote}]; ok {
 			out = append(out, o.msg)
+		}
+	}
+	return out
+}
+
+// appendPOL appends the prevotes of other validators for block in round r,
+// in validator-set order (this node's own prevote is sent on its own).
+func (m *Machine) appendPOL(out []Message, r uint32, block chain.ID) []Message {
+	rs := m.rounds[r]
+	if rs == nil {
+		return out
+	}
+	for i, v := range rs.prevotes.votes {
+		if i == m.selfIdx || v == nil {
+			continue
+		}
+		if v.BlockID == block {
+			cp := *v
+			out = append(out, Message{Vote: &cp})
+		}
+		for _, a := range rs.prevotes.alts[i] {
+			if a.BlockID == block {
+				cp := *a
+				out = append(out, Message{Vote: &cp})
+			}
 		}
 	}
 	return out

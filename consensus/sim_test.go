@@ -87,7 +87,8 @@ type simNet struct {
 	lossPct   int
 	dupPct    int
 	maxDelay  time.Duration
-	group     []int // partition group per node; nil = connected
+	group     []int                                // partition group per node; nil = connected
+	cut       func(from, to int, msg Message) bool // drops matching messages on arrival
 	chaos     bool
 	crashPerM int         // per-mille chance a Ready is lost to a crash
 	attack    *lockAttack // nil: random faults only
@@ -351,7 +352,11 @@ func (s *simNet) delay() time.Duration {
 }
 
 func (s *simNet) broadcast(from *simNode, msg Message) {
-	if from.byz == honest {
+	// A vote of another validator that the node relays (Rebroadcast passes
+	// on a re-proposal's proof-of-lock) is not the node's own message: no
+	// double-sign check, no equivocating copy, no attack bookkeeping.
+	own := msg.Proposal != nil || msg.Vote.Validator == from.addr
+	if from.byz == honest && own {
 		s.checkNoDoubleSign(from, msg)
 		if msg.Vote != nil {
 			s.probeVote(from, msg.Vote)
@@ -369,7 +374,7 @@ func (s *simNet) broadcast(from *simNode, msg Message) {
 		s.proposed[msg.Proposal.BlockID] = true
 	}
 	alt := msg
-	if from.byz == equivocator {
+	if from.byz == equivocator && own {
 		alt = s.conflicting(from, msg)
 	}
 	for i := range s.nodes {
@@ -380,10 +385,10 @@ func (s *simNet) broadcast(from *simNode, msg Message) {
 		if i%2 == 1 {
 			m, later = alt, msg
 		}
-		s.send(i, m)
-		if from.byz == equivocator {
+		s.sendAfter(from.idx, i, m, 0)
+		if from.byz == equivocator && own {
 			// Gossip relays the other version too, a little later.
-			s.sendAfter(i, later, s.maxDelay)
+			s.sendAfter(from.idx, i, later, s.maxDelay)
 		}
 	}
 }
@@ -429,9 +434,12 @@ func (s *simNet) checkNoDoubleSign(from *simNode, msg Message) {
 	s.signed[key] = sb
 }
 
-func (s *simNet) send(to int, msg Message) { s.sendAfter(to, msg, 0) }
+// send delivers a message from its signer (the byzantine validators' own).
+func (s *simNet) send(to int, msg Message) { s.sendAfter(s.signerNode(msg), to, msg, 0) }
 
-func (s *simNet) sendAfter(to int, msg Message, extra time.Duration) {
+// sendAfter delivers msg from node from to node to after a random delay
+// plus extra, unless loss, a partition between the two or s.cut drops it.
+func (s *simNet) sendAfter(from, to int, msg Message, extra time.Duration) {
 	copies := 1
 	if s.rng.IntN(100) < s.dupPct {
 		copies = 2
@@ -445,7 +453,10 @@ func (s *simNet) sendAfter(to int, msg Message, extra time.Duration) {
 		var arrive func()
 		arrive = func() {
 			// Partitions are checked on arrival so healing drops nothing new.
-			if s.group != nil && s.senderGroup(msg) != s.group[to] {
+			if s.group != nil && s.group[from] != s.group[to] {
+				return
+			}
+			if s.cut != nil && s.cut(from, to, msg) {
 				return
 			}
 			if s.attack != nil && msg.Vote != nil && !s.attack.admit(to, msg.Vote) {
@@ -462,20 +473,17 @@ func (s *simNet) sendAfter(to int, msg Message, extra time.Duration) {
 	}
 }
 
-func (s *simNet) senderGroup(msg Message) int {
-	a := msg.Proposal
+// signerNode is the index of the node that signed msg.
+func (s *simNet) signerNode(msg Message) int {
 	var addr chain.Address
-	if a != nil {
-		addr = a.Proposer
+	if msg.Proposal != nil {
+		addr = msg.Proposal.Proposer
 	} else {
 		addr = msg.Vote.Validator
 	}
-	_, i, _ := s.vals.ByAddress(addr)
-	// vals index and node index differ: find the node.
-	_ = i
 	for _, nd := range s.nodes {
 		if nd.addr == addr {
-			return s.group[nd.idx]
+			return nd.idx
 		}
 	}
 	return -1

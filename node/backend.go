@@ -82,6 +82,7 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 		st.Health.Connections, st.Health.MaxConnections = n.apiLn.Open(), n.apiLn.Max()
 	}
 	n.disk.health(&st.Health)
+	st.Subnets = n.subnetStatuses()
 	if !n.key.IsZero() {
 		ref := &api.ValidatorRef{Address: n.self}
 		if v, _, ok := vals.ByAddress(n.self); ok {

@@ -41,6 +41,10 @@
 //	  metrics.go     Prometheus series
 //	  disk*.go       the free-space guard ([storage] min_free_disk)
 //	  fdlimit*.go    the open-file limit and the descriptor budget
+//	  subnets.go     [[subnets]]: the subnet nodes run beside this one in
+//	                 one process (SubnetConfig, StartSubnets, the CLI's
+//	                 signer/relayer as a SubnetAgent), each subnet's
+//	                 checkpoint lag for /v1/status and dure_subnet_* metrics
 //
 //	Consensus driver
 //	  driver.go      the goroutine owning the consensus state machine:

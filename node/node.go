@@ -99,6 +99,11 @@ type Node struct {
 
 	disk *diskGuard
 	fds  fdBudget
+
+	// subnetWatches are the subnets whose checkpoint lag status and
+	// metrics show (subnets.go).
+	subnetsMu     sync.Mutex
+	subnetWatches []*subnetWatch
 }
 
 // Open builds a node from a home directory's config, genesis and keys
@@ -255,6 +260,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	defer n.stopAPI()
 	go n.watchFDs(ctx, 30*time.Second)
+	go n.watchSubnets(ctx)
 	role := "full node"
 	if !n.key.IsZero() {
 		role = "validator " + n.self.String()

@@ -22,8 +22,9 @@
 //
 // # Topics and protocols
 //
-// Per chain ID: gossip topics /dure/<id>/tx/1, /dure/<id>/consensus/1,
-// /dure/<id>/block/2 and /dure/<id>/evidence/1; stream protocols
+// Per chain ID: gossip topics /dure/<id>/tx/2, /dure/<id>/consensus/1,
+// /dure/<id>/block/2 and /dure/<id>/evidence/1 (the tx topic on its own
+// gossipsub router, protocol /dure/<id>/txsub/1.2.0); stream protocols
 // /dure/<id>/sync/1 and /dure/<id>/status/1; DHT protocol prefix /dure/<id>
 // and rendezvous "dure/<id>". Nodes of two chains may share a machine (or
 // even a connection) without exchanging a single chain message. Chain IDs
@@ -45,12 +46,23 @@
 // a new peer ID does not reset an attacker; 127.0.0.1 and ::1 are exempt. Mesh-delivery penalties are off because the
 // consensus and block topics are idle between heights.
 //
-// Messages are signed by their author (gossipsub StrictSign) and get
+// Two gossipsub routers share the host. The main one (consensus, block and
+// evidence topics) signs messages by their author (StrictSign) with
 // sequence-number IDs, so a consensus message re-broadcast with the same
-// bytes is delivered again rather than deduplicated away.
+// bytes is delivered again rather than deduplicated away. The tx router
+// (TxGossipProtocol) is StrictNoSign: a tx batch carries no host signature,
+// author or sequence number (one that does is rejected and scored), and its
+// ID is the SHA-256 of its bytes, so the same batch from several peers is
+// validated once. Every tx in it is signed by its sender and verified before
+// the batch is relayed, which the host signature only duplicated (one more
+// ed25519 verification per message per hop). The sender of a message, for
+// scoring and the ipBook, is always the peer it came from (ReceivedFrom).
+// Both routers take the app-specific score from the same ipBook, so a
+// Reject on either lowers the peer on both; PeerScore is the lower of the
+// two.
 //
 // Transactions travel in batches: PublishTx buffers and a batch leaves
-// every Config.TxFlushInterval (2 ms), at TxFlushCount (256) txs or at
+// every Config.TxFlushInterval (10 ms), at TxFlushCount (256) txs or at
 // TxFlushBytes (256 KiB). A batch is a CBOR array of byte strings
 // (EncodeTxBatch / DecodeTxBatch). ValidateTxs judges a received batch as
 // a whole, so the node can verify every signature (as one parallel batch)

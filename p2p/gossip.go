@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/dure-network/dure/chain"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pubsub_pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
@@ -75,12 +77,67 @@ var kindMaxBytes = [numKinds]int{
 // "block", "evidence") for a chain: /dure/<chain-id>/<kind>/1.
 // The block topic is at version 2: its messages carry the proposer's signed
 // proposal with the block (version 1 carried bare, unauthenticated blocks).
+// The tx topic is at version 2: its messages are unsigned, carry no author
+// and are identified by their content, on a router of their own
+// (TxGossipProtocol); version 1 was signed by every publishing host.
 func TopicName(chainID, kind string) string {
 	v := "/1"
-	if kind == kindNames[kindBlock] {
+	if kind == kindNames[kindBlock] || kind == kindNames[kindTx] {
 		v = "/2"
 	}
 	return "/dure/" + chainID + "/" + kind + v
+}
+
+// TxGossipProtocol is the gossipsub protocol ID of a chain's tx router. It
+// is not one of gossipsub's own (/meshsub/…), so the tx router and the main
+// router (consensus, block and evidence topics, signed) each keep their own
+// mesh, scores and signing policy on the same host.
+func TxGossipProtocol(chainID string) protocol.ID {
+	return protocol.ID("/dure/" + chainID + "/txsub/1.2.0")
+}
+
+// txRouterFeatures: the tx router's protocol speaks gossipsub v1.2 (mesh,
+// peer exchange, IDONTWANT).
+func txRouterFeatures(chainID string) pubsub.GossipSubFeatureTest {
+	id := TxGossipProtocol(chainID)
+	return func(f pubsub.GossipSubFeature, p protocol.ID) bool {
+		return p == id && f != pubsub.GossipSubFeatureExtensions
+	}
+}
+
+// txMessageID is the tx topic's message ID: the SHA-256 of the batch bytes.
+// Tx messages carry no author or sequence number (StrictNoSign), so the
+// content is the identity: the same batch reaching a node from several
+// peers is validated once, and a relay cannot make it look new.
+func txMessageID(m *pubsub_pb.Message) string {
+	sum := sha256.Sum256(m.GetData())
+	return string(sum[:])
+}
+
+// Routers: the main one carries the consensus, block and evidence topics,
+// signed by their author's host key (StrictSign, sequence-number IDs); the
+// tx router carries tx batches unsigned (StrictNoSign, content IDs): every
+// tx in a batch is signed by its sender and verified before the batch is
+// relayed, so the host's signature added nothing but a second ed25519
+// verification per message at every hop.
+const (
+	routerMain = iota
+	routerTx
+	numRouters
+)
+
+func routerOf(k topicKind) int {
+	if k == kindTx {
+		return routerTx
+	}
+	return routerMain
+}
+
+// router is one gossipsub instance with its tracer and score snapshot.
+type router struct {
+	ps     *pubsub.PubSub
+	tracer *meshTracer
+	scores scoreBook
 }
 
 // SyncProtocol and StatusProtocol are the stream protocol IDs of a chain.
@@ -107,9 +164,11 @@ const (
 	invalidWeight = -100
 )
 
-func scoreParams(chainID string, appScore func(peer.ID) float64) (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
-	topics := make(map[string]*pubsub.TopicScoreParams, numKinds)
-	for k := range numKinds {
+// scoreParams are the peer-score parameters of one router, which scores
+// the topics of kinds.
+func scoreParams(chainID string, kinds []topicKind, appScore func(peer.ID) float64) (*pubsub.PeerScoreParams, *pubsub.PeerScoreThresholds) {
+	topics := make(map[string]*pubsub.TopicScoreParams, len(kinds))
+	for _, k := range kinds {
 		topics[TopicName(chainID, kindNames[k])] = &pubsub.TopicScoreParams{
 			TopicWeight: 1,
 			// P1: a little credit for staying in the mesh (max +3).
@@ -296,26 +355,47 @@ func (s *scoreBook) get(p peer.ID) float64 {
 	return s.scores[p]
 }
 
-// gossipOptions are the pubsub options: scoring, raised limits and queues.
-func (n *Node) gossipOptions() []pubsub.Option {
-	params, th := scoreParams(n.cfg.ChainID, func(p peer.ID) float64 {
+// gossipOptions are one router's pubsub options: scoring (both routers
+// take the app-specific score from the same ipBook, so a Reject on either
+// lowers the peer on both), raised limits and queues, and for the tx
+// router StrictNoSign with content message IDs on its own protocol.
+func (n *Node) gossipOptions(r int) []pubsub.Option {
+	var kinds []topicKind
+	var names []string
+	for k := range numKinds {
+		if routerOf(k) == r {
+			kinds = append(kinds, k)
+			names = append(names, n.topicNames[k])
+		}
+	}
+	params, th := scoreParams(n.cfg.ChainID, kinds, func(p peer.ID) float64 {
 		return n.ipBook.score(p, peerIPs(n.host.Network(), p))
 	})
-	return []pubsub.Option{
+	rt := &n.routers[r]
+	opts := []pubsub.Option{
 		pubsub.WithPeerScore(params, th),
-		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(n.scores.update), n.cfg.ScoreInspectInterval),
-		// Blocks travel whole on the block topic; the per-topic validators
-		// cut everything else down to size.
-		pubsub.WithMaxMessageSize(chain.MaxBlockBytes + 64<<10),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(rt.scores.update), n.cfg.ScoreInspectInterval),
 		// Bursts: 10,000 txs are ~40 batches, and blocks and votes come on
 		// top; the defaults (32) drop under that load.
 		pubsub.WithPeerOutboundQueueSize(1024),
 		pubsub.WithValidateQueueSize(1024),
-		pubsub.WithRawTracer(n.tracer),
+		pubsub.WithRawTracer(rt.tracer),
 		pubsub.WithSubscriptionFilter(pubsub.WrapLimitSubscriptionFilter(
-			pubsub.NewAllowlistSubscriptionFilter(n.topicNames[:]...), 64)),
+			pubsub.NewAllowlistSubscriptionFilter(names...), 64)),
 		pubsub.WithPeerExchange(true),
 	}
+	if r == routerTx {
+		return append(opts,
+			pubsub.WithMaxMessageSize(MaxTxBatchBytes+64<<10),
+			pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+			pubsub.WithNoAuthor(),
+			pubsub.WithMessageIdFn(txMessageID),
+			pubsub.WithGossipSubProtocols([]protocol.ID{TxGossipProtocol(n.cfg.ChainID)}, txRouterFeatures(n.cfg.ChainID)),
+		)
+	}
+	// Blocks travel whole on the block topic; the per-topic validators cut
+	// everything else down to size.
+	return append(opts, pubsub.WithMaxMessageSize(chain.MaxBlockBytes+64<<10))
 }
 
 // validator wraps a topic's check with the size limit, counters and the
@@ -465,7 +545,7 @@ func (n *Node) Topics() []TopicInfo {
 	for k := range numKinds {
 		name := n.topicNames[k]
 		subscribed := n.topics[k].ListPeers()
-		out = append(out, TopicInfo{Name: name, Peers: len(subscribed), MeshPeers: n.tracer.meshSize(name, subscribed)})
+		out = append(out, TopicInfo{Name: name, Peers: len(subscribed), MeshPeers: n.routers[routerOf(k)].tracer.meshSize(name, subscribed)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -480,11 +560,14 @@ func (n *Node) Stats() Stats {
 		Evidence:             n.counters[kindEvidence].snapshot(),
 		TxsPublished:         n.txsPublished.Load(),
 		TxsReceived:          n.txsReceived.Load(),
-		DroppedRPCs:          n.tracer.dropped.Load(),
-		ThrottledValidations: n.tracer.throttled.Load(),
+		DroppedRPCs:          n.routers[routerMain].tracer.dropped.Load() + n.routers[routerTx].tracer.dropped.Load(),
+		ThrottledValidations: n.routers[routerMain].tracer.throttled.Load() + n.routers[routerTx].tracer.throttled.Load(),
 	}
 }
 
 // PeerScore is the peer's gossipsub score as of the last inspection
-// (Config.ScoreInspectInterval); 0 for unknown peers.
-func (n *Node) PeerScore(p peer.ID) float64 { return n.scores.get(p) }
+// (Config.ScoreInspectInterval): the lower of its scores on the main and
+// the tx router; 0 for unknown peers.
+func (n *Node) PeerScore(p peer.ID) float64 {
+	return min(n.routers[routerMain].scores.get(p), n.routers[routerTx].scores.get(p))
+}

@@ -65,17 +65,15 @@ type Node struct {
 	deps Deps
 	log  *slog.Logger
 
-	host   host.Host
-	gater  *denyGater
-	ps     *pubsub.PubSub
-	dht    *dht.IpfsDHT
-	closer []func() error
+	host    host.Host
+	gater   *denyGater
+	routers [numRouters]router
+	dht     *dht.IpfsDHT
+	closer  []func() error
 
 	topicNames [numKinds]string
 	topics     [numKinds]*pubsub.Topic
 	counters   [numKinds]topicCounters
-	tracer     *meshTracer
-	scores     scoreBook
 	ipBook     *ipBook
 	serve      *serveBudget    // paces block-sync serving (servebudget.go)
 	refusals   *streamRefusals // sync streams refused per peer (servebudget.go)
@@ -111,7 +109,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, deps: deps, log: deps.Logger, gater: newDenyGater(), tracer: newMeshTracer(),
+	n := &Node{cfg: cfg, deps: deps, log: deps.Logger, gater: newDenyGater(),
 		ipBook:    newIPBook(time.Now, exemptNets()),
 		serve:     newServeBudget(time.Now, cfg.SyncServeRate, exemptNets()),
 		refusals:  newStreamRefusals(time.Now, SyncProtocol(cfg.ChainID), StatusProtocol(cfg.ChainID)),
@@ -125,6 +123,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	}
 	for k := range numKinds {
 		n.topicNames[k] = TopicName(cfg.ChainID, kindNames[k])
+	}
+	for r := range numRouters {
+		n.routers[r].tracer = newMeshTracer()
 	}
 	opts, err := hostOptions(cfg, n.gater, n.refusals)
 	if err != nil {
@@ -162,11 +163,13 @@ func (n *Node) start() error {
 			return err
 		}
 	}
-	ps, err := pubsub.NewGossipSub(n.ctx, n.host, n.gossipOptions()...)
-	if err != nil {
-		return fmt.Errorf("p2p gossipsub: %w", err)
+	for r := range numRouters {
+		ps, err := pubsub.NewGossipSub(n.ctx, n.host, n.gossipOptions(r)...)
+		if err != nil {
+			return fmt.Errorf("p2p gossipsub (router %d): %w", r, err)
+		}
+		n.routers[r].ps = ps
 	}
-	n.ps = ps
 	checks := [numKinds]func(peer.ID, *pubsub.Message) Verdict{
 		kindTx:        n.checkTxBatch,
 		kindConsensus: func(from peer.ID, m *pubsub.Message) Verdict { return n.deps.ValidateConsensus(from, m.Data) },
@@ -176,6 +179,7 @@ func (n *Node) start() error {
 	timeouts := [numKinds]time.Duration{5 * time.Second, 5 * time.Second, 20 * time.Second, 5 * time.Second}
 	for k := range numKinds {
 		name := n.topicNames[k]
+		ps := n.routers[routerOf(k)].ps
 		if err := ps.RegisterTopicValidator(name, n.validator(k, checks[k]), pubsub.WithValidatorTimeout(timeouts[k])); err != nil {
 			return fmt.Errorf("p2p validator %s: %w", name, err)
 		}
@@ -355,7 +359,7 @@ func (n *Node) Peers() []PeerInfo {
 		if len(conns) == 0 {
 			continue
 		}
-		pi := PeerInfo{ID: p, Score: n.scores.get(p), Direction: dirString(conns[0].Stat().Direction)}
+		pi := PeerInfo{ID: p, Score: n.PeerScore(p), Direction: dirString(conns[0].Stat().Direction)}
 		for _, c := range conns {
 			pi.Addrs = append(pi.Addrs, c.RemoteMultiaddr().String())
 		}

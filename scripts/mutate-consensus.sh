@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mutate-consensus.sh: shows that the consensus tests defend every rule of
 # the algorithm. Each mutant below removes or weakens one upon-rule of
-# Tendermint's Algorithm 1, the double-sign guard or the WAL replay. The
+# Tendermint's Algorithm 1, the double-sign guard, the WAL replay or the
+# re-broadcast of a re-proposal's proof-of-lock. The
 # script copies the module's consensus and chain packages to a temporary
 # directory, applies one mutant at a time, runs `go test ./consensus/...`
 # there and expects it to FAIL. It exits non-zero if any mutant survives
@@ -227,6 +228,17 @@ mutant wal-skip-validated consensus/machine.go "replay skips block validity repo
 			m.onValidated(BlockValidatedEvent{BlockID: e.BlockID, Valid: e.Valid})
 ====
 			_ = e
+EOF
+# ---- re-broadcast: relay the proof-of-lock of a re-proposal ----
+mutant rebroadcast-no-pol consensus/machine.go "re-broadcast only own messages, not the POL prevotes of a re-proposal" <<'EOF'
+			out = m.appendPOL(out, uint32(p.POLRound), p.BlockID)
+====
+			_ = p
+EOF
+mutant rebroadcast-pol-round consensus/machine.go "relay the prevotes of the current round instead of the POL round" <<'EOF'
+			out = m.appendPOL(out, uint32(p.POLRound), p.BlockID)
+====
+			out = m.appendPOL(out, p.Round, p.BlockID)
 EOF
 
 if [ "${LIST:-0}" = 1 ]; then

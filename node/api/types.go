@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 
 	"github.com/dure-network/dure/chain"
 )
@@ -49,6 +51,63 @@ type Status struct {
 	Signatures  *SignatureStatus `json:"signatures,omitempty"`
 	P2P         any              `json:"p2p,omitempty"`
 	Health      Health           `json:"health"`
+	// Subnets are the subnets this node runs a node of in its process
+	// ([[subnets]]), or the one it is a node of (start --subnet), with
+	// their checkpoint lag; absent when none.
+	Subnets []SubnetStatus `json:"subnets,omitempty"`
+}
+
+// Summary is the status line of `dure status -o text`.
+func (s SubnetStatus) Summary() string {
+	var b strings.Builder
+	b.WriteString(s.ID + ": ")
+	if s.Running {
+		fmt.Fprintf(&b, "height %d", s.SubnetHeight)
+	} else {
+		b.WriteString("not running (" + s.Error + ")")
+	}
+	switch {
+	case !s.Registered && s.ParentError != "":
+		b.WriteString(", " + s.ParentError)
+	case s.Halted:
+		fmt.Fprintf(&b, ", halted on the parent at checkpoint %d", s.LastCheckpoint)
+	default:
+		fmt.Fprintf(&b, ", last checkpoint %d (%d subnet blocks, %d parent blocks ago)", s.LastCheckpoint, s.SubnetBlocksSinceCheckpoint, s.CheckpointLagBlocks)
+	}
+	if s.Private {
+		b.WriteString(", private")
+	}
+	if s.Relay {
+		b.WriteString(", relaying")
+	}
+	return b.String()
+}
+
+// SubnetStatus is one subnet's checkpoint lag, as the parent's state and
+// the subnet node show it (refreshed every second).
+type SubnetStatus struct {
+	ID      string `json:"id"`
+	Running bool   `json:"running"`         // its node runs (in this process, or this node is the subnet)
+	Error   string `json:"error,omitempty"` // why its node does not run
+	Private bool   `json:"private"`         // its libp2p host has a pre-shared key
+	Relay   bool   `json:"relay"`           // this process submits its checkpoints to the parent
+	// Registered: the parent has a record of it; ParentError says why
+	// it could not be read.
+	Registered  bool   `json:"registered"`
+	ParentError string `json:"parent_error,omitempty"`
+	Halted      bool   `json:"halted"`
+	// SubnetHeight is the subnet node's head; LastCheckpoint the subnet
+	// height of the last checkpoint the parent accepted, at parent height
+	// LastCheckpointParentHeight; ParentHeight the parent height read.
+	SubnetHeight               uint64 `json:"subnet_height"`
+	LastCheckpoint             uint64 `json:"last_checkpoint"`
+	LastCheckpointParentHeight uint64 `json:"last_checkpoint_parent_height"`
+	ParentHeight               uint64 `json:"parent_height"`
+	// CheckpointLagBlocks is parent blocks since the last accepted
+	// checkpoint (since registration before the first);
+	// SubnetBlocksSinceCheckpoint the subnet height minus LastCheckpoint.
+	CheckpointLagBlocks         uint64 `json:"checkpoint_lag_blocks"`
+	SubnetBlocksSinceCheckpoint uint64 `json:"subnet_blocks_since_checkpoint"`
 }
 
 // SignatureStatus says which validators signed the commit in the latest

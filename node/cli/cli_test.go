@@ -239,9 +239,12 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		{"unknown key in table", "[consensus]\ntimeout_proposal = \"1s\"\n", []string{"timeout_proposal"}},
 		{"bad value", "log_level = \"loud\"\n", []string{"log_level"}},
 		{"not toml", "this is not = = toml\n", []string{config.FileName}},
+		{"a bad [[subnets]] table", "[[subnets]]\nid = \"garden-coop\"\nhome = \".\"\n", []string{`[[subnets]] home = ".": entry 1 (garden-coop): is this node's own home`}},
 	} {
 		doc := string(good)
-		if table, key, ok := strings.Cut(c.extra, "\n"); ok && strings.HasPrefix(table, "[") {
+		if strings.HasPrefix(c.extra, "[[") {
+			doc += c.extra // an array of tables goes last
+		} else if table, key, ok := strings.Cut(c.extra, "\n"); ok && strings.HasPrefix(table, "[") {
 			doc = strings.Replace(doc, table+"\n", table+"\n"+key, 1)
 		} else {
 			doc = c.extra + doc

@@ -28,6 +28,12 @@ priv_validator_key names a key in the keyring (empty: a full node).
 The API listens on [api] listen_addr (127.0.0.1:26657 by default): see
 /v1/status, /v1/blocks/latest and /metrics.
 
+Each [[subnets]] table of config.toml runs a subnet's node in this process,
+from its own home (store, keys, libp2p host, API), signing (and with
+relay = true, relaying) its checkpoints; a subnet node that fails is logged
+and shown in status while this node goes on. Status and /metrics show each
+subnet's checkpoint lag.
+
 A validator whose data directory has blocks but no consensus state
 (data/cs.wal/last_signed) does not sign until the network has committed a
 block made after this start; where the others cannot commit without it (a
@@ -80,8 +86,18 @@ is freed).`,
 					return usageErr("--subnet needs --subnet-parent, the parent chain's API address")
 				}
 				ag := &subnetAgent{id: sub.id, sub: api.NewClient(cfg.API.ListenAddr), parent: api.NewClient(sub.parent), key: key, fee: sub.fee}
-				go runSubnetAgent(c.Context(), log, ag, sub.relay, sub.every)
+				n.WatchSubnet(sub.id, sub.relay, remoteSubnetSource(ag.parent, sub.id))
+				go func() {
+					if n.WaitCaughtUp(c.Context(), sub.every) { // as beside a [[subnets]] node
+						runSubnetAgent(c.Context(), log, ag, sub.relay, sub.every)
+					}
+				}()
 			}
+			// [[subnets]]: their nodes run beside this one (subnets.go)
+			// and stop after it.
+			subCtx, stopSubnets := context.WithCancel(c.Context())
+			waitSubnets := n.StartSubnets(subCtx, subnetKeys(g.stderr), runConfiguredSubnetAgent)
+			defer func() { stopSubnets(); waitSubnets() }()
 			if err := n.Run(c.Context()); err != nil {
 				log.Error("node stopped", "err", err)
 				if node.IsDiskLow(err) {
@@ -182,6 +198,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 						st.Health.Connections, st.Health.MaxConnections, st.Health.EventStreams, st.Health.MaxEventStreams)
 				} else {
 					fmt.Fprintf(g.stdout, "health    %s: %s\n", st.Health.Code, st.Health.Message)
+				}
+				for _, s := range st.Subnets {
+					fmt.Fprintf(g.stdout, "subnet    %s\n", s.Summary())
 				}
 				if p2pInfo, ok := st.P2P.(map[string]any); ok {
 					topics, _ := p2pInfo["topics"].([]any)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strconv"
@@ -665,5 +666,39 @@ func runSubnetAgent(ctx context.Context, log *slog.Logger, ag *subnetAgent, rela
 		if relay {
 			step("checkpoint relayed", ag.relay)
 		}
+	}
+}
+
+// runConfiguredSubnetAgent is the agent beside a [[subnets]] validator:
+// the loop of `dure start --subnet`, with the entry's relay, interval
+// and fee.
+func runConfiguredSubnetAgent(ctx context.Context, log *slog.Logger, e config.Subnet, subAPI, parentAPI string, key chain.PrivKey) {
+	ag := &subnetAgent{id: e.ID, sub: api.NewClient(subAPI), parent: api.NewClient(parentAPI), key: key, fee: e.Fee}
+	runSubnetAgent(ctx, log, ag, e.Relay, e.Interval.Duration())
+}
+
+// subnetKeys opens a [[subnets]] node's validator key from its own
+// keyring (its config's backend and passphrase file, else
+// DURE_KEYRING_PASSPHRASE or the terminal).
+func subnetKeys(stderr io.Writer) node.SubnetKeys {
+	return func(cfg config.Config) (chain.PrivKey, error) {
+		if cfg.PrivValidatorKey == "" {
+			return chain.PrivKey{}, nil
+		}
+		ks, err := openKeyring(cfg, "", "", stderr)
+		if err != nil {
+			return chain.PrivKey{}, err
+		}
+		return ks.Signer(cfg.PrivValidatorKey)
+	}
+}
+
+// remoteSubnetSource reads a subnet's record from a parent node's API,
+// verified (start --subnet: the parent runs elsewhere).
+func remoteSubnetSource(parent *api.Client, id string) node.SubnetSource {
+	return func(ctx context.Context) (subnet.Subnet, uint64, error) {
+		var s subnet.Subnet
+		h, err := provenQuery(ctx, parent, subnet.ModuleName, "subnet", map[string]string{"subnet": id}, &s)
+		return s, h, err
 	}
 }

@@ -33,6 +33,10 @@ type Config struct {
 	Keyring   Keyring   `toml:"keyring" comment:"Where keys live and how they are protected."`
 	StateSync StateSync `toml:"statesync" comment:"Joining a chain from a recent state snapshot instead of replaying every block."`
 	Light     Light     `toml:"light" comment:"The light client 'dure query' verifies headers with."`
+
+	// Subnets are the subnet nodes this process runs beside this one
+	// (subnets.go); nil when none.
+	Subnets []Subnet `toml:"subnets,omitempty" comment:"Subnets this process also runs a node of, each a [[subnets]] table (see README, subnets)."`
 }
 
 // Light configures the CLI's light client.
@@ -205,6 +209,13 @@ func (c Config) KeysPath() string { return c.Path(c.KeysDir) }
 
 // NodeKeyPath is the resolved node_key_file.
 func (c Config) NodeKeyPath() string { return c.Path(c.NodeKeyFile) }
+
+// SubnetHome is the resolved home directory of a [[subnets]] entry.
+func (c Config) SubnetHome(s Subnet) string { return c.Path(s.Home) }
+
+// SubnetPSKPath is the resolved private_network_psk_file of a [[subnets]]
+// entry ("" when it does not override the subnet's own config).
+func (c Config) SubnetPSKPath(s Subnet) string { return c.Path(s.PrivateNetworkPSKFile) }
 
 // PSKPath is the resolved p2p.private_network_psk_file ("" when public).
 func (c Config) PSKPath() string { return c.Path(c.P2P.PrivateNetworkPSKFile) }

@@ -23,6 +23,11 @@
 //   - Unknown keys and sections are errors (with a "did you mean"), not
 //     silently ignored: a misspelt key would otherwise look applied.
 //
+// [[subnets]] tables (subnets.go) name subnet chains whose nodes run in the
+// same process as this one, each in a home of its own; their keys
+// override that home's config.toml, and errors name the entry
+// ("entry 2 (garden-coop)") and its line.
+//
 // Every error about a key is a *FieldError (errors.Is(err, ErrInvalid)),
 // rendered like
 //

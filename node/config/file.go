@@ -79,6 +79,7 @@ func parse(path string, data []byte) (Config, error) {
 	if err := dec.Decode(&c); err != nil {
 		return Config{}, decodeError(path, data, err)
 	}
+	c.normalizeSubnets()
 	if err := c.Validate(); err != nil {
 		return Config{}, addPos(path, data, err)
 	}
@@ -130,6 +131,16 @@ func unknownKey(path string, data []byte, e *toml.DecodeError) error {
 	k := e.Key()
 	fe := &FieldError{Pos: fmt.Sprintf("%s:%d", path, row), Key: keyName(k)}
 	known := knownKeys(k[:len(k)-1])
+	if len(k) == 2 && k[0] == "subnets" {
+		fe.Key = "[[subnets]] " + k[1]
+		fe.Msg = "unknown key"
+		if s := closest(k[1], subnetKeys); s != "" {
+			fe.Msg += fmt.Sprintf("; did you mean %s?", s)
+		} else {
+			fe.Msg += "; a [[subnets]] table takes " + strings.Join(subnetKeys, ", ")
+		}
+		return fe
+	}
 	if isTableHeader(data, row) {
 		fe.Key = "[" + strings.Join(k, ".") + "]"
 		fe.Msg = "unknown section; the sections are " + strings.Join(sections(), ", ")
@@ -279,6 +290,7 @@ func sections() []string {
 			out = append(out, "["+k+"]")
 		}
 	}
+	out = append(out, "[[subnets]]")
 	sort.Strings(out)
 	return out
 }
@@ -323,7 +335,11 @@ func addPos(path string, data []byte, err error) error {
 		if errors.As(e, &fe) {
 			cp := *fe
 			cp.Pos = path
-			if line := findLine(data, fe.Key); line > 0 {
+			line := findLine(data, fe.Key)
+			if fe.entry > 0 {
+				line = findSubnetLine(data, fe.entry, strings.TrimPrefix(fe.Key, "[[subnets]] "))
+			}
+			if line > 0 {
 				cp.Pos = fmt.Sprintf("%s:%d", path, line)
 			}
 			e = &cp

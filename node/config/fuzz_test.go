@@ -16,6 +16,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[mempool]\nmax_bytes = \"64MB\"\n[p2p]\nlisten_addrs = [\"/ip4/127.0.0.1/tcp/1\"]\n"))
 	f.Add([]byte("[p2p]\nlow_wter = 3\n[rpc]\nx = 1\n"))
 	f.Add([]byte("[api]\nmax_body_bytes = 1\ncors_allowed_origins = [\"*\"]\n"))
+	f.Add([]byte("[[subnets]]\nid = \"g\"\nhome = \"s/g\"\nrelay = true\nlisten_addrs = []\n[[subnets]]\nid = \"h\"\nhome = \"h\"\nfee = 0\ninterval = \"2s\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		home := t.TempDir()
 		c, err := parse(filepath.Join(home, FileName), data)

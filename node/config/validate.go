@@ -25,6 +25,8 @@ type FieldError struct {
 	Key   string
 	Value string // as written in TOML, e.g. "\"-1s\"" or "0"; may be empty
 	Msg   string // what is wrong and how to fix it
+
+	entry int // 1-based [[subnets]] table the key is in; 0 elsewhere
 }
 
 func (e *FieldError) Error() string {
@@ -96,6 +98,7 @@ func (c Config) Validate() error {
 
 	v.oneOf("[keyring] backend", c.Keyring.Backend, string(keystore.BackendFile), string(keystore.BackendTest))
 	v.path("[keyring] passphrase_file", c.Keyring.PassphraseFile, false)
+	v.subnets(c)
 	return errors.Join(v.errs...)
 }
 
@@ -190,6 +193,20 @@ func (v *validator) p2p(p P2P) {
 		v.add("[p2p] low_water", strconv.Itoa(p.LowWater), "must be from 0 to high_water (%d); the defaults are 32 and 64", p.HighWater)
 	}
 	v.path("[p2p] private_network_psk_file", p.PrivateNetworkPSKFile, false)
+}
+
+func validMultiaddr(a string) bool {
+	_, err := ma.NewMultiaddr(a)
+	return err == nil
+}
+
+func validPeerAddr(a string) bool {
+	m, err := ma.NewMultiaddr(a)
+	if err != nil {
+		return false
+	}
+	_, err = m.ValueForProtocol(ma.P_P2P)
+	return err == nil
 }
 
 func (v *validator) consensus(c Consensus) {
