@@ -41,7 +41,7 @@ func (n *Node) serveSync(s network.Stream) {
 	head := n.deps.Blocks.Head()
 	written := 0
 	for h := from; h <= to && h <= head && written < MaxSyncResponseBytes; h++ {
-		if pause > 0 {
+		if pause > servePauseMin {
 			// Out of budget (servebudget.go). Past the first item a long
 			// pause ends the response early: the client asks again for
 			// the rest.
@@ -76,8 +76,13 @@ func (n *Node) serveSync(s network.Stream) {
 }
 
 // maxServePause is the longest a response with items in it waits for
-// budget before it ends.
-const maxServePause = time.Second
+// budget before it ends. Debts below servePauseMin do not pause it: a
+// pause flushes, and pausing for every item wrote each as its own frame
+// instead of 64 KiB batches.
+const (
+	maxServePause = time.Second
+	servePauseMin = 50 * time.Millisecond
+)
 
 // sleep waits d unless that passes deadline or the node closes first.
 func (n *Node) sleep(d time.Duration, deadline time.Time) bool {
