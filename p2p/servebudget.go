@@ -49,9 +49,9 @@ const (
 	serveUnitBytes = 16 << 10
 	// DefaultSyncServeRate is the units per second a peer (and an IP) is
 	// served: ≈ 500 small blocks, or ≈ 7.5 MiB of 1 MiB blocks. Serving
-	// an empty block cost ≈ 90 µs of CPU on a loaded 2-core VM (store
+	// an empty block cost ≈ 48 µs of CPU on a loaded 2-core VM (store
 	// read, encoding, noise and yamux), so one peer at this rate costs a
-	// node ≈ 5 % of a core; a catching-up node syncs from all its peers
+	// node ≈ 2.5 % of a core; a catching-up node syncs from all its peers
 	// at once.
 	DefaultSyncServeRate = 500
 	// serveGlobalFactor: the whole node serves at most this many peers'
