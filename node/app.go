@@ -28,11 +28,12 @@ const NativeDenom = "dure"
 func registerModules(r *registry, codec *chain.Codec) {
 	cur := currency.New(r.key(currency.ModuleName), codec, currency.DefaultParams())
 	r.add(cur)
-	r.add(staking.New(r.key(staking.ModuleName), codec, cur))
+	stk := staking.New(r.key(staking.ModuleName), codec, cur)
+	r.add(stk)
 	r.add(notes.New(r.key(notes.ModuleName), codec))
 	r.add(royalty.New(r.key(royalty.ModuleName), codec, cur))
 	r.add(energy.New(r.key(energy.ModuleName), codec, cur, energy.DefaultParams()))
-	r.add(subnet.New(r.key(subnet.ModuleName), codec, cur, cur))
+	r.add(subnet.New(r.key(subnet.ModuleName), codec, cur, cur).WithValidators(stk))
 }
 
 // registry collects the modules and the store keys made for them.

@@ -12,6 +12,7 @@ import (
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/execution"
 	"github.com/dure-network/dure/chain/mempool"
+	"github.com/dure-network/dure/chain/state"
 	"github.com/dure-network/dure/chain/store"
 	"github.com/dure-network/dure/consensus"
 	"github.com/dure-network/dure/node/api"
@@ -69,7 +70,8 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 	cnt, bytes := n.pool.Size()
 	st := api.Status{ChainID: n.gen.ChainID, Moniker: n.cfg.Moniker, Version: Version,
 		Height: head.h, BlockID: head.id, BlockTime: head.t, StateRoot: head.rt, Syncing: head.syn,
-		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: toConsensusJSON(cs), Signatures: n.signatureStatus()}
+		Mempool: api.MempoolStatus{Txs: cnt, Bytes: bytes}, Consensus: toConsensusJSON(cs), Signatures: n.signatureStatus(),
+		Fees: &api.FeeParams{MinFee: n.gen.Params.MinFee, GasPerFeeUnit: n.gen.Params.GasPerFeeUnit}}
 	if pn, ok := n.peerNet(); ok {
 		st.PeerID = pn.ID().String()
 		st.ListenAddrs = pn.Addrs()
@@ -222,13 +224,20 @@ func (b backend) Block(ctx context.Context, height uint64) (api.BlockInfo, error
 	return info, nil
 }
 
+// maxProvenReads bounds the state keys and ranges one proven answer may
+// read: past it the answer is refused with prove=true rather than sent
+// with proofs the client would find missing.
+const maxProvenReads = 4096
+
 // prefixReader is a module's read-only view of committed state; it
-// records every key read so a query can be answered with proofs.
+// records every key read and every range iterated, so a query can be
+// answered with proofs (state.ProveReads).
 type prefixReader struct {
 	r      chain.KVReader
 	prefix []byte
 	mu     sync.Mutex
-	read   [][]byte
+	reads  state.Reads
+	over   bool
 }
 
 func (p *prefixReader) full(k []byte) []byte {
@@ -237,8 +246,10 @@ func (p *prefixReader) full(k []byte) []byte {
 
 func (p *prefixReader) note(k []byte) {
 	p.mu.Lock()
-	if len(p.read) < 256 {
-		p.read = append(p.read, k)
+	if len(p.reads.Keys) < maxProvenReads {
+		p.reads.Keys = append(p.reads.Keys, k)
+	} else {
+		p.over = true
 	}
 	p.mu.Unlock()
 }
@@ -250,36 +261,37 @@ func (p *prefixReader) Get(k []byte) ([]byte, error) {
 }
 
 func (p *prefixReader) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
-	return p.r.Iterate(p.full(prefix), func(k, v []byte) (bool, error) {
+	rr := state.RangeRead{Prefix: p.full(prefix)}
+	err := p.r.Iterate(rr.Prefix, func(k, v []byte) (bool, error) {
 		p.note(append([]byte{}, k...))
+		rr.Through = append(rr.Through[:0], k...)
 		return fn(k[len(p.prefix):], v)
 	})
+	p.mu.Lock()
+	p.reads.Ranges = append(p.reads.Ranges, rr)
+	p.mu.Unlock()
+	return err
 }
 
 func (n *Node) module(name string) (chain.Module, bool) { return n.app.module(name) }
 
-// proofs proves each key's current value (or absence) at height.
-func (n *Node) proofs(height uint64, r chain.KVReader, keys [][]byte) ([]api.KeyProof, error) {
-	out := make([]api.KeyProof, 0, len(keys))
-	seen := map[string]bool{}
-	for _, k := range keys {
-		if seen[string(k)] {
-			continue
-		}
-		seen[string(k)] = true
-		v, err := r.Get(k)
+// proofs proves what pr recorded at height: each key's value (or
+// absence) and each iterated range's next-key records.
+func (n *Node) proofs(height uint64, pr *prefixReader) ([]api.KeyProof, error) {
+	if pr.over || len(pr.reads.Ranges) > maxProvenReads {
+		return nil, fmt.Errorf("%w: the answer reads more than %d state keys, too many to prove; narrow it (limit) or ask without prove", api.ErrBadRequest, maxProvenReads)
+	}
+	kps, err := n.state.ProveReads(store.TS(height), pr.reads)
+	if err != nil {
+		return nil, fmt.Errorf("prove at %d: %w", height, err)
+	}
+	out := make([]api.KeyProof, 0, len(kps))
+	for _, kp := range kps {
+		pj, err := json.Marshal(kp.Proof)
 		if err != nil {
 			return nil, err
 		}
-		p, err := n.state.Prove(store.TS(height), k)
-		if err != nil {
-			return nil, fmt.Errorf("prove %q at %d: %w", k, height, err)
-		}
-		pj, err := json.Marshal(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, api.KeyProof{Key: k, Value: v, Proof: pj})
+		out = append(out, api.KeyProof{Key: kp.Key, Value: kp.Value, Proof: pj})
 	}
 	return out, nil
 }
@@ -303,8 +315,8 @@ func (b backend) Account(ctx context.Context, addr chain.Address, prove bool) (a
 	}
 	acct := api.Account{Address: addr, Height: head.Height, StateRoot: head.StateRoot, Nonce: nonce, Balances: bal}
 	if prove {
-		keys := append([][]byte{nonceKey(addr)}, pr.read...)
-		if acct.Proofs, err = n.proofs(head.Height, r, keys); err != nil {
+		pr.reads.Keys = append([][]byte{nonceKey(addr)}, pr.reads.Keys...)
+		if acct.Proofs, err = n.proofs(head.Height, pr); err != nil {
 			return api.Account{}, err
 		}
 	}
@@ -369,7 +381,7 @@ func (b backend) Query(ctx context.Context, module, path string, args map[string
 	}
 	out := api.QueryResult{Height: h, Result: res}
 	if prove {
-		if out.Proofs, err = n.proofs(h, r, pr.read); err != nil {
+		if out.Proofs, err = n.proofs(h, pr); err != nil {
 			return api.QueryResult{}, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"syscall"
 	"testing"
@@ -19,6 +20,12 @@ const benchSenders = 5000
 // benchNode opens a node (no network) whose genesis funds benchSenders
 // accounts; edit may add to currency's genesis section.
 func benchNode(b *testing.B, edit func(g *currency.Genesis, keys []chain.PrivKey)) (*Node, []chain.PrivKey, chain.PrivKey) {
+	b.Helper()
+	return benchNodeIndex(b, true, edit)
+}
+
+// benchNodeIndex is benchNode with genesis range_proofs set as asked.
+func benchNodeIndex(b *testing.B, rangeProofs bool, edit func(g *currency.Genesis, keys []chain.PrivKey)) (*Node, []chain.PrivKey, chain.PrivKey) {
 	b.Helper()
 	_, cfg := initHome(b, "bench-1")
 	cfg.Consensus.TimeoutPropose = "60s" // no block-size budget in the way
@@ -42,6 +49,7 @@ func benchNode(b *testing.B, edit func(g *currency.Genesis, keys []chain.PrivKey
 	if err != nil {
 		b.Fatal(err)
 	}
+	gen.Params.RangeProofs = rangeProofs
 	if edit != nil {
 		var cg currency.Genesis
 		if err := json.Unmarshal(gen.AppState["currency"], &cg); err != nil {
@@ -130,12 +138,65 @@ func BenchmarkExecuteAndCommit5000Transfers(b *testing.B) {
 	})
 }
 
+// BenchmarkRangeProofOverhead: the write cost of the key-order index, off
+// (a genesis without range_proofs: the state root as before) and on, in
+// one run so the two interleave (-count repeats the pair): a block of
+// 5,000 transfers between existing accounts (values change, no key is
+// created: no next-key record is written), 5,000 transfers each to a new
+// account (5,000 balance keys created: the worst case), and 5,000 merchant
+// payments (each creates the merchant's new expiry lot, or adds to it:
+// records of created keys and their predecessors are written).
+func BenchmarkRangeProofOverhead(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("transfers/range_proofs=%v", on), func(b *testing.B) {
+			n, keys, vkey := benchNodeIndex(b, on, nil)
+			if n.state.Indexed() != on {
+				b.Fatalf("state indexed %v", n.state.Indexed())
+			}
+			runBlocks(b, n, keys, vkey, func(i, j int) chain.Msg {
+				m, _ := currency.MsgSend(n.codec, keys[(j+1)%len(keys)].PubKey().Address(), NativeDenom, 1)
+				return m
+			})
+		})
+	}
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("to-new-accounts/range_proofs=%v", on), func(b *testing.B) {
+			n, keys, vkey := benchNodeIndex(b, on, nil)
+			runBlocks(b, n, keys, vkey, func(i, j int) chain.Msg {
+				var to chain.Address
+				binary.BigEndian.PutUint64(to[:], uint64(i)<<32|uint64(j)+1)
+				m, _ := currency.MsgSend(n.codec, to, NativeDenom, 1)
+				return m
+			})
+		})
+	}
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("payments/range_proofs=%v", on), func(b *testing.B) {
+			n, merchants, payers, vkey := merchantNode(b, on)
+			runBlocks(b, n, payers, vkey, func(i, j int) chain.Msg {
+				m, _ := currency.MsgPay(n.codec, merchants[j%len(merchants)], "nw", 1, "food")
+				return m
+			})
+		})
+	}
+}
+
 // BenchmarkMerchantPayments5000: a block of 5,000 payments in a Nowon-style
 // local currency (merchants only, holding cap, 3-year expiry lots) to
 // approved merchants, through the executor and committed.
 func BenchmarkMerchantPayments5000(b *testing.B) {
+	n, merchants, payers, vkey := merchantNode(b, true)
+	runBlocks(b, n, payers, vkey, func(i, j int) chain.Msg {
+		m, _ := currency.MsgPay(n.codec, merchants[j%len(merchants)], "nw", 1, "food")
+		return m
+	})
+}
+
+// merchantNode is a bench node with the "nw" currency, 50 merchants and
+// every key but the first holding 40,000 nw.
+func merchantNode(b *testing.B, rangeProofs bool) (*Node, []chain.Address, []chain.PrivKey, chain.PrivKey) {
 	merchants := make([]chain.Address, 50)
-	n, keys, vkey := benchNode(b, func(g *currency.Genesis, keys []chain.PrivKey) {
+	n, keys, vkey := benchNodeIndex(b, rangeProofs, func(g *currency.Genesis, keys []chain.PrivKey) {
 		issuer := keys[0].PubKey().Address()
 		g.Currencies = append(g.Currencies, currency.Currency{Denom: "nw", Issuer: issuer,
 			Rules: currency.Rules{HoldingCap: 50_000, ExpirySeconds: 3 * 365 * 24 * 3600, Transfer: currency.TransferMerchants, Redeemable: true, HourlyRate: 700}})
@@ -150,9 +211,5 @@ func BenchmarkMerchantPayments5000(b *testing.B) {
 			g.Balances = append(g.Balances, currency.GenesisBalance{Address: k.PubKey().Address(), Denom: "nw", Amount: 40_000})
 		}
 	})
-	payers := keys[1:]
-	runBlocks(b, n, payers, vkey, func(i, j int) chain.Msg {
-		m, _ := currency.MsgPay(n.codec, merchants[j%len(merchants)], "nw", 1, "food")
-		return m
-	})
+	return n, merchants, keys[1:], vkey
 }

@@ -33,7 +33,9 @@
 //	  export.go      ExportGenesis and ProveStored: a stopped node's store
 //	  transport.go   the driver's seam to the network; gossipTransport
 //	  backend.go     api.Backend over the node (status, txs, blocks,
-//	                 accounts, validators, module queries with proofs,
+//	                 accounts, validators, module queries with proofs
+//	                 of every key read and every list iterated (next-key
+//	                 records: state.ProveReads),
 //	                 the module list with each module's description)
 //	  apijson.go     snake_case JSON forms of consensus and p2p values
 //	  admission.go   mempool admission: can the sender pay the fee

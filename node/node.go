@@ -210,7 +210,7 @@ func (n *Node) initChain() error {
 		return err
 	}
 	if !n.store.Initialized() {
-		st, err := state.New(n.store.DB(), 0, chain.Hash{})
+		st, err := state.Open(n.store.DB(), 0, chain.Hash{}, state.Options{RangeProofs: n.gen.Params.RangeProofs})
 		if err != nil {
 			return err
 		}

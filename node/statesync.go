@@ -293,7 +293,7 @@ func (n *Node) syncSnapshot(ctx context.Context, net *p2p.Node, p peer.ID, witne
 	n.log.Info("state sync: header verified", "height", H, "block_id", lb0.Header.ID(n.codec),
 		"state_root", lb0.Header.StateRoot, "peer", p, "trust", trustName(n.cfg.StateSync.TrustCheckpoint))
 
-	im, err := state.NewImporter(n.store.DB())
+	im, err := state.NewImporter(n.store.DB(), state.Options{RangeProofs: n.gen.Params.RangeProofs})
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -122,35 +121,31 @@ func (n *e2eNet) mustRefuse(ctx context.Context, p *Proc, key chain.PrivKey, wha
 }
 
 // provenView is committed state as far as a query answer's proofs
-// establish it, seen through a module's key prefix. Reading a key the
-// node did not prove is an error.
+// establish it, seen from one module (its prefix): a state.Proven, whose
+// Iterate follows the proven next-key records, so a list the node cut
+// short fails here too.
 type provenView struct {
 	prefix string
-	vals   map[string][]byte
-	keys   []string // sorted
+	pv     *state.Proven
 }
 
 func (v *provenView) Get(k []byte) ([]byte, error) {
-	val, ok := v.vals[v.prefix+string(k)]
-	if !ok {
-		return nil, fmt.Errorf("the query read %q, which the node did not prove", v.prefix+string(k))
-	}
-	return val, nil
+	return v.pv.Get([]byte(v.prefix + string(k)))
 }
 
 func (v *provenView) Iterate(prefix []byte, fn func(k, val []byte) (bool, error)) error {
-	full := v.prefix + string(prefix)
-	for _, k := range v.keys {
-		val := v.vals[k]
-		if !strings.HasPrefix(k, full) || len(val) == 0 {
-			continue
-		}
-		stop, err := fn([]byte(k[len(v.prefix):]), val)
-		if err != nil || stop {
-			return err
-		}
+	return v.pv.Iterate([]byte(v.prefix+string(prefix)), func(k, val []byte) (bool, error) {
+		return fn(k[len(v.prefix):], val)
+	})
+}
+
+// add verifies one proof of an answer and records it.
+func (v *provenView) add(kp api.KeyProof) error {
+	var pr state.Proof
+	if err := json.Unmarshal(kp.Proof, &pr); err != nil {
+		return fmt.Errorf("proof for %q: %w", kp.Key, err)
 	}
-	return nil
+	return v.pv.Add(kp.Key, kp.Value, &pr)
 }
 
 // localModule is a module's query code, run here over proven values.
@@ -223,21 +218,12 @@ func (n *e2eNet) provenQuery(ctx context.Context, p *Proc, module, path string, 
 		n.t.Fatalf("%s: answer at height %d with %d proofs; want proofs with prove=true", what, res.Height, len(res.Proofs))
 	}
 	b, _ := n.verifiedHeader(ctx, p, res.Height)
-	view := &provenView{prefix: module + "/", vals: map[string][]byte{}}
+	view := &provenView{prefix: module + "/", pv: state.NewProven(b.Header.StateRoot)}
 	for _, kp := range res.Proofs {
-		var pr state.Proof
-		if err := json.Unmarshal(kp.Proof, &pr); err != nil {
-			n.t.Fatalf("%s: proof for %q: %v", what, kp.Key, err)
+		if err := view.add(kp); err != nil {
+			n.t.Fatalf("%s: against block %d's state root: %v", what, res.Height, err)
 		}
-		if err := state.VerifyProof(b.Header.StateRoot, kp.Key, kp.Value, &pr); err != nil {
-			n.t.Fatalf("%s: proof for %q does not verify against block %d's state root: %v", what, kp.Key, res.Height, err)
-		}
-		if _, dup := view.vals[string(kp.Key)]; !dup {
-			view.keys = append(view.keys, string(kp.Key))
-		}
-		view.vals[string(kp.Key)] = kp.Value
 	}
-	sort.Strings(view.keys)
 	local, err := n.localModule(module).Query(view, path, args)
 	if err != nil {
 		n.t.Fatalf("%s: recomputing the answer from proven state: %v", what, err)

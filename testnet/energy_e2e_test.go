@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -285,21 +284,12 @@ func (n *e2eNet) provenEnergy(ctx context.Context, p *Proc, path string, args ma
 	}
 	what := fmt.Sprintf("%s: query energy/%s %v", p.Node.Name, path, args)
 	b, _ := n.verifiedHeader(ctx, p, res.Height)
-	view := &provenView{prefix: energy.ModuleName + "/", vals: map[string][]byte{}}
+	view := &provenView{prefix: energy.ModuleName + "/", pv: state.NewProven(b.Header.StateRoot)}
 	for _, kp := range res.Proofs {
-		var pr state.Proof
-		if err := json.Unmarshal(kp.Proof, &pr); err != nil {
-			n.t.Fatalf("%s: proof for %q: %v", what, kp.Key, err)
+		if err := view.add(kp); err != nil {
+			n.t.Fatalf("%s: %v", what, err)
 		}
-		if err := state.VerifyProof(b.Header.StateRoot, kp.Key, kp.Value, &pr); err != nil {
-			n.t.Fatalf("%s: proof for %q does not verify: %v", what, kp.Key, err)
-		}
-		if _, dup := view.vals[string(kp.Key)]; !dup {
-			view.keys = append(view.keys, string(kp.Key))
-		}
-		view.vals[string(kp.Key)] = kp.Value
 	}
-	sort.Strings(view.keys)
 	local, err := energy.New(chain.NewStoreKey(energy.ModuleName), n.codec, nil, energy.DefaultParams()).Query(view, path, args)
 	if err != nil {
 		n.t.Fatalf("%s: recomputing from proven state: %v", what, err)

@@ -250,6 +250,7 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	checkLiveDeposit(ctx, t, parent, sub, daveSub, 2500)
 	checkParkedDeposit(ctx, t, parent, sub, 777)
 	checkFollowTrust(ctx, t, parent)
+	checkRetrustRefusedWhileFresh(ctx, t, parent, sub)
 	checkTopDownCLI(ctx, t, parent, sub, daveSub, 300)
 
 	// Value out: dave withdraws 1234 on the subnet to his parent account.

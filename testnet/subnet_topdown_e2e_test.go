@@ -279,6 +279,28 @@ func checkFollowTrust(ctx context.Context, t *testing.T, parent *e2eNet) {
 	}
 }
 
+// checkRetrustRefusedWhileFresh: `dure subnet retrust` checks a parent
+// header at a parent node and sends the vote, which the subnet refuses
+// while its trust in the parent is fresh (the 14 days it takes to expire
+// are run in-process: apps/subnet TestRetrustAfterExpiry).
+func checkRetrustRefusedWhileFresh(ctx context.Context, t *testing.T, parent, sub *e2eNet) {
+	t.Helper()
+	h, err := parent.Procs[0].Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := parent.Procs[0].Client.Block(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := fmt.Sprintf("%d:%s", h, b.Header.ID(chain.MustCodec()))
+	out, code := dure(ctx, t, "subnet", "retrust", "--subnet", "garden-coop", "--trust", trust, "--parent", parent.Procs[0].Node.API,
+		"--node", sub.Procs[0].Node.API, "--from", "bob", "--home", sub.Dir, "--keyring-backend", "test")
+	if code != 1 || !strings.Contains(out, "has not expired") {
+		t.Fatalf("retrust while the trust is fresh: exit %d\n%s", code, out)
+	}
+}
+
 // checkTopDownCLI: anyone relays with `dure subnet topdown`; racing the
 // validators' loops it either sends the deposit or finds nothing to do,
 // and the deposit is minted once either way.

@@ -349,3 +349,18 @@ func (m *Module) unjail(ctx *chain.Context, s *store, p *Params) error {
 	}
 	return ctx.Emit("staking.unjail", chain.Attr{Key: "validator", Value: ctx.Sender.String()})
 }
+
+// ActiveValidators is the stored active set, in address order, with each
+// validator's consensus power: the chain's own validators as its state
+// holds them (apps/subnet counts a quorum of them to re-trust its parent).
+func (m *Module) ActiveValidators(ctx *chain.Context) ([]chain.Validator, error) {
+	addrs, recs, err := m.open(ctx).activeSet()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]chain.Validator, len(addrs))
+	for i := range addrs {
+		out[i] = chain.Validator{Address: addrs[i], PubKey: recs[i].PubKey, Power: recs[i].Power}
+	}
+	return out, nil
+}

@@ -94,6 +94,37 @@
 // applied, which the checkpoint must name, so the parent's refund after a
 // halt pays only deposits the subnet had not applied.
 //
+// # Relaying (any subnet node)
+//
+// PlanTopDown is what a relayer sends, a function of a ParentSource (the
+// parent's light blocks and its deposit records with proofs; node/cli
+// serves it from the parent's API, tests from a real signed chain) and
+// the subnet's TopDownState: ParentPath from the trusted header to the
+// parent's head (the head itself when ≥ 1/3 of the trusted power signed
+// it, else bisecting down to the headers where the parent's set changed,
+// as chain/light does), then up to RelayMaxDeposits deposits proven at the
+// head. A path over MaxTopDownBlocks headers or RelayMaxBytes is sent as
+// its verified prefix without deposits; the next plan, once that is
+// applied, goes on from its end, so a far-behind relayer catches up over
+// several transactions that each verify alone. With nothing to mint it
+// still refreshes the trust every RelayRefresh parent blocks or a quarter
+// of the trusting period, whichever comes first; TopDownGas estimates the
+// gas for its fee.
+//
+// # Re-trust (subnet)
+//
+// Once the trusted header is older than the trusting period no parent
+// header can be verified from it. The subnet's own validators (Validators,
+// apps/staking's active set, given by WithValidators) each send retrust:
+// a parent header they checked out of band (`dure subnet retrust --trust
+// height:block_id`). When validators holding more than 2/3 of the active
+// power voted for the same header, counted at the latest vote, it becomes
+// the trusted header (deposits applied, Acc and totals kept) and relaying
+// goes on from it. Votes are refused while the trust has not expired, from
+// non-validators, at or below the trusted height, or for a header not
+// within the trusting period before the block; a proposal is named within
+// the expired trust it replaces, so old votes never count again.
+//
 // # State
 //
 // Under the module prefix "subnet/":
@@ -113,6 +144,7 @@
 //	"u/" height id 0 addr       unbonding release queue
 //	"t"                         TopDownState (subnet side)
 //	"i/" nonce                  Parked deposit (subnet side: the inbox)
+//	"v/" proposal addr          re-trust vote marker (subnet side)
 //
 // Integers are 8 bytes big-endian; values canonical CBOR.
 package subnet

@@ -9,7 +9,7 @@ import (
 )
 
 var msgTypes = []string{TypeRegister, TypeJoin, TypeLeave, TypeCheckpoint, TypeEquivocate, TypeDeposit,
-	TypeRelease, TypeEscape, TypeRefund, TypeWithdraw, TypeEndorse, TypeTopDown, TypeRetry, TypeReturn, TypeReclaim}
+	TypeRelease, TypeEscape, TypeRefund, TypeWithdraw, TypeEndorse, TypeTopDown, TypeRetry, TypeReturn, TypeReclaim, TypeRetrust}
 
 func bodyOf(typ string) any {
 	switch typ {
@@ -43,6 +43,8 @@ func bodyOf(typ string) any {
 		return &Return{}
 	case TypeReclaim:
 		return &Reclaim{}
+	case TypeRetrust:
+		return &Retrust{}
 	}
 	return nil
 }
@@ -71,6 +73,7 @@ func seedBodies(e *env) [][]byte {
 		e.msg(MsgRetry(c, 0, e.h.Addr(3))),
 		e.msg(MsgReturn(c, 0)),
 		e.msg(MsgReclaim(c, Reclaim{Subnet: coop, Nonce: 1, Value: []byte{0x83}, Proof: state.Proof{SideNodes: [][]byte{make([]byte, 32)}}})),
+		e.msg(MsgRetrust(c, Retrust{Height: 9, BlockID: (&chain.Header{ChainID: "parent-1", Height: 9}).ID(c), Time: 5, StateRoot: chain.Hash{1}, NextValidators: []chain.Validator{{Address: e.h.Addr(1), PubKey: e.h.Key(1).PubKey(), Power: 10}}})),
 	}
 	out := make([][]byte, len(ms))
 	for i, m := range ms {

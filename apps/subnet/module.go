@@ -18,6 +18,7 @@ type Module struct {
 	codec  *chain.Codec
 	bank   Bank
 	layout BalanceLayout
+	vals   Validators // nil: re-trust refused
 }
 
 // The capabilities subnet holds, besides chain.Module.
@@ -227,6 +228,12 @@ func (m *Module) Deliver(ctx *chain.Context, msg chain.Msg) error {
 			return err
 		}
 		return m.topdown(ctx, kv, &b)
+	case TypeRetrust:
+		var b Retrust
+		if err := msg.DecodeBody(m.codec, &b); err != nil {
+			return err
+		}
+		return m.retrust(ctx, kv, &b)
 	case TypeRetry:
 		var b Retry
 		if err := msg.DecodeBody(m.codec, &b); err != nil {

@@ -21,11 +21,18 @@ type Params struct {
 	MinFee        uint64 `json:"min_fee"`
 	GasPerFeeUnit uint64 `json:"gas_per_fee_unit"`
 	MaxBlockTxs   int    `json:"max_block_txs"`
+	// RangeProofs: the state root also commits the order of the state's
+	// keys (next-key records, chain/state), so list answers ("all balances
+	// of an account") are proven complete. It changes every state root,
+	// so it is fixed at genesis: a genesis without it (written before
+	// range proofs existed) replays to the roots its chain has.
+	RangeProofs bool `json:"range_proofs,omitempty"`
 }
 
-// DefaultParams: a transfer costs 10 units and may use up to 100k gas.
+// DefaultParams: a transfer costs 10 units and may use up to 100k gas;
+// new chains prove list answers complete.
 func DefaultParams() Params {
-	return Params{MinFee: 10, GasPerFeeUnit: 10_000, MaxBlockTxs: 10_000}
+	return Params{MinFee: 10, GasPerFeeUnit: 10_000, MaxBlockTxs: 10_000, RangeProofs: true}
 }
 
 // Validator is an initial validator as written in genesis.json.

@@ -85,3 +85,30 @@ func TestParseRejects(t *testing.T) {
 		t.Fatalf("truncated: %v", err)
 	}
 }
+
+// TestRangeProofsParam: new genesis documents turn range proofs on; one
+// written before the parameter existed parses with it off and keeps its
+// canonical form (so its hash, the chain's identity, is unchanged).
+func TestRangeProofsParam(t *testing.T) {
+	if !DefaultParams().RangeProofs {
+		t.Fatal("DefaultParams: range proofs off for new chains")
+	}
+	g := sample(t)
+	g.Params.RangeProofs = false
+	c, err := g.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(c), "range_proofs") {
+		t.Fatalf("canonical form of a genesis without range proofs names them: %s", c)
+	}
+	old, err := Parse(c)
+	if err != nil || old.Params.RangeProofs {
+		t.Fatalf("older genesis: %+v %v", old.Params, err)
+	}
+	g.Params.RangeProofs = true
+	c2, _ := g.Canonical()
+	if !strings.Contains(string(c2), `"range_proofs":true`) {
+		t.Fatalf("canonical form with range proofs: %s", c2)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +140,9 @@ func (h *Harness) open(gen map[string]json.RawMessage) error {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { db.Close() })
-	st, err := state.New(db, 0, chain.Hash{})
+	// As new chains do (genesis range_proofs), so list answers are proven
+	// complete by Query.
+	st, err := state.Open(db, 0, chain.Hash{}, state.Options{RangeProofs: true})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -351,9 +352,10 @@ func (h *Harness) module(name string) (chain.Module, int) {
 var ErrMismatch = errors.New("moduletest: answer over proven state differs")
 
 // Query answers a module query at the committed height, as the API does,
-// then checks it as `dure query` does: every key the query read is proven
-// against the committed state root and the query re-run over the proven
-// values alone must give the same JSON. Query errors are returned (a
+// then checks it as `dure query` does: every key the query read and every
+// range it iterated (by next-key records, so a list is proven complete)
+// is proven against the committed state root, and the query re-run over
+// the proven values alone must give the same JSON. Query errors are returned (a
 // failed proof fails the test); the result is the answer's JSON decoded
 // into a generic value.
 func (h *Harness) Query(module, path string, args map[string]string) (any, error) {
@@ -365,27 +367,16 @@ func (h *Harness) Query(module, path string, args map[string]string) (any, error
 	if err != nil {
 		return nil, err
 	}
-	proven := &provenReader{vals: map[string][]byte{}}
-	full := h.st.Reader(version)
-	for _, k := range rec.read {
-		if _, ok := proven.vals[string(k)]; ok {
-			continue
-		}
-		v, err := full.Get(k)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		p, err := h.st.Prove(version, k)
-		if err != nil {
-			h.t.Fatalf("prove %q: %v", k, err)
-		}
-		if err := state.VerifyProof(root, k, v, p); err != nil {
-			h.t.Fatalf("proof of %q does not verify: %v", k, err)
-		}
-		proven.vals[string(k)] = v
-		proven.keys = append(proven.keys, string(k))
+	proofs, err := h.st.ProveReads(version, rec.reads)
+	if err != nil {
+		h.t.Fatalf("prove the reads of %s/%s: %v", module, path, err)
 	}
-	sort.Strings(proven.keys)
+	proven := state.NewProven(root)
+	for _, kp := range proofs {
+		if err := proven.Add(kp.Key, kp.Value, kp.Proof); err != nil {
+			h.t.Fatalf("proof of %q does not verify: %v", kp.Key, err)
+		}
+	}
 	again, err := m.Query(&recorder{r: proven, prefix: []byte(module + "/")}, path, args)
 	if err != nil {
 		return nil, fmt.Errorf("%w: re-run over proven state: %w", ErrMismatch, err)
@@ -503,52 +494,29 @@ func (h *Harness) Dump() string {
 }
 
 // recorder is a module's prefixed read-only view that remembers every
-// full key read, so a query can be answered with proofs.
+// full key read and range iterated, so a query can be answered with
+// proofs.
 type recorder struct {
 	r      chain.KVReader
 	prefix []byte
-	read   [][]byte
+	reads  state.Reads
 }
 
 func (p *recorder) full(k []byte) []byte { return append(append([]byte{}, p.prefix...), k...) }
 
 func (p *recorder) Get(k []byte) ([]byte, error) {
 	fk := p.full(k)
-	p.read = append(p.read, fk)
+	p.reads.Keys = append(p.reads.Keys, fk)
 	return p.r.Get(fk)
 }
 
 func (p *recorder) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
-	return p.r.Iterate(p.full(prefix), func(k, v []byte) (bool, error) {
-		p.read = append(p.read, bytes.Clone(k))
+	rr := state.RangeRead{Prefix: p.full(prefix)}
+	err := p.r.Iterate(rr.Prefix, func(k, v []byte) (bool, error) {
+		p.reads.Keys = append(p.reads.Keys, bytes.Clone(k))
+		rr.Through = bytes.Clone(k)
 		return fn(k[len(p.prefix):], v)
 	})
-}
-
-// provenReader is state as far as proofs establish it.
-type provenReader struct {
-	vals map[string][]byte
-	keys []string
-}
-
-func (r *provenReader) Get(k []byte) ([]byte, error) {
-	v, ok := r.vals[string(k)]
-	if !ok {
-		return nil, fmt.Errorf("moduletest: query read %q, which was not proven", k)
-	}
-	return v, nil
-}
-
-func (r *provenReader) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
-	for _, k := range r.keys {
-		v := r.vals[k]
-		if !strings.HasPrefix(k, string(prefix)) || v == nil {
-			continue
-		}
-		stop, err := fn([]byte(k), v)
-		if err != nil || stop {
-			return err
-		}
-	}
-	return nil
+	p.reads.Ranges = append(p.reads.Ranges, rr)
+	return err
 }

@@ -19,7 +19,8 @@ import (
 //	count × { u16 keyLen, key, u8 kind (0 delete, 1 set), [u32 valLen, val] }
 //	u32 CRC-32C of everything before it
 //
-// Keys are non-empty, at most MaxKeyLen bytes and strictly ascending; set
+// Keys (state keys, and next-key records' trie keys: 0x00 + state key) are
+// non-empty, at most MaxKeyLen+1 bytes and strictly ascending; set
 // values are non-empty. The decoder refuses anything else, including
 // trailing bytes, so a damaged record is named rather than replayed.
 const changesetMagic = "dcs1"
@@ -94,7 +95,7 @@ func decodeChangeset(raw []byte) ([]change, error) {
 		}
 		kl := int(binary.BigEndian.Uint16(p))
 		p = p[2:]
-		if kl == 0 || kl > MaxKeyLen || len(p) < kl+1 {
+		if kl == 0 || kl > MaxKeyLen+1 || len(p) < kl+1 { // +1: a next-key record's 0x00
 			return bad("entry %d: key length %d", i, kl)
 		}
 		key := string(p[:kl])

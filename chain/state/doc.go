@@ -71,4 +71,21 @@
 //
 // Proofs: Prove returns a Proof (JSON and canonical CBOR) that VerifyProof
 // checks against a root with no database.
+//
+// # Range proofs (index.go, proven.go)
+//
+// A state opened with Options.RangeProofs on an empty database (a chain
+// whose genesis sets range_proofs) also commits, in the same trie, one
+// next-key record per key: trie key 0x00 + key → the next key in byte
+// order (0x00: none), and 0x00 → the first key. No state key may start
+// with 0x00 (ErrReservedKey). Stage writes records only for created and
+// deleted keys and their predecessors; they live in the trie and the
+// changesets, never in "s/", and a non-empty state knows it is indexed by
+// the head record in its trie. ProveRange returns the records that chain
+// a prefix's keys (ProveReads: everything a query read); Proven, fed
+// verified facts, is a chain.KVReader whose Iterate follows them, so a
+// query re-run over it lists exactly the committed keys or fails with
+// ErrUnproven, and Lists says which lists were proven complete or a first
+// page. A state without records proves the head record absent instead,
+// and Proven marks its lists ListUnindexed.
 package state

@@ -67,9 +67,11 @@ type Importer struct {
 	bytes int
 }
 
-// NewImporter starts an import into db, which must hold no state.
-func NewImporter(db *badger.DB) (*Importer, error) {
-	st, err := New(db, 0, chain.Hash{})
+// NewImporter starts an import into db, which must hold no state; opts
+// say whether the chain's state is indexed (RangeProofs, from its
+// genesis): the imported pairs must give the header's root either way.
+func NewImporter(db *badger.DB, opts Options) (*Importer, error) {
+	st, err := Open(db, 0, chain.Hash{}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotEmpty, err)
 	}

@@ -11,8 +11,12 @@ import (
 // fill commits n keys over a few versions (with an overwrite and a
 // delete) and returns the head version and root.
 func fill(t *testing.T, n int) (*State, uint64, chain.Hash) {
+	return fillOpts(t, n, Options{})
+}
+
+func fillOpts(t *testing.T, n int, opts Options) (*State, uint64, chain.Hash) {
 	t.Helper()
-	db, st := newState(t)
+	db, st := newStateOpts(t, opts)
 	var ops []op
 	for i := range n {
 		ops = append(ops, op{fmt.Sprintf("k/%05d", i), fmt.Sprintf("value-%d", i)})
@@ -41,8 +45,16 @@ func exportAll(t *testing.T, st *State, version uint64, max int) (chunks [][]Pai
 
 // Chunks of the state at a version, imported into an empty database,
 // rebuild the same root; the result opens as a state at that version.
+// With the key-order index, the importer rebuilds the next-key records
+// from the pairs alone (they are not exported).
 func TestChunkExportImportRoundTrip(t *testing.T) {
-	st, v, root := fill(t, 500)
+	for _, opts := range []Options{{}, {RangeProofs: true}} {
+		t.Run(fmt.Sprintf("range_proofs=%v", opts.RangeProofs), func(t *testing.T) { roundTrip(t, opts) })
+	}
+}
+
+func roundTrip(t *testing.T, opts Options) {
+	st, v, root := fillOpts(t, 500, opts)
 	chunks := exportAll(t, st, v, 1000)
 	if len(chunks) < 5 {
 		t.Fatalf("%d chunks of ≤1000 bytes for 500 pairs", len(chunks))
@@ -55,7 +67,7 @@ func TestChunkExportImportRoundTrip(t *testing.T) {
 		t.Fatalf("exported %d pairs, want 499 (one deleted)", total)
 	}
 	db2, _ := newState(t)
-	im, err := NewImporter(db2)
+	im, err := NewImporter(db2, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +93,9 @@ func TestChunkExportImportRoundTrip(t *testing.T) {
 	if _, err := st2.Prove(v, []byte("k/00003")); err != nil {
 		t.Fatalf("proof on the imported state: %v", err)
 	}
+	if st2.Indexed() != opts.RangeProofs {
+		t.Fatalf("imported state indexed %v", st2.Indexed())
+	}
 	// An older version still exports its own pairs.
 	if old := exportAll(t, st, v-1, 1<<20); len(old[0]) != 500 {
 		t.Fatalf("version %d exports %d pairs, want 500", v-1, len(old[0]))
@@ -94,7 +109,7 @@ func TestImportRefusesLies(t *testing.T) {
 	chunks := exportAll(t, st, v, 200)
 
 	db2, _ := newState(t)
-	im, err := NewImporter(db2)
+	im, err := NewImporter(db2, Options{})
 	must(t, err)
 	for i, c := range chunks {
 		if i == 1 {
@@ -107,7 +122,7 @@ func TestImportRefusesLies(t *testing.T) {
 		t.Fatalf("forged value: Finish = %v, want ErrRootMismatch", err)
 	}
 	// A dropped chunk too.
-	im, err = NewImporter(db2)
+	im, err = NewImporter(db2, Options{})
 	must(t, err)
 	for i, c := range chunks {
 		if i != 2 {
@@ -117,7 +132,7 @@ func TestImportRefusesLies(t *testing.T) {
 	if _, err := im.Finish(root); !errors.Is(err, ErrRootMismatch) {
 		t.Fatalf("missing chunk: Finish = %v, want ErrRootMismatch", err)
 	}
-	im, err = NewImporter(db2)
+	im, err = NewImporter(db2, Options{})
 	must(t, err)
 	must(t, im.Add(chunks[1]))
 	if err := im.Add(chunks[0]); !errors.Is(err, ErrChunkOrder) {

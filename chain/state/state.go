@@ -69,6 +69,12 @@ type Options struct {
 	// ProofWindow: Prove answers for the head and this many versions
 	// before it (after a restart, from the last snapshot on).
 	ProofWindow int
+	// RangeProofs: a new (empty) state commits the order of its keys in
+	// its root (next-key records, see index.go), so ProveRange can prove
+	// list answers complete. It changes the root, so it is chosen once, at
+	// genesis (genesis params range_proofs); a non-empty state is indexed
+	// exactly when its trie holds the head record, whatever this says.
+	RangeProofs bool
 }
 
 func (o Options) withDefaults() Options {
@@ -100,6 +106,8 @@ type State struct {
 	// needSnap: the next commit must be a snapshot (a database written
 	// before snapshots existed has no snapshot record to replay from).
 	needSnap bool
+	// indexed: the trie holds next-key records (fixed for the state's life).
+	indexed bool
 }
 
 // New opens the state whose committed head is (version, root) with
@@ -131,8 +139,17 @@ func Open(db *badger.DB, version uint64, root chain.Hash, opts Options) (*State,
 	if err := s.recover(); err != nil {
 		return nil, err
 	}
+	if root == (chain.Hash{}) {
+		s.indexed = s.opts.RangeProofs
+	} else if s.indexed, err = s.hasHead(root); err != nil {
+		return nil, fmt.Errorf("state: open at version %d: %w", version, err)
+	}
 	return s, nil
 }
+
+// Indexed reports whether the state commits the order of its keys (range
+// proofs).
+func (s *State) Indexed() bool { return s.indexed }
 
 // recover rebuilds the in-memory trie nodes of the versions after the
 // newest snapshot by replaying their changesets. A database without a
@@ -294,7 +311,8 @@ type Pending struct {
 	baseRoot    chain.Hash
 	root        chain.Hash
 	values      []kvOp
-	changes     []change
+	changes     []change // flat keys
+	links       []change // next-key records (trie only), sorted
 	nodes       []nodeChange
 
 	// A snapshot: every live node not yet in Badger, the persisted nodes
@@ -344,7 +362,7 @@ func (p *Pending) write(w chain.KVWriter, deleteOrphans bool) error {
 	}
 	root := p.root
 	if !p.snapshot {
-		if err := w.Set(changesetKey(p.baseVersion), encodeChangeset(p.changes)); err != nil {
+		if err := w.Set(changesetKey(p.baseVersion), encodeChangeset(p.trieChanges())); err != nil {
 			return fmt.Errorf("state: write changeset: %w", err)
 		}
 	} else {
@@ -375,6 +393,16 @@ func (p *Pending) write(w chain.KVWriter, deleteOrphans bool) error {
 	return nil
 }
 
+// trieChanges are the links then the flat changes: every trie key, in
+// ascending order (a next-key record's key starts with 0x00, a state
+// key never does).
+func (p *Pending) trieChanges() []change {
+	if len(p.links) == 0 {
+		return p.changes
+	}
+	return append(append(make([]change, 0, len(p.links)+len(p.changes)), p.links...), p.changes...)
+}
+
 func changesetKey(base uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte(changesetPrefix), base)
 }
@@ -402,8 +430,21 @@ func (s *State) Stage(b *Branch) (*Pending, error) {
 
 	changes := make([]change, 0, len(keys))
 	values := make([]kvOp, 0, len(keys))
+	var created map[string]bool
+	if s.indexed {
+		created = map[string]bool{}
+	}
 	for _, k := range keys {
 		e := b.writes[k]
+		if created != nil && !e.del {
+			old, err := b.committed(k)
+			if err != nil {
+				return nil, err
+			}
+			if old == nil {
+				created[k] = true
+			}
+		}
 		if e.del {
 			old, err := b.committed(k)
 			if err != nil {
@@ -419,11 +460,15 @@ func (s *State) Stage(b *Branch) (*Pending, error) {
 		changes = append(changes, change{key: k, val: e.val})
 		values = append(values, kvOp{key: valueKey(k), val: e.val})
 	}
-	newRoot, nodes, err := s.applyChanges(root, changes)
+	p := &Pending{baseVersion: version, baseRoot: root, values: values, changes: changes}
+	if s.indexed {
+		p.links = linkChanges(b.base.txn, changes, created, root == chain.Hash{})
+	}
+	newRoot, nodes, err := s.applyChanges(root, p.trieChanges())
 	if err != nil {
 		return nil, err
 	}
-	p := &Pending{baseVersion: version, baseRoot: root, root: newRoot, values: values, changes: changes, nodes: nodes}
+	p.root, p.nodes = newRoot, nodes
 	s.planSnapshot(p)
 	return p, nil
 }
@@ -440,7 +485,7 @@ func (s *State) applyChanges(root chain.Hash, changes []change) (newRoot chain.H
 	}()
 	ns := s.newNodeStore()
 	defer ns.discard()
-	trie := smt.ImportSparseMerkleTrie(ns, sha256.New(), root[:])
+	trie := importTrie(ns, root)
 	for _, c := range changes {
 		if c.val == nil {
 			if err := trie.Delete([]byte(c.key)); err != nil {
@@ -547,12 +592,19 @@ func valueKey(k string) []byte {
 	return append(append(out, valuePrefix...), k...)
 }
 
+// importTrie opens the trie at root over ns.
+func importTrie(ns *nodeStore, root chain.Hash) *smt.SMT {
+	return smt.ImportSparseMerkleTrie(ns, sha256.New(), root[:])
+}
+
 func checkKey(key []byte) error {
 	switch {
 	case len(key) == 0:
 		return ErrEmptyKey
 	case len(key) > MaxKeyLen:
 		return fmt.Errorf("%w: %d bytes, max %d", ErrKeyTooLong, len(key), MaxKeyLen)
+	case key[0] == linkByte:
+		return ErrReservedKey
 	}
 	return nil
 }

@@ -228,6 +228,7 @@ func TestBranchRejectsBadInput(t *testing.T) {
 		{"empty value", b.Set([]byte("k"), []byte{}), ErrEmptyValue},
 		{"long key", b.Set(make([]byte, MaxKeyLen+1), []byte("v")), ErrKeyTooLong},
 		{"long key delete", b.Delete(make([]byte, MaxKeyLen+1)), ErrKeyTooLong},
+		{"key in the next-key records' space", b.Set([]byte{0, 'k'}, []byte("v")), ErrReservedKey},
 	}
 	for _, tc := range cases {
 		if !errors.Is(tc.err, tc.want) {

@@ -1,6 +1,7 @@
 // Package api is the node's HTTP JSON API: status, transaction submission
 // (optionally waiting for commit), transactions with Merkle inclusion
-// proofs, blocks, accounts and module queries with state proofs, the
+// proofs, blocks, accounts and module queries with state proofs (lists
+// proven complete by next-key records, see KeyProof), the
 // registered modules with their messages and queries, peers, validators,
 // and an event stream (Server-Sent Events) that resumes from a
 // height so a subscriber never silently loses events.

@@ -51,10 +51,20 @@ type Status struct {
 	Signatures  *SignatureStatus `json:"signatures,omitempty"`
 	P2P         any              `json:"p2p,omitempty"`
 	Health      Health           `json:"health"`
+	// Fees are the chain's fee parameters from its genesis: what a client
+	// offers for a transaction of known gas.
+	Fees *FeeParams `json:"fees,omitempty"`
 	// Subnets are the subnets this node runs a node of in its process
 	// ([[subnets]]), or the one it is a node of (start --subnet), with
 	// their checkpoint lag; absent when none.
 	Subnets []SubnetStatus `json:"subnets,omitempty"`
+}
+
+// FeeParams: a transaction's gas limit is its max fee × GasPerFeeUnit, and
+// its fee at least MinFee (the whole max fee is charged).
+type FeeParams struct {
+	MinFee        uint64 `json:"min_fee"`
+	GasPerFeeUnit uint64 `json:"gas_per_fee_unit"`
 }
 
 // Summary is the status line of `dure status -o text`.
@@ -184,6 +194,9 @@ type BlockInfo struct {
 }
 
 // KeyProof proves one state key's value (nil = absent) against a state root.
+// A key starting with byte 0 is a next-key record's (chain/state LinkKey:
+// its value is the next state key in byte order, or 0x00 for none), which
+// list answers carry so a client can tell nothing was left out.
 type KeyProof struct {
 	Key   []byte          `json:"key"`
 	Value []byte          `json:"value"`

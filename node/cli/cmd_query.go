@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -246,13 +244,14 @@ caught, not believed.`,
 					return withCode(ExitError, fmt.Errorf("verification failed: asked for %s, the node answered for %s", a, acct.Address))
 				}
 				v := newHeaderVerifier(g, cl, tf)
-				if err := verifyStateProofs(ctx, v, acct.Height, acct.StateRoot, acct.Proofs); err != nil {
+				pr, err := verifyStateProofs(ctx, v, acct.Height, acct.StateRoot, acct.Proofs)
+				if err != nil {
 					return verifyErr(err)
 				}
 				// Print only what the proofs establish: the nonce from its
 				// proven key, the balances recomputed by the currency
-				// module itself over the proven values.
-				pr := newProvenReader(acct.Proofs)
+				// module itself over the proven values (the list of them
+				// by next-key records, so none is left out).
 				nonce, err := provenNonce(pr, a)
 				if err != nil {
 					return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
@@ -272,7 +271,7 @@ caught, not believed.`,
 				}
 				acct.Proofs = nil
 				acct.Balances = bal
-				out = map[string]any{"account": acct, "verified": fmt.Sprintf("nonce and balances recomputed from values proven against the state root of block %d; commit %s", acct.Height, v.how())}
+				out = map[string]any{"account": acct, "verified": withLists(fmt.Sprintf("nonce and balances recomputed from values proven against the state root of block %d; commit %s", acct.Height, v.how()), pr)}
 			}
 			return f.print(g.stdout, out)
 		},
@@ -465,10 +464,11 @@ func (q *moduleQuery) run(c *cobra.Command, mod chain.Module, path string, kv ma
 		if err != nil {
 			return verifyErr(err)
 		}
-		if err := verifyProofs(hdr.StateRoot, res.Proofs); err != nil {
+		pv, err := verifyProofs(hdr.StateRoot, res.Proofs)
+		if err != nil {
 			return withCode(ExitError, fmt.Errorf("verification failed: %w", err))
 		}
-		local, err := mod.Query(&prefixReader{r: newProvenReader(res.Proofs), prefix: []byte(name + "/")}, path, kv)
+		local, err := mod.Query(&prefixReader{r: pv, prefix: []byte(name + "/")}, path, kv)
 		if err != nil {
 			return withCode(ExitError, fmt.Errorf("verification failed: query over proven state: %w", err))
 		}
@@ -476,7 +476,7 @@ func (q *moduleQuery) run(c *cobra.Command, mod chain.Module, path string, kv ma
 			return withCode(ExitError, fmt.Errorf("verification failed: the node's answer differs from the query recomputed over proven state"))
 		}
 		out["result"] = local
-		out["verified"] = fmt.Sprintf("result recomputed locally from %d state values proven against block %d; commit %s", len(res.Proofs), res.Height, v.how())
+		out["verified"] = withLists(fmt.Sprintf("result recomputed locally from %d state values proven against block %d; commit %s", len(res.Proofs), res.Height, v.how()), pv)
 		if av, ok := mod.(answerVerifier); ok {
 			raw, err := json.Marshal(local)
 			if err != nil {
@@ -494,80 +494,49 @@ func (q *moduleQuery) run(c *cobra.Command, mod chain.Module, path string, kv ma
 	return q.f.print(q.g.stdout, out)
 }
 
-func verifyStateProofs(ctx context.Context, v *headerVerifier, height uint64, root chain.Hash, proofs []api.KeyProof) error {
+func verifyStateProofs(ctx context.Context, v *headerVerifier, height uint64, root chain.Hash, proofs []api.KeyProof) (*state.Proven, error) {
 	if height == 0 {
-		return fmt.Errorf("the chain has no block yet")
+		return nil, fmt.Errorf("the chain has no block yet")
 	}
 	hdr, err := v.header(ctx, height)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if hdr.StateRoot != root {
-		return fmt.Errorf("state root %s is not block %d's %s", root, height, hdr.StateRoot)
+		return nil, fmt.Errorf("state root %s is not block %d's %s", root, height, hdr.StateRoot)
 	}
 	return verifyProofs(root, proofs)
 }
 
-func verifyProofs(root chain.Hash, proofs []api.KeyProof) error {
+// verifyProofs checks every proof against root and returns the state they
+// establish: Get answers proven keys only, Iterate follows the proven
+// next-key records, so a list the node shortened, lengthened or cut is
+// an error (state.ErrUnproven, chain.ErrBadProof), not an answer.
+func verifyProofs(root chain.Hash, proofs []api.KeyProof) (*state.Proven, error) {
+	pv := state.NewProven(root)
 	for _, kp := range proofs {
 		var p state.Proof
 		if err := json.Unmarshal(kp.Proof, &p); err != nil {
-			return fmt.Errorf("proof for %q: %w", kp.Key, err)
+			return nil, fmt.Errorf("proof for %q: %w", kp.Key, err)
 		}
-		if err := state.VerifyProof(root, kp.Key, kp.Value, &p); err != nil {
-			return fmt.Errorf("proof for %q: %w", kp.Key, err)
-		}
-	}
-	return nil
-}
-
-// errUnproven is returned when a query reads a key the node sent no proof for.
-var errUnproven = errors.New("read a state key the node did not prove")
-
-// provenReader is committed state as far as proofs establish it: verified
-// key/values (nil = proven absent). Iterate sees only proven keys, so a
-// node could still omit keys from a range; each value shown is proven.
-type provenReader struct {
-	vals map[string][]byte
-	keys []string
-}
-
-func newProvenReader(ps []api.KeyProof) *provenReader {
-	r := &provenReader{vals: map[string][]byte{}}
-	for _, p := range ps {
-		if _, dup := r.vals[string(p.Key)]; !dup {
-			r.keys = append(r.keys, string(p.Key))
-		}
-		r.vals[string(p.Key)] = p.Value
-	}
-	sort.Strings(r.keys)
-	return r
-}
-
-func (r *provenReader) Get(k []byte) ([]byte, error) {
-	v, ok := r.vals[string(k)]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", errUnproven, k)
-	}
-	return v, nil
-}
-
-func (r *provenReader) Iterate(prefix []byte, fn func(k, v []byte) (bool, error)) error {
-	for _, k := range r.keys {
-		v := r.vals[k]
-		if !strings.HasPrefix(k, string(prefix)) || v == nil {
-			continue
-		}
-		stop, err := fn([]byte(k), v)
-		if err != nil || stop {
-			return err
+		if err := pv.Add(kp.Key, kp.Value, &p); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return pv, nil
+}
+
+// withLists appends what the proofs established about the lists the
+// query iterated ("" lists add nothing).
+func withLists(verified string, pv *state.Proven) string {
+	if d := state.DescribeLists(pv.Lists()); d != "" {
+		return verified + "; " + d
+	}
+	return verified
 }
 
 // provenNonce reads the account's nonce from its proven key.
-func provenNonce(r *provenReader, a chain.Address) (uint64, error) {
+func provenNonce(r chain.KVReader, a chain.Address) (uint64, error) {
 	v, err := r.Get(nonceKey(a))
 	if err != nil {
 		return 0, err

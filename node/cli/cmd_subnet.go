@@ -50,10 +50,11 @@ func provenQuery(ctx context.Context, cl *api.Client, module, path string, kv ma
 	if err != nil {
 		return 0, withCode(ExitError, fmt.Errorf("verification failed: %w", err))
 	}
-	if err := verifyProofs(hdr.StateRoot, res.Proofs); err != nil {
+	pv, err := verifyProofs(hdr.StateRoot, res.Proofs)
+	if err != nil {
 		return 0, withCode(ExitError, fmt.Errorf("verification failed: %w", err))
 	}
-	local, err := mod.Query(&prefixReader{r: newProvenReader(res.Proofs), prefix: []byte(module + "/")}, path, kv)
+	local, err := mod.Query(&prefixReader{r: pv, prefix: []byte(module + "/")}, path, kv)
 	if err != nil {
 		return 0, withCode(ExitError, fmt.Errorf("verification failed: query over proven state: %w", err))
 	}
@@ -134,7 +135,7 @@ status and checkpoints; the subnet for sign and relay); --parent the parent's AP
 		}
 		cmd.AddCommand(newTxMsgCmd(g, &f.txFlags, md))
 	}
-	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g), followCmd(g), f.reclaimCmd(g), f.topdownCmd(g))
+	cmd.AddCommand(genesisCmd(g), f.statusCmd(g), f.checkpointsCmd(g), f.checkpointCmd(g), f.signCmd(g), f.relayCmd(g), f.releaseCmd(g), f.escapeCmd(g), followCmd(g), f.reclaimCmd(g), f.topdownCmd(g), f.retrustCmd(g))
 	return cmd
 }
 
@@ -619,11 +620,16 @@ func (a *subnetAgent) relay(ctx context.Context) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := submitSigned(ctx, a.parent, a.key, a.fee+uint64(len(sc.Sigs))*subnet.GasPerSignature/1000, msg)
+		pst, err := a.parent.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("parent fee parameters: %w", apiErr(err))
+		}
+		fee := feeFor(subnet.CheckpointGas(len(msg.Body), len(sc.Sigs)), pst.Fees, a.fee)
+		res, err := submitSigned(ctx, a.parent, a.key, fee, msg)
 		if err != nil {
 			return nil, fmt.Errorf("submit checkpoint %d: %w", h, err)
 		}
-		return map[string]any{"submitted": true, "height": h, "parent_last": s.Last.Height, "tx": res}, nil
+		return map[string]any{"submitted": true, "height": h, "parent_last": s.Last.Height, "fee": fee, "tx": res}, nil
 	}
 	return nil, nil
 }

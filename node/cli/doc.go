@@ -35,8 +35,9 @@
 //	                 descriptions; sign, relay, release and escape, the loops that
 //	                 move checkpoints and value between a subnet and its parent
 //	subnet_topdown.go the top-down relayer (dure start --subnet's loop and dure
-//	                 subnet topdown: the parent's light blocks and deposit proofs
-//	                 in a topdown tx on the subnet); dure subnet follow, reclaim
+//	                 subnet topdown: subnet.PlanTopDown over the parent's API,
+//	                 fees at the subnet's own fee parameters, in topdown txs on
+//	                 the subnet); dure subnet follow, retrust, reclaim
 //	cmd_export.go    dure export (node.ExportGenesis)
 //	cmd_testnet.go   dure testnet: N validator homes, demo keys, the manifest,
 //	                 real processes and the live status line (parentdeath_*.go:

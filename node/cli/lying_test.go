@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +22,8 @@ import (
 	"time"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/chain/genesis"
+	"github.com/dure-network/dure/chain/state"
 	"github.com/dure-network/dure/node/api"
 )
 
@@ -447,5 +451,153 @@ func TestLightClientCatchesForgedValidatorSet(t *testing.T) {
 	}
 	if code, out, errs := runCLI("query", "block", "2", "--home", home, "--node", liar); code != ExitError || out != "" {
 		t.Errorf("block 2 far below the trusted height, from the forger: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// TestCLICatchesAListThatLeavesOut: bob holds two currencies. A node that
+// answers his balances (the module query and the account endpoint) with
+// one left out, one added, or the list cut short — each time with the
+// proofs a liar can assemble from honest ones — is caught by the
+// next-key records, and the honest answer says the list is complete.
+func TestCLICatchesAListThatLeavesOut(t *testing.T) {
+	home, _ := initHome(t, "t-1")
+	tn := startNode(t, home)
+	bob := newKey(t).PubKey().Address().String()
+	common := []string{"--home", home, "--keyring-backend", "test", "--node", tn.cfg.API.ListenAddr}
+	for _, args := range [][]string{
+		{"tx", "currency", "send", "--from", "validator", "--to", bob, "--amount", "1000"},
+		{"tx", "currency", "create", "--from", "validator", "--denom", "nw", "--expiry", "26280h", "--hourly-rate", "700"},
+		{"tx", "currency", "confirm-hours", "--from", "validator", "--denom", "nw", "--volunteer", bob, "--hours", "2"},
+	} {
+		if code, out, errs := runCLI(append(args, common...)...); code != ExitOK {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errs)
+		}
+	}
+	queries := []struct {
+		name, prefix, list string // API path prefix, JSON field of the list
+		args               []string
+	}{
+		{"query currency balances", "/v1/query/currency/balances", "result", []string{"query", "currency", "balances", bob}},
+		{"query account", "/v1/accounts/", "balances", []string{"query", "account", bob}},
+	}
+	b64 := func(s string) []byte { b, _ := base64.StdEncoding.DecodeString(s); return b }
+	proofs := func(m map[string]any) []any { p, _ := m["proofs"].([]any); return p }
+	keyOf := func(p any) []byte { k, _ := p.(map[string]any)["key"].(string); return b64(k) }
+	bobAddr, err := chain.ParseAddress(bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// bobBal is the state key of bob's balance of denom (currency's
+	// "b/" + address + denom).
+	bobBal := func(denom string) []byte { return append(append([]byte("currency/b/"), bobAddr[:]...), denom...) }
+	// nwKey: the state key of bob's nw balance, or its next-key record.
+	nwKey := func(k []byte) bool {
+		if of, ok := state.IsLinkKey(k); ok {
+			k = of
+		}
+		return bytes.Equal(k, bobBal("nw"))
+	}
+	dropEntry := func(list string, dropProofs func(k []byte) bool) func(map[string]any) {
+		return func(m map[string]any) {
+			var kept []any
+			for _, e := range m[list].([]any) {
+				if e.(map[string]any)["denom"] != "nw" {
+					kept = append(kept, e)
+				}
+			}
+			m[list] = kept
+			var ps []any
+			for _, p := range proofs(m) {
+				if !dropProofs(keyOf(p)) {
+					ps = append(ps, p)
+				}
+			}
+			m["proofs"] = ps
+		}
+	}
+	for _, q := range queries {
+		args := append(q.args, "--home", home, "--node", tn.cfg.API.ListenAddr)
+		code, out, errs := runCLI(args...)
+		if code != ExitOK || !strings.Contains(out, `"nw"`) || !strings.Contains(out, "proven complete by next-key records") {
+			t.Fatalf("%s, honest: exit %d\n%s\n%s", q.name, code, out, errs)
+		}
+		const differs, unproven, forged = "differs from the query recomputed|not the proven ones", "state: not proven: value of", "merkle proof does not verify"
+		for _, lie := range []struct {
+			name string
+			why  string // what the CLI must say (a regexp)
+			edit func(map[string]any)
+		}{
+			{"drop an entry, keep the proofs", differs, dropEntry(q.list, func([]byte) bool { return false })},
+			{"drop an entry and its value proof", unproven, dropEntry(q.list, func(k []byte) bool { _, link := state.IsLinkKey(k); return nwKey(k) && !link })},
+			{"drop an entry, its value proof and its record", unproven, dropEntry(q.list, nwKey)},
+			{"add an entry with a borrowed proof", forged, func(m map[string]any) {
+				l := m[q.list].([]any)
+				m[q.list] = append(l, map[string]any{"address": bob, "denom": "zz", "amount": "5", "lots": []any{}})
+				for _, p := range proofs(m) {
+					pm := p.(map[string]any)
+					if k := keyOf(p); nwKey(k) {
+						if _, link := state.IsLinkKey(k); !link {
+							fake := bobBal("zz")
+							m["proofs"] = append(proofs(m), map[string]any{"key": base64.StdEncoding.EncodeToString(fake), "value": pm["value"], "proof": pm["proof"]})
+							break
+						}
+					}
+				}
+			}},
+			{"cut the list short (the count): the record before nw says none follows", forged, func(m map[string]any) {
+				dropEntry(q.list, func(k []byte) bool { _, link := state.IsLinkKey(k); return nwKey(k) && !link })(m)
+				for _, p := range proofs(m) {
+					pm := p.(map[string]any)
+					if _, link := state.IsLinkKey(keyOf(p)); link {
+						if v, _ := pm["value"].(string); nwKey(b64(v)) {
+							pm["value"] = base64.StdEncoding.EncodeToString(state.LinkValue(nil))
+						}
+					}
+				}
+			}},
+			{"claim the chain has no index (head record absent)", forged, func(m map[string]any) {
+				dropEntry(q.list, nwKey)(m)
+				var ps []any
+				for _, p := range proofs(m) {
+					if _, link := state.IsLinkKey(keyOf(p)); !link {
+						ps = append(ps, p)
+					}
+				}
+				ps = append(ps, map[string]any{"key": base64.StdEncoding.EncodeToString(state.LinkKey(nil)), "value": nil, "proof": ps[0].(map[string]any)["proof"]})
+				m["proofs"] = ps
+			}},
+		} {
+			liar := lyingProxy(t, tn.base, q.prefix, lie.edit)
+			code, out, errs := runCLI(append(q.args, "--home", home, "--node", liar)...)
+			if code != ExitError || out != "" || !strings.Contains(errs, "verification failed") || !regexp.MustCompile(lie.why).MatchString(errs) {
+				t.Errorf("%s, %s: exit %d, want %d, nothing printed and %q\n%s\n%s", q.name, lie.name, code, ExitError, lie.why, out, errs)
+			}
+		}
+	}
+}
+
+// TestListsOnAChainWithoutRangeProofs: a chain whose genesis predates
+// range proofs (no range_proofs in its params) keeps running, its lists
+// are still recomputed from proven values, and the CLI says plainly that
+// their completeness is not proven; a node cannot make an indexed chain's
+// list look like that (TestCLICatchesAListThatLeavesOut, "claim the chain
+// has no index").
+func TestListsOnAChainWithoutRangeProofs(t *testing.T) {
+	home, cfg := initHome(t, "t-1")
+	gen, err := genesis.Load(cfg.GenesisPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen.Params.RangeProofs = false
+	if err := gen.Write(cfg.GenesisPath()); err != nil {
+		t.Fatal(err)
+	}
+	tn := startNode(t, home)
+	addr := tn.key.PubKey().Address().String()
+	for _, q := range [][]string{{"query", "currency", "balances", addr}, {"query", "account", addr}} {
+		code, out, errs := runCLI(append(q, "--home", home, "--node", tn.cfg.API.ListenAddr)...)
+		if code != ExitOK || !strings.Contains(out, "list completeness NOT proven") || !strings.Contains(out, `"dure"`) {
+			t.Errorf("%v on a chain without range proofs: exit %d\n%s\n%s", q, code, out, errs)
+		}
 	}
 }

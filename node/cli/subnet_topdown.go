@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -28,15 +27,40 @@ import (
 // head, and submits them in one topdown transaction on the subnet. The
 // subnet module verifies all of it; nothing here is trusted.
 
-// topdownRefresh: with no new deposit, the trusted parent header is still
-// moved forward once it is this many parent blocks behind, so it never
-// nears the trusting period.
-const topdownRefresh = 1000
+// topdownRounds bounds the transactions one topdown call sends.
+const topdownRounds = 8
 
 // topdown submits the parent's unapplied deposits (or a fresh header)
-// to the subnet; nil, nil when there is nothing to do or this chain
-// follows no parent.
+// to the subnet, one transaction after another until the subnet is caught
+// up (at most topdownRounds, each waiting for the last to commit); nil,
+// nil when there is nothing to do or this chain follows no parent.
 func (a *subnetAgent) topdown(ctx context.Context) (any, error) {
+	var rounds []any
+	for len(rounds) < topdownRounds {
+		out, err := a.topdownOnce(ctx)
+		if err != nil {
+			if len(rounds) > 0 {
+				return nil, fmt.Errorf("after %d topdown transactions: %w", len(rounds), err)
+			}
+			return nil, err
+		}
+		if out == nil {
+			break
+		}
+		rounds = append(rounds, out)
+	}
+	switch len(rounds) {
+	case 0:
+		return nil, nil
+	case 1:
+		return rounds[0], nil
+	}
+	return map[string]any{"topdown": true, "rounds": rounds}, nil
+}
+
+// topdownOnce sends the next topdown subnet.PlanTopDown plans (when the
+// path is too long for one transaction, its verified prefix).
+func (a *subnetAgent) topdownOnce(ctx context.Context) (any, error) {
 	var td subnet.TopDownState
 	if _, err := provenQuery(ctx, a.sub, subnet.ModuleName, "topdown", nil, &td); err != nil {
 		if strings.Contains(err.Error(), subnet.ErrNoTopDown.Error()) {
@@ -47,138 +71,92 @@ func (a *subnetAgent) topdown(ctx context.Context) (any, error) {
 	if td.Subnet != a.id {
 		return nil, fmt.Errorf("this subnet follows its parent as %q, not %q", td.Subnet, a.id)
 	}
-	msg, target, err := buildTopDown(ctx, a.parent, &td)
+	codec := chain.MustCodec()
+	msg, target, err := subnet.PlanTopDown(ctx, codec, apiParent{a.parent}, &td, chain.TimeOf(time.Now()))
 	if err != nil || msg == nil {
 		return nil, err
 	}
-	m, err := subnet.MsgTopDown(chain.MustCodec(), *msg)
+	m, err := subnet.MsgTopDown(codec, *msg)
 	if err != nil {
 		return nil, err
+	}
+	fee, err := a.topdownFee(ctx, msg, len(m.Body))
+	if err != nil {
+		return nil, err
+	}
+	res, err := submitSigned(ctx, a.sub, a.key, fee, m)
+	if err != nil {
+		return nil, fmt.Errorf("topdown to parent height %d: %w", target, err)
+	}
+	return map[string]any{"topdown": true, "height": target, "blocks": len(msg.Blocks), "deposits": len(msg.Deposits),
+		"from_nonce": td.Applied, "fee": fee, "tx": res}, nil
+}
+
+// topdownFee is the max fee to offer for msg on the subnet (the whole of
+// it is charged): the estimated gas at the subnet's own gas_per_fee_unit,
+// at least its min_fee and --subnet-fee, both read from the subnet node.
+func (a *subnetAgent) topdownFee(ctx context.Context, msg *subnet.TopDown, bodyBytes int) (uint64, error) {
+	st, err := a.sub.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("subnet fee parameters: %w", apiErr(err))
 	}
 	var sigs int
 	for _, b := range msg.Blocks {
 		sigs += len(b.Commit.Sigs)
 	}
-	// The whole max fee is charged: offer what the estimated gas needs at
-	// the default gas_per_fee_unit (10,000), at least --subnet-fee.
-	est := 11_000 + chain.GasPerTxByte*uint64(len(m.Body)+200) + uint64(sigs)*subnet.GasPerSignature + 4_000*uint64(len(msg.Deposits))
-	fee := max(a.fee, (est+9_999)/10_000)
-	res, err := submitSigned(ctx, a.sub, a.key, fee, m)
-	if err != nil {
-		return nil, fmt.Errorf("topdown to parent height %d: %w", target, err)
-	}
-	return map[string]any{"topdown": true, "height": target, "deposits": len(msg.Deposits), "from_nonce": td.Applied, "tx": res}, nil
+	return feeFor(subnet.TopDownGas(bodyBytes, sigs, len(msg.Deposits)), st.Fees, a.fee), nil
 }
 
-// buildTopDown is the topdown message moving td to the parent's head:
-// nil when the subnet has applied every deposit and its trusted header is
-// recent.
-func buildTopDown(ctx context.Context, parent *api.Client, td *subnet.TopDownState) (*subnet.TopDown, uint64, error) {
+// feeFor is the fee covering gas at the chain's fee parameters, at least
+// its min_fee and floor. A node that does not report them (older than
+// the fees field) is assumed to run the defaults.
+func feeFor(gas uint64, fp *api.FeeParams, floor uint64) uint64 {
+	p := genesis.DefaultParams()
+	per, minFee := p.GasPerFeeUnit, p.MinFee
+	if fp != nil && fp.GasPerFeeUnit > 0 {
+		per, minFee = fp.GasPerFeeUnit, fp.MinFee
+	}
+	return max(floor, minFee, (gas+per-1)/per)
+}
+
+// apiParent serves subnet.ParentSource from a parent node's API.
+type apiParent struct{ cl *api.Client }
+
+func (p apiParent) LightBlock(ctx context.Context, h uint64) (*light.LightBlock, *chain.ValidatorSet, error) {
+	return parentLightBlock(ctx, p.cl, h)
+}
+
+func (p apiParent) Deposits(ctx context.Context, id string, from uint64, limit int) (subnet.ParentDeposits, error) {
 	var res api.QueryResult
-	args := map[string]string{"subnet": td.Subnet, "from": strconv.FormatUint(td.Applied, 10),
-		"limit": strconv.Itoa(min(subnet.MaxTopDownDeposits, 100)), "prove": "true"}
-	if err := parent.Query(ctx, subnet.ModuleName, "deposits", args, &res); err != nil {
-		return nil, 0, fmt.Errorf("parent deposits: %w", apiErr(err))
+	args := map[string]string{"subnet": id, "from": strconv.FormatUint(from, 10), "limit": strconv.Itoa(limit), "prove": "true"}
+	if err := p.cl.Query(ctx, subnet.ModuleName, "deposits", args, &res); err != nil {
+		return subnet.ParentDeposits{}, apiErr(err)
 	}
 	raw, err := json.Marshal(res.Result)
 	if err != nil {
-		return nil, 0, err
+		return subnet.ParentDeposits{}, err
 	}
-	var deps []subnet.Deposit
-	if err := json.Unmarshal(raw, &deps); err != nil {
-		return nil, 0, fmt.Errorf("parent deposits: %w", err)
+	out := subnet.ParentDeposits{Height: res.Height}
+	if err := json.Unmarshal(raw, &out.Deposits); err != nil {
+		return subnet.ParentDeposits{}, err
 	}
-	if len(deps) == 0 && res.Height < td.Height+topdownRefresh {
-		return nil, 0, nil
-	}
-	msg := &subnet.TopDown{}
-	if res.Height > td.Height {
-		trusted := light.TrustedState{ChainID: td.ParentChainID, Height: td.Height, BlockID: td.BlockID, Time: td.Time, NextValidators: td.NextValidators}
-		if msg.Blocks, err = parentPath(ctx, parent, trusted, res.Height); err != nil {
-			return nil, 0, err
-		}
-	}
-	codec := chain.MustCodec()
-	fits := func() bool { b, err := codec.Marshal(msg); return err == nil && len(b) < chain.MaxTxBytes-4096 }
-	// Headers that do not fit in one transaction go over several: a
-	// prefix of the path verifies on its own; deposits wait for the end.
-	for len(msg.Blocks) > 1 && !fits() {
-		msg.Blocks = msg.Blocks[:len(msg.Blocks)-1]
-	}
-	if n := len(msg.Blocks); n > 0 && msg.Blocks[n-1].Header.Height != res.Height {
-		if !fits() {
-			return nil, 0, fmt.Errorf("parent header %d does not fit in a transaction", msg.Blocks[0].Header.Height)
-		}
-		return msg, msg.Blocks[n-1].Header.Height, nil
-	}
-	// Every deposit read was proven: take the longest run from the first
-	// whose message fits in a transaction, proven by its last record.
-	for n := len(deps); n > 0; n /= 2 {
-		key := subnet.DepositStateKey(td.Subnet, deps[n-1].Nonce)
-		found := false
+	for _, d := range out.Deposits {
+		key := subnet.DepositStateKey(id, d.Nonce)
+		var p *state.Proof
 		for _, kp := range res.Proofs {
-			if string(kp.Key) != string(key) {
-				continue
+			if string(kp.Key) == string(key) {
+				p = new(state.Proof)
+				if err := json.Unmarshal(kp.Proof, p); err != nil {
+					return subnet.ParentDeposits{}, fmt.Errorf("proof of deposit %d: %w", d.Nonce, err)
+				}
 			}
-			var p state.Proof
-			if err := json.Unmarshal(kp.Proof, &p); err != nil {
-				return nil, 0, fmt.Errorf("parent deposit proof: %w", err)
-			}
-			msg.Proof, found = p, true
 		}
-		if !found {
-			return nil, 0, fmt.Errorf("the parent sent no proof of deposit %d", deps[n-1].Nonce)
+		if p == nil {
+			return subnet.ParentDeposits{}, fmt.Errorf("the parent sent no proof of deposit %d", d.Nonce)
 		}
-		msg.Deposits = deps[:n]
-		if fits() {
-			break
-		}
-		msg.Deposits, msg.Proof = nil, state.Proof{}
+		out.Proofs = append(out.Proofs, *p)
 	}
-	if !fits() {
-		return nil, 0, fmt.Errorf("the parent headers from %d to %d do not fit in one transaction", td.Height, res.Height)
-	}
-	if len(msg.Blocks) == 0 && len(msg.Deposits) == 0 {
-		return nil, 0, nil
-	}
-	return msg, res.Height, nil
-}
-
-// parentPath is the light blocks from st to target, as chain/light
-// verifies them: the target itself when enough trusted power signed it,
-// else bisecting. Past MaxTopDownBlocks it returns the verified prefix.
-func parentPath(ctx context.Context, cl *api.Client, st light.TrustedState, target uint64) ([]subnet.ParentBlock, error) {
-	codec := chain.MustCodec()
-	var path []subnet.ParentBlock
-	pending := []uint64{target}
-	for len(pending) > 0 {
-		h := pending[len(pending)-1]
-		lb, next, err := parentLightBlock(ctx, cl, h)
-		if err != nil {
-			return nil, err
-		}
-		err = light.VerifyStep(codec, st, lb, light.DefaultTrustLevel, chain.TimeOf(time.Now()))
-		if errors.Is(err, light.ErrNotEnoughTrust) && h > st.Height+1 {
-			pending = append(pending, st.Height+(h-st.Height)/2)
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("parent block %d: %w", h, err)
-		}
-		if st, err = light.After(codec, lb, next); err != nil {
-			return nil, fmt.Errorf("parent block %d: %w", h, err)
-		}
-		pb := subnet.ParentBlock{Header: lb.Header, Commit: *lb.Commit, Validators: lb.Validators.Validators}
-		if next.Hash(codec) != lb.Validators.Hash(codec) {
-			pb.NextValidators = next.Validators
-		}
-		path = append(path, pb)
-		pending = pending[:len(pending)-1]
-		if len(path) == subnet.MaxTopDownBlocks && len(pending) > 0 {
-			break // a verified prefix: the next topdown goes on from its end
-		}
-	}
-	return path, nil
+	return out, nil
 }
 
 // parentLightBlock fetches height's header, commit and set, and the set
@@ -391,4 +369,61 @@ func proveKeyAtCheckpoint(home string, h uint64, root chain.Hash, key []byte) ([
 		return nil, nil, nodeErr(err)
 	}
 	return value, p, nil
+}
+
+// retrustCmd votes, as one of the subnet's validators, for a new trusted
+// parent header once the subnet's trust in its parent expired; the subnet
+// installs it when validators holding more than 2/3 of its power voted for
+// the same header.
+func (f *subnetFlags) retrustCmd(g *globals) *cobra.Command {
+	var trust string
+	c := &cobra.Command{Use: "retrust", Short: "Vote (as a subnet validator) for a new trusted parent header after the subnet's trust expired",
+		Long: `A subnet trusts its parent's headers for 14 days of its block time after the
+last one relayed; past that no relayer can move it. Each of the subnet's
+validators then checks a recent parent header it trusts (--trust
+height:block_id, got from a source it trusts: its own parent node, a
+neighbour) and votes for it: retrust fetches that header from --parent,
+checks its ID and that more than 2/3 of its set signed it, and sends the vote
+signed by --from on the subnet (--node). Once validators holding more than 2/3
+of the subnet's power voted for the same header it is trusted, and relaying
+(dure start --subnet, dure subnet topdown) goes on from it with the deposits
+applied so far.`,
+		Example: "  dure subnet retrust --subnet garden-coop --trust 912000:bafyrei… --parent http://127.0.0.1:26600 --node http://127.0.0.1:27600 --from validator",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := f.needs(c); err != nil {
+				return err
+			}
+			if trust == "" {
+				return usageErr("--trust height:block_id is required")
+			}
+			key, err := f.signer(g)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(c.Context(), f.timeout)
+			defer cancel()
+			tg, err := trustedParent(ctx, f.parentClient(), f.id, trust)
+			if err != nil {
+				return err
+			}
+			msg, err := subnet.MsgRetrust(chain.MustCodec(), subnet.Retrust{Height: tg.Height, BlockID: tg.BlockID, Time: tg.Time,
+				StateRoot: tg.StateRoot, NextValidators: tg.Validators})
+			if err != nil {
+				return err
+			}
+			res, err := submitSigned(ctx, f.client(g), key, f.fee, msg)
+			if err != nil {
+				return err
+			}
+			var td subnet.TopDownState
+			if _, err := provenQuery(ctx, f.client(g), subnet.ModuleName, "topdown", nil, &td); err != nil {
+				return fmt.Errorf("subnet topdown state: %w", err)
+			}
+			installed := td.Height == tg.Height && td.BlockID == tg.BlockID
+			return printJSON(g.stdout, map[string]any{"height": tg.Height, "block_id": tg.BlockID, "installed": installed, "tx": res})
+		}}
+	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
+	c.Flags().StringVar(&trust, "trust", "", "the parent header height:block_id to trust (required)")
+	return c
 }
