@@ -45,11 +45,33 @@ func (n *Node) buildBlock(height uint64, evidence []chain.Evidence) (*candidate,
 	maxTxs := min(n.cfg.Consensus.MaxBlockTxs, n.gen.Params.MaxBlockTxs, n.txBudget())
 	cands := n.pool.Reap(maxTxs, int(n.cfg.Consensus.MaxBlockBytes))
 	start := time.Now()
-	defer func() { n.noteExecCost(len(cands), time.Since(start)) }()
+	deadline, late := start.Add(n.buildDeadline()), false
+	stop := func() bool {
+		late = late || time.Now().After(deadline)
+		return late
+	}
 	blk, err := n.bx().Build(n.chainState(), blockexec.Proposal{Proposer: n.self, Evidence: evidence, Candidates: cands,
-		MaxTxs: maxTxs, LastCommit: n.lateCommitForHead()})
+		MaxTxs: maxTxs, LastCommit: n.lateCommitForHead(), Stop: stop})
 	if err != nil {
 		return nil, err
+	}
+	n.noteExecCost(len(blk.Txs), time.Since(start))
+	if late {
+		n.m.buildsCut.Inc()
+		n.log.Debug("block cut at the build deadline", "height", height, "txs", len(blk.Txs), "reaped", len(cands))
+		// Only candidates up to the last included one surely were tried;
+		// the rest stay for the next block.
+		in := make(map[chain.ID]bool, len(blk.Txs))
+		for _, tx := range blk.Txs {
+			in[tx.ID] = true
+		}
+		tried := 0
+		for i, tx := range cands {
+			if in[tx.ID] {
+				tried = i + 1
+			}
+		}
+		cands = cands[:tried]
 	}
 	n.evictDropped(cands, blk.Txs, maxTxs)
 	return &candidate{id: blk.ID, block: blk.Block, raw: blk.Raw, txs: blk.Txs, out: blk.Out}, nil
@@ -71,7 +93,7 @@ func (n *Node) verifyEvidence(ev *chain.Evidence) error {
 
 // applyBlock writes a decided block and its state atomically, then moves
 // the node's view to it.
-func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
+func (n *Node) applyBlock(c *candidate, commit *chain.Commit, logAttrs ...any) error {
 	if err := n.disk.check(); err != nil {
 		return fmt.Errorf("commit block %d: %w", c.block.Header.Height, err)
 	}
@@ -112,8 +134,9 @@ func (n *Node) applyBlock(c *candidate, commit *chain.Commit) error {
 	if prevTime > 0 {
 		n.m.blockInterval.Observe(time.Duration(b.Header.Time - prevTime).Seconds())
 	}
-	n.log.Info("committed block", "height", b.Header.Height, "txs", len(b.Txs), "id", c.id,
-		"round", commit.Round, "store", stored.Round(time.Microsecond), "state_write", blk.StateWrite.Round(time.Microsecond), "total", time.Since(start).Round(time.Microsecond))
+	attrs := append([]any{"height", b.Header.Height, "txs", len(b.Txs), "id", c.id,
+		"round", commit.Round, "store", stored.Round(time.Microsecond), "state_write", blk.StateWrite.Round(time.Microsecond), "total", time.Since(start).Round(time.Microsecond)}, logAttrs...)
+	n.log.Info("committed block", attrs...)
 	return nil
 }
 
@@ -141,17 +164,24 @@ func (n *Node) stash() *blockexec.Stash {
 }
 
 func (n *Node) stashBlock(c *candidate) error {
+	if c.stashed {
+		return nil // durable since the first time
+	}
 	if err := n.disk.check(); err != nil {
 		return fmt.Errorf("block stash: %w", err)
 	}
-	return n.stash().Put(c.block.Header.Height, c.id, c.raw)
+	if err := n.stash().Put(c.block.Header.Height, c.id, c.raw); err != nil {
+		return err
+	}
+	c.stashed = true
+	return nil
 }
 
 // stashed returns the stashed blocks of height as candidates.
 func (n *Node) stashed(height uint64) []*candidate {
 	var out []*candidate
 	for _, s := range n.stash().Load(height) {
-		out = append(out, &candidate{id: s.ID, block: s.Block, raw: s.Raw})
+		out = append(out, &candidate{id: s.ID, block: s.Block, raw: s.Raw, stashed: true})
 	}
 	return out
 }
@@ -178,6 +208,16 @@ func (n *Node) noteExecCost(txs int, took time.Duration) {
 		return
 	}
 	n.execNanosPerTx.Store((old*7 + per*3) / 10)
+}
+
+// buildDeadline bounds the proposer's pass over the candidates, so its
+// block goes out in time even when the machine is suddenly slower than
+// the measured cost said (other work on it, a GC): the pass is about half
+// of a build (staging the state root and encoding are the rest), so a
+// sixth of the propose timeout keeps the build near the third txBudget
+// aims at, and leaves the rest for the stash, the WAL and gossip.
+func (n *Node) buildDeadline() time.Duration {
+	return n.cfg.Consensus.TimeoutPropose.Duration() / 6
 }
 
 // txBudget is how many txs fit a third of the propose timeout.

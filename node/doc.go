@@ -62,7 +62,12 @@
 //	  blocks.go      the driver's handles on chain/blockexec (build, check,
 //	                 apply a block on the committed view; evidence pool;
 //	                 block stash), block size from measured execution
-//	                 cost, mempool eviction of unincludable txs
+//	                 cost and the build deadline, mempool eviction of
+//	                 unincludable txs
+//	  signatures.go  late precommits gathered in the commit pause, which
+//	                 ends once every validator's is in
+//	  trace.go       where a height's wall time goes (phases on the
+//	                 committed-block line, dure_height_phase_seconds)
 //	  signstate.go   start-up checks of the store against the consensus
 //	                 state; the hold on signing they may set
 //	  statesync.go   state sync inside Open: an empty store joins from a

@@ -80,6 +80,11 @@ type candidate struct {
 	txs   []*chain.DecodedTx
 	out   *execution.Outcome
 	err   error // non-nil once found invalid
+	// stashed is set once the block is durably in the block stash, so the
+	// proposer's own block (stashed before proposing, then validated like
+	// any other) and a block validated again in a later round are not
+	// written and fsynced again.
+	stashed bool
 }
 
 // driver owns the consensus machine. Only the driver goroutine touches it.
@@ -114,6 +119,8 @@ type driver struct {
 	lastRound  uint32
 
 	observing bool // a validator's machine built without its signer (signstate.go)
+
+	trace heightTrace // where this height's time goes (trace.go)
 }
 
 // drive runs the consensus driver until ctx ends.
@@ -324,6 +331,9 @@ func (d *driver) onBlock(data []byte) {
 		}
 		d.perRound[k]++
 		d.cands[id] = &candidate{id: id, block: b, raw: pb.Block}
+		if h == d.trace.height {
+			mark(&d.trace.blockIn, time.Now())
+		}
 		if d.pendingValidate[id] {
 			delete(d.pendingValidate, id)
 			d.validate(id)
@@ -428,6 +438,13 @@ func (d *driver) handleReady() error {
 			if msg.Proposal != nil {
 				d.publishBlock(msg.Proposal, true)
 			}
+			if v := msg.Vote; v != nil && v.Height == d.trace.height {
+				if v.Type == chain.Prevote {
+					mark(&d.trace.prevote, time.Now())
+				} else {
+					mark(&d.trace.precommit, time.Now())
+				}
+			}
 			d.publish(wireMsg{Proposal: msg.Proposal, Vote: msg.Vote})
 			if d.n.doubleSign && msg.Vote != nil {
 				d.equivocate(msg.Vote)
@@ -481,6 +498,11 @@ func (d *driver) propose(r consensus.RequestBlock) {
 		return
 	}
 	n.m.execSeconds.Observe(time.Since(start).Seconds())
+	if r.Height == d.trace.height {
+		mark(&d.trace.blockIn, start)
+		mark(&d.trace.execStart, start)
+		mark(&d.trace.execEnd, time.Now())
+	}
 	d.cands[c.id] = c
 	if err := n.stashBlock(c); err != nil {
 		n.log.Error("not proposing: cannot keep the block durable", "height", r.Height, "err", err)
@@ -535,6 +557,10 @@ func (d *driver) validate(id chain.ID) {
 		start := time.Now()
 		c.out, c.err = d.n.checkBlock(c, true)
 		took := time.Since(start)
+		if c.block.Header.Height == d.trace.height {
+			mark(&d.trace.execStart, start)
+			mark(&d.trace.execEnd, start.Add(took))
+		}
 		d.n.m.execSeconds.Observe(took.Seconds())
 		d.n.noteExecCost(len(c.block.Txs), took)
 		if c.err != nil {
@@ -558,6 +584,10 @@ func (d *driver) decide(dec consensus.Decision) error {
 	if dec.Height <= n.head.Height {
 		return nil // replayed decision of a block already applied
 	}
+	if dec.Height == d.trace.height {
+		mark(&d.trace.decided, time.Now())
+	}
+	decidedAt := d.now() // or when the decided block came, if it came later
 	c, ok := d.cands[dec.BlockID]
 	if !ok {
 		d.pendingDecision, d.decidedAt = &dec, d.now()
@@ -575,8 +605,16 @@ func (d *driver) decide(dec consensus.Decision) error {
 		// Halting is the only safe answer.
 		return fmt.Errorf("consensus decided block %d (%s) that this node rejects: %w", dec.Height, dec.BlockID, c.err)
 	}
-	if err := n.applyBlock(c, dec.Commit); err != nil {
+	var phases []any
+	if dec.Height == d.trace.height {
+		phases = d.trace.logAttrs()
+	}
+	if err := n.applyBlock(c, dec.Commit, phases...); err != nil {
 		return err
+	}
+	if dec.Height == d.trace.height {
+		d.trace.applyEnd = time.Now()
+		d.observeTrace()
 	}
 	n.lateCommit = nil
 	n.noteSignatures(c.block)
@@ -591,8 +629,20 @@ func (d *driver) decide(dec consensus.Decision) error {
 			delete(d.perRound, k)
 		}
 	}
+	// The commit pause (timeout_commit) gathers late precommits for the
+	// commit the next block carries (signatures.go). It runs from the
+	// decision, so it overlaps writing the block, and it ends as soon as
+	// every validator's precommit is in. Precommits that came while the
+	// block was written wait in the inbox: the start goes behind them.
 	d.nextPending = true
-	d.nextEarliest = d.now().Add(dec.Wait)
+	d.nextEarliest = decidedAt.Add(dec.Wait)
+	if d.n.headCommitFull() {
+		d.nextEarliest = d.now()
+	}
+	if !d.now().Before(d.nextEarliest) {
+		d.armGate(0)
+		return nil
+	}
 	d.maybeStartNext()
 	return nil
 }
@@ -604,7 +654,7 @@ func (d *driver) maybeStartNext() {
 		return
 	}
 	now := d.now()
-	if now.Before(d.nextEarliest) {
+	if now.Before(d.nextEarliest) && !d.n.headCommitFull() {
 		d.armGate(d.nextEarliest.Sub(now))
 		return
 	}
@@ -642,6 +692,9 @@ func (d *driver) startHeight() {
 		d.gateTimer.Stop()
 	}
 	h := d.n.head.Height + 1
+	if d.trace.height != h {
+		d.traceNext(h)
+	}
 	if d.cons.Height() == h && d.cons.Status().Decided == "" {
 		if err := d.cons.Start(); err != nil && !errors.Is(err, consensus.ErrAlreadyStarted) {
 			d.n.log.Error("start consensus", "height", h, "err", err)

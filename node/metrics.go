@@ -26,6 +26,8 @@ type metrics struct {
 	mempoolTxs    prometheus.GaugeFunc
 	txRejected    *prometheus.CounterVec
 	missedSigs    *prometheus.CounterVec
+	heightPhase   *prometheus.HistogramVec
+	buildsCut     prometheus.Counter
 }
 
 func newMetrics(mempoolSize func() float64) *metrics {
@@ -48,7 +50,12 @@ func newMetrics(mempoolSize func() float64) *metrics {
 	m.txRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dure_txs_rejected_total", Help: "Transactions refused at submission, by reason."}, []string{"reason"})
 	m.missedSigs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dure_validator_missed_signatures_total",
 		Help: "Commits in blocks this node applied that lack the validator's precommit."}, []string{"validator"})
-	for _, c := range []prometheus.Collector{m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected, m.missedSigs} {
+	m.heightPhase = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dure_height_phase_seconds",
+		Help:    "Wall time of each phase of a height on this node: wait_block, execute, to_prevote, votes, apply, gap (see node/trace.go).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10)}, []string{"phase"})
+	m.buildsCut = prometheus.NewCounter(prometheus.CounterOpts{Name: "dure_blocks_cut_at_deadline_total",
+		Help: "Blocks this node proposed with fewer txs than reaped because the build reached its deadline (a sixth of timeout_propose)."})
+	for _, c := range []prometheus.Collector{m.buildsCut, m.heightPhase, m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected, m.missedSigs} {
 		f(c)
 	}
 	if mempoolSize != nil {

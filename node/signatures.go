@@ -2,6 +2,7 @@ package node
 
 import (
 	"sort"
+	"time"
 
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/node/api"
@@ -84,6 +85,30 @@ func (d *driver) addLatePrecommit(v *chain.Vote) {
 	}
 	sort.SliceStable(cm.Sigs, func(i, j int) bool { return pos[cm.Sigs[i].Validator] < pos[cm.Sigs[j].Validator] })
 	n.lateCommit = cm
+	if len(cm.Sigs) == vs.Len() {
+		if d.trace.height == v.Height {
+			mark(&d.trace.commitFull, time.Now())
+		}
+		d.maybeStartNext() // nothing left to wait for: the pause ends
+	}
+}
+
+// headCommitFull reports whether the commit the next block would carry
+// holds every validator's precommit for the head, so the commit pause has
+// nothing left to gather.
+func (n *Node) headCommitFull() bool {
+	if n.head.Height == 0 {
+		return false
+	}
+	vs := n.headValidators()
+	if vs == nil {
+		return false
+	}
+	if cm := n.lateCommitForHead(); cm != nil {
+		return len(cm.Sigs) == vs.Len()
+	}
+	cm, err := n.store.SeenCommit(n.head.Height)
+	return err == nil && len(cm.Sigs) == vs.Len()
 }
 
 // lateCommitForHead is the head's commit with the late precommits added,

@@ -440,3 +440,50 @@ func TestFrozenSyncPeerDoesNotHoldConsensus(t *testing.T) {
 		}
 	}
 }
+
+// The commit pause (timeout_commit) exists to gather the late precommits;
+// once every validator's is in, it has nothing left to wait for. Here the
+// pause is an hour, the driver clock moves a millisecond at a time (block
+// times must grow) and empty blocks are due at once: the chain advances
+// only because each pause ends when the commit is full, and every block
+// still carries all four signatures of its parent. Before, the pause ran
+// out its hour and no second block was made.
+func TestCommitPauseEndsWhenEveryPrecommitIsIn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-validator run: skipped with -short")
+	}
+	clk := newFakeClock(time.Now())
+	h, _, _, ctx := hubNetOn(t, 0, clk, func(c *config.Config) {
+		c.Consensus.TimeoutPropose, c.Consensus.TimeoutPrevote, c.Consensus.TimeoutPrecommit = "1h", "1h", "1h"
+		c.Consensus.TimeoutCommit, c.Consensus.HeartbeatInterval = "1h", "0s"
+	})
+	go func() {
+		for ctx.Err() == nil {
+			clk.Advance(time.Millisecond)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	const top = 8
+	for _, n := range h.nodes {
+		for n.headHeight() < top {
+			n.mu.RLock()
+			ch := n.headCh
+			n.mu.RUnlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				t.Fatalf("height %d of %d with the clock still: the commit pause did not end", n.headHeight(), top)
+			}
+		}
+	}
+	n := h.nodes[0]
+	for height := uint64(2); height <= top; height++ {
+		b, err := n.store.Block(height)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(b.LastCommit.Sigs); got != 4 {
+			t.Errorf("block %d carries %d of 4 signatures of block %d", height, got, height-1)
+		}
+	}
+}

@@ -93,6 +93,9 @@ type Proposal struct {
 	// stored one: the stored commit plus precommits that arrived after
 	// the decision, so validators that signed are not counted as missing.
 	LastCommit *chain.Commit
+	// Stop, when set, ends the taking of candidates early once it returns
+	// true (the node's build deadline; see execution.PrepareBlockUntil).
+	Stop func() bool
 }
 
 // Build makes the proposer's block on st: the candidates executed in one
@@ -120,7 +123,7 @@ func (x *BlockExec) Build(st State, p Proposal) (blk *Block, err error) {
 	b.Header = chain.Header{ChainID: st.ChainID, Height: head.Height + 1, Time: now, Parent: head.BlockID,
 		ValidatorsHash: st.Validators.Hash(c), NextValidatorsHash: st.NextValidators.Hash(c),
 		Proposer: p.Proposer, LastCommitHash: chain.CommitHash(c, lastCommit), EvidenceHash: chain.EvidenceHash(c, p.Evidence)}
-	included, out, err := x.cfg.Exec.PrepareBlock(x.cfg.State, BlockInfo(b), p.Candidates, p.MaxTxs)
+	included, out, err := x.cfg.Exec.PrepareBlockUntil(x.cfg.State, BlockInfo(b), p.Candidates, p.MaxTxs, p.Stop)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,9 @@
 //
 // # Per transaction
 //
-//  1. Invalid (the block is rejected; PrepareBlock drops it instead): bad
+//  1. Invalid (the block is rejected; PrepareBlock drops it instead, and
+//     PrepareBlockUntil also stops taking candidates when the proposer's
+//     stop function says so, e.g. at the node's build deadline): bad
 //     signature, wrong chain id, nonce not equal to the sender's next nonce,
 //     MaxFee below MinFee, or a fee the charger refuses.
 //  2. The full MaxFee is charged and the nonce bumped; both stay whatever

@@ -365,6 +365,19 @@ func (e *Executor) run(st *state.State, info chain.BlockInfo, txs []*chain.Decod
 // returns the included transactions with the outcome of exactly that block,
 // all in one pass.
 func (e *Executor) PrepareBlock(st *state.State, info chain.BlockInfo, candidates []*chain.DecodedTx, maxTxs int) ([]*chain.DecodedTx, *Outcome, error) {
+	return e.PrepareBlockUntil(st, info, candidates, maxTxs, nil)
+}
+
+// stopEvery is how many candidates PrepareBlockUntil takes between two
+// calls of its stop function.
+const stopEvery = 32
+
+// PrepareBlockUntil is PrepareBlock that also stops taking candidates once
+// stop (if not nil) returns true; it is asked every stopEvery candidates.
+// It is the proposer's own limit (the node's is a deadline, so a block is
+// proposed in time on a loaded machine): the block holds exactly the
+// transactions executed, so what validators execute does not depend on it.
+func (e *Executor) PrepareBlockUntil(st *state.State, info chain.BlockInfo, candidates []*chain.DecodedTx, maxTxs int, stop func() bool) ([]*chain.DecodedTx, *Outcome, error) {
 	if info.ChainID != e.cfg.ChainID {
 		return nil, nil, fmt.Errorf("prepare block %d: block chain id %q, executor %q", info.Height, info.ChainID, e.cfg.ChainID)
 	}
@@ -380,6 +393,9 @@ func (e *Executor) PrepareBlock(st *state.State, info chain.BlockInfo, candidate
 	var included []*chain.DecodedTx
 	for i, tx := range candidates {
 		if len(included) == maxTxs {
+			break
+		}
+		if stop != nil && i > 0 && i%stopEvery == 0 && stop() {
 			break
 		}
 		res, invalid, err := e.deliverTx(br, info, tx, sigOK[i], out)

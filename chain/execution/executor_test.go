@@ -620,3 +620,52 @@ func TestModuleCapabilities(t *testing.T) {
 		t.Errorf("two validator-set owners: New: %v, want ErrConfig", err)
 	}
 }
+
+// The proposer's stop function ends the taking of candidates between
+// checks (every stopEvery); the block is exactly what was executed, so a
+// validator re-executing it agrees, and a stop that never fires changes
+// nothing.
+func TestPrepareBlockUntilStops(t *testing.T) {
+	const n = 100
+	keys := testKeys(t, n)
+	tests := []struct {
+		name   string
+		stopAt int // the stop function's call number that returns true; 0 never
+		want   int
+	}{
+		{"never", 0, n},
+		{"first check", 1, stopEvery},
+		{"second check", 2, 2 * stopEvery},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, keys, nil)
+			c := e.codec
+			txs := make([]*chain.DecodedTx, n)
+			for i := range txs {
+				txs[i] = mkTx(t, c, keys[i], 0, minFee, kvm(c, "set", kvMsg{Key: fmt.Sprint(i), Value: "v"}))
+			}
+			calls := 0
+			stop := func() bool { calls++; return calls == tc.stopAt || tc.stopAt > 0 && calls > tc.stopAt }
+			included, out, err := e.ex.PrepareBlockUntil(e.st, e.info(), txs, 0, stop)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(included) != tc.want {
+				t.Fatalf("included %d txs, want %d", len(included), tc.want)
+			}
+			for i, tx := range included {
+				if tx != txs[i] {
+					t.Fatalf("included[%d] is not candidate %d", i, i)
+				}
+			}
+			again, err := e.ex.ExecuteBlock(e.st, e.info(), included)
+			if err != nil {
+				t.Fatalf("prepared block is invalid: %v", err)
+			}
+			if again.StateRoot != out.StateRoot || again.ResultsRoot != out.ResultsRoot {
+				t.Fatal("prepared and executed outcomes differ")
+			}
+		})
+	}
+}

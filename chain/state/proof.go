@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 
 	"github.com/pokt-network/smt"
@@ -49,6 +50,7 @@ func (s *State) Prove(version uint64, key []byte) (p *Proof, err error) {
 		if r := recover(); r != nil {
 			p, err = nil, fmt.Errorf("%w: %v", ErrCorruptNode, r)
 		}
+		err = s.leftWindow(version, err)
 	}()
 	ns := s.newNodeStore()
 	defer ns.discard()
@@ -78,6 +80,20 @@ func (s *State) proofRoot(version uint64) (chain.Hash, error) {
 	return root, nil
 }
 
+// leftWindow tells a proof that lost its trie nodes because commits moved
+// the window past version while it walked (the nodes of versions leaving
+// it are released) from a damaged store: the first is ErrProofPruned, as
+// if it had been asked a moment later.
+func (s *State) leftWindow(version uint64, err error) error {
+	if err == nil || !(errors.Is(err, ErrMissingNode) || errors.Is(err, ErrCorruptNode)) {
+		return err
+	}
+	if _, werr := s.proofRoot(version); errors.Is(werr, ErrProofPruned) {
+		return werr
+	}
+	return err
+}
+
 // KeyProof is a trie key, its value (nil: absent) and the proof of it.
 type KeyProof struct {
 	Key, Value []byte
@@ -102,6 +118,7 @@ func (s *State) ProveRange(version uint64, prefix, through []byte) (out []KeyPro
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("%w: %v", ErrCorruptNode, r)
 		}
+		err = s.leftWindow(version, err)
 	}()
 	ns := s.newNodeStore()
 	defer ns.discard()

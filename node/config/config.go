@@ -148,7 +148,7 @@ func Default(home string) Config {
 			EnableRelay:        true,
 		},
 		Consensus: Consensus{
-			TimeoutPropose:    "1s",
+			TimeoutPropose:    "2s",
 			TimeoutPrevote:    "500ms",
 			TimeoutPrecommit:  "500ms",
 			TimeoutDelta:      "500ms",

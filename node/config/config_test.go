@@ -28,7 +28,7 @@ func TestDefaultIsValidAndWorks(t *testing.T) {
 		{"tcp+quic", c.P2P.ListenAddrs, []string{"/ip4/0.0.0.0/tcp/26656", "/ip4/0.0.0.0/udp/26656/quic-v1"}},
 		{"low/high water", [2]int{c.P2P.LowWater, c.P2P.HighWater}, [2]int{32, 64}},
 		{"public network", c.P2P.PrivateNetworkPSKFile, ""},
-		{"propose", c.Consensus.TimeoutPropose.Duration(), time.Second},
+		{"propose", c.Consensus.TimeoutPropose.Duration(), 2 * time.Second},
 		{"prevote", c.Consensus.TimeoutPrevote.Duration(), 500 * time.Millisecond},
 		{"precommit", c.Consensus.TimeoutPrecommit.Duration(), 500 * time.Millisecond},
 		{"delta", c.Consensus.TimeoutDelta.Duration(), 500 * time.Millisecond},

@@ -3,7 +3,7 @@
 //
 // Default(home) works as is: API on 127.0.0.1:26657 with /metrics, libp2p on
 // TCP and QUIC port 26656 with DHT, mDNS, NAT port mapping, hole punching
-// and relay client on, consensus timeouts 1s/500ms/500ms (+500ms per round),
+// and relay client on, consensus timeouts 2s/500ms/500ms (+500ms per round),
 // 100ms commit pause, an empty block after 10s idle, and the keyring
 // encrypted ("file"). Load reads a file over those defaults, so a config
 // that sets one key is complete; Write emits every key with a comment.
