@@ -51,10 +51,14 @@ const (
 	unpaidHalfLife = 10 * time.Second
 )
 
-// unpaidBudget is the per-peer count behind unpaidLimit.
+// unpaidBudget is the count behind unpaidLimit, kept per forwarding peer
+// ID and per remote IP (keys "peer/<id>", "ip/<addr>", see unpaidKeys):
+// a flooder that reconnects under fresh peer IDs from one address keeps
+// its count. The loopback addresses a local testnet's nodes share are
+// counted per peer ID only (p2p.Node.BudgetIPs).
 type unpaidBudget struct {
 	mu sync.Mutex
-	m  map[peer.ID]*unpaidCount
+	m  map[string]*unpaidCount
 }
 
 type unpaidCount struct {
@@ -62,12 +66,12 @@ type unpaidCount struct {
 	at time.Time
 }
 
-// level decays p's count to now and returns it; the caller holds mu.
-func (b *unpaidBudget) level(p peer.ID, now time.Time) *unpaidCount {
+// level decays k's count to now and returns it; the caller holds mu.
+func (b *unpaidBudget) level(k string, now time.Time) *unpaidCount {
 	if b.m == nil {
-		b.m = map[peer.ID]*unpaidCount{}
+		b.m = map[string]*unpaidCount{}
 	}
-	c, ok := b.m[p]
+	c, ok := b.m[k]
 	if !ok {
 		if len(b.m) >= 4096 { // forget the decayed
 			for q, o := range b.m {
@@ -77,23 +81,45 @@ func (b *unpaidBudget) level(p peer.ID, now time.Time) *unpaidCount {
 			}
 		}
 		c = &unpaidCount{at: now}
-		b.m[p] = c
+		b.m[k] = c
 	}
 	c.v *= math.Exp2(-now.Sub(c.at).Seconds() / unpaidHalfLife.Seconds())
 	c.at = now
 	return c
 }
 
-func (b *unpaidBudget) over(p peer.ID, now time.Time) bool {
+// over says whether any of keys is at or past unpaidLimit.
+func (b *unpaidBudget) over(keys []string, now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.level(p, now).v >= unpaidLimit
+	for _, k := range keys {
+		if b.level(k, now).v >= unpaidLimit {
+			return true
+		}
+	}
+	return false
 }
 
-func (b *unpaidBudget) add(p peer.ID, k int, now time.Time) {
+// add counts k unpayable txs against every key.
+func (b *unpaidBudget) add(keys []string, k int, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.level(p, now).v += float64(k)
+	for _, key := range keys {
+		b.level(key, now).v += float64(k)
+	}
+}
+
+// unpaidKeys are the budget keys of a forwarding peer: its ID and each
+// IP it is connected from (none before the p2p node is up, or on another
+// transport).
+func (n *Node) unpaidKeys(from peer.ID) []string {
+	keys := []string{"peer/" + string(from)}
+	if net := n.budgetNet.Load(); net != nil {
+		for _, ip := range net.BudgetIPs(from) {
+			keys = append(keys, "ip/"+ip.String())
+		}
+	}
+	return keys
 }
 
 // validateTxsGossip verifies and admits a gossiped batch in one go. Txs
@@ -101,7 +127,8 @@ func (b *unpaidBudget) add(p peer.ID, k int, now time.Time) {
 // mempool declines for other reasons (duplicate, stale nonce, full, fee
 // below this node's minimum) are just not forwarded by us.
 func (n *Node) validateTxsGossip(from peer.ID, txs [][]byte) ([][]byte, p2p.Verdict) {
-	if n.unpaid.over(from, time.Now()) {
+	keys := n.unpaidKeys(from)
+	if n.unpaid.over(keys, time.Now()) {
 		n.m.txRejected.WithLabelValues("gossip_unpaid_budget").Add(float64(len(txs)))
 		return nil, p2p.Ignore
 	}
@@ -125,7 +152,7 @@ func (n *Node) validateTxsGossip(from peer.ID, txs [][]byte) ([][]byte, p2p.Verd
 		}
 	}
 	if unpaid > 0 {
-		n.unpaid.add(from, unpaid, time.Now())
+		n.unpaid.add(keys, unpaid, time.Now())
 	}
 	if verdict == p2p.Reject {
 		// What was valid in the batch stays admitted: it was checked.

@@ -67,9 +67,12 @@ type Node struct {
 	allowNoSignState bool
 
 	inbox chan any // events for the driver goroutine
-	// unpaid counts, per forwarding peer, gossiped txs whose signature
+	// unpaid counts, per forwarding peer ID and IP, gossiped txs whose signature
 	// was checked and whose fee the sender cannot pay (gossip.go).
 	unpaid unpaidBudget
+	// budgetNet is n.net for the gossip validators, which may run before
+	// startP2P has stored n.net: the IPs behind the unpaid budget.
+	budgetNet atomic.Pointer[p2p.Node]
 
 	// view is what the API reads; the driver updates it after each commit.
 	mu        sync.RWMutex
@@ -379,6 +382,7 @@ func (n *Node) startP2P(ctx context.Context) error {
 	}
 	n.m.addGossip(n.net.Stats)
 	n.tr = gossipTransport{n.net}
+	n.budgetNet.Store(n.net)
 	return nil
 }
 

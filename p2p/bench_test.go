@@ -167,7 +167,9 @@ func BenchmarkSync(b *testing.B) {
 			client := newTestNode(b, "bench-sync")
 			src := benchBlocks{head: head, blk: make([]byte, 64<<10)}
 			for range peers {
-				s := newTestNode(b, "bench-sync", withBlocks(src))
+				// Unpaced: this measures the protocol and the syncer, not
+				// the serving budget (500 units/s: ≈ 100 such blocks/s).
+				s := newTestNode(b, "bench-sync", withBlocks(src), func(c *Config, _ *Deps) { c.SyncServeRate = 1 << 30 })
 				if err := client.Connect(context.Background(), s.Addrs()[0]); err != nil {
 					b.Fatal(err)
 				}

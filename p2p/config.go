@@ -105,6 +105,11 @@ type Config struct {
 
 	// SyncTimeout bounds one block-sync or status request.
 	SyncTimeout time.Duration
+	// SyncServeRate is how many units a second block-sync serving gives
+	// one peer ID, and one remote IP (a unit is a request, an item, or
+	// 16 KiB of an item; the whole node serves 4 times this). Zero means
+	// DefaultSyncServeRate. See servebudget.go.
+	SyncServeRate int
 	// ScoreInspectInterval is how often PeerScore's snapshot is refreshed.
 	ScoreInspectInterval time.Duration
 
@@ -172,6 +177,9 @@ func (c Config) withDefaults() (Config, error) {
 	// A batch is flushed before it would pass TxFlushBytes, and one tx can
 	// be MaxTxBytes, so this keeps every batch under MaxTxBatchBytes.
 	c.TxFlushBytes = min(c.TxFlushBytes, MaxTxBatchBytes-chain.MaxTxBytes-64)
+	if c.SyncServeRate <= 0 {
+		c.SyncServeRate = DefaultSyncServeRate
+	}
 	if c.SyncTimeout <= 0 {
 		c.SyncTimeout = DefaultSyncTimeout
 	}

@@ -114,6 +114,18 @@
 // a range elsewhere when a peer errors, times out or serves an item the
 // callback rejects.
 //
+// Serving is paced (servebudget.go): a request costs one unit and an item
+// 1 + its bytes/16 KiB, charged at once to token buckets of the peer ID,
+// of its remote IP (not the loopback addresses a testnet's nodes share)
+// and of the whole node (4×); Config.SyncServeRate units a second each,
+// DefaultSyncServeRate 500. A server out of budget waits, stream held,
+// before its next item (past the first item, a wait over a second ends
+// the response early and the client asks again). The resource manager
+// lets a peer hold at most 4 inbound sync streams and 4 status streams
+// (host.go); a peer it refuses 32 of them within 10 s is disconnected
+// and refused by the gater for a minute. BudgetIPs gives the node the same
+// per-IP keys for its unpaid-tx budget.
+//
 // # State sync
 //
 // /dure/<id>/snapshot/1 (snapshot.go, snapshot_wire.go) serves

@@ -3,6 +3,7 @@ package p2p
 import (
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -17,9 +18,27 @@ import (
 type denyGater struct {
 	mu     sync.RWMutex
 	denied map[peer.ID]struct{}
+	// banned are refused until a time: peers that flooded the block-sync
+	// streams (see streamRefusals). Not listed, not persisted.
+	banned map[peer.ID]time.Time
 }
 
-func newDenyGater() *denyGater { return &denyGater{denied: make(map[peer.ID]struct{})} }
+func newDenyGater() *denyGater {
+	return &denyGater{denied: make(map[peer.ID]struct{}), banned: make(map[peer.ID]time.Time)}
+}
+
+// ban refuses p until until.
+func (g *denyGater) ban(p peer.ID, until time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	for q, t := range g.banned {
+		if now.After(t) {
+			delete(g.banned, q)
+		}
+	}
+	g.banned[p] = until
+}
 
 func (g *denyGater) deny(p peer.ID) {
 	g.mu.Lock()
@@ -36,8 +55,9 @@ func (g *denyGater) allow(p peer.ID) {
 func (g *denyGater) isDenied(p peer.ID) bool {
 	g.mu.RLock()
 	_, ok := g.denied[p]
+	until, banned := g.banned[p]
 	g.mu.RUnlock()
-	return ok
+	return ok || (banned && time.Now().Before(until))
 }
 
 func (g *denyGater) list() []peer.ID {

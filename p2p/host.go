@@ -7,6 +7,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
@@ -31,7 +32,11 @@ import (
 // listeners and dials in progress.
 func FDLimit(highWater int) int { return 2*highWater + 32 + 64 }
 
-func resourceLimits(highWater int) rcmgr.ConcreteLimitConfig {
+// Block-sync and status streams are limited per peer as well
+// (maxSyncStreamsPerPeer): a syncer has at most 2 requests in flight per
+// peer, and a flooder's further streams are refused when they name the
+// protocol, before any handler runs.
+func resourceLimits(chainID string, highWater int) rcmgr.ConcreteLimitConfig {
 	base := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&base)
 	scaled := base.AutoScale()
@@ -53,12 +58,21 @@ func resourceLimits(highWater int) rcmgr.ConcreteLimitConfig {
 	p.Transient.Conns = raise(p.Transient.Conns, rcmgr.LimitVal(highWater/2+32))
 	p.Transient.ConnsInbound = raise(p.Transient.ConnsInbound, rcmgr.LimitVal(highWater/2+32))
 	p.Transient.ConnsOutbound = raise(p.Transient.ConnsOutbound, rcmgr.LimitVal(highWater/2+32))
+	perPeer := rcmgr.ResourceLimits{StreamsInbound: rcmgr.LimitVal(maxSyncStreamsPerPeer)}
+	p.ProtocolPeer = map[protocol.ID]rcmgr.ResourceLimits{
+		SyncProtocol(chainID):   perPeer,
+		StatusProtocol(chainID): perPeer,
+	}
 	return p.Build(scaled)
 }
 
-func hostOptions(cfg Config, g *denyGater) ([]libp2p.Option, error) {
-	limiter := rcmgr.NewFixedLimiter(resourceLimits(cfg.HighWater))
-	rm, err := rcmgr.NewResourceManager(limiter)
+// maxSyncStreamsPerPeer bounds the block-sync (and, separately, status)
+// streams one peer may open to this node at once.
+const maxSyncStreamsPerPeer = 4
+
+func hostOptions(cfg Config, g *denyGater, refusals *streamRefusals) ([]libp2p.Option, error) {
+	limiter := rcmgr.NewFixedLimiter(resourceLimits(cfg.ChainID, cfg.HighWater))
+	rm, err := rcmgr.NewResourceManager(limiter, rcmgr.WithMetrics(refusals))
 	if err != nil {
 		return nil, fmt.Errorf("p2p resource manager: %w", err)
 	}

@@ -145,3 +145,18 @@ func exemptNets() []*net.IPNet {
 		{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
 	}
 }
+
+// BudgetIPs are the remote IPs of p's open connections that a per-IP
+// budget counts (the node's unpaid-tx budget; block-sync serving here):
+// the exempt loopback addresses a local testnet's nodes share are left
+// out, as for the IP penalty.
+func (n *Node) BudgetIPs(p peer.ID) []net.IP {
+	ips := peerIPs(n.host.Network(), p)
+	out := ips[:0]
+	for _, ip := range ips {
+		if !n.ipBook.isExempt(ip) {
+			out = append(out, ip)
+		}
+	}
+	return out
+}

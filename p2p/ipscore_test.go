@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -75,5 +76,31 @@ func TestIPBookDecays(t *testing.T) {
 	}
 	if s := b.score("other", []net.IP{{10, 0, 0, 8}}); s != 0 {
 		t.Fatalf("an unrelated IP scores %.0f", s)
+	}
+}
+
+// BudgetIPs names the remote IP of a peer the node dialled on 127.0.0.2
+// and leaves out the exempt 127.0.0.1 (real hosts).
+func TestBudgetIPs(t *testing.T) {
+	const id = "budget-ips"
+	v := newTestNode(t, id)
+	for _, tc := range []struct {
+		listen string
+		want   []string
+	}{
+		{"127.0.0.2", []string{"127.0.0.2"}},
+		{"127.0.0.1", nil},
+	} {
+		c := newTestNode(t, id, func(c *Config, _ *Deps) { c.ListenAddrs = []string{"/ip4/" + tc.listen + "/tcp/0"} })
+		if err := v.Connect(context.Background(), c.Addrs()[0]); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ip := range v.BudgetIPs(c.ID()) {
+			got = append(got, ip.String())
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("peer on %s: BudgetIPs = %v, want %v", tc.listen, got, tc.want)
+		}
 	}
 }

@@ -75,6 +75,8 @@ type Node struct {
 	topics     [numKinds]*pubsub.Topic
 	counters   [numKinds]topicCounters
 	ipBook     *ipBook
+	serve      *serveBudget    // paces block-sync serving (servebudget.go)
+	refusals   *streamRefusals // sync streams refused per peer (servebudget.go)
 	batcher    *txBatcher
 	snapSem    chan struct{} // bounds snapshot streams served at once
 	syncBad    syncBadBook   // peers dropped by recent sync runs (syncer.go)
@@ -109,6 +111,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, deps: deps, log: deps.Logger, gater: newDenyGater(),
 		ipBook:    newIPBook(time.Now, exemptNets()),
+		serve:     newServeBudget(time.Now, cfg.SyncServeRate, exemptNets()),
+		refusals:  newStreamRefusals(time.Now, SyncProtocol(cfg.ChainID), StatusProtocol(cfg.ChainID)),
 		bootstrap: boot, kick: make(chan struct{}, 1)}
 	if n.log == nil {
 		n.log = discardLogger()
@@ -123,7 +127,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	for r := range numRouters {
 		n.routers[r].tracer = newMeshTracer()
 	}
-	opts, err := hostOptions(cfg, n.gater)
+	opts, err := hostOptions(cfg, n.gater, n.refusals)
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +197,8 @@ func (n *Node) start() error {
 	}
 	n.wg.Add(1)
 	go n.publisher()
+	n.wg.Add(1)
+	go n.dropFlooders()
 	if n.deps.Blocks != nil {
 		n.host.SetStreamHandler(SyncProtocol(n.cfg.ChainID), n.serveSync)
 		n.host.SetStreamHandler(StatusProtocol(n.cfg.ChainID), n.serveStatus)

@@ -33,11 +33,30 @@ func (n *Node) serveSync(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	_ = s.SetWriteDeadline(time.Now().Add(n.cfg.SyncTimeout))
+	deadline := time.Now().Add(n.cfg.SyncTimeout)
+	_ = s.SetWriteDeadline(deadline)
+	keys := n.serve.keys(s.Conn().RemotePeer(), peerIPs(n.host.Network(), s.Conn().RemotePeer()))
+	pause := n.serve.charge(keys, 1) // the request itself
 	w := bufio.NewWriterSize(s, 64<<10)
 	head := n.deps.Blocks.Head()
 	written := 0
 	for h := from; h <= to && h <= head && written < MaxSyncResponseBytes; h++ {
+		if pause > servePauseMin {
+			// Out of budget (servebudget.go). Past the first item a long
+			// pause ends the response early: the client asks again for
+			// the rest.
+			if h > from && pause > maxServePause {
+				break
+			}
+			if err := w.Flush(); err != nil {
+				_ = s.Reset()
+				return
+			}
+			if !n.sleep(pause, deadline) {
+				_ = s.Reset()
+				return
+			}
+		}
 		blk, commit, err := n.deps.Blocks.BlockAndCommit(h)
 		if err != nil {
 			n.log.Debug("p2p: sync source", "height", h, "err", err)
@@ -45,6 +64,7 @@ func (n *Node) serveSync(s network.Stream) {
 		}
 		item := encodeSyncItem(SyncItem{Height: h, Block: blk, Commit: commit})
 		written += len(item)
+		pause = n.serve.charge(keys, itemCost(len(item)))
 		if err := writeFrame(w, item); err != nil {
 			_ = s.Reset()
 			return
@@ -52,6 +72,30 @@ func (n *Node) serveSync(s network.Stream) {
 	}
 	if err := w.Flush(); err != nil {
 		_ = s.Reset()
+	}
+}
+
+// maxServePause is the longest a response with items in it waits for
+// budget before it ends. Debts below servePauseMin do not pause it: a
+// pause flushes, and pausing for every item wrote each as its own frame
+// instead of 64 KiB batches.
+const (
+	maxServePause = time.Second
+	servePauseMin = 50 * time.Millisecond
+)
+
+// sleep waits d unless that passes deadline or the node closes first.
+func (n *Node) sleep(d time.Duration, deadline time.Time) bool {
+	if time.Now().Add(d).After(deadline) {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-n.ctx.Done():
+		return false
 	}
 }
 

@@ -228,7 +228,7 @@ func TestConfigErrors(t *testing.T) {
 		t.Fatalf("psk default listen addrs %v, err %v; want TCP only", cfg.ListenAddrs, err)
 	}
 	// Resource limits admit what the connection manager keeps.
-	lim := resourceLimits(400)
+	lim := resourceLimits("c", 400)
 	if got := lim.ToPartialLimitConfig().System.ConnsInbound; int(got) < 400 {
 		t.Fatalf("system inbound conns %d below high water 400", got)
 	}
