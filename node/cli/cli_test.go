@@ -265,7 +265,7 @@ func TestStartRefusesBadConfig(t *testing.T) {
 func TestStartRefusesAnotherChainsGenesis(t *testing.T) {
 	home, _ := initHome(t, "t-1")
 	tn := startNode(t, home)
-	tn.stop()
+	tn.Stop()
 	other, _ := initHome(t, "other-1")
 	gen, err := os.ReadFile(filepath.Join(other, "genesis.json"))
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 func TestExportReimportsToSameStateRoot(t *testing.T) {
 	home, _ := initHome(t, "export-1")
 	tn := startNode(t, home)
-	common := []string{"--home", home, "--keyring-backend", "test", "--node", tn.cfg.API.ListenAddr}
+	common := []string{"--home", home, "--keyring-backend", "test", "--node", tn.Cfg.API.ListenAddr}
 	bob := newKey(t).PubKey().Address().String()
 	for _, args := range [][]string{
 		{"tx", "currency", "send", "--from", "validator", "--to", bob, "--amount", "1000"},
@@ -33,7 +33,7 @@ func TestExportReimportsToSameStateRoot(t *testing.T) {
 			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errs)
 		}
 	}
-	tn.stop()
+	tn.Stop()
 
 	out := filepath.Join(t.TempDir(), "exported.json")
 	code, _, errs := runCLI("export", "--home", home, "--chain-id", "export-2", "--out", out)

@@ -232,8 +232,8 @@ func TestCLIShowsNothingAProxyAltered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	bob := newKey(t).PubKey().Address()
-	_, nonce, _ := balanceOf(t, tn.base, tn.key.PubKey().Address())
-	res, err := tn.cl.Submit(ctx, sendTx(t, tn.chainID, tn.key, nonce, 10, bob, 1000), true)
+	_, nonce, _ := balanceOf(t, tn.Base, tn.Key.PubKey().Address())
+	res, err := tn.Client.Submit(ctx, sendTx(t, tn.ChainID, tn.Key, nonce, 10, bob, 1000), true)
 	if err != nil || res.Result == nil || res.Result.Code != 0 {
 		t.Fatalf("transfer: %+v %v", res, err)
 	}
@@ -248,7 +248,7 @@ func TestCLIShowsNothingAProxyAltered(t *testing.T) {
 	total := 0
 	for _, q := range queries {
 		name := strings.Join(q[1:], " ")
-		recProxy, recorded := recordingProxy(t, tn.base)
+		recProxy, recorded := recordingProxy(t, tn.Base)
 		honest := func() string {
 			t.Helper()
 			code, out, errs := runCLI(append(q, "--home", home, "--node", recProxy)...)
@@ -280,7 +280,7 @@ func TestCLIShowsNothingAProxyAltered(t *testing.T) {
 					if remove {
 						what = fmt.Sprintf("%s: %s%s removed", name, prefix, pn)
 					}
-					proxy := lyingProxy(t, tn.base, prefix, func(m map[string]any) { alter(m, p, remove) })
+					proxy := lyingProxy(t, tn.Base, prefix, func(m map[string]any) { alter(m, p, remove) })
 					total++
 					ok := false
 					for range 3 {
@@ -384,15 +384,15 @@ func TestLightClientCatchesForgedValidatorSet(t *testing.T) {
 	tn := startNode(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := waitHeight(ctx, tn.cl, 3); err != nil {
+	if err := waitHeight(ctx, tn.Client, 3); err != nil {
 		t.Fatal(err)
 	}
 	forger := newKey(t)
-	liar := forgingProxy(t, tn.base, forger)
+	liar := forgingProxy(t, tn.Base, forger)
 	args := []string{"query", "block", "2", "--home", home}
 
 	// The honest node verifies from genesis; the trusted state is kept.
-	if code, out, errs := runCLI(append(args, "--node", tn.cfg.API.ListenAddr)...); code != ExitOK || !strings.Contains(out, "light client") {
+	if code, out, errs := runCLI(append(args, "--node", tn.Cfg.API.ListenAddr)...); code != ExitOK || !strings.Contains(out, "light client") {
 		t.Fatalf("honest node: exit %d\n%s\n%s", code, out, errs)
 	}
 	if _, err := os.Stat(filepath.Join(home, "light", "t-1.json")); err != nil {
@@ -410,7 +410,7 @@ func TestLightClientCatchesForgedValidatorSet(t *testing.T) {
 	}{
 		{"trusted state from genesis, forward", []string{"query", "block", "latest"}, "verification failed"},
 		{"trusted state from genesis, backward", []string{"query", "block", "1"}, "verification failed"},
-		{"account at the forged header", []string{"query", "account", tn.key.PubKey().Address().String()}, "verification failed"},
+		{"account at the forged header", []string{"query", "account", tn.Key.PubKey().Address().String()}, "verification failed"},
 		{"validators", []string{"query", "validators"}, "verification failed"},
 	} {
 		code, out, errs := runCLI(append(c.args, "--home", home, "--node", liar)...)
@@ -419,7 +419,7 @@ func TestLightClientCatchesForgedValidatorSet(t *testing.T) {
 		}
 	}
 	// A fresh home trusting a checkpoint got out of band.
-	blk, err := tn.cl.Block(ctx, 2)
+	blk, err := tn.Client.Block(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,25 +428,25 @@ func TestLightClientCatchesForgedValidatorSet(t *testing.T) {
 	if code, _, errs := runCLI("query", "block", "latest", "--home", fresh, "--node", liar, "--trust-checkpoint", cp); code != ExitError || !strings.Contains(errs, "verification failed") {
 		t.Errorf("checkpoint against the forger: exit %d\n%s", code, errs)
 	}
-	if code, out, errs := runCLI("query", "block", "latest", "--home", fresh, "--node", tn.cfg.API.ListenAddr, "--trust-checkpoint", cp); code != ExitOK {
+	if code, out, errs := runCLI("query", "block", "latest", "--home", fresh, "--node", tn.Cfg.API.ListenAddr, "--trust-checkpoint", cp); code != ExitOK {
 		t.Errorf("checkpoint against the honest node: exit %d\n%s\n%s", code, out, errs)
 	}
-	if code, _, errs := runCLI("query", "block", "latest", "--home", t.TempDir(), "--node", tn.cfg.API.ListenAddr); code != ExitUsage || !strings.Contains(errs, "no genesis") {
+	if code, _, errs := runCLI("query", "block", "latest", "--home", t.TempDir(), "--node", tn.Cfg.API.ListenAddr); code != ExitUsage || !strings.Contains(errs, "no genesis") {
 		t.Errorf("no genesis, no checkpoint: exit %d, want %d\n%s", code, ExitUsage, errs)
 	}
-	if code, _, errs := runCLI("query", "block", "latest", "--home", t.TempDir(), "--node", tn.cfg.API.ListenAddr, "--trust-checkpoint", "x"); code != ExitUsage {
+	if code, _, errs := runCLI("query", "block", "latest", "--home", t.TempDir(), "--node", tn.Cfg.API.ListenAddr, "--trust-checkpoint", "x"); code != ExitUsage {
 		t.Errorf("bad checkpoint: exit %d, want %d\n%s", code, ExitUsage, errs)
 	}
 
 	// Far below the trusted height a header is verified forward from the
 	// genesis again (not by maxBackSteps+ parent links); a forger still fails.
-	if err := waitHeight(ctx, tn.cl, 2+maxBackSteps+4); err != nil {
+	if err := waitHeight(ctx, tn.Client, 2+maxBackSteps+4); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, errs := runCLI("query", "block", "latest", "--home", home, "--node", tn.cfg.API.ListenAddr); code != ExitOK {
+	if code, out, errs := runCLI("query", "block", "latest", "--home", home, "--node", tn.Cfg.API.ListenAddr); code != ExitOK {
 		t.Fatalf("latest: exit %d\n%s\n%s", code, out, errs)
 	}
-	if code, out, errs := runCLI("query", "block", "2", "--home", home, "--node", tn.cfg.API.ListenAddr); code != ExitOK || !strings.Contains(out, blk.ID.String()) {
+	if code, out, errs := runCLI("query", "block", "2", "--home", home, "--node", tn.Cfg.API.ListenAddr); code != ExitOK || !strings.Contains(out, blk.ID.String()) {
 		t.Errorf("block 2 far below the trusted height: exit %d\n%s\n%s", code, out, errs)
 	}
 	if code, out, errs := runCLI("query", "block", "2", "--home", home, "--node", liar); code != ExitError || out != "" {
@@ -463,7 +463,7 @@ func TestCLICatchesAListThatLeavesOut(t *testing.T) {
 	home, _ := initHome(t, "t-1")
 	tn := startNode(t, home)
 	bob := newKey(t).PubKey().Address().String()
-	common := []string{"--home", home, "--keyring-backend", "test", "--node", tn.cfg.API.ListenAddr}
+	common := []string{"--home", home, "--keyring-backend", "test", "--node", tn.Cfg.API.ListenAddr}
 	for _, args := range [][]string{
 		{"tx", "currency", "send", "--from", "validator", "--to", bob, "--amount", "1000"},
 		{"tx", "currency", "create", "--from", "validator", "--denom", "nw", "--expiry", "26280h", "--hourly-rate", "700"},
@@ -516,7 +516,7 @@ func TestCLICatchesAListThatLeavesOut(t *testing.T) {
 		}
 	}
 	for _, q := range queries {
-		args := append(q.args, "--home", home, "--node", tn.cfg.API.ListenAddr)
+		args := append(q.args, "--home", home, "--node", tn.Cfg.API.ListenAddr)
 		code, out, errs := runCLI(args...)
 		if code != ExitOK || !strings.Contains(out, `"nw"`) || !strings.Contains(out, "proven complete by next-key records") {
 			t.Fatalf("%s, honest: exit %d\n%s\n%s", q.name, code, out, errs)
@@ -567,7 +567,7 @@ func TestCLICatchesAListThatLeavesOut(t *testing.T) {
 				m["proofs"] = ps
 			}},
 		} {
-			liar := lyingProxy(t, tn.base, q.prefix, lie.edit)
+			liar := lyingProxy(t, tn.Base, q.prefix, lie.edit)
 			code, out, errs := runCLI(append(q.args, "--home", home, "--node", liar)...)
 			if code != ExitError || out != "" || !strings.Contains(errs, "verification failed") || !regexp.MustCompile(lie.why).MatchString(errs) {
 				t.Errorf("%s, %s: exit %d, want %d, nothing printed and %q\n%s\n%s", q.name, lie.name, code, ExitError, lie.why, out, errs)
@@ -593,9 +593,9 @@ func TestListsOnAChainWithoutRangeProofs(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn := startNode(t, home)
-	addr := tn.key.PubKey().Address().String()
+	addr := tn.Key.PubKey().Address().String()
 	for _, q := range [][]string{{"query", "currency", "balances", addr}, {"query", "account", addr}} {
-		code, out, errs := runCLI(append(q, "--home", home, "--node", tn.cfg.API.ListenAddr)...)
+		code, out, errs := runCLI(append(q, "--home", home, "--node", tn.Cfg.API.ListenAddr)...)
 		if code != ExitOK || !strings.Contains(out, "list completeness NOT proven") || !strings.Contains(out, `"dure"`) {
 			t.Errorf("%v on a chain without range proofs: exit %d\n%s\n%s", q, code, out, errs)
 		}

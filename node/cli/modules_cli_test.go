@@ -15,8 +15,8 @@ import (
 func TestExampleModuleThroughGenericCLI(t *testing.T) {
 	home, _ := initHome(t, "notes-1")
 	tn := startNode(t, home)
-	self := tn.key.PubKey().Address()
-	common := []string{"--home", home, "--keyring-backend", "test", "--node", tn.cfg.API.ListenAddr}
+	self := tn.Key.PubKey().Address()
+	common := []string{"--home", home, "--keyring-backend", "test", "--node", tn.Cfg.API.ListenAddr}
 	cli := func(args ...string) (int, string, string) { return runCLI(append(args, common...)...) }
 
 	code, out, errs := cli("tx", "notes", "post", "--from", "validator", "--topic", "garden", "--text", "Seedlings free at no. 12")
@@ -24,7 +24,7 @@ func TestExampleModuleThroughGenericCLI(t *testing.T) {
 	if code != ExitOK || json.Unmarshal([]byte(out), &tr) != nil || tr.Code != chain.CodeOK || tr.Height == 0 {
 		t.Fatalf("tx notes post: exit %d\n%s\n%s", code, out, errs)
 	}
-	bal, nonce, _ := balanceOf(t, tn.base, self)
+	bal, nonce, _ := balanceOf(t, tn.Base, self)
 
 	// Every API answer is snake_case JSON, transactions and consensus state
 	// included.
@@ -32,7 +32,7 @@ func TestExampleModuleThroughGenericCLI(t *testing.T) {
 		"/v1/accounts/" + self.String() + "?prove=true", "/v1/validators", "/v1/peers", "/v1/query/notes/notes?prove=true",
 		"/v1/health", "/v1/blocks/1?txs=true", "/v1/query/staking/validators?prove=true", "/v1/query/currency/balances?prove=true&address=" + self.String()} {
 		var v any
-		if code := getJSON(t, tn.base+path, &v); code != 200 {
+		if code := getJSON(t, tn.Base+path, &v); code != 200 {
 			t.Fatalf("GET %s: %d", path, code)
 		}
 		checkSnake(t, path, v)
@@ -58,7 +58,7 @@ func TestExampleModuleThroughGenericCLI(t *testing.T) {
 			t.Errorf("%s: exit %d, want %d\n%s\n%s", c.name, code, ExitUsage, out, errs)
 		}
 	}
-	if b, n, _ := balanceOf(t, tn.base, self); b != bal || n != nonce {
+	if b, n, _ := balanceOf(t, tn.Base, self); b != bal || n != nonce {
 		t.Errorf("refused commands spent something: balance %d→%d, nonce %d→%d", bal, b, nonce, n)
 	}
 

@@ -27,24 +27,24 @@ func TestCLIAgainstSingleValidatorNode(t *testing.T) {
 	tn := startNode(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	self := tn.key.PubKey().Address()
+	self := tn.Key.PubKey().Address()
 	bob := newKey(t).PubKey().Address()
 	var sent struct {
 		id     chain.ID
 		height uint64
 	}
 	// A committed transfer to bob: a tx to look up and a balance to prove.
-	_, nonce0, _ := balanceOf(t, tn.base, self)
-	raw := sendTx(t, tn.chainID, tn.key, nonce0, 10, bob, 1000)
-	res, err := tn.cl.Submit(ctx, raw, true)
+	_, nonce0, _ := balanceOf(t, tn.Base, self)
+	raw := sendTx(t, tn.ChainID, tn.Key, nonce0, 10, bob, 1000)
+	res, err := tn.Client.Submit(ctx, raw, true)
 	if err != nil || res.Result == nil || res.Result.Code != chain.CodeOK {
 		t.Fatalf("transfer: %+v, %v", res, err)
 	}
 	sent.id, sent.height = res.ID, res.Height
 
 	t.Run("cli against the node", func(t *testing.T) {
-		node := tn.cfg.API.ListenAddr
-		before, _, _ := balanceOf(t, tn.base, bob)
+		node := tn.Cfg.API.ListenAddr
+		before, _, _ := balanceOf(t, tn.Base, bob)
 		code, out, errs := runCLI("tx", "currency", "send", "--home", home, "--keyring-backend", "test",
 			"--from", "validator", "--to", bob.String(), "--amount", "7", "--node", node)
 		if code != ExitOK {
@@ -80,7 +80,7 @@ func TestCLIAgainstSingleValidatorNode(t *testing.T) {
 			}
 			checkSnake(t, "dure "+strings.Join(q.args, " "), map[string]any(m))
 		}
-		if after, _, _ := balanceOf(t, tn.base, bob); after != before+7 {
+		if after, _, _ := balanceOf(t, tn.Base, bob); after != before+7 {
 			t.Errorf("bob's balance %d after CLI send of 7, was %d", after, before)
 		}
 		for _, c := range []struct {
@@ -155,7 +155,7 @@ func TestCLIAgainstSingleValidatorNode(t *testing.T) {
 			}, []string{"query", "tx", sent.id.String()}},
 		}
 		for _, l := range lies {
-			proxy := lyingProxy(t, tn.base, l.path, l.edit)
+			proxy := lyingProxy(t, tn.Base, l.path, l.edit)
 			code, out, errs := runCLI(append(l.args, "--home", home, "--node", proxy)...)
 			if code == ExitError && strings.Contains(errs, "verification failed") {
 				continue
@@ -163,7 +163,7 @@ func TestCLIAgainstSingleValidatorNode(t *testing.T) {
 			t.Errorf("%s: exit %d, want %d with \"verification failed\"\n%s\n%s", l.name, code, ExitError, out, errs)
 		}
 		// The proxy itself does not break honest answers.
-		proxy := lyingProxy(t, tn.base, "/nothing/", nil)
+		proxy := lyingProxy(t, tn.Base, "/nothing/", nil)
 		if code, out, errs := runCLI("query", "account", bob.String(), "--home", home, "--node", proxy); code != ExitOK {
 			t.Errorf("honest proxy: exit %d\n%s\n%s", code, out, errs)
 		}

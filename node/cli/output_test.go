@@ -22,13 +22,13 @@ func TestCLIOutputAndArguments(t *testing.T) {
 	tn := startNode(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	node := tn.cfg.API.ListenAddr
-	self := tn.key.PubKey().Address()
+	node := tn.Cfg.API.ListenAddr
+	self := tn.Key.PubKey().Address()
 	bob := newKey(t).PubKey().Address()
 	send := []string{"tx", "currency", "send", "--home", home, "--node", node, "--keyring-backend", "test",
 		"--from", "validator", "--to", bob.String(), "--amount", "5"}
 
-	_, nonce0, _ := balanceOf(t, tn.base, self)
+	_, nonce0, _ := balanceOf(t, tn.Base, self)
 	for _, o := range []string{"yaml", "JSON", ""} {
 		for _, args := range [][]string{send, {"query", "account", self.String(), "--home", home, "--node", node}, {"status", "--home", home, "--node", node}} {
 			code, out, errs := runCLI(append(args, "-o", o)...)
@@ -37,7 +37,7 @@ func TestCLIOutputAndArguments(t *testing.T) {
 			}
 		}
 	}
-	if _, nonce, _ := balanceOf(t, tn.base, self); nonce != nonce0 {
+	if _, nonce, _ := balanceOf(t, tn.Base, self); nonce != nonce0 {
 		t.Fatalf("a refused -o still sent a tx: nonce %d, was %d", nonce, nonce0)
 	}
 
@@ -75,7 +75,7 @@ func TestCLIOutputAndArguments(t *testing.T) {
 	if code, _, errs := runCLI("query", "currency", "balances", "--home", home, "--node", node); code != ExitUsage || !strings.Contains(errs, "address is required") {
 		t.Errorf("balances without address: exit %d, want %d naming it\n%s", code, ExitUsage, errs)
 	}
-	if err := waitHeight(ctx, tn.cl, 1); err != nil {
+	if err := waitHeight(ctx, tn.Client, 1); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -109,10 +109,10 @@ func TestLiveLineSeesRestartedNode(t *testing.T) {
 	tn := startNode(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := waitHeight(ctx, tn.cl, 1); err != nil {
+	if err := waitHeight(ctx, tn.Client, 1); err != nil {
 		t.Fatal(err)
 	}
-	if part, up, _ := liveState(ctx, "node1", false, tn.cl); !up || !strings.HasPrefix(part, "node1=h") {
+	if part, up, _ := liveState(ctx, "node1", false, tn.Client); !up || !strings.HasPrefix(part, "node1=h") {
 		t.Errorf("restarted node: %q up=%v, want node1=h…", part, up)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

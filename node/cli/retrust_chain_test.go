@@ -22,7 +22,7 @@ func TestTrustedParentChecksTheParentChain(t *testing.T) {
 	tn := startNode(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := tn.cl.Block(ctx, 1)
+	b, err := tn.Client.Block(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestTrustedParentChecksTheParentChain(t *testing.T) {
 		{"any chain (follow --trust: the parent is whatever it names)", "", true},
 		{"another chain than the subnet's parent", "garden-parent", false},
 	} {
-		tg, err := trustedParent(ctx, tn.cl, "garden", trust, c.want)
+		tg, err := trustedParent(ctx, tn.Client, "garden", trust, c.want)
 		switch {
 		case c.ok && (err != nil || tg.ParentChainID != "retrust-parent" || tg.Height != 1):
 			t.Errorf("%s: %+v, %v", c.name, tg, err)

@@ -27,7 +27,7 @@ func TestTopDownFeeFromChainParams(t *testing.T) {
 	tn := startNode(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := tn.cl.Status(ctx)
+	st, err := tn.Client.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestTopDownFeeFromChainParams(t *testing.T) {
 		{"the estimate at 2,500 gas a unit", 1, 61}, // ⌈152,000 / 2,500⌉
 		{"--subnet-fee above it", 500, 500},
 	} {
-		a := &subnetAgent{sub: tn.cl, fee: tc.floor}
+		a := &subnetAgent{sub: tn.Client, fee: tc.floor}
 		got, err := a.topdownFee(ctx, msg, 6_700)
 		if err != nil || got != tc.want {
 			t.Errorf("%s: fee %d (%v), want %d", tc.name, got, err, tc.want)

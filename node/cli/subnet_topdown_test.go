@@ -80,13 +80,13 @@ func TestTopDownCatchUpOverRounds(t *testing.T) {
 			}
 			msgs = append(msgs, m)
 		}
-		if _, err := submitSigned(ctx, tnP.cl, tnP.key, 100, msgs...); err != nil {
+		if _, err := submitSigned(ctx, tnP.Client, tnP.Key, 100, msgs...); err != nil {
 			t.Fatalf("deposits %d: %v", i, err)
 		}
 	}
 
 	tnS := startNode(t, shome)
-	ag := &subnetAgent{id: "garden-coop", sub: tnS.cl, parent: tnP.cl, key: tnS.key, fee: 1}
+	ag := &subnetAgent{id: "garden-coop", sub: tnS.Client, parent: tnP.Client, key: tnS.Key, fee: 1}
 	res, err := ag.topdown(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func TestTopDownCatchUpOverRounds(t *testing.T) {
 		t.Fatalf("one relay call sent %d topdowns, want 2: %v", len(rounds), res)
 	}
 	var td subnet.TopDownState
-	if _, err := provenQuery(ctx, tnS.cl, subnet.ModuleName, "topdown", nil, &td); err != nil {
+	if _, err := provenQuery(ctx, tnS.Client, subnet.ModuleName, "topdown", nil, &td); err != nil {
 		t.Fatal(err)
 	}
 	if td.Applied != 112 || td.Minted != 3*112 {
