@@ -22,17 +22,17 @@ func TestDataDirElsewhere(t *testing.T) {
 	tn := startNode(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := waitHeight(ctx, tn.cl, 3); err != nil {
+	if err := waitHeight(ctx, tn.Client, 3); err != nil {
 		t.Fatal(err)
 	}
-	tn.stop()
+	tn.Stop()
 	mustExist(t, filepath.Join(cfg.DataDir, "cs.wal"))
 	mustExist(t, filepath.Join(cfg.DataDir, "MANIFEST"))
 	if _, err := os.Stat(filepath.Join(home, "data")); !os.IsNotExist(err) {
 		t.Errorf("<home>/data was created although data_dir is %s (err %v)", cfg.DataDir, err)
 	}
 	tn2 := startNode(t, home)
-	st, err := tn2.cl.Status(ctx)
+	st, err := tn2.Client.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

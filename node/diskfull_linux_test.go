@@ -120,7 +120,7 @@ func TestDiskFull(t *testing.T) {
 	if err := waitHeight(ctx, p.Client, 3); err != nil {
 		t.Fatalf("node did not start on the tmpfs: %v\n%s", err, procLog(home))
 	}
-	tn := &testNode{cfg: cfg, base: "http://" + cfg.API.ListenAddr, cl: p.Client}
+	tn := &testNode{Cfg: cfg, Base: "http://" + cfg.API.ListenAddr, Client: p.Client}
 	key := loadValidatorKey(t, cfg)
 	filler := filepath.Join(mnt, "filler")
 	fill(t, mnt, filler, int64(cfg.Storage.MinFreeDisk)+1<<20)
@@ -128,7 +128,7 @@ func TestDiskFull(t *testing.T) {
 
 	// Transfers until the node's own writes cross the minimum.
 	to := newKey(t).PubKey().Address()
-	_, nonce, _ := balanceOf(t, tn.base, key.PubKey().Address())
+	_, nonce, _ := balanceOf(t, tn.Base, key.PubKey().Address())
 	halted := false
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); {
 		for i := 0; i < 200; i++ {
@@ -157,10 +157,10 @@ func TestDiskFull(t *testing.T) {
 		st.Health.DiskMinFree != uint64(cfg.Storage.MinFreeDisk) || st.Health.DiskFree >= st.Health.DiskMinFree {
 		t.Errorf("health: %+v", st.Health)
 	}
-	if code, body := getBody(t, tn.base+"/v1/health"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"code": "disk_low"`) {
+	if code, body := getBody(t, tn.Base+"/v1/health"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"code": "disk_low"`) {
 		t.Errorf("/v1/health: %d %s", code, body)
 	}
-	if _, body := getBody(t, tn.base+"/metrics"); !strings.Contains(body, "dure_disk_low 1") || !strings.Contains(body, "dure_disk_free_bytes") {
+	if _, body := getBody(t, tn.Base+"/metrics"); !strings.Contains(body, "dure_disk_low 1") || !strings.Contains(body, "dure_disk_free_bytes") {
 		t.Errorf("/metrics lacks dure_disk_low 1")
 	}
 	// Nothing is committed any more, and reads are served.
@@ -175,7 +175,7 @@ func TestDiskFull(t *testing.T) {
 	if blk, err := p.Client.Block(ctx, st.Height); err != nil || blk.Header.Height != st.Height {
 		t.Errorf("block %d not readable while halted: %v", st.Height, err)
 	}
-	if bal, _, _ := balanceOf(t, tn.base, to); bal == 0 {
+	if bal, _, _ := balanceOf(t, tn.Base, to); bal == 0 {
 		t.Errorf("no transfer committed before the halt: the node's writes did not fill the disk")
 	}
 	if exited, err := p.Exited(); exited {

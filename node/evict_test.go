@@ -20,17 +20,17 @@ func TestUnpayableFeeRefusedAtAdmission(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	broke := newKey(t)
-	self := tn.key.PubKey().Address()
-	bal, nonce, _ := balanceOf(t, tn.base, self)
+	self := tn.Key.PubKey().Address()
+	bal, nonce, _ := balanceOf(t, tn.Base, self)
 	for _, c := range []struct {
 		name string
 		raw  []byte
 	}{
-		{"funded sender, max fee 2^64-1", sendTx(t, tn.chainID, tn.key, nonce, math.MaxUint64, broke.PubKey().Address(), 1)},
-		{"funded sender, max fee balance+1", sendTx(t, tn.chainID, tn.key, nonce, bal+1, broke.PubKey().Address(), 1)},
-		{"empty account, max fee 10", sendTx(t, tn.chainID, broke, 0, 10, self, 1)},
+		{"funded sender, max fee 2^64-1", sendTx(t, tn.ChainID, tn.Key, nonce, math.MaxUint64, broke.PubKey().Address(), 1)},
+		{"funded sender, max fee balance+1", sendTx(t, tn.ChainID, tn.Key, nonce, bal+1, broke.PubKey().Address(), 1)},
+		{"empty account, max fee 10", sendTx(t, tn.ChainID, broke, 0, 10, self, 1)},
 	} {
-		_, err := tn.cl.Submit(ctx, c.raw, true)
+		_, err := tn.Client.Submit(ctx, c.raw, true)
 		if err == nil {
 			t.Errorf("%s: accepted", c.name)
 			continue
@@ -39,11 +39,11 @@ func TestUnpayableFeeRefusedAtAdmission(t *testing.T) {
 			t.Errorf("%s: %d %s (%v), want 422 fee_unpayable", c.name, status, code, err)
 		}
 	}
-	if st, err := tn.cl.Status(ctx); err != nil || st.Mempool.Txs != 0 {
+	if st, err := tn.Client.Status(ctx); err != nil || st.Mempool.Txs != 0 {
 		t.Fatalf("mempool after refusals: %+v %v", st.Mempool, err)
 	}
 	// A fee the balance covers still commits.
-	if _, err := tn.cl.Submit(ctx, sendTx(t, tn.chainID, tn.key, nonce, 10, broke.PubKey().Address(), 15), true); err != nil {
+	if _, err := tn.Client.Submit(ctx, sendTx(t, tn.ChainID, tn.Key, nonce, 10, broke.PubKey().Address(), 15), true); err != nil {
 		t.Fatalf("funded transfer: %v", err)
 	}
 }
@@ -58,43 +58,43 @@ func TestUnpayableTxIsEvicted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	poor := newKey(t)
-	self := tn.key.PubKey().Address()
-	_, nonce, _ := balanceOf(t, tn.base, self)
-	if _, err := tn.cl.Submit(ctx, sendTx(t, tn.chainID, tn.key, nonce, 10, poor.PubKey().Address(), 15), true); err != nil {
+	self := tn.Key.PubKey().Address()
+	_, nonce, _ := balanceOf(t, tn.Base, self)
+	if _, err := tn.Client.Submit(ctx, sendTx(t, tn.ChainID, tn.Key, nonce, 10, poor.PubKey().Address(), 15), true); err != nil {
 		t.Fatalf("fund: %v", err)
 	}
 	// 15 pays the first tx (fee 10 + 1 sent) and passes admission for the
 	// second (fee 10 <= 15), which then finds 4 left.
-	first := sendTx(t, tn.chainID, poor, 0, 10, self, 1)
-	second := sendTx(t, tn.chainID, poor, 1, 10, self, 1)
-	if _, err := tn.cl.Submit(ctx, second, false); err != nil {
+	first := sendTx(t, tn.ChainID, poor, 0, 10, self, 1)
+	second := sendTx(t, tn.ChainID, poor, 1, 10, self, 1)
+	if _, err := tn.Client.Submit(ctx, second, false); err != nil {
 		t.Fatalf("submit second: %v", err)
 	}
-	if _, err := tn.cl.Submit(ctx, first, true); err != nil {
+	if _, err := tn.Client.Submit(ctx, first, true); err != nil {
 		t.Fatalf("submit first: %v", err)
 	}
-	st, err := tn.cl.Status(ctx)
+	st, err := tn.Client.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := waitHeight(ctx, tn.cl, st.Height+3); err != nil {
+	if err := waitHeight(ctx, tn.Client, st.Height+3); err != nil {
 		t.Fatal(err)
 	}
-	st, err = tn.cl.Status(ctx)
+	st, err = tn.Client.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Mempool.Txs != 0 {
 		t.Fatalf("unpayable tx still pending after 3 blocks (%d txs in the mempool)", st.Mempool.Txs)
 	}
-	if _, err := tn.cl.Tx(ctx, chain.IDOf(second), false); err == nil {
+	if _, err := tn.Client.Tx(ctx, chain.IDOf(second), false); err == nil {
 		t.Fatal("unpayable tx was committed")
 	} else if code, _ := errCode(t, err); code != 404 {
 		t.Fatalf("looking up the evicted tx: %v", err)
 	}
 	// The chain keeps its pace: a funded transfer still commits.
-	ok := sendTx(t, tn.chainID, tn.key, nonce+1, 10, poor.PubKey().Address(), 100)
-	if _, err := tn.cl.Submit(ctx, ok, true); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	ok := sendTx(t, tn.ChainID, tn.Key, nonce+1, 10, poor.PubKey().Address(), 100)
+	if _, err := tn.Client.Submit(ctx, ok, true); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("funded transfer: %v", err)
 	}
 }

@@ -204,15 +204,15 @@ func FuzzNodeSubmit(f *testing.F) {
 	home, _ := initHome(f, "fz-1")
 	tn := startNode(f, home)
 	to := newKey(f).PubKey().Address()
-	f.Add(sendTx(f, "fz-1", tn.key, 0, 10, to, 1))
-	f.Add(sendTx(f, "fz-1", tn.key, 1<<40, 10, to, 1))
+	f.Add(sendTx(f, "fz-1", tn.Key, 0, 10, to, 1))
+	f.Add(sendTx(f, "fz-1", tn.Key, 1<<40, 10, to, 1))
 	f.Add(sendTx(f, "fz-1", newKey(f), 0, 10, to, 1)) // unfunded sender
-	f.Add(sendTx(f, "other", tn.key, 0, 10, to, 1))
+	f.Add(sendTx(f, "other", tn.Key, 0, 10, to, 1))
 	f.Add([]byte{0x86, 0x60, 0x40, 0x00, 0x00, 0x80, 0x40})
 	f.Add([]byte(`{"tx":"hKBA"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, ct := range []string{"application/cbor", "application/json"} {
-			resp, err := http.Post(tn.base+"/v1/txs", ct, bytes.NewReader(body))
+			resp, err := http.Post(tn.Base+"/v1/txs", ct, bytes.NewReader(body))
 			if err != nil {
 				t.Fatalf("node unreachable: %v", err)
 			}

@@ -26,7 +26,7 @@ func TestSingleValidatorNode(t *testing.T) {
 	tn := startNode(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	self := tn.key.PubKey().Address()
+	self := tn.Key.PubKey().Address()
 	bob := newKey(t).PubKey().Address()
 	var sent struct {
 		id     chain.ID
@@ -34,11 +34,11 @@ func TestSingleValidatorNode(t *testing.T) {
 	}
 
 	t.Run("transfers commit", func(t *testing.T) {
-		_, nonce0, _ := balanceOf(t, tn.base, self)
+		_, nonce0, _ := balanceOf(t, tn.Base, self)
 		var lastHeight uint64
 		for i := uint64(0); i < 3; i++ {
-			raw := sendTx(t, tn.chainID, tn.key, nonce0+i, 10, bob, 1000)
-			res, err := tn.cl.Submit(ctx, raw, true)
+			raw := sendTx(t, tn.ChainID, tn.Key, nonce0+i, 10, bob, 1000)
+			res, err := tn.Client.Submit(ctx, raw, true)
 			if err != nil {
 				t.Fatalf("transfer %d: %v", i, err)
 			}
@@ -57,11 +57,11 @@ func TestSingleValidatorNode(t *testing.T) {
 			lastHeight = res.Height
 			sent.id, sent.height = res.ID, res.Height
 		}
-		bal, _, h := balanceOf(t, tn.base, bob)
+		bal, _, h := balanceOf(t, tn.Base, bob)
 		if bal != 3000 {
 			t.Errorf("bob's balance %d at height %d, want 3000", bal, h)
 		}
-		if _, nonce, _ := balanceOf(t, tn.base, self); nonce != nonce0+3 {
+		if _, nonce, _ := balanceOf(t, tn.Base, self); nonce != nonce0+3 {
 			t.Errorf("sender nonce %d, want %d", nonce, nonce0+3)
 		}
 	})
@@ -70,10 +70,10 @@ func TestSingleValidatorNode(t *testing.T) {
 	}
 
 	t.Run("bad submissions are refused and the node keeps committing", func(t *testing.T) {
-		_, next, _ := balanceOf(t, tn.base, self)
+		_, next, _ := balanceOf(t, tn.Base, self)
 		codec := chain.MustCodec()
 		badSig := func() []byte {
-			tx, err := chain.DecodeTx(codec, sendTx(t, tn.chainID, tn.key, next, 10, bob, 1))
+			tx, err := chain.DecodeTx(codec, sendTx(t, tn.ChainID, tn.Key, next, 10, bob, 1))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,30 +83,30 @@ func TestSingleValidatorNode(t *testing.T) {
 		}
 		otherSigner := func() []byte {
 			other := newKey(t)
-			tx := chain.Tx{ChainID: tn.chainID, Nonce: next, MaxFee: 10}
-			tx.Msgs = mustDecode(t, codec, sendTx(t, tn.chainID, tn.key, next, 10, bob, 1)).Msgs
+			tx := chain.Tx{ChainID: tn.ChainID, Nonce: next, MaxFee: 10}
+			tx.Msgs = mustDecode(t, codec, sendTx(t, tn.ChainID, tn.Key, next, 10, bob, 1)).Msgs
 			raw, _ := tx.Sign(codec, other)
 			dec := mustDecode(t, codec, raw)
-			dec.PubKey = tn.key.PubKey() // claims to be the validator, signed by another key
+			dec.PubKey = tn.Key.PubKey() // claims to be the validator, signed by another key
 			b, _ := codec.Marshal(dec)
 			return b
 		}
 		nonCanonical := func() []byte {
-			raw := sendTx(t, tn.chainID, tn.key, next, 10, bob, 2)
+			raw := sendTx(t, tn.ChainID, tn.Key, next, 10, bob, 2)
 			// [0x86, chain id (text), pubkey (0x58 0x20 + 32), nonce, ...]:
 			// re-encode the small nonce in two bytes.
-			off := 1 + 1 + len(tn.chainID) + 2 + 32
+			off := 1 + 1 + len(tn.ChainID) + 2 + 32
 			if next >= 24 || raw[off] != byte(next) {
 				t.Fatalf("unexpected tx layout at %d: %x", off, raw[:off+1])
 			}
 			return append(append(append([]byte{}, raw[:off]...), 0x18, byte(next)), raw[off+1:]...)
 		}
 		noMsgs := func() []byte {
-			tx := chain.Tx{ChainID: tn.chainID, Nonce: next, MaxFee: 10}
-			raw, _ := tx.Sign(codec, tn.key)
+			tx := chain.Tx{ChainID: tn.ChainID, Nonce: next, MaxFee: 10}
+			raw, _ := tx.Sign(codec, tn.Key)
 			return raw
 		}
-		committed, err := tn.cl.Tx(ctx, sent.id, false)
+		committed, err := tn.Client.Tx(ctx, sent.id, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,34 +125,34 @@ func TestSingleValidatorNode(t *testing.T) {
 			{"json base64 of garbage", "application/json", api.EncodeTxJSON([]byte("hello")), 400, []string{"tx_malformed"}},
 			{"non-canonical cbor", "application/cbor", nonCanonical(), 400, []string{"tx_malformed"}},
 			{"no messages", "application/cbor", noMsgs(), 400, []string{"tx_malformed"}},
-			{"body over max_body_bytes", "application/cbor", bytes.Repeat([]byte{0x80}, int(tn.cfg.API.MaxBodyBytes)+1), 413, []string{"tx_too_large"}},
+			{"body over max_body_bytes", "application/cbor", bytes.Repeat([]byte{0x80}, int(tn.Cfg.API.MaxBodyBytes)+1), 413, []string{"tx_too_large"}},
 			{"tx over 64 KiB", "application/cbor", bytes.Repeat([]byte{0x80}, chain.MaxTxBytes+1), 413, []string{"tx_too_large"}},
 			{"bad signature", "application/cbor", badSig(), 400, []string{"bad_signature"}},
 			{"signed by another key", "application/cbor", otherSigner(), 400, []string{"bad_signature"}},
-			{"wrong chain", "application/cbor", sendTx(t, "other-1", tn.key, next, 10, bob, 1), 400, []string{"wrong_chain"}},
-			{"nonce too low", "application/cbor", sendTx(t, tn.chainID, tn.key, next-1, 10, bob, 5), 409, []string{"nonce_too_low"}},
+			{"wrong chain", "application/cbor", sendTx(t, "other-1", tn.Key, next, 10, bob, 1), 400, []string{"wrong_chain"}},
+			{"nonce too low", "application/cbor", sendTx(t, tn.ChainID, tn.Key, next-1, 10, bob, 5), 409, []string{"nonce_too_low"}},
 			{"replayed committed tx", "application/cbor", committed.Raw, 409, []string{"duplicate_tx", "nonce_too_low"}},
-			{"nonce too high", "application/cbor", sendTx(t, tn.chainID, tn.key, next+uint64(tn.cfg.Mempool.MaxPerSender)+1, 10, bob, 1), 409, []string{"nonce_too_high"}},
-			{"fee too low", "application/cbor", sendTx(t, tn.chainID, tn.key, next, 9, bob, 1), 422, []string{"fee_too_low"}},
-			{"fee too low as json", "application/json", api.EncodeTxJSON(sendTx(t, tn.chainID, tn.key, next, 1, bob, 1)), 422, []string{"fee_too_low"}},
+			{"nonce too high", "application/cbor", sendTx(t, tn.ChainID, tn.Key, next+uint64(tn.Cfg.Mempool.MaxPerSender)+1, 10, bob, 1), 409, []string{"nonce_too_high"}},
+			{"fee too low", "application/cbor", sendTx(t, tn.ChainID, tn.Key, next, 9, bob, 1), 422, []string{"fee_too_low"}},
+			{"fee too low as json", "application/json", api.EncodeTxJSON(sendTx(t, tn.ChainID, tn.Key, next, 1, bob, 1)), 422, []string{"fee_too_low"}},
 		}
 		for _, c := range cases {
 			for _, wait := range []string{"", "?wait=commit"} {
-				status, code := postRaw(t, tn.base+"/v1/txs"+wait, c.ctype, c.body)
+				status, code := postRaw(t, tn.Base+"/v1/txs"+wait, c.ctype, c.body)
 				if status != c.status || !contains(c.codes, code) {
 					t.Errorf("%s%s: got %d %q, want %d %v", c.name, wait, status, code, c.status, c.codes)
 				}
 			}
 		}
 		// Nothing refused reached a block: the account is where it was.
-		if _, n, _ := balanceOf(t, tn.base, self); n != next {
+		if _, n, _ := balanceOf(t, tn.Base, self); n != next {
 			t.Errorf("nonce moved from %d to %d after refused txs", next, n)
 		}
-		st, err := tn.cl.Status(ctx)
+		st, err := tn.Client.Status(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := tn.cl.Submit(ctx, sendTx(t, tn.chainID, tn.key, next, 10, bob, 1), true)
+		res, err := tn.Client.Submit(ctx, sendTx(t, tn.ChainID, tn.Key, next, 10, bob, 1), true)
 		if err != nil {
 			t.Fatalf("valid transfer after refused ones: %v", err)
 		}
@@ -160,8 +160,8 @@ func TestSingleValidatorNode(t *testing.T) {
 			t.Errorf("valid transfer after refused ones: height %d (status was %d), result %+v", res.Height, st.Height, res.Result)
 		}
 		// JSON submission works too.
-		resp, err := http.Post(tn.base+"/v1/txs?wait=commit", "application/json",
-			bytes.NewReader(api.EncodeTxJSON(sendTx(t, tn.chainID, tn.key, next+1, 10, bob, 1))))
+		resp, err := http.Post(tn.Base+"/v1/txs?wait=commit", "application/json",
+			bytes.NewReader(api.EncodeTxJSON(sendTx(t, tn.ChainID, tn.Key, next+1, 10, bob, 1))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,8 +172,8 @@ func TestSingleValidatorNode(t *testing.T) {
 			t.Errorf("JSON submission: status %d, %+v", resp.StatusCode, sr)
 		}
 		// A tx accepted without waiting answers 202 with its ID.
-		raw := sendTx(t, tn.chainID, tn.key, next+2, 10, bob, 1)
-		resp, err = http.Post(tn.base+"/v1/txs", "application/cbor", bytes.NewReader(raw))
+		raw := sendTx(t, tn.ChainID, tn.Key, next+2, 10, bob, 1)
+		resp, err = http.Post(tn.Base+"/v1/txs", "application/cbor", bytes.NewReader(raw))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,16 +183,16 @@ func TestSingleValidatorNode(t *testing.T) {
 			t.Errorf("submit without wait: status %d id %s, want 202 %s", resp.StatusCode, sr.ID, chain.IDOf(raw))
 		}
 		// Submitting it again while pending is a duplicate.
-		if status, code := postRaw(t, tn.base+"/v1/txs", "application/cbor", raw); status != 409 || code != "duplicate_tx" {
+		if status, code := postRaw(t, tn.Base+"/v1/txs", "application/cbor", raw); status != 409 || code != "duplicate_tx" {
 			t.Errorf("resubmit pending tx: %d %q, want 409 duplicate_tx", status, code)
 		}
-		if err := waitTx(ctx, tn.cl, chain.IDOf(raw)); err != nil {
+		if err := waitTx(ctx, tn.Client, chain.IDOf(raw)); err != nil {
 			t.Errorf("tx accepted with 202 never committed: %v", err)
 		}
 	})
 
 	t.Run("tx inclusion proof verifies", func(t *testing.T) {
-		info, err := tn.cl.Tx(ctx, sent.id, true)
+		info, err := tn.Client.Tx(ctx, sent.id, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +202,7 @@ func TestSingleValidatorNode(t *testing.T) {
 		if info.Proof == nil || info.TxRoot == nil {
 			t.Fatal("prove=true gave no proof")
 		}
-		hdr, _, err := verifyHeaderTrustingNode(ctx, tn.cl, info.Height)
+		hdr, _, err := verifyHeaderTrustingNode(ctx, tn.Client, info.Height)
 		if err != nil {
 			t.Fatalf("block %d commit: %v", info.Height, err)
 		}
@@ -217,7 +217,7 @@ func TestSingleValidatorNode(t *testing.T) {
 		if info.Proof.Verify(hdr.TxRoot, tampered) == nil {
 			t.Error("proof verifies for altered tx bytes")
 		}
-		blk, err := tn.cl.Block(ctx, info.Height)
+		blk, err := tn.Client.Block(ctx, info.Height)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,10 +225,10 @@ func TestSingleValidatorNode(t *testing.T) {
 			t.Errorf("block %d tx_ids %v lack %s at %d", info.Height, blk.TxIDs, sent.id, info.Index)
 		}
 		// Without prove, no proof; an unknown ID is 404.
-		if plain, err := tn.cl.Tx(ctx, sent.id, false); err != nil || plain.Proof != nil {
+		if plain, err := tn.Client.Tx(ctx, sent.id, false); err != nil || plain.Proof != nil {
 			t.Errorf("prove=false: proof %v, err %v", plain.Proof, err)
 		}
-		_, err = tn.cl.Tx(ctx, chain.IDOf([]byte("never sent")), true)
+		_, err = tn.Client.Tx(ctx, chain.IDOf([]byte("never sent")), true)
 		if st, code := errCode(t, err); st != 404 || code != "not_found" {
 			t.Errorf("unknown tx: %d %s, want 404 not_found", st, code)
 		}
@@ -239,14 +239,14 @@ func TestSingleValidatorNode(t *testing.T) {
 			name string
 			addr chain.Address
 		}{{"sender", self}, {"recipient", bob}, {"never seen", newKey(t).PubKey().Address()}} {
-			acct, err := tn.cl.Account(ctx, who.addr, true)
+			acct, err := tn.Client.Account(ctx, who.addr, true)
 			if err != nil {
 				t.Fatalf("%s: %v", who.name, err)
 			}
 			if len(acct.Proofs) == 0 {
 				t.Fatalf("%s: no proofs", who.name)
 			}
-			hdr, _, err := verifyHeaderTrustingNode(ctx, tn.cl, acct.Height)
+			hdr, _, err := verifyHeaderTrustingNode(ctx, tn.Client, acct.Height)
 			if err != nil {
 				t.Fatalf("%s: header %d: %v", who.name, acct.Height, err)
 			}
@@ -277,7 +277,7 @@ func TestSingleValidatorNode(t *testing.T) {
 	})
 
 	t.Run("event stream starts at 1 and resumes", func(t *testing.T) {
-		evs := readEvents(t, ctx, tn.base+"/v1/events?from_height=1", "", sent.height)
+		evs := readEvents(t, ctx, tn.Base+"/v1/events?from_height=1", "", sent.height)
 		for i, ev := range evs {
 			if ev.id != uint64(i+1) || ev.data.Height != ev.id {
 				t.Fatalf("event %d has id %d, height %d; want %d", i, ev.id, ev.data.Height, i+1)
@@ -301,19 +301,19 @@ func TestSingleValidatorNode(t *testing.T) {
 		if mid == 0 {
 			mid = 1
 		}
-		if got := readEvents(t, ctx, tn.base+"/v1/events?from_height="+strconv.FormatUint(mid, 10), "", mid); got[0].id != mid {
+		if got := readEvents(t, ctx, tn.Base+"/v1/events?from_height="+strconv.FormatUint(mid, 10), "", mid); got[0].id != mid {
 			t.Errorf("from_height=%d started at %d", mid, got[0].id)
 		}
-		if got := readEvents(t, ctx, tn.base+"/v1/events", strconv.FormatUint(mid, 10), mid+1); got[0].id != mid+1 {
+		if got := readEvents(t, ctx, tn.Base+"/v1/events", strconv.FormatUint(mid, 10), mid+1); got[0].id != mid+1 {
 			t.Errorf("Last-Event-ID %d resumed at %d, want %d", mid, got[0].id, mid+1)
 		}
-		if status, code := getErr(t, tn.base+"/v1/events?from_height=0"); status != 400 || code != "bad_request" {
+		if status, code := getErr(t, tn.Base+"/v1/events?from_height=0"); status != 400 || code != "bad_request" {
 			t.Errorf("from_height=0: %d %q", status, code)
 		}
 	})
 
 	t.Run("metrics", func(t *testing.T) {
-		resp, err := http.Get(tn.base + "/metrics")
+		resp, err := http.Get(tn.Base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -355,7 +355,7 @@ func TestSingleValidatorNode(t *testing.T) {
 			{"POST", "/v1/peers/not-a-peer/deny", 400, "bad_request"},
 		}
 		for _, c := range cases {
-			req, _ := http.NewRequest(c.method, tn.base+c.path, nil)
+			req, _ := http.NewRequest(c.method, tn.Base+c.path, nil)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -371,31 +371,31 @@ func TestSingleValidatorNode(t *testing.T) {
 	})
 
 	t.Run("status, blocks, validators", func(t *testing.T) {
-		st, err := tn.cl.Status(ctx)
+		st, err := tn.Client.Status(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st.ChainID != "t-1" || st.Validator == nil || st.Validator.Address != self || st.Validator.Power != 10 || st.PeerID == "" {
 			t.Errorf("status %+v", st)
 		}
-		v, err := tn.cl.Validators(ctx, 0)
+		v, err := tn.Client.Validators(ctx, 0)
 		if err != nil || len(v.Validators) != 1 || v.Validators[0].Address != self || v.Total != 10 {
 			t.Errorf("validators %+v, %v", v, err)
 		}
-		b, err := tn.cl.Block(ctx, 0)
+		b, err := tn.Client.Block(ctx, 0)
 		if err != nil || b.Header.Height < sent.height || b.Commit == nil || b.ID != b.Header.ID(chain.MustCodec()) {
 			t.Errorf("latest block %+v, %v", b.Header, err)
 		}
 	})
 
 	t.Run("node still commits", func(t *testing.T) {
-		st, err := tn.cl.Status(ctx)
+		st, err := tn.Client.Status(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		wctx, c := context.WithTimeout(ctx, 10*time.Second)
 		defer c()
-		if err := waitHeight(wctx, tn.cl, st.Height+2); err != nil {
+		if err := waitHeight(wctx, tn.Client, st.Height+2); err != nil {
 			t.Fatal(err)
 		}
 	})
