@@ -264,6 +264,25 @@ func (f *subnetFlags) loop(c *cobra.Command, g *globals, step func(ctx context.C
 	}
 }
 
+// agentRunE is the RunE of sign, relay and topdown: it builds the agent,
+// then runs step once, or every --watch (f.loop); a single run that has
+// nothing to do (step returns nil, nil) prints idle.
+func (f *subnetFlags) agentRunE(g *globals, step func(*subnetAgent, context.Context) (any, error), idle map[string]any) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, _ []string) error {
+		ag, err := f.agent(c, g)
+		if err != nil {
+			return err
+		}
+		return f.loop(c, g, func(ctx context.Context) (any, error) {
+			out, err := step(ag, ctx)
+			if out == nil && err == nil && f.watch == 0 {
+				return idle, nil
+			}
+			return out, err
+		})
+	}
+}
+
 // agent checks the flags sign and relay need and builds the agent that
 // acts for --from between the subnet node and the parent.
 func (f *subnetFlags) agent(c *cobra.Command, g *globals) (*subnetAgent, error) {
@@ -322,19 +341,8 @@ it names the set registered on the parent (--parent) as the signers. It signs
 with --from, which must be in that set, and records the signature with an
 endorse transaction on the subnet. With --watch it does so every period.`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			ag, err := f.agent(c, g)
-			if err != nil {
-				return err
-			}
-			return f.loop(c, g, func(ctx context.Context) (any, error) {
-				out, err := ag.sign(ctx, height)
-				if out == nil && err == nil && f.watch == 0 {
-					return map[string]any{"signed": false, "reason": "nothing to sign: the parent has the latest checkpoint height, or it was signed"}, nil
-				}
-				return out, err
-			})
-		}}
+		RunE: f.agentRunE(g, func(ag *subnetAgent, ctx context.Context) (any, error) { return ag.sign(ctx, height) },
+			map[string]any{"signed": false, "reason": "nothing to sign: the parent has the latest checkpoint height, or it was signed"})}
 	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
 	c.Flags().Uint64Var(&height, "height", 0, "checkpoint height (default: the latest)")
 	c.Flags().DurationVar(&f.watch, "watch", 0, "keep signing each new checkpoint, polling this often")
@@ -379,19 +387,8 @@ by --from. Intermediate checkpoints are never needed for their withdrawals
 checkpoints signed by the new set, and relay finds it the same way. With
 --watch it keeps relaying; several relayers may run: duplicates are no-ops.`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			ag, err := f.agent(c, g)
-			if err != nil {
-				return err
-			}
-			return f.loop(c, g, func(ctx context.Context) (any, error) {
-				out, err := ag.relay(ctx)
-				if out == nil && err == nil && f.watch == 0 {
-					return map[string]any{"submitted": false, "reason": "no checkpoint above the parent's last has signatures of >2/3 of the registered set"}, nil
-				}
-				return out, err
-			})
-		}}
+		RunE: f.agentRunE(g, (*subnetAgent).relay,
+			map[string]any{"submitted": false, "reason": "no checkpoint above the parent's last has signatures of >2/3 of the registered set"})}
 	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
 	c.Flags().DurationVar(&f.watch, "watch", 0, "keep relaying, polling this often")
 	return c

@@ -344,19 +344,8 @@ leading there from the trusted one, and sends them in one topdown transaction
 signed by --from on the subnet, which verifies all of it and mints. With
 --watch it keeps relaying; duplicates of what another relayer sent are no-ops.`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			ag, err := f.agent(c, g)
-			if err != nil {
-				return err
-			}
-			return f.loop(c, g, func(ctx context.Context) (any, error) {
-				out, err := ag.topdown(ctx)
-				if out == nil && err == nil && f.watch == 0 {
-					return map[string]any{"topdown": false, "reason": "the subnet has applied every deposit and trusts a recent parent header (or follows no parent)"}, nil
-				}
-				return out, err
-			})
-		}}
+		RunE: f.agentRunE(g, (*subnetAgent).topdown,
+			map[string]any{"topdown": false, "reason": "the subnet has applied every deposit and trusts a recent parent header (or follows no parent)"})}
 	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
 	c.Flags().DurationVar(&f.watch, "watch", 0, "keep relaying, polling this often")
 	return c
