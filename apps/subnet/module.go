@@ -775,24 +775,9 @@ func (m *Module) escape(ctx *chain.Context, kv chain.KVStore, b *Escape) error {
 // refund returns a deposit the halted subnet had not applied at its last
 // checkpoint to its sender.
 func (m *Module) refund(ctx *chain.Context, kv chain.KVStore, b *Refund) error {
-	s, err := m.subnet(kv, b.Subnet)
+	s, d, err := m.haltedDeposit(ctx, kv, b.Subnet, b.Nonce)
 	if err != nil {
 		return err
-	}
-	halted, err := m.halt(ctx, kv, s)
-	if err != nil {
-		return err
-	}
-	if !halted {
-		return invalid(ErrNotHalted)
-	}
-	var d Deposit
-	ok, err := m.get(kv, depKey(s.ID, b.Nonce), &d)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return invalid(fmt.Errorf("%w: %d", ErrNoDeposit, b.Nonce))
 	}
 	if d.Nonce < s.Last.Applied {
 		return invalid(fmt.Errorf("%w: deposit %d was applied on the subnet (escape with its balance)", ErrReleased, d.Nonce))
@@ -800,14 +785,46 @@ func (m *Module) refund(ctx *chain.Context, kv chain.KVStore, b *Refund) error {
 	if d.Refunded {
 		return invalid(fmt.Errorf("%w: deposit %d", ErrReleased, d.Nonce))
 	}
+	return m.payBack(ctx, kv, s, d, "subnet.refund")
+}
+
+// haltedDeposit reads subnet id, which must be halted (m.halt, which may
+// record the halt), and its deposit nonce, which must exist: what refund
+// and reclaim check first.
+func (m *Module) haltedDeposit(ctx *chain.Context, kv chain.KVStore, id string, nonce uint64) (*Subnet, *Deposit, error) {
+	s, err := m.subnet(kv, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	halted, err := m.halt(ctx, kv, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !halted {
+		return nil, nil, invalid(ErrNotHalted)
+	}
+	var d Deposit
+	ok, err := m.get(kv, depKey(s.ID, nonce), &d)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return nil, nil, invalid(fmt.Errorf("%w: %d", ErrNoDeposit, nonce))
+	}
+	return s, &d, nil
+}
+
+// payBack pays deposit d of subnet s back to its sender, marks it
+// refunded and emits event: the end of refund and reclaim.
+func (m *Module) payBack(ctx *chain.Context, kv chain.KVStore, s *Subnet, d *Deposit, event string) error {
 	if err := m.payOut(ctx, kv, s, d.From, d.Amount); err != nil {
 		return err
 	}
 	d.Refunded = true
-	if err := m.put(kv, depKey(s.ID, d.Nonce), &d); err != nil {
+	if err := m.put(kv, depKey(s.ID, d.Nonce), d); err != nil {
 		return err
 	}
-	return ctx.Emit("subnet.refund", chain.Attr{Key: "subnet", Value: s.ID}, chain.Attr{Key: "nonce", Value: u64s(d.Nonce)},
+	return ctx.Emit(event, chain.Attr{Key: "subnet", Value: s.ID}, chain.Attr{Key: "nonce", Value: u64s(d.Nonce)},
 		chain.Attr{Key: "to", Value: d.From.String()}, chain.Attr{Key: "amount", Value: u64s(d.Amount)})
 }
 

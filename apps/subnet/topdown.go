@@ -536,25 +536,11 @@ func (m *Module) ret(ctx *chain.Context, kv chain.KVStore, b *Return) error {
 // reclaim pays back a deposit the halted subnet had parked at its last
 // checkpoint, proven in its inbox against the checkpointed state root.
 func (m *Module) reclaim(ctx *chain.Context, kv chain.KVStore, b *Reclaim) error {
-	s, err := m.subnet(kv, b.Subnet)
-	if err != nil {
-		return err
-	}
-	halted, err := m.halt(ctx, kv, s)
-	if err != nil {
-		return err
-	}
-	if !halted {
-		return invalid(ErrNotHalted)
-	}
-	var d Deposit
-	ok, err := m.get(kv, depKey(s.ID, b.Nonce), &d)
+	s, d, err := m.haltedDeposit(ctx, kv, b.Subnet, b.Nonce)
 	if err != nil {
 		return err
 	}
 	switch {
-	case !ok:
-		return invalid(fmt.Errorf("%w: %d", ErrNoDeposit, b.Nonce))
 	case d.Refunded:
 		return invalid(fmt.Errorf("%w: deposit %d", ErrReleased, d.Nonce))
 	case d.Nonce >= s.Last.Applied:
@@ -572,13 +558,5 @@ func (m *Module) reclaim(ctx *chain.Context, kv chain.KVStore, b *Reclaim) error
 	if p.Deposit.Nonce != d.Nonce || p.Deposit.From != d.From || p.Deposit.Amount != d.Amount {
 		return invalid(fmt.Errorf("%w: the inbox entry is not deposit %d", ErrNotParked, d.Nonce))
 	}
-	if err := m.payOut(ctx, kv, s, d.From, d.Amount); err != nil {
-		return err
-	}
-	d.Refunded = true
-	if err := m.put(kv, depKey(s.ID, d.Nonce), &d); err != nil {
-		return err
-	}
-	return ctx.Emit("subnet.reclaim", chain.Attr{Key: "subnet", Value: s.ID}, chain.Attr{Key: "nonce", Value: u64s(d.Nonce)},
-		chain.Attr{Key: "to", Value: d.From.String()}, chain.Attr{Key: "amount", Value: u64s(d.Amount)})
+	return m.payBack(ctx, kv, s, d, "subnet.reclaim")
 }
