@@ -210,23 +210,7 @@ func checkConsistent(t *testing.T, ctx context.Context, cl *api.Client, acked []
 // the data directory, never a panic.
 func TestCorruptDataDirRefused(t *testing.T) {
 	bin := dureBinary(t)
-	home, cfg := initHome(t, "corrupt-1")
-	p := newProc(bin, home, cfg)
-	t.Cleanup(func() { _ = p.Kill() })
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := waitHeight(ctx, p.Client, 3); err != nil {
-		t.Fatalf("%v\n%s", err, procLog(home))
-	}
-	if err := p.Stop(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Exited(); err != nil {
-		t.Fatalf("clean stop: %v", err)
-	}
+	home := stoppedHome(t, bin, "corrupt-1")
 	files := func(dir, glob string) []string {
 		m, _ := filepath.Glob(filepath.Join(dir, "data", glob))
 		if len(m) == 0 {

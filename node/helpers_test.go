@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 
@@ -149,26 +148,9 @@ const (
 	ExitDiskFull = 5
 )
 
-var snakeKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-
 // checkSnake fails the test for any JSON object key in v that is not
 // snake_case.
-func checkSnake(t *testing.T, where string, v any) {
-	t.Helper()
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if !snakeKey.MatchString(k) {
-				t.Errorf("%s: key %q is not snake_case", where, k)
-			}
-			checkSnake(t, where+"."+k, e)
-		}
-	case []any:
-		for _, e := range x {
-			checkSnake(t, where, e)
-		}
-	}
-}
+func checkSnake(t *testing.T, where string, v any) { t.Helper(); nodetest.CheckSnake(t, where, v) }
 
 func must(t *testing.T, errs ...error) {
 	t.Helper()

@@ -303,6 +303,19 @@ func (f *subnetFlags) needs(c *cobra.Command) error {
 	return nil
 }
 
+// checkpointed is the subnet's record on the parent (parentView), which
+// must hold a checkpoint: escape and reclaim prove against the last one.
+func (f *subnetFlags) checkpointed(ctx context.Context) (subnet.Subnet, error) {
+	s, _, err := f.parentView(ctx)
+	if err != nil {
+		return s, err
+	}
+	if s.Last.Height == 0 {
+		return s, withCode(ExitError, fmt.Errorf("%s never checkpointed: refund deposits instead (dure tx subnet refund)", f.id))
+	}
+	return s, nil
+}
+
 // parentView is the subnet's record on the parent, verified.
 func (f *subnetFlags) parentView(ctx context.Context) (subnet.Subnet, *chain.ValidatorSet, error) {
 	return parentView(ctx, f.parentClient(), f.id)
@@ -495,12 +508,9 @@ parent. --from signs and pays the fee; the value goes only to --holder.`,
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), f.timeout)
 			defer cancel()
-			s, _, err := f.parentView(ctx)
+			s, err := f.checkpointed(ctx)
 			if err != nil {
 				return err
-			}
-			if s.Last.Height == 0 {
-				return withCode(ExitError, fmt.Errorf("%s never checkpointed: refund deposits instead (dure tx subnet refund)", f.id))
 			}
 			value, proof, err := proveAtCheckpoint(dataHome, s.Last.Height, s.Last.StateRoot, who)
 			if err != nil {

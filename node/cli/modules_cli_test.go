@@ -2,11 +2,11 @@ package cli
 
 import (
 	"encoding/json"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/node/nodetest"
 )
 
 // TestExampleModuleThroughGenericCLI: apps/notes, wired by one registry
@@ -87,23 +87,6 @@ func TestExampleModuleThroughGenericCLI(t *testing.T) {
 	}
 }
 
-var snakeKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-
 // checkSnake fails the test for any JSON object key in v that is not
 // snake_case.
-func checkSnake(t *testing.T, where string, v any) {
-	t.Helper()
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if !snakeKey.MatchString(k) {
-				t.Errorf("%s: key %q is not snake_case", where, k)
-			}
-			checkSnake(t, where+"."+k, e)
-		}
-	case []any:
-		for _, e := range x {
-			checkSnake(t, where, e)
-		}
-	}
-}
+func checkSnake(t *testing.T, where string, v any) { t.Helper(); nodetest.CheckSnake(t, where, v) }

@@ -301,12 +301,9 @@ sender on the parent. --from signs and pays the fee.`,
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), f.timeout)
 			defer cancel()
-			s, _, err := f.parentView(ctx)
+			s, err := f.checkpointed(ctx)
 			if err != nil {
 				return err
-			}
-			if s.Last.Height == 0 {
-				return withCode(ExitError, fmt.Errorf("%s never checkpointed: refund deposits instead (dure tx subnet refund)", f.id))
 			}
 			value, proof, err := proveKeyAtCheckpoint(dataHome, s.Last.Height, s.Last.StateRoot, subnet.InboxStateKey(nonce))
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -266,5 +267,26 @@ func MustExist(t testing.TB, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+var snakeKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// CheckSnake fails the test for any JSON object key in v (as decoded into
+// any) that is not snake_case; where names v in the message.
+func CheckSnake(t testing.TB, where string, v any) {
+	t.Helper()
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if !snakeKey.MatchString(k) {
+				t.Errorf("%s: key %q is not snake_case", where, k)
+			}
+			CheckSnake(t, where+"."+k, e)
+		}
+	case []any:
+		for _, e := range x {
+			CheckSnake(t, where, e)
+		}
 	}
 }
