@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/dure-network/dure/node/keystore"
+	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/node/config"
+	"github.com/dure-network/dure/node/nodetest"
 )
 
 // A proposer on a machine slower than its measured cost says still
@@ -18,19 +20,7 @@ import (
 func TestBuildStopsAtDeadlineAndKeepsUntriedTxs(t *testing.T) {
 	_, cfg := initHome(t, "cut-1")
 	cfg.Consensus.TimeoutPropose = "1ms"
-	ks, err := keystore.Open(cfg.KeysPath(), keystore.BackendTest, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vkey, err := ks.Signer("validator")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.closeStorage)
+	n, vkey := openIdle(t, cfg)
 	const txs = 900 // under the mempool's 1,000 per sender
 	to := newKey(t).PubKey().Address()
 	raws := make([][]byte, txs)
@@ -62,19 +52,7 @@ func TestBuildStopsAtDeadlineAndKeepsUntriedTxs(t *testing.T) {
 // back from the stash is already durable.
 func TestBlockStashedOnce(t *testing.T) {
 	_, cfg := initHome(t, "stash-1")
-	ks, err := keystore.Open(cfg.KeysPath(), keystore.BackendTest, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vkey, err := ks.Signer("validator")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.closeStorage)
+	n, _ := openIdle(t, cfg)
 	c, err := n.buildBlock(1, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -103,4 +81,17 @@ func TestBlockStashedOnce(t *testing.T) {
 	if files() != 0 {
 		t.Fatal("the block was written to the stash a second time")
 	}
+}
+
+// openIdle opens cfg's node with its validator key without running it; its
+// storage is closed when the test ends.
+func openIdle(t *testing.T, cfg config.Config) (*Node, chain.PrivKey) {
+	t.Helper()
+	_, vkey := nodetest.ValidatorKey(t, cfg)
+	n, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.closeStorage)
+	return n, vkey
 }

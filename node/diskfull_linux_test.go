@@ -17,7 +17,7 @@ import (
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/config"
-	"github.com/dure-network/dure/node/keystore"
+	"github.com/dure-network/dure/node/nodetest"
 )
 
 // smallFS mounts a tmpfs of size bytes for the test and unmounts it when
@@ -251,14 +251,7 @@ func TestDiskFull(t *testing.T) {
 // loadValidatorKey opens the test keyring of cfg's home.
 func loadValidatorKey(t *testing.T, cfg config.Config) chain.PrivKey {
 	t.Helper()
-	ks, err := keystore.Open(cfg.KeysPath(), keystore.BackendTest, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ks.Signer(cfg.PrivValidatorKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, key := nodetest.ValidatorKey(t, cfg)
 	return key
 }
 

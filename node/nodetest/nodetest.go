@@ -109,14 +109,7 @@ func Start(t testing.TB, home string, open OpenFunc) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks, err := keystore.Open(cfg.KeysPath(), keystore.BackendTest, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ks.Signer(cfg.PrivValidatorKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ks, key := ValidatorKey(t, cfg)
 	logs := &LockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -160,6 +153,21 @@ func Start(t testing.TB, home string, open OpenFunc) *Node {
 		t.Fatalf("no first block: %v\n%s", err, Tail(logs.String(), 40))
 	}
 	return tn
+}
+
+// ValidatorKey opens the test keyring of cfg's home and returns it with
+// the validator key (cfg.PrivValidatorKey).
+func ValidatorKey(t testing.TB, cfg config.Config) (*keystore.Keystore, chain.PrivKey) {
+	t.Helper()
+	ks, err := keystore.Open(cfg.KeysPath(), keystore.BackendTest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ks.Signer(cfg.PrivValidatorKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks, key
 }
 
 // Tail returns the last lines lines of s.
