@@ -303,6 +303,18 @@ func (f *subnetFlags) needs(c *cobra.Command) error {
 	return nil
 }
 
+// submitToParent signs msg with key (fee --fee), submits it to the parent
+// and prints out with the result as "tx": how release, escape and reclaim
+// end.
+func (f *subnetFlags) submitToParent(ctx context.Context, g *globals, key chain.PrivKey, msg chain.Msg, out map[string]any) error {
+	res, err := submitSigned(ctx, f.parentClient(), key, f.fee, msg)
+	if err != nil {
+		return err
+	}
+	out["tx"] = res
+	return printJSON(g.stdout, out)
+}
+
 // checkpointed is the subnet's record on the parent (parentView), which
 // must hold a checkpoint: escape and reclaim prove against the last one.
 func (f *subnetFlags) checkpointed(ctx context.Context) (subnet.Subnet, error) {
@@ -470,11 +482,7 @@ func (f *subnetFlags) releaseCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := submitSigned(ctx, f.parentClient(), key, f.fee, msg)
-			if err != nil {
-				return err
-			}
-			return printJSON(g.stdout, map[string]any{"released": p.Msg, "checkpoint": s.Last.Height, "tx": res})
+			return f.submitToParent(ctx, g, key, msg, map[string]any{"released": p.Msg, "checkpoint": s.Last.Height})
 		}}
 	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
 	c.Flags().Uint64Var(&nonce, "nonce", 0, "the withdrawal's nonce on the subnet")
@@ -520,11 +528,7 @@ parent. --from signs and pays the fee; the value goes only to --holder.`,
 			if err != nil {
 				return err
 			}
-			res, err := submitSigned(ctx, f.parentClient(), key, f.fee, msg)
-			if err != nil {
-				return err
-			}
-			return printJSON(g.stdout, map[string]any{"holder": who, "checkpoint": s.Last.Height, "state_root": s.Last.StateRoot, "tx": res})
+			return f.submitToParent(ctx, g, key, msg, map[string]any{"holder": who, "checkpoint": s.Last.Height, "state_root": s.Last.StateRoot})
 		}}
 	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
 	c.Flags().StringVar(&dataHome, "data", "", "home of a stopped node of the subnet, whose store holds the checkpointed height")

@@ -316,11 +316,7 @@ sender on the parent. --from signs and pays the fee.`,
 			if err != nil {
 				return err
 			}
-			res, err := submitSigned(ctx, f.parentClient(), key, f.fee, msg)
-			if err != nil {
-				return err
-			}
-			return printJSON(g.stdout, map[string]any{"nonce": nonce, "checkpoint": s.Last.Height, "state_root": s.Last.StateRoot, "tx": res})
+			return f.submitToParent(ctx, g, key, msg, map[string]any{"nonce": nonce, "checkpoint": s.Last.Height, "state_root": s.Last.StateRoot})
 		}}
 	c.Flags().StringVar(&f.id, "subnet", "", "subnet id (required)")
 	c.Flags().Uint64Var(&nonce, "nonce", 0, "the parked deposit's nonce")
