@@ -332,29 +332,20 @@ func forgingProxy(t *testing.T, base string, forger chain.PrivKey) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target, _ := url.Parse(base)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.ModifyResponse = func(resp *http.Response) error {
-		path := resp.Request.URL.Path
-		if resp.StatusCode != 200 || !(strings.HasPrefix(path, "/v1/blocks/") || strings.HasPrefix(path, "/v1/validators")) {
-			return nil
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
+	return rewritingProxy(t, base, func(path string, status int) bool {
+		return status == 200 && (strings.HasPrefix(path, "/v1/blocks/") || strings.HasPrefix(path, "/v1/validators"))
+	}, func(path string, body []byte) ([]byte, error) {
 		if strings.HasPrefix(path, "/v1/validators") {
 			var v api.Validators
 			if err := json.Unmarshal(body, &v); err != nil {
-				return err
+				return nil, err
 			}
 			v.Validators, v.Total, v.Staking = fake.Validators, fake.TotalPower(), nil
 			body, _ = json.Marshal(v)
 		} else {
 			var b api.BlockInfo
 			if err := json.Unmarshal(body, &b); err != nil {
-				return err
+				return nil, err
 			}
 			b.Header.StateRoot = chain.Hash{0xab}
 			b.Header.ValidatorsHash, b.Header.NextValidatorsHash = fake.Hash(codec), fake.Hash(codec)
@@ -363,14 +354,8 @@ func forgingProxy(t *testing.T, base string, forger chain.PrivKey) string {
 			b.Commit = &chain.Commit{Height: b.Header.Height, BlockID: b.ID, Sigs: []chain.CommitSig{{Validator: forger.PubKey().Address(), Sig: sig}}}
 			body, _ = json.Marshal(b)
 		}
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		resp.ContentLength = int64(len(body))
-		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-		return nil
-	}
-	srv := httptest.NewServer(rp)
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+		return body, nil
+	})
 }
 
 // TestLightClientCatchesForgedValidatorSet: a node that forges headers

@@ -175,10 +175,29 @@ func TestCLIAgainstSingleValidatorNode(t *testing.T) {
 // for paths starting with prefix through edit. It returns host:port.
 func lyingProxy(t *testing.T, base, prefix string, edit func(map[string]any)) string {
 	t.Helper()
+	return rewritingProxy(t, base, func(path string, status int) bool {
+		return edit != nil && strings.HasPrefix(path, prefix) && status == 200
+	}, func(path string, body []byte) ([]byte, error) {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			return nil, err
+		}
+		edit(m)
+		body, _ = json.Marshal(m)
+		return body, nil
+	})
+}
+
+// rewritingProxy serves base through a reverse proxy: the body of each
+// answer for which want (of its request path and status) holds is read
+// whole and replaced by what rewrite returns. It returns host:port.
+func rewritingProxy(t *testing.T, base string, want func(path string, status int) bool, rewrite func(path string, body []byte) ([]byte, error)) string {
+	t.Helper()
 	target, _ := url.Parse(base)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.ModifyResponse = func(resp *http.Response) error {
-		if edit == nil || !strings.HasPrefix(resp.Request.URL.Path, prefix) || resp.StatusCode != 200 {
+		path := resp.Request.URL.Path
+		if !want(path, resp.StatusCode) {
 			return nil
 		}
 		body, err := io.ReadAll(resp.Body)
@@ -186,12 +205,10 @@ func lyingProxy(t *testing.T, base, prefix string, edit func(map[string]any)) st
 		if err != nil {
 			return err
 		}
-		var m map[string]any
-		if err := json.Unmarshal(body, &m); err != nil {
+		body, err = rewrite(path, body)
+		if err != nil {
 			return err
 		}
-		edit(m)
-		body, _ = json.Marshal(m)
 		resp.Body = io.NopCloser(bytes.NewReader(body))
 		resp.ContentLength = int64(len(body))
 		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
