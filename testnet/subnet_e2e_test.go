@@ -14,6 +14,7 @@ import (
 
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/genesis"
+	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/keystore"
 )
 
@@ -208,28 +209,7 @@ func TestSubnetCheckpointsAndWithdrawal(t *testing.T) {
 	relayC := background(t, "relay-carol", append([]string{"subnet", "relay", "--subnet", "garden-coop", "--node", sub.Procs[1].Node.API,
 		"--parent", parent.Procs[1].Node.API, "--from", "carol", "--watch", "700ms"}, pk...)...)
 
-	status := func() subnetStatus {
-		var st subnetStatus
-		out := mustDure(ctx, t, append([]string{"subnet", "status", "garden-coop", "--node", papi}, pk...)...)
-		if err := json.Unmarshal([]byte(out), &st); err != nil || !strings.Contains(st.Verified, "proven against parent block") {
-			t.Fatalf("status: %v\n%s", err, out)
-		}
-		return st
-	}
-	waitFor := func(what string, d time.Duration, ok func(subnetStatus) bool) subnetStatus {
-		t.Helper()
-		deadline := time.Now().Add(d)
-		for {
-			st := status()
-			if ok(st) {
-				return st
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within %s; last status %+v", what, d, st.Subnet)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
+	status, waitFor := subnetWatch(ctx, t, papi, pk, true, 500*time.Millisecond)
 	start := time.Now()
 	st := waitFor("first checkpoint", 90*time.Second, func(s subnetStatus) bool { return s.Subnet.Last.Height >= subnetPeriod })
 	t.Logf("first checkpoint landed after %s: subnet height %d at parent height %d", time.Since(start).Round(time.Millisecond), st.Subnet.Last.Height, st.Subnet.Last.ParentHeight)
@@ -405,6 +385,44 @@ func balanceOf(ctx context.Context, t *testing.T, n *e2eNet, a chain.Address) ui
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dureBalance(t, acct)
+}
+
+// subnetWatch returns status, which reads `dure subnet status garden-coop`
+// from the parent's API papi (with the keyring flags pk) and fails the test
+// unless it decodes (and, with proven, says it was proven against a parent
+// block), and waitFor, which reads it every poll until ok holds or d has
+// passed.
+func subnetWatch(ctx context.Context, t *testing.T, papi string, pk []string, proven bool, poll time.Duration) (
+	status func() subnetStatus, waitFor func(what string, d time.Duration, ok func(subnetStatus) bool) subnetStatus) {
+	status = func() subnetStatus {
+		var st subnetStatus
+		out := mustDure(ctx, t, append([]string{"subnet", "status", "garden-coop", "--node", papi}, pk...)...)
+		if err := json.Unmarshal([]byte(out), &st); err != nil || proven && !strings.Contains(st.Verified, "proven against parent block") {
+			t.Fatalf("status: %v\n%s", err, out)
+		}
+		return st
+	}
+	waitFor = func(what string, d time.Duration, ok func(subnetStatus) bool) subnetStatus {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for {
+			st := status()
+			if ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %s; last status %+v", what, d, st.Subnet)
+			}
+			time.Sleep(poll)
+		}
+	}
+	return status, waitFor
+}
+
+// dureBalance is acct's balance of "dure" (0 if it holds none).
+func dureBalance(t *testing.T, acct api.Account) uint64 {
+	t.Helper()
 	raw, _ := json.Marshal(acct.Balances)
 	var bs []struct {
 		Denom  string          `json:"denom"`

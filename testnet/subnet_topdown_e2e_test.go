@@ -173,20 +173,7 @@ func checkLiveDeposit(ctx context.Context, t *testing.T, parent, sub *e2eNet, to
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, _ := json.Marshal(acct.Balances)
-		var bs []struct {
-			Denom  string          `json:"denom"`
-			Amount json.RawMessage `json:"amount"`
-		}
-		if err := json.Unmarshal(raw, &bs); err != nil {
-			t.Fatalf("balances %s: %v", raw, err)
-		}
-		var got uint64
-		for _, b := range bs {
-			if b.Denom == "dure" {
-				fmt.Sscan(strings.Trim(string(b.Amount), `"`), &got)
-			}
-		}
+		got := dureBalance(t, acct)
 		if got == before+amount {
 			sb, err := sub.Procs[0].Client.Block(ctx, acct.Height)
 			if err != nil {

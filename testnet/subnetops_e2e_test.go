@@ -155,28 +155,7 @@ func TestSubnetOfThreeInParentProcesses(t *testing.T) {
 	mustDure(ctx, t, append([]string{"tx", "currency", "send", "--node", papi, "--from", "alice",
 		"--to", sub.Manifest.Nodes[2].Validator, "--amount", "10000000"}, pk...)...)
 
-	status := func() subnetStatus {
-		var st subnetStatus
-		out := mustDure(ctx, t, append([]string{"subnet", "status", "garden-coop", "--node", papi}, pk...)...)
-		if err := json.Unmarshal([]byte(out), &st); err != nil {
-			t.Fatalf("status: %v\n%s", err, out)
-		}
-		return st
-	}
-	waitFor := func(what string, d time.Duration, ok func(subnetStatus) bool) subnetStatus {
-		t.Helper()
-		deadline := time.Now().Add(d)
-		for {
-			st := status()
-			if ok(st) {
-				return st
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within %s; last status %+v", what, d, st.Subnet)
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
-	}
+	status, waitFor := subnetWatch(ctx, t, papi, pk, false, 300*time.Millisecond)
 	start := time.Now()
 	st := waitFor("three checkpoints", 60*time.Second, func(s subnetStatus) bool { return s.Subnet.Last.Height >= 3*opsPeriod })
 	t.Logf("checkpoint %d landed %s after registration (parent height %d)", st.Subnet.Last.Height, time.Since(start).Round(time.Millisecond), st.Subnet.Last.ParentHeight)
