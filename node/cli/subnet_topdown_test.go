@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -54,17 +53,7 @@ func TestTopDownCatchUpOverRounds(t *testing.T) {
 	}
 
 	// Register it on the parent and deposit 112 times (7 txs of 16).
-	code, out, errs := runCLI("subnet", "genesis", filepath.Join(shome, "genesis.json"))
-	if code != ExitOK {
-		t.Fatalf("subnet genesis: %d %s %s", code, out, errs)
-	}
-	var reg struct {
-		Hash string `json:"genesis_hash"`
-		Vals string `json:"validators"`
-	}
-	if err := json.Unmarshal([]byte(out), &reg); err != nil {
-		t.Fatal(err)
-	}
+	reg := subnetGenesis(t, shome)
 	if code, out, errs := runCLI("subnet", "create", "--from", "validator", "--id", "garden-coop", "--genesis-hash", reg.Hash,
 		"--period", "5", "--validators", reg.Vals, "--home", phome, "--keyring-backend", "test", "--node", pcfg.API.ListenAddr); code != ExitOK {
 		t.Fatalf("subnet create: %d %s %s", code, out, errs)

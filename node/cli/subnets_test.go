@@ -96,17 +96,7 @@ func TestSubnetsInOneProcess(t *testing.T) {
 
 	// Register the subnet (its validator, power 10) and fund its key on
 	// the parent, which pays for relaying.
-	code, out, errs := runCLI("subnet", "genesis", filepath.Join(shome, "genesis.json"))
-	if code != ExitOK {
-		t.Fatalf("subnet genesis: %d %s %s", code, out, errs)
-	}
-	var sg struct {
-		Hash string `json:"genesis_hash"`
-		Vals string `json:"validators"`
-	}
-	if err := json.Unmarshal([]byte(out), &sg); err != nil {
-		t.Fatal(err)
-	}
+	sg := subnetGenesis(t, shome)
 	pflags := []string{"--home", phome, "--keyring-backend", "test", "--node", pcfg.API.ListenAddr}
 	if code, out, errs := runCLI(append([]string{"subnet", "create", "--from", "validator", "--id", "garden-coop",
 		"--genesis-hash", sg.Hash, "--period", "2", "--validators", sg.Vals}, pflags...)...); code != ExitOK {
@@ -222,4 +212,25 @@ func metricValue(body, name string) float64 {
 		}
 	}
 	return -1
+}
+
+// registration is what `dure subnet genesis` prints for `dure subnet create`.
+type registration struct {
+	Hash string `json:"genesis_hash"`
+	Vals string `json:"validators"`
+}
+
+// subnetGenesis runs `dure subnet genesis` on the genesis of the subnet
+// home shome.
+func subnetGenesis(t *testing.T, shome string) registration {
+	t.Helper()
+	code, out, errs := runCLI("subnet", "genesis", filepath.Join(shome, "genesis.json"))
+	if code != ExitOK {
+		t.Fatalf("subnet genesis: %d %s %s", code, out, errs)
+	}
+	var reg registration
+	if err := json.Unmarshal([]byte(out), &reg); err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }
