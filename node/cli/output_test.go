@@ -83,13 +83,7 @@ func TestCLIOutputAndArguments(t *testing.T) {
 // TestStatusHomeTestnetDir: `dure status --home <testnet dir>` asks the
 // testnet's first node, not the default port.
 func TestStatusHomeTestnetDir(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	base := 20000 + port%20000/10*10 // keep base+31 below 65536
+	base := freeBasePort(t, 32)
 	dir := filepath.Join(t.TempDir(), "net")
 	if code, out, errs := runCLI("testnet", "--generate-only", "--dir", dir, "--validators", "2", "--base-port", fmt.Sprint(base)); code != ExitOK {
 		t.Fatalf("testnet --generate-only: exit %d\n%s\n%s", code, out, errs)
@@ -99,6 +93,38 @@ func TestStatusHomeTestnetDir(t *testing.T) {
 	if code != ExitNoNode || !strings.Contains(errs, want) {
 		t.Fatalf("status --home %s (nothing running): exit %d, want %d dialing %s\n%s\n%s", dir, code, ExitNoNode, want, out, errs)
 	}
+}
+
+// freeBasePort finds a base port whose span ports on 127.0.0.1 are all free
+// now: other tests run nodes on this machine at the same time, so one free
+// port says nothing about its neighbours.
+func freeBasePort(t *testing.T, span int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		base := 20000 + port%20000/10*10 // keep base+span below 65536
+		var held []net.Listener
+		for p := base; p < base+span; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				break
+			}
+			held = append(held, l)
+		}
+		for _, l := range held {
+			l.Close()
+		}
+		if len(held) == span {
+			return base
+		}
+	}
+	t.Fatalf("no %d free ports in a row on 127.0.0.1 after 50 tries", span)
+	return 0
 }
 
 // TestLiveLineSeesRestartedNode: the testnet live line shows a node whose
