@@ -187,7 +187,7 @@ func checkConsistent(t *testing.T, ctx context.Context, cl *api.Client, acked []
 		if blk.Header.StateRoot != st.StateRoot || blk.ID != st.BlockID {
 			t.Fatalf("height %d: block state root %s id %s, status says %s %s", st.Height, blk.Header.StateRoot, blk.ID, st.StateRoot, st.BlockID)
 		}
-		if _, _, err := verifyHeaderTrustingNode(ctx, cl, st.Height); err != nil {
+		if _, _, err := cl.HeaderTrustingNode(ctx, st.Height); err != nil {
 			t.Fatalf("head commit: %v", err)
 		}
 		break

@@ -202,7 +202,7 @@ func TestSingleValidatorNode(t *testing.T) {
 		if info.Proof == nil || info.TxRoot == nil {
 			t.Fatal("prove=true gave no proof")
 		}
-		hdr, _, err := verifyHeaderTrustingNode(ctx, tn.Client, info.Height)
+		hdr, _, err := tn.Client.HeaderTrustingNode(ctx, info.Height)
 		if err != nil {
 			t.Fatalf("block %d commit: %v", info.Height, err)
 		}
@@ -246,7 +246,7 @@ func TestSingleValidatorNode(t *testing.T) {
 			if len(acct.Proofs) == 0 {
 				t.Fatalf("%s: no proofs", who.name)
 			}
-			hdr, _, err := verifyHeaderTrustingNode(ctx, tn.Client, acct.Height)
+			hdr, _, err := tn.Client.HeaderTrustingNode(ctx, acct.Height)
 			if err != nil {
 				t.Fatalf("%s: header %d: %v", who.name, acct.Height, err)
 			}

@@ -18,36 +18,6 @@ import (
 	"github.com/dure-network/dure/node/api"
 )
 
-// verifyHeaderTrustingNode checks that the header at height was committed
-// by more than 2/3 of the validator set the node reports for that height
-// (checked only against the header's hash), and returns it: --trust-node.
-// By default headerVerifier uses the light client instead.
-func verifyHeaderTrustingNode(ctx context.Context, cl *api.Client, height uint64) (chain.Header, *chain.Commit, error) {
-	blk, err := cl.Block(ctx, height)
-	if err != nil {
-		return chain.Header{}, nil, err
-	}
-	codec := chain.MustCodec()
-	if blk.Header.Height != height {
-		return chain.Header{}, nil, fmt.Errorf("asked for block %d, got %d", height, blk.Header.Height)
-	}
-	vals, err := cl.Validators(ctx, height)
-	if err != nil {
-		return chain.Header{}, nil, err
-	}
-	vs, err := chain.NewValidatorSet(vals.Validators)
-	if err != nil {
-		return chain.Header{}, nil, err
-	}
-	if vs.Hash(codec) != blk.Header.ValidatorsHash {
-		return chain.Header{}, nil, fmt.Errorf("block %d: validator set does not match the header's validators hash", height)
-	}
-	if err := chain.VerifyCommit(codec, blk.Header.ChainID, vs, blk.Commit, height, blk.Header.ID(codec)); err != nil {
-		return chain.Header{}, nil, fmt.Errorf("block %d: %w", height, err)
-	}
-	return blk.Header, blk.Commit, nil
-}
-
 // verifiedBlock is what `dure query block` prints: every field checked
 // against the verified header.
 type verifiedBlock struct {

@@ -46,7 +46,7 @@ func provenQuery(ctx context.Context, cl *api.Client, module, path string, kv ma
 	if res.Height == 0 {
 		return 0, withCode(ExitError, errors.New("the chain has no block yet"))
 	}
-	hdr, _, err := verifyHeaderTrustingNode(ctx, cl, res.Height)
+	hdr, _, err := cl.HeaderTrustingNode(ctx, res.Height)
 	if err != nil {
 		return 0, withCode(ExitError, fmt.Errorf("verification failed: %w", err))
 	}
@@ -377,7 +377,7 @@ endorse transaction on the subnet. With --watch it does so every period.`,
 // buildCheckpoint is the checkpoint of the subnet behind cl at height h.
 func buildCheckpoint(ctx context.Context, cl *api.Client, s *subnet.Subnet, registered *chain.ValidatorSet, h uint64) (subnet.Checkpoint, error) {
 	codec := chain.MustCodec()
-	hdr, _, err := verifyHeaderTrustingNode(ctx, cl, h)
+	hdr, _, err := cl.HeaderTrustingNode(ctx, h)
 	if err != nil {
 		return subnet.Checkpoint{}, fmt.Errorf("subnet block %d: %w", h, err)
 	}
