@@ -112,16 +112,9 @@ func commitBench(b *testing.B, db *badger.DB, st *State, br *Branch, version uin
 // DefaultSnapshotEvery iterations (-benchtime=64x) so snapshots are
 // counted at their real rate.
 func BenchmarkCommit5000On100k(b *testing.B) {
-	db := openSyncDB(b)
-	st, err := New(db, 0, chain.Hash{})
-	must(b, err)
 	const base = 100_000
-	br := st.Branch()
-	for i := 0; i < base; i++ {
-		must(b, br.Set(benchKey(i), benchVal(i, 0)))
-	}
+	db, st, _ := committedBase(b, base)
 	var entries int
-	commitBench(b, db, st, br, 1, &entries)
 	entries = 0
 	b.ResetTimer()
 	c0 := cpuTime()
@@ -140,6 +133,23 @@ func BenchmarkCommit5000On100k(b *testing.B) {
 	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 }
 
+// committedBase is a synced database holding a state of keys benchKey
+// entries committed as version 1 (a full snapshot), and how long that
+// commit took.
+func committedBase(b *testing.B, keys int) (*badger.DB, *State, time.Duration) {
+	db := openSyncDB(b)
+	st, err := New(db, 0, chain.Hash{})
+	must(b, err)
+	br := st.Branch()
+	for i := 0; i < keys; i++ {
+		must(b, br.Set(benchKey(i), benchVal(i, 0)))
+	}
+	var entries int
+	t0 := time.Now()
+	commitBench(b, db, st, br, 1, &entries)
+	return db, st, time.Since(t0)
+}
+
 // cpuTime is the process's user+system CPU time so far (all goroutines,
 // Badger's included): steadier than wall time on a shared machine.
 func cpuTime() time.Duration {
@@ -151,16 +161,9 @@ func cpuTime() time.Duration {
 // BenchmarkProve: an inclusion proof at the head of a 100,000-key state,
 // a few blocks after the last snapshot.
 func BenchmarkProve(b *testing.B) {
-	db := openSyncDB(b)
-	st, err := New(db, 0, chain.Hash{})
-	must(b, err)
 	const base = 100_000
-	br := st.Branch()
-	for i := 0; i < base; i++ {
-		must(b, br.Set(benchKey(i), benchVal(i, 0)))
-	}
+	db, st, _ := committedBase(b, base)
 	var entries int
-	commitBench(b, db, st, br, 1, &entries)
 	for v := uint64(2); v < 5; v++ {
 		br := st.Branch()
 		for i := 0; i < 5000; i++ {
@@ -193,18 +196,9 @@ func BenchmarkSnapshotAndRecover1M(b *testing.B) {
 		b.Skip("set DURE_BENCH_1M=1: takes minutes and about 4 GB")
 	}
 	for n := 0; n < b.N; n++ {
-		db := openSyncDB(b)
-		st, err := New(db, 0, chain.Hash{})
-		must(b, err)
 		const keys = 1_000_000
-		br := st.Branch()
-		for i := 0; i < keys; i++ {
-			must(b, br.Set(benchKey(i), benchVal(i, 0)))
-		}
+		db, st, snap := committedBase(b, keys)
 		var entries int
-		t0 := time.Now()
-		commitBench(b, db, st, br, 1, &entries)
-		snap := time.Since(t0)
 		for v := uint64(2); v <= DefaultSnapshotEvery; v++ {
 			br := st.Branch()
 			for i := 0; i < 5000; i++ {
