@@ -51,10 +51,11 @@ const (
 	kindConsensus
 	kindBlock
 	kindEvidence
+	kindCompact
 	numKinds
 )
 
-var kindNames = [numKinds]string{"tx", "consensus", "block", "evidence"}
+var kindNames = [numKinds]string{"tx", "consensus", "block", "evidence", "compact"}
 
 // MaxConsensusBytes bounds a consensus-topic message (proposal, vote or
 // commit). The largest honest one is a commit of chain.MaxValidators
@@ -64,6 +65,11 @@ var kindNames = [numKinds]string{"tx", "consensus", "block", "evidence"}
 // 36 to 595 MiB under 52 of them).
 const MaxConsensusBytes = 1 << 20
 
+// MaxCompactBytes bounds a compact-topic message: a signed proposal, a
+// header, the parent's commit (at most MaxConsensusBytes), evidence and
+// 32 bytes per tx of a block of chain.MaxTxsPerBlock txs.
+const MaxCompactBytes = 4 << 20
+
 // Per-topic message size limits, checked by the validator before anything
 // else so an oversized message is a Reject (scored), not just dropped.
 var kindMaxBytes = [numKinds]int{
@@ -71,6 +77,7 @@ var kindMaxBytes = [numKinds]int{
 	MaxConsensusBytes,
 	chain.MaxBlockBytes + 1<<10, // the block and its signed proposal
 	1 << 20,
+	MaxCompactBytes,
 }
 
 // TopicName returns the gossip topic of one kind ("tx", "consensus",
@@ -80,6 +87,9 @@ var kindMaxBytes = [numKinds]int{
 // The tx topic is at version 2: its messages are unsigned, carry no author
 // and are identified by their content, on a router of their own
 // (TxGossipProtocol); version 1 was signed by every publishing host.
+// The compact topic (version 1) carries compact proposals: the signed
+// proposal, the header and the ordered tx IDs, filled from the mempool
+// and BlockFillProtocol.
 func TopicName(chainID, kind string) string {
 	v := "/1"
 	if kind == kindNames[kindBlock] || kind == kindNames[kindTx] {
@@ -253,11 +263,11 @@ func (c *topicCounters) snapshot() TopicCounters {
 
 // Stats is a snapshot of the node's counters, for the node's metrics.
 type Stats struct {
-	Tx, Consensus, Block, Evidence TopicCounters
-	TxsPublished                   uint64 // transactions given to PublishTx and sent
-	TxsReceived                    uint64 // transactions delivered to OnTx
-	DroppedRPCs                    uint64 // outbound RPCs pubsub dropped (peer queue full)
-	ThrottledValidations           uint64 // messages dropped because validation was saturated
+	Tx, Consensus, Block, Evidence, Compact TopicCounters
+	TxsPublished                            uint64 // transactions given to PublishTx and sent
+	TxsReceived                             uint64 // transactions delivered to OnTx
+	DroppedRPCs                             uint64 // outbound RPCs pubsub dropped (peer queue full)
+	ThrottledValidations                    uint64 // messages dropped because validation was saturated
 }
 
 // TopicInfo describes one joined topic.
@@ -496,6 +506,10 @@ func (n *Node) readLoop(k topicKind, sub *pubsub.Subscription) {
 			if n.deps.OnEvidence != nil {
 				n.deps.OnEvidence(from, msg.Data)
 			}
+		case kindCompact:
+			if n.deps.OnCompact != nil {
+				n.deps.OnCompact(from, msg.GetFrom(), msg.Data)
+			}
 		}
 	}
 }
@@ -558,6 +572,7 @@ func (n *Node) Stats() Stats {
 		Consensus:            n.counters[kindConsensus].snapshot(),
 		Block:                n.counters[kindBlock].snapshot(),
 		Evidence:             n.counters[kindEvidence].snapshot(),
+		Compact:              n.counters[kindCompact].snapshot(),
 		TxsPublished:         n.txsPublished.Load(),
 		TxsReceived:          n.txsReceived.Load(),
 		DroppedRPCs:          n.routers[routerMain].tracer.dropped.Load() + n.routers[routerTx].tracer.dropped.Load(),

@@ -62,6 +62,8 @@ func resourceLimits(chainID string, highWater int) rcmgr.ConcreteLimitConfig {
 	p.ProtocolPeer = map[protocol.ID]rcmgr.ResourceLimits{
 		SyncProtocol(chainID):   perPeer,
 		StatusProtocol(chainID): perPeer,
+		// Fill streams too: an honest node asks one peer at a time.
+		BlockFillProtocol(chainID): perPeer,
 	}
 	return p.Build(scaled)
 }

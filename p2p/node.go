@@ -44,18 +44,26 @@ type Deps struct {
 	ValidateConsensus func(from peer.ID, data []byte) Verdict
 	ValidateBlock     func(from peer.ID, data []byte) Verdict
 	ValidateEvidence  func(from peer.ID, data []byte) Verdict
+	// ValidateCompact judges a compact proposal; nil ignores them all.
+	ValidateCompact func(from peer.ID, data []byte) Verdict
 
 	// OnTx gets the txs of a batch that ValidateTxs accepted.
 	OnTx        func(from peer.ID, txs [][]byte)
 	OnConsensus func(from peer.ID, data []byte)
 	OnBlock     func(from peer.ID, data []byte)
 	OnEvidence  func(from peer.ID, data []byte)
+	// OnCompact gets a compact proposal with the peer that sent it and
+	// the host that published it (the one to ask first for what is
+	// missing).
+	OnCompact func(from, author peer.ID, data []byte)
 
 	// Blocks serves block sync and status; nil serves neither.
 	Blocks BlockSource
 	// Snapshots serves state sync; nil serves nothing.
 	Snapshots SnapshotSource
-	Logger    *slog.Logger
+	// Fill serves BlockFillProtocol; nil serves nothing.
+	Fill   FillSource
+	Logger *slog.Logger
 }
 
 // Node is a running libp2p host with the chain's gossip topics, discovery
@@ -112,7 +120,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	n := &Node{cfg: cfg, deps: deps, log: deps.Logger, gater: newDenyGater(),
 		ipBook:    newIPBook(time.Now, exemptNets()),
 		serve:     newServeBudget(time.Now, cfg.SyncServeRate, exemptNets()),
-		refusals:  newStreamRefusals(time.Now, SyncProtocol(cfg.ChainID), StatusProtocol(cfg.ChainID)),
+		refusals:  newStreamRefusals(time.Now, SyncProtocol(cfg.ChainID), StatusProtocol(cfg.ChainID), BlockFillProtocol(cfg.ChainID)),
 		bootstrap: boot, kick: make(chan struct{}, 1)}
 	if n.log == nil {
 		n.log = discardLogger()
@@ -175,8 +183,14 @@ func (n *Node) start() error {
 		kindConsensus: func(from peer.ID, m *pubsub.Message) Verdict { return n.deps.ValidateConsensus(from, m.Data) },
 		kindBlock:     func(from peer.ID, m *pubsub.Message) Verdict { return n.deps.ValidateBlock(from, m.Data) },
 		kindEvidence:  func(from peer.ID, m *pubsub.Message) Verdict { return n.deps.ValidateEvidence(from, m.Data) },
+		kindCompact: func(from peer.ID, m *pubsub.Message) Verdict {
+			if n.deps.ValidateCompact == nil {
+				return Ignore
+			}
+			return n.deps.ValidateCompact(from, m.Data)
+		},
 	}
-	timeouts := [numKinds]time.Duration{5 * time.Second, 5 * time.Second, 20 * time.Second, 5 * time.Second}
+	timeouts := [numKinds]time.Duration{5 * time.Second, 5 * time.Second, 20 * time.Second, 5 * time.Second, 5 * time.Second}
 	for k := range numKinds {
 		name := n.topicNames[k]
 		ps := n.routers[routerOf(k)].ps
@@ -202,6 +216,9 @@ func (n *Node) start() error {
 	if n.deps.Blocks != nil {
 		n.host.SetStreamHandler(SyncProtocol(n.cfg.ChainID), n.serveSync)
 		n.host.SetStreamHandler(StatusProtocol(n.cfg.ChainID), n.serveStatus)
+	}
+	if n.deps.Fill != nil {
+		n.host.SetStreamHandler(BlockFillProtocol(n.cfg.ChainID), n.serveFill)
 	}
 	if n.deps.Snapshots != nil {
 		n.snapSem = make(chan struct{}, MaxSnapshotStreams)
@@ -307,6 +324,11 @@ func (n *Node) PublishConsensus(ctx context.Context, data []byte) error {
 // PublishBlock gossips an encoded block.
 func (n *Node) PublishBlock(ctx context.Context, data []byte) error {
 	return n.publish(ctx, kindBlock, data)
+}
+
+// PublishCompact gossips an encoded compact proposal.
+func (n *Node) PublishCompact(ctx context.Context, data []byte) error {
+	return n.publish(ctx, kindCompact, data)
 }
 
 // PublishEvidence gossips encoded evidence.
