@@ -100,6 +100,9 @@ type driver struct {
 	blockSent map[chain.ID]time.Time
 
 	pendingValidate map[chain.ID]bool
+	// filling are the tx lists tried per block ID of a compact proposal
+	// (compact.go), while no candidate has it.
+	filling         map[chain.ID]*fillState
 	pendingDecision *consensus.Decision
 	decidedAt       time.Time
 
@@ -126,7 +129,7 @@ type driver struct {
 // drive runs the consensus driver until ctx ends.
 func (n *Node) drive(ctx context.Context) error {
 	d := &driver{n: n, ctx: ctx, cands: map[chain.ID]*candidate{}, pendingValidate: map[chain.ID]bool{},
-		perRound: map[roundKey]int{}, blockSent: map[chain.ID]time.Time{}}
+		perRound: map[roundKey]int{}, blockSent: map[chain.ID]time.Time{}, filling: map[chain.ID]*fillState{}}
 	if err := d.newMachine(); err != nil {
 		return err
 	}
@@ -210,6 +213,7 @@ func (d *driver) newMachine() error {
 	d.perRound = map[roundKey]int{}
 	d.blockSent = map[chain.ID]time.Time{}
 	d.pendingValidate = map[chain.ID]bool{}
+	d.filling = map[chain.ID]*fillState{}
 	d.pendingDecision = nil
 	d.nextPending = false
 	// Blocks proposed or validated before a crash come back first, so a
@@ -243,6 +247,10 @@ func (d *driver) handle(ev any) {
 		d.onConsensus(e.from, e.data)
 	case gossipBlock:
 		d.onBlock(e.data)
+	case gossipCompact:
+		d.onCompact(e)
+	case compactFilled:
+		d.onCompactFilled(e)
 	case gossipEvidence:
 		d.onEvidence(e.data)
 	case timeoutFired:
@@ -329,21 +337,10 @@ func (d *driver) onBlock(data []byte) {
 		if d.perRound[k] >= maxBlocksPerRound {
 			return // an equivocating proposer's extra blocks
 		}
-		d.perRound[k]++
-		d.cands[id] = &candidate{id: id, block: b, raw: pb.Block}
-		if h == d.trace.height {
-			mark(&d.trace.blockIn, time.Now())
+		if d.filling[id] == nil { // else counted when its compact form came
+			d.perRound[k]++
 		}
-		if d.pendingValidate[id] {
-			delete(d.pendingValidate, id)
-			d.validate(id)
-		}
-		if pd := d.pendingDecision; pd != nil && pd.BlockID == id {
-			d.pendingDecision = nil
-			if err := d.decide(*pd); err != nil {
-				d.n.log.Error("apply decided block", "err", err)
-			}
-		}
+		d.addCandidate(&candidate{id: id, block: b, raw: pb.Block})
 	}
 	// The proposal travels with the block, so losing the consensus-topic
 	// copy does not cost the round.
@@ -504,6 +501,7 @@ func (d *driver) propose(r consensus.RequestBlock) {
 		mark(&d.trace.execEnd, time.Now())
 	}
 	d.cands[c.id] = c
+	n.recent.put(c) // served to peers filling its compact form
 	if err := n.stashBlock(c); err != nil {
 		n.log.Error("not proposing: cannot keep the block durable", "height", r.Height, "err", err)
 		return
@@ -529,12 +527,24 @@ func (d *driver) publishBlock(p *chain.Proposal, fresh bool) {
 	if t, sent := d.blockSent[p.BlockID]; !fresh && sent && d.now().Sub(t) < blockResend {
 		return
 	}
+	d.blockSent[p.BlockID] = d.now()
+	if ct, ok := d.n.tr.(compactTransport); ok {
+		// The compact form: peers fill it from their mempools (compact.go).
+		data, err := encodeCompact(d.n.codec, p, c.block, c.txs)
+		if err != nil {
+			d.n.log.Error("encode compact proposal", "err", err)
+			return
+		}
+		if err := ct.PublishCompact(d.ctx, data); err != nil && d.ctx.Err() == nil {
+			d.n.log.Warn("publish compact proposal", "err", err)
+		}
+		return
+	}
 	data, err := d.n.codec.Marshal(chain.ProposedBlock{Proposal: *p, Block: c.raw})
 	if err != nil {
 		d.n.log.Error("encode proposed block", "err", err)
 		return
 	}
-	d.blockSent[p.BlockID] = d.now()
 	if err := d.n.tr.PublishBlock(d.ctx, data); err != nil && d.ctx.Err() == nil {
 		d.n.log.Warn("publish block", "err", err)
 	}
@@ -622,6 +632,11 @@ func (d *driver) decide(dec consensus.Decision) error {
 		if other.block.Header.Height <= dec.Height {
 			delete(d.cands, id)
 			delete(d.blockSent, id)
+		}
+	}
+	for id, f := range d.filling {
+		if f.height <= dec.Height {
+			delete(d.filling, id) // a run still going ends in onCompactFilled's check
 		}
 	}
 	for k := range d.perRound {

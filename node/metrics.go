@@ -28,6 +28,11 @@ type metrics struct {
 	missedSigs    *prometheus.CounterVec
 	heightPhase   *prometheus.HistogramVec
 	buildsCut     prometheus.Counter
+	// compactFills counts compact proposals by how the block was got
+	// (compact.go); compactFillSecs is the time to rebuild one from the
+	// mempool.
+	compactFills    *prometheus.CounterVec
+	compactFillSecs prometheus.Histogram
 }
 
 func newMetrics(mempoolSize func() float64) *metrics {
@@ -55,7 +60,11 @@ func newMetrics(mempoolSize func() float64) *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10)}, []string{"phase"})
 	m.buildsCut = prometheus.NewCounter(prometheus.CounterOpts{Name: "dure_blocks_cut_at_deadline_total",
 		Help: "Blocks this node proposed with fewer txs than reaped because the build reached its deadline (a sixth of timeout_propose)."})
-	for _, c := range []prometheus.Collector{m.buildsCut, m.heightPhase, m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected, m.missedSigs} {
+	m.compactFills = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dure_compact_blocks_total",
+		Help: "Compact proposals received, by outcome: mempool (rebuilt from it), fetched (missing txs or the block fetched), list_mismatch, bad_block, wrong_tx (a peer answered a tx that does not hash to its ID), failed."}, []string{"outcome"})
+	m.compactFillSecs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dure_compact_rebuild_seconds",
+		Help: "Time to rebuild a compact proposal from the mempool.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)})
+	for _, c := range []prometheus.Collector{m.compactFills, m.compactFillSecs, m.buildsCut, m.heightPhase, m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected, m.missedSigs} {
 		f(c)
 	}
 	if mempoolSize != nil {

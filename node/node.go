@@ -90,6 +90,9 @@ type Node struct {
 	missedTotal   map[chain.Address]uint64 // under mu: commits missed per validator since start
 
 	evidence *evidencePool
+	// recent are the blocks of the heights being decided, served to
+	// peers filling a compact proposal (compact.go).
+	recent recentBlocks
 
 	// execNanosPerTx is the moving average of execution cost per tx,
 	// which sizes the blocks this node proposes.
@@ -366,6 +369,9 @@ func (n *Node) startP2P(ctx context.Context) error {
 		ValidateConsensus: n.validateConsensusGossip,
 		ValidateBlock:     n.validateBlockGossip,
 		ValidateEvidence:  n.validateEvidenceGossip,
+		ValidateCompact:   n.validateCompactGossip,
+		OnCompact:         func(from, author peer.ID, data []byte) { n.post(ctx, gossipCompact{from, author, data}) },
+		Fill:              fillSource{n},
 		OnTx:              n.onTxGossip,
 		OnConsensus:       func(from peer.ID, data []byte) { n.post(ctx, gossipConsensus{from, data}) },
 		OnBlock:           func(from peer.ID, data []byte) { n.post(ctx, gossipBlock{from, data}) },

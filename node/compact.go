@@ -1,0 +1,560 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/consensus"
+	"github.com/dure-network/dure/p2p"
+)
+
+// Compact proposals. The proposer gossips, on the compact topic, its
+// signed proposal with the block's header, parent commit, evidence and the
+// SHA-256 of each tx in block order: 32 bytes a tx instead of the tx
+// (≈ 200 bytes for a transfer). Every tx was gossiped to every mempool
+// already, so a receiver rebuilds the block from its mempool, checks the
+// rebuilt tx root against the signed header, and asks the publisher, then
+// the peer that forwarded it, then its other peers, for what it lacks
+// (p2p.BlockFillProtocol), and for the whole block by ID if that fails.
+// The block, its ID, header and stored bytes are exactly the proposer's:
+// the canonical encoding of the same header, txs, commit and evidence.
+//
+// What a liar can do: the ID list is not signed (only the proposal, which
+// names the header), so a host may republish a real proposal with a wrong
+// list. The rebuilt root then differs from the header's; that list is
+// dropped, the block is not installed (so not voted for on its account)
+// and is fetched whole from the other peers. A server whose tx does not
+// hash to the asked ID, answers too much or too slowly is skipped for the
+// block. All of it runs off the driver goroutine, bounded by fillDeadline,
+// so nothing a peer sends stalls the driver: at worst the round times out
+// and the next proposer's block is tried, as when a block is lost.
+
+// compactVersion is the compact message's version; a decoder refuses any
+// other (a new layout is a new version and topic).
+const compactVersion = 1
+
+// txIDPrefix is what chain.IDOf puts before the SHA-256 of a tx: CIDv1,
+// dag-cbor, sha2-256, 32 bytes. The compact form carries only the digest.
+const txIDPrefix = "\x01\x71\x12\x20"
+
+// compactBlock is a compact-topic message.
+type compactBlock struct {
+	_          struct{}         `cbor:",toarray"`
+	Version    uint64           `json:"version"`
+	Proposal   chain.Proposal   `json:"proposal"`
+	Header     chain.Header     `json:"header"`
+	LastCommit *chain.Commit    `json:"last_commit"`
+	Evidence   []chain.Evidence `json:"evidence"`
+	// TxHashes is the SHA-256 of each tx, in block order, concatenated.
+	TxHashes []byte `json:"tx_hashes"`
+}
+
+// digests splits TxHashes.
+func (cb *compactBlock) count() int { return len(cb.TxHashes) / 32 }
+
+func (cb *compactBlock) digest(i int) []byte { return cb.TxHashes[i*32 : i*32+32 : i*32+32] }
+
+func txIDOfDigest(d []byte) chain.ID { return chain.ID(txIDPrefix + string(d)) }
+
+// encodeCompact is the compact form of a block and its signed proposal.
+func encodeCompact(c *chain.Codec, p *chain.Proposal, b *chain.Block, txs []*chain.DecodedTx) ([]byte, error) {
+	hs := make([]byte, 0, 32*len(b.Txs))
+	for i, raw := range b.Txs {
+		if i < len(txs) && txs[i] != nil && len(txs[i].ID) == len(txIDPrefix)+32 && string(txs[i].ID[:len(txIDPrefix)]) == txIDPrefix {
+			hs = append(hs, txs[i].ID[len(txIDPrefix):]...)
+			continue
+		}
+		sum := chain.Sum256(raw)
+		hs = append(hs, sum[:]...)
+	}
+	return c.Marshal(compactBlock{Version: compactVersion, Proposal: *p, Header: b.Header, LastCommit: b.LastCommit,
+		Evidence: b.Evidence, TxHashes: hs})
+}
+
+// decodeCompact decodes a compact message canonically and checks what
+// needs no state: version, size, that the proposal names this header,
+// and the header's commit and evidence hashes. The tx list is checked
+// against the header's tx root only once the txs are at hand.
+func decodeCompact(c *chain.Codec, data []byte) (*compactBlock, error) {
+	if len(data) > p2p.MaxCompactBytes {
+		return nil, fmt.Errorf("%w: compact proposal of %d bytes", chain.ErrBlockMalformed, len(data))
+	}
+	var cb compactBlock
+	if err := c.UnmarshalCanonical(data, &cb); err != nil {
+		return nil, fmt.Errorf("%w: compact proposal: %w", chain.ErrBlockMalformed, err)
+	}
+	h := &cb.Header
+	switch {
+	case cb.Version != compactVersion:
+		return nil, fmt.Errorf("%w: compact proposal version %d", chain.ErrBlockMalformed, cb.Version)
+	case len(cb.TxHashes)%32 != 0 || cb.count() > chain.MaxTxsPerBlock:
+		return nil, fmt.Errorf("%w: compact proposal tx hashes of %d bytes", chain.ErrBlockMalformed, len(cb.TxHashes))
+	case h.ChainID == "" || len(h.ChainID) > chain.MaxChainIDLen || h.Height == 0:
+		return nil, fmt.Errorf("%w: compact proposal header", chain.ErrBlockMalformed)
+	case cb.Proposal.Height != h.Height || cb.Proposal.BlockID != h.ID(c):
+		return nil, fmt.Errorf("%w: proposal for %d/%s carries header %d/%s", chain.ErrBlockMalformed,
+			cb.Proposal.Height, cb.Proposal.BlockID, h.Height, h.ID(c))
+	case chain.CommitHash(c, cb.LastCommit) != h.LastCommitHash:
+		return nil, fmt.Errorf("%w: last commit hash mismatch", chain.ErrBlockMalformed)
+	case chain.EvidenceHash(c, cb.Evidence) != h.EvidenceHash:
+		return nil, fmt.Errorf("%w: evidence hash mismatch", chain.ErrBlockMalformed)
+	}
+	return &cb, nil
+}
+
+// assemble builds the block from txs (one raw per hash, all present) and
+// checks it against the header: tx root, then everything ValidateBasic
+// checks. It returns the block, its canonical encoding and decoded txs;
+// a root that differs is errListMismatch (the list, not the block, is
+// bad), a tx that does not decode is a bad block.
+func assemble(c *chain.Codec, cb *compactBlock, raws [][]byte) (*chain.Block, []byte, error) {
+	b := &chain.Block{Header: cb.Header, Txs: raws, LastCommit: cb.LastCommit, Evidence: cb.Evidence}
+	if chain.TxRoot(raws) != cb.Header.TxRoot {
+		return nil, nil, errListMismatch
+	}
+	raw, err := b.Encode(c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: encode: %w", chain.ErrBlockMalformed, err)
+	}
+	if len(raw) > chain.MaxBlockBytes {
+		return nil, nil, fmt.Errorf("%w: %d bytes", chain.ErrBlockMalformed, len(raw))
+	}
+	return b, raw, nil
+}
+
+// errListMismatch: the txs a compact message lists do not give the
+// header's tx root.
+var errListMismatch = errors.New("compact proposal: tx list does not match the header's tx root")
+
+// validateCompactGossip admits a compact proposal only as the scheduled
+// proposer's signed proposal of its header, as validateBlockGossip does
+// for a whole block.
+func (n *Node) validateCompactGossip(_ peer.ID, data []byte) p2p.Verdict {
+	cb, err := decodeCompact(n.codec, data)
+	if err != nil || cb.Header.ChainID != n.gen.ChainID {
+		return p2p.Reject
+	}
+	vs := n.valsFor(cb.Header.Height)
+	if vs == nil {
+		if cb.Header.Height > n.headHeight()+2 {
+			n.behind()
+		}
+		return p2p.Ignore
+	}
+	return n.checkProposal(&cb.Proposal, vs)
+}
+
+// gossipCompact is a compact proposal the gossip validator admitted.
+type gossipCompact struct {
+	from, author peer.ID
+	data         []byte
+}
+
+// compactFilled is the end of a fill run (fill) for the driver: the
+// candidate, or why there is none.
+type compactFilled struct {
+	id   chain.ID
+	list chain.Hash
+	c    *candidate
+	err  error
+}
+
+// fillState is what the driver knows of a block ID it has seen only in
+// compact form: its height, and the tx lists tried for it.
+type fillState struct {
+	height uint64
+	lists  map[chain.Hash]bool
+}
+
+// maxListsPerBlock bounds the distinct tx lists tried for one block ID
+// (one is the proposer's; others come from hosts republishing its
+// proposal with a list of their own).
+const maxListsPerBlock = 3
+
+// onCompact takes a compact proposal: the block from the mempool at once
+// if every tx is there and the root matches, else a fill run in the
+// background. The proposal is stepped either way, as with a whole block.
+func (d *driver) onCompact(e gossipCompact) {
+	n := d.n
+	cb, err := decodeCompact(n.codec, e.data)
+	if err != nil {
+		return
+	}
+	h, r := cb.Header.Height, cb.Proposal.Round
+	if h <= n.head.Height || h > n.head.Height+2 {
+		return
+	}
+	if h == d.cons.Height() && r > d.cons.Status().Round+maxRoundsAhead {
+		return
+	}
+	id := cb.Proposal.BlockID
+	defer func() {
+		d.noteHeight(h)
+		if h == d.cons.Height() {
+			d.step(consensusProposal(cb))
+		}
+	}()
+	if _, ok := d.cands[id]; ok {
+		return
+	}
+	list := chain.Sum256(cb.TxHashes)
+	f := d.filling[id]
+	if f != nil && (f.lists[list] || len(f.lists) >= maxListsPerBlock) {
+		return
+	}
+	if f == nil {
+		k := roundKey{h, r}
+		if d.perRound[k] >= maxBlocksPerRound {
+			return // an equivocating proposer's extra blocks
+		}
+		d.perRound[k]++
+		f = &fillState{height: h, lists: map[chain.Hash]bool{}}
+		d.filling[id] = f
+	}
+	f.lists[list] = true
+	start := time.Now()
+	raws, txs, missing := n.fromMempool(cb)
+	if len(missing) == 0 {
+		c, err := candidateOf(n.codec, cb, raws, txs)
+		n.m.compactFills.WithLabelValues(fillOutcome(err, true)).Inc()
+		if err == nil {
+			n.m.compactFillSecs.Observe(time.Since(start).Seconds())
+			d.addCandidate(c)
+			return
+		}
+		n.log.Warn("compact proposal does not rebuild; fetching the block", "height", h, "id", id, "author", e.author, "err", err)
+		if !errors.Is(err, errListMismatch) {
+			d.addCandidate(c) // a bad block the header commits to: found invalid
+			return
+		}
+		missing = nil // the list lies: fetch the whole block
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, d.fillDeadline())
+	peers := d.fillPeers(e.author, e.from)
+	go func() {
+		defer cancel()
+		c, err := n.fill(ctx, cb, raws, txs, missing, peers)
+		n.post(d.ctx, compactFilled{id: id, list: list, c: c, err: err})
+	}()
+}
+
+// fromMempool looks up the listed txs; missing are the indexes not there.
+func (n *Node) fromMempool(cb *compactBlock) (raws [][]byte, txs []*chain.DecodedTx, missing []int) {
+	k := cb.count()
+	raws, txs = make([][]byte, k), make([]*chain.DecodedTx, k)
+	for i := range k {
+		tx, ok := n.pool.Get(txIDOfDigest(cb.digest(i)))
+		if !ok {
+			if tx, ok = n.recent.tx(txIDOfDigest(cb.digest(i))); !ok {
+				missing = append(missing, i)
+				continue
+			}
+		}
+		raws[i], txs[i] = tx.Raw, tx
+	}
+	return raws, txs, missing
+}
+
+// candidateOf assembles the block; a block whose txs the header commits
+// to but that do not decode is returned as a candidate found invalid.
+func candidateOf(c *chain.Codec, cb *compactBlock, raws [][]byte, txs []*chain.DecodedTx) (*candidate, error) {
+	b, raw, err := assemble(c, cb, raws)
+	if err != nil {
+		return nil, err
+	}
+	cand := &candidate{id: cb.Proposal.BlockID, block: b, raw: raw, txs: txs}
+	for i, tx := range txs {
+		if tx != nil {
+			continue
+		}
+		if txs[i], err = chain.NewDecodedTx(c, raws[i]); err != nil {
+			cand.err = fmt.Errorf("%w: tx %d: %w", errBadBlock, i, err)
+			cand.txs = nil
+			return cand, cand.err
+		}
+	}
+	return cand, nil
+}
+
+// onCompactFilled installs what a fill run got.
+func (d *driver) onCompactFilled(e compactFilled) {
+	if _, ok := d.cands[e.id]; ok || d.filling[e.id] == nil {
+		return // another list or the whole block came first, or the height is over
+	}
+	if e.c == nil {
+		d.n.m.compactFills.WithLabelValues("failed").Inc()
+		d.n.log.Warn("compact proposal: could not get the block", "id", e.id, "err", e.err)
+		delete(d.filling[e.id].lists, e.list) // a rebroadcast may try again
+		return
+	}
+	d.n.m.compactFills.WithLabelValues(fillOutcome(e.c.err, false)).Inc()
+	d.addCandidate(e.c)
+}
+
+func fillOutcome(err error, local bool) string {
+	switch {
+	case errors.Is(err, errListMismatch):
+		return "list_mismatch"
+	case err != nil:
+		return "bad_block"
+	case local:
+		return "mempool"
+	}
+	return "fetched"
+}
+
+// addCandidate installs a block received by gossip (whole or compact) and
+// answers what waited for it.
+func (d *driver) addCandidate(c *candidate) {
+	id := c.id
+	d.cands[id] = c
+	d.n.recent.put(c)
+	if c.block.Header.Height == d.trace.height {
+		mark(&d.trace.blockIn, time.Now())
+	}
+	if d.pendingValidate[id] {
+		delete(d.pendingValidate, id)
+		d.validate(id)
+	}
+	if pd := d.pendingDecision; pd != nil && pd.BlockID == id {
+		d.pendingDecision = nil
+		if err := d.decide(*pd); err != nil {
+			d.n.log.Error("apply decided block", "err", err)
+		}
+	}
+}
+
+// fillDeadline bounds one fill run: past the propose timeout the round
+// has moved on without this block.
+func (d *driver) fillDeadline() time.Duration {
+	return max(d.n.cfg.Consensus.TimeoutPropose.Duration(), 2*time.Second)
+}
+
+// fillPeers is the order peers are asked: the publisher (the proposer's
+// host for its own message), the forwarder, then the other peers.
+func (d *driver) fillPeers(author, from peer.ID) []peer.ID {
+	var out []peer.ID
+	seen := map[peer.ID]bool{"": true}
+	if d.n.net != nil {
+		seen[d.n.net.ID()] = true
+	}
+	add := func(p peer.ID) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	add(author)
+	add(from)
+	if d.n.net != nil {
+		for _, pi := range d.n.net.Peers() {
+			add(pi.ID)
+		}
+	}
+	return out
+}
+
+// fillPeerTimeout bounds one peer's answer in a fill run, so a slow peer
+// leaves time to ask the next.
+const fillPeerTimeout = 1500 * time.Millisecond
+
+// fill gets the missing txs (or, with missing nil, the whole block) from
+// peers in order. A peer whose answer does not check out is not asked
+// again in this run. It runs off the driver goroutine.
+func (n *Node) fill(ctx context.Context, cb *compactBlock, raws [][]byte, txs []*chain.DecodedTx, missing []int, peers []peer.ID) (*candidate, error) {
+	if n.net == nil {
+		return nil, errors.New("no network to fill from")
+	}
+	var errs []error
+	// Txs first, when some are missing and not most: a block's worth of
+	// txs costs the same as the block.
+	if missing != nil && len(missing)*2 <= cb.count() {
+		for _, p := range peers {
+			if ctx.Err() != nil {
+				break
+			}
+			got, err := n.fetchTxs(ctx, p, cb, missing)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for _, i := range missing {
+				raws[i] = got[i]
+			}
+			missing = nil
+			c, err := candidateOf(n.codec, cb, raws, txs)
+			if errors.Is(err, errListMismatch) {
+				return nil, err // the list lies; a whole block comes with a good list
+			}
+			return c, nil
+		}
+	}
+	for _, p := range peers {
+		if ctx.Err() != nil {
+			break
+		}
+		c, err := n.fetchBlock(ctx, p, cb.Proposal.BlockID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return c, nil
+	}
+	errs = append(errs, ctx.Err())
+	return nil, fmt.Errorf("fill block %s: %d peers tried: %w", cb.Proposal.BlockID, len(peers), errors.Join(errs...))
+}
+
+// fetchTxs asks p for the txs at missing; every one must come back and
+// hash to its listed digest.
+func (n *Node) fetchTxs(ctx context.Context, p peer.ID, cb *compactBlock, missing []int) (map[int][]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, fillPeerTimeout)
+	defer cancel()
+	keys := make([][]byte, len(missing))
+	for j, i := range missing {
+		keys[j] = cb.digest(i)
+	}
+	vals, err := n.net.FetchFill(ctx, p, p2p.FillRequest{Keys: keys})
+	if err != nil {
+		return nil, err
+	}
+	got := make(map[int][]byte, len(missing))
+	for j, i := range missing {
+		if vals[j] == nil {
+			return nil, fmt.Errorf("fill from %s: %w: lacks tx %d", p, p2p.ErrFillUnavailable, i)
+		}
+		if sum := chain.Sum256(vals[j]); !bytes.Equal(sum[:], keys[j]) {
+			n.m.compactFills.WithLabelValues("wrong_tx").Inc()
+			return nil, fmt.Errorf("fill from %s: tx %d does not hash to its ID", p, i)
+		}
+		got[i] = vals[j]
+	}
+	return got, nil
+}
+
+// fetchBlock asks p for the whole block; it must decode and be the block
+// with this ID.
+func (n *Node) fetchBlock(ctx context.Context, p peer.ID, id chain.ID) (*candidate, error) {
+	ctx, cancel := context.WithTimeout(ctx, fillPeerTimeout)
+	defer cancel()
+	vals, err := n.net.FetchFill(ctx, p, p2p.FillRequest{Block: true, Keys: [][]byte{[]byte(id)}})
+	if err != nil {
+		return nil, err
+	}
+	b, err := chain.DecodeBlock(n.codec, vals[0])
+	if err != nil {
+		return nil, fmt.Errorf("fill from %s: %w", p, err)
+	}
+	if b.Header.ID(n.codec) != id {
+		return nil, fmt.Errorf("fill from %s: block %s, asked for %s", p, b.Header.ID(n.codec), id)
+	}
+	return &candidate{id: id, block: b, raw: vals[0]}, nil
+}
+
+// recentBlocks are the blocks of the heights being decided, proposed here
+// or received, for fill requests: a tx that left the mempool (committed,
+// evicted) is still served from the block, and so is the whole block.
+type recentBlocks struct {
+	mu sync.Mutex
+	m  map[chain.ID]*recentBlock
+}
+
+type recentBlock struct {
+	height uint64
+	raw    []byte
+	txs    []*chain.DecodedTx
+	byID   map[chain.ID]*chain.DecodedTx // built on the first miss in the mempool
+}
+
+// maxRecentBlocks: a few heights' worth, with a retried round or two.
+const maxRecentBlocks = 8
+
+func (r *recentBlocks) put(c *candidate) {
+	if c.err != nil || c.raw == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[chain.ID]*recentBlock{}
+	}
+	if _, ok := r.m[c.id]; ok {
+		return
+	}
+	if len(r.m) >= maxRecentBlocks {
+		ids := make([]chain.ID, 0, len(r.m))
+		for id := range r.m {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return r.m[ids[i]].height < r.m[ids[j]].height })
+		delete(r.m, ids[0])
+	}
+	r.m[c.id] = &recentBlock{height: c.block.Header.Height, raw: c.raw, txs: c.txs}
+}
+
+func (r *recentBlocks) block(id chain.ID) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b := r.m[id]; b != nil {
+		return b.raw
+	}
+	return nil
+}
+
+func (r *recentBlocks) tx(id chain.ID) (*chain.DecodedTx, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.m {
+		if b.byID == nil {
+			b.byID = make(map[chain.ID]*chain.DecodedTx, len(b.txs))
+			for _, tx := range b.txs {
+				if tx != nil {
+					b.byID[tx.ID] = tx
+				}
+			}
+		}
+		if tx, ok := b.byID[id]; ok {
+			return tx, true
+		}
+	}
+	return nil, false
+}
+
+// fillSource serves p2p.BlockFillProtocol from the mempool and the recent
+// blocks.
+type fillSource struct{ n *Node }
+
+func (f fillSource) Txs(keys [][]byte) [][]byte {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		if len(k) != 32 {
+			continue
+		}
+		id := txIDOfDigest(k)
+		if tx, ok := f.n.pool.Get(id); ok {
+			out[i] = tx.Raw
+		} else if tx, ok := f.n.recent.tx(id); ok {
+			out[i] = tx.Raw
+		}
+	}
+	return out
+}
+
+func (f fillSource) Block(id []byte) []byte { return f.n.recent.block(chain.ID(id)) }
+
+// compactTransport is a transport that carries compact proposals (the
+// libp2p one); on others the driver gossips whole blocks.
+type compactTransport interface {
+	PublishCompact(ctx context.Context, data []byte) error
+}
+
+func consensusProposal(cb *compactBlock) consensus.ProposalEvent {
+	return consensus.ProposalEvent{Proposal: cb.Proposal, Verified: true}
+}
