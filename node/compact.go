@@ -251,14 +251,14 @@ func (n *Node) fromMempool(cb *compactBlock) (raws [][]byte, txs []*chain.Decode
 	k := cb.count()
 	raws, txs = make([][]byte, k), make([]*chain.DecodedTx, k)
 	for i := range k {
-		tx, ok := n.pool.Get(txIDOfDigest(cb.digest(i)))
-		if !ok {
-			if tx, ok = n.recent.tx(txIDOfDigest(cb.digest(i))); !ok {
-				missing = append(missing, i)
-				continue
-			}
+		id := txIDOfDigest(cb.digest(i))
+		if tx, ok := n.pool.Get(id); ok {
+			raws[i], txs[i] = tx.Raw, tx
+		} else if raw, ok := n.recent.tx(id); ok {
+			raws[i] = raw // decoded by candidateOf
+		} else {
+			missing = append(missing, i)
 		}
-		raws[i], txs[i] = tx.Raw, tx
 	}
 	return raws, txs, missing
 }
@@ -270,7 +270,7 @@ func candidateOf(c *chain.Codec, cb *compactBlock, raws [][]byte, txs []*chain.D
 	if err != nil {
 		return nil, err
 	}
-	cand := &candidate{id: cb.Proposal.BlockID, block: b, raw: raw, txs: txs}
+	cand := &candidate{id: cb.Proposal.BlockID, block: b, raw: raw, txs: txs, via: "mempool"}
 	for i, tx := range txs {
 		if tx != nil {
 			continue
@@ -374,6 +374,15 @@ func (n *Node) fill(ctx context.Context, cb *compactBlock, raws [][]byte, txs []
 		return nil, errors.New("no network to fill from")
 	}
 	var errs []error
+	missing = n.awaitGossip(ctx, cb, raws, txs, missing)
+	if missing != nil && len(missing) == 0 {
+		c, err := candidateOf(n.codec, cb, raws, txs)
+		if errors.Is(err, errListMismatch) {
+			return nil, err
+		}
+		return c, nil
+	}
+	fetched := len(missing)
 	// Txs first, when some are missing and not most: a block's worth of
 	// txs costs the same as the block.
 	if missing != nil && len(missing)*2 <= cb.count() {
@@ -394,6 +403,7 @@ func (n *Node) fill(ctx context.Context, cb *compactBlock, raws [][]byte, txs []
 			if errors.Is(err, errListMismatch) {
 				return nil, err // the list lies; a whole block comes with a good list
 			}
+			c.via = fmt.Sprintf("txs+%d", fetched)
 			return c, nil
 		}
 	}
@@ -455,7 +465,43 @@ func (n *Node) fetchBlock(ctx context.Context, p peer.ID, id chain.ID) (*candida
 	if b.Header.ID(n.codec) != id {
 		return nil, fmt.Errorf("fill from %s: block %s, asked for %s", p, b.Header.ID(n.codec), id)
 	}
-	return &candidate{id: id, block: b, raw: vals[0]}, nil
+	return &candidate{id: id, block: b, raw: vals[0], via: "fetched"}, nil
+}
+
+// fillGrace is how long a fill run waits for missing txs to come by tx
+// gossip before asking for them: the proposer reaps txs its API took a
+// moment ago, whose batches may still be on their way (the tx topic is on
+// another router than the compact topic), and fetching them would carry
+// them twice.
+const fillGrace = 40 * time.Millisecond
+
+// awaitGossip looks for the missing txs in the mempool again for up to
+// fillGrace and returns those still missing (nil stays nil: the whole
+// block is wanted).
+func (n *Node) awaitGossip(ctx context.Context, cb *compactBlock, raws [][]byte, txs []*chain.DecodedTx, missing []int) []int {
+	if missing == nil {
+		return nil
+	}
+	deadline := time.Now().Add(fillGrace)
+	for step := 5 * time.Millisecond; ; step *= 2 {
+		left := missing[:0]
+		for _, i := range missing {
+			if tx, ok := n.pool.Get(txIDOfDigest(cb.digest(i))); ok {
+				raws[i], txs[i] = tx.Raw, tx
+				continue
+			}
+			left = append(left, i)
+		}
+		missing = left
+		if len(missing) == 0 || !time.Now().Add(step).Before(deadline) {
+			return missing
+		}
+		select {
+		case <-ctx.Done():
+			return missing
+		case <-time.After(step):
+		}
+	}
 }
 
 // recentBlocks are the blocks of the heights being decided, proposed here
@@ -469,8 +515,9 @@ type recentBlocks struct {
 type recentBlock struct {
 	height uint64
 	raw    []byte
-	txs    []*chain.DecodedTx
-	byID   map[chain.ID]*chain.DecodedTx // built on the first miss in the mempool
+	txs    [][]byte
+	ids    []chain.ID          // the txs' IDs where known (a block built or filled here)
+	byID   map[chain.ID][]byte // built on the first miss in the mempool
 }
 
 // maxRecentBlocks: a few heights' worth, with a retried round or two.
@@ -496,7 +543,14 @@ func (r *recentBlocks) put(c *candidate) {
 		sort.Slice(ids, func(i, j int) bool { return r.m[ids[i]].height < r.m[ids[j]].height })
 		delete(r.m, ids[0])
 	}
-	r.m[c.id] = &recentBlock{height: c.block.Header.Height, raw: c.raw, txs: c.txs}
+	rb := &recentBlock{height: c.block.Header.Height, raw: c.raw, txs: c.block.Txs}
+	if len(c.txs) == len(c.block.Txs) {
+		rb.ids = make([]chain.ID, len(c.txs))
+		for i, tx := range c.txs {
+			rb.ids[i] = tx.ID
+		}
+	}
+	r.m[c.id] = rb
 }
 
 func (r *recentBlocks) block(id chain.ID) []byte {
@@ -508,20 +562,23 @@ func (r *recentBlocks) block(id chain.ID) []byte {
 	return nil
 }
 
-func (r *recentBlocks) tx(id chain.ID) (*chain.DecodedTx, bool) {
+// tx returns the raw tx with this ID from a recent block.
+func (r *recentBlocks) tx(id chain.ID) ([]byte, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, b := range r.m {
 		if b.byID == nil {
-			b.byID = make(map[chain.ID]*chain.DecodedTx, len(b.txs))
-			for _, tx := range b.txs {
-				if tx != nil {
-					b.byID[tx.ID] = tx
+			b.byID = make(map[chain.ID][]byte, len(b.txs))
+			for i, raw := range b.txs {
+				if b.ids != nil {
+					b.byID[b.ids[i]] = raw
+				} else {
+					b.byID[chain.IDOf(raw)] = raw
 				}
 			}
 		}
-		if tx, ok := b.byID[id]; ok {
-			return tx, true
+		if raw, ok := b.byID[id]; ok {
+			return raw, true
 		}
 	}
 	return nil, false
@@ -540,8 +597,8 @@ func (f fillSource) Txs(keys [][]byte) [][]byte {
 		id := txIDOfDigest(k)
 		if tx, ok := f.n.pool.Get(id); ok {
 			out[i] = tx.Raw
-		} else if tx, ok := f.n.recent.tx(id); ok {
-			out[i] = tx.Raw
+		} else if raw, ok := f.n.recent.tx(id); ok {
+			out[i] = raw
 		}
 	}
 	return out

@@ -21,6 +21,8 @@ import (
 
 const compactChain = "compact-1"
 
+var _ compactTransport = gossipTransport{} // the libp2p transport gossips compact proposals
+
 // compactSetup is a proposer and a full node on one genesis, on real
 // Badger, with a block of signed transfers the proposer built (executed,
 // not committed) and its signed proposal.

@@ -85,6 +85,10 @@ type candidate struct {
 	// any other) and a block validated again in a later round are not
 	// written and fsynced again.
 	stashed bool
+	// via says how a gossiped block came (compact.go), for the committed
+	// block's log line: "block" (whole), "mempool" (compact, every tx
+	// there), "txs+N" (compact, N txs fetched), "fetched" (whole, by ID).
+	via string
 }
 
 // driver owns the consensus machine. Only the driver goroutine touches it.
@@ -221,6 +225,7 @@ func (d *driver) newMachine() error {
 	// with our replayed proposal.
 	for _, c := range n.stashed(cfg.Height) {
 		d.cands[c.id] = c
+		n.recent.put(c) // peers may fill its compact form from us
 	}
 	if len(recs) > 0 {
 		n.log.Info("replaying consensus WAL", "height", cfg.Height, "records", len(recs), "stashed_blocks", len(d.cands))
@@ -340,7 +345,7 @@ func (d *driver) onBlock(data []byte) {
 		if d.filling[id] == nil { // else counted when its compact form came
 			d.perRound[k]++
 		}
-		d.addCandidate(&candidate{id: id, block: b, raw: pb.Block})
+		d.addCandidate(&candidate{id: id, block: b, raw: pb.Block, via: "block"})
 	}
 	// The proposal travels with the block, so losing the consensus-topic
 	// copy does not cost the round.
@@ -618,6 +623,9 @@ func (d *driver) decide(dec consensus.Decision) error {
 	var phases []any
 	if dec.Height == d.trace.height {
 		phases = d.trace.logAttrs()
+		if c.via != "" {
+			phases = append(phases, "block_via", c.via)
+		}
 	}
 	if err := n.applyBlock(c, dec.Commit, phases...); err != nil {
 		return err
