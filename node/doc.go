@@ -59,6 +59,13 @@
 //	                 are ahead: fetched off the driver goroutine, every block
 //	                 verified by its commit and applied on it
 //	  gossip.go      pubsub validators (cheap checks on pubsub goroutines)
+//	  compact.go     compact proposals: the proposer gossips header, parent
+//	                 commit, evidence and each tx's SHA-256 (/compact/1);
+//	                 a receiver rebuilds the block from its mempool, checks
+//	                 the tx root, fetches what it lacks (txs, else the whole
+//	                 block by ID) off the driver goroutine over
+//	                 p2p's blockfill protocol, and serves fills from its
+//	                 mempool and recent blocks (fillSource)
 //	  blocks.go      the driver's handles on chain/blockexec (build, check,
 //	                 apply a block on the committed view; evidence pool;
 //	                 block stash), block size from measured execution

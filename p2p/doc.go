@@ -23,9 +23,10 @@
 // # Topics and protocols
 //
 // Per chain ID: gossip topics /dure/<id>/tx/2, /dure/<id>/consensus/1,
-// /dure/<id>/block/2 and /dure/<id>/evidence/1 (the tx topic on its own
-// gossipsub router, protocol /dure/<id>/txsub/1.2.0); stream protocols
-// /dure/<id>/sync/1 and /dure/<id>/status/1; DHT protocol prefix /dure/<id>
+// /dure/<id>/block/2, /dure/<id>/evidence/1 and /dure/<id>/compact/1 (the
+// tx topic on its own gossipsub router, protocol /dure/<id>/txsub/1.2.0);
+// stream protocols /dure/<id>/sync/1, /dure/<id>/status/1 and
+// /dure/<id>/blockfill/1; DHT protocol prefix /dure/<id>
 // and rendezvous "dure/<id>". Nodes of two chains may share a machine (or
 // even a connection) without exchanging a single chain message. Chain IDs
 // are limited to letters, digits, '-', '_' and '.' so these names stay
@@ -34,7 +35,8 @@
 // # Gossip
 //
 // Every topic has a validator: the message size is checked first (tx
-// batches 1 MiB, blocks chain.MaxBlockBytes, consensus MaxConsensusBytes (1 MiB), evidence 1 MiB),
+// batches 1 MiB, blocks chain.MaxBlockBytes, consensus MaxConsensusBytes (1 MiB), evidence 1 MiB,
+// compact proposals MaxCompactBytes (4 MiB)),
 // then the node's function answers Accept, Reject or Ignore. Reject counts
 // as an invalid delivery in the sender's gossipsub score (weight -100 per
 // squared count), so a handful of bad messages takes a peer below
@@ -125,6 +127,28 @@
 // (host.go); a peer it refuses 32 of them within 10 s is disconnected
 // and refused by the gater for a minute. BudgetIPs gives the node the same
 // per-IP keys for its unpaid-tx budget.
+//
+// # Compact proposals and block fill
+//
+// The compact topic (main router, signed by its author) carries what the
+// node encodes as a compact proposal; OnCompact gets it with the peer it
+// came from and its author (the host that published it), so the node can
+// ask the author first for what it lacks. A node without ValidateCompact
+// ignores the topic.
+//
+// /dure/<id>/blockfill/1 (blockfill.go) serves Deps.Fill, one request per
+// stream. A request frame is a kind byte (1 = txs, 2 = block), a uvarint
+// count and that many uvarint-length-prefixed keys (1..MaxFillKeys keys of
+// 1..MaxFillKeyBytes bytes; exactly one, the block ID, for kind 2). The
+// answer is one frame per key, in order, empty for a key the server does
+// not hold; a tx frame is at most chain.MaxTxBytes, a block frame
+// chain.MaxBlockBytes, and all of a txs answer at most
+// MaxFillResponseBytes. Serving is charged to the block-sync budgets (1
+// unit per request plus 1 per 16 KiB answered, per peer ID, IP and node),
+// a peer may hold at most 4 fill streams at once and refusals count
+// towards the stream-flood ban. FetchFill checks the shape and the limits
+// and ends at its context's deadline (DefaultFillTimeout, 5 s, without
+// one); that values hash to their keys is the node's to check.
 //
 // # State sync
 //
