@@ -196,32 +196,34 @@ func (d *driver) onCompact(e gossipCompact) {
 		return
 	}
 	id := cb.Proposal.BlockID
+	_, known := d.cands[id]
+	f := d.filling[id]
+	if !known && f == nil && d.perRound[roundKey{h, r}] >= maxBlocksPerRound {
+		return // an equivocating proposer's extra blocks
+	}
+	// The proposal travels with the block, as on the block topic.
 	defer func() {
 		d.noteHeight(h)
 		if h == d.cons.Height() {
 			d.step(consensusProposal(cb))
 		}
 	}()
-	if _, ok := d.cands[id]; ok {
+	if known {
 		return
 	}
 	list := chain.Sum256(cb.TxHashes)
-	f := d.filling[id]
 	if f != nil && (f.lists[list] || len(f.lists) >= maxListsPerBlock) {
 		return
 	}
 	if f == nil {
-		k := roundKey{h, r}
-		if d.perRound[k] >= maxBlocksPerRound {
-			return // an equivocating proposer's extra blocks
-		}
-		d.perRound[k]++
+		d.perRound[roundKey{h, r}]++
 		f = &fillState{height: h, lists: map[chain.Hash]bool{}}
 		d.filling[id] = f
 	}
 	f.lists[list] = true
 	start := time.Now()
 	raws, txs, missing := n.fromMempool(cb)
+	lied := false
 	if len(missing) == 0 {
 		c, err := candidateOf(n.codec, cb, raws, txs)
 		n.m.compactFills.WithLabelValues(fillOutcome(err, true)).Inc()
@@ -235,13 +237,13 @@ func (d *driver) onCompact(e gossipCompact) {
 			d.addCandidate(c) // a bad block the header commits to: found invalid
 			return
 		}
-		missing = nil // the list lies: fetch the whole block
+		lied = true // fetch the whole block, not from the list's author
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, d.fillDeadline())
 	peers := d.fillPeers(e.author, e.from)
 	go func() {
 		defer cancel()
-		c, err := n.fill(ctx, cb, raws, txs, missing, peers)
+		c, err := n.fill(ctx, cb, raws, txs, missing, peers, e.author, lied)
 		n.post(d.ctx, compactFilled{id: id, list: list, c: c, err: err})
 	}()
 }
@@ -368,24 +370,42 @@ const fillPeerTimeout = 1500 * time.Millisecond
 
 // fill gets the missing txs (or, with missing nil, the whole block) from
 // peers in order. A peer whose answer does not check out is not asked
-// again in this run. It runs off the driver goroutine.
-func (n *Node) fill(ctx context.Context, cb *compactBlock, raws [][]byte, txs []*chain.DecodedTx, missing []int, peers []peer.ID) (*candidate, error) {
+// again in this run. A list that turns out not to match the header (lied
+// set by the caller, or found here) sends the run to the whole block, not
+// asked of author, whose list it is. It runs off the driver goroutine.
+func (n *Node) fill(ctx context.Context, cb *compactBlock, raws [][]byte, txs []*chain.DecodedTx, missing []int, peers []peer.ID, author peer.ID, lied bool) (*candidate, error) {
 	if n.net == nil {
 		return nil, errors.New("no network to fill from")
 	}
 	var errs []error
-	missing = n.awaitGossip(ctx, cb, raws, txs, missing)
-	if missing != nil && len(missing) == 0 {
+	// assembled is the end of the txs path: the candidate, or nil to go on
+	// to the whole block.
+	assembled := func(via string) *candidate {
 		c, err := candidateOf(n.codec, cb, raws, txs)
-		if errors.Is(err, errListMismatch) {
-			return nil, err
+		switch {
+		case errors.Is(err, errListMismatch):
+			lied = true
+			errs = append(errs, err)
+			return nil
+		case c == nil:
+			errs = append(errs, err)
+			return nil
 		}
-		return c, nil
+		c.via = via // c.err set: a bad block the header commits to
+		return c
+	}
+	if !lied && missing != nil {
+		missing = n.awaitGossip(ctx, cb, raws, txs, missing)
+		if len(missing) == 0 {
+			if c := assembled("mempool"); c != nil {
+				return c, nil
+			}
+		}
 	}
 	fetched := len(missing)
 	// Txs first, when some are missing and not most: a block's worth of
 	// txs costs the same as the block.
-	if missing != nil && len(missing)*2 <= cb.count() {
+	if !lied && fetched > 0 && fetched*2 <= cb.count() {
 		for _, p := range peers {
 			if ctx.Err() != nil {
 				break
@@ -398,18 +418,18 @@ func (n *Node) fill(ctx context.Context, cb *compactBlock, raws [][]byte, txs []
 			for _, i := range missing {
 				raws[i] = got[i]
 			}
-			missing = nil
-			c, err := candidateOf(n.codec, cb, raws, txs)
-			if errors.Is(err, errListMismatch) {
-				return nil, err // the list lies; a whole block comes with a good list
+			if c := assembled(fmt.Sprintf("txs+%d", fetched)); c != nil {
+				return c, nil
 			}
-			c.via = fmt.Sprintf("txs+%d", fetched)
-			return c, nil
+			break
 		}
 	}
 	for _, p := range peers {
 		if ctx.Err() != nil {
 			break
+		}
+		if lied && p == author {
+			continue // not trusted for this block
 		}
 		c, err := n.fetchBlock(ctx, p, cb.Proposal.BlockID)
 		if err != nil {

@@ -337,7 +337,7 @@ func TestCompactFillOverLibp2p(t *testing.T) {
 		if len(missing) != cb.count() {
 			t.Fatalf("%d missing of %d", len(missing), cb.count())
 		}
-		got, err := s.recv.fill(ctx, cb, raws, txs, missing, []peer.ID{honest})
+		got, err := s.recv.fill(ctx, cb, raws, txs, missing, []peer.ID{honest}, honest, false)
 		check(t, got, err, false)
 	})
 
@@ -349,7 +349,7 @@ func TestCompactFillOverLibp2p(t *testing.T) {
 	t.Run("liars only: no block, in bounded time", func(t *testing.T) {
 		raws, txs, missing := s.recv.fromMempool(cb)
 		start := time.Now()
-		got, err := s.recv.fill(ctx, cb, raws, txs, missing, liars)
+		got, err := s.recv.fill(ctx, cb, raws, txs, missing, liars, liars[0], false)
 		if err == nil || got != nil {
 			t.Fatalf("got a block from liars: %v", got)
 		}
@@ -368,13 +368,32 @@ func TestCompactFillOverLibp2p(t *testing.T) {
 			t.Fatalf("%d missing of %d", len(missing), cb.count())
 		}
 		start := time.Now()
-		got, err := s.recv.fill(ctx, cb, raws, txs, missing, append(liars[:3:3], honest))
+		got, err := s.recv.fill(ctx, cb, raws, txs, missing, append(liars[:3:3], honest), liars[0], false)
 		check(t, got, err, true)
 		if took := time.Since(start); took > fillPeerTimeout+time.Second {
 			t.Fatalf("took %s", took)
 		}
 		if out, err := s.recv.checkBlock(got, true); err != nil || out.StateRoot != s.cand.block.Header.StateRoot {
 			t.Fatalf("filled block does not validate: %v", err)
+		}
+	})
+
+	t.Run("a list that lies: the whole block, not from its author", func(t *testing.T) {
+		lie := *cb
+		lie.TxHashes = bytes.Clone(cb.TxHashes)
+		n := lie.count()
+		copy(lie.TxHashes[:32], cb.TxHashes[(n-1)*32:])
+		copy(lie.TxHashes[(n-1)*32:], cb.TxHashes[:32])
+		raws, txs, missing := s.recv.fromMempool(&lie)
+		got, err := s.recv.fill(ctx, &lie, raws, txs, missing, []peer.ID{liars[0], honest}, liars[0], false)
+		check(t, got, err, false)
+		if got.via != "fetched" {
+			t.Fatalf("came %s, want fetched whole", got.via)
+		}
+		// Known to lie from the start: its author is not asked.
+		raws, txs, _ = s.recv.fromMempool(&lie)
+		if got, err := s.recv.fill(ctx, &lie, raws, txs, nil, []peer.ID{honest}, honest, true); err == nil {
+			t.Fatalf("asked the list's author: got %v", got.id)
 		}
 	})
 }
