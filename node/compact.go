@@ -233,9 +233,12 @@ func (d *driver) onCompact(e gossipCompact) {
 			return
 		}
 		n.log.Warn("compact proposal does not rebuild; fetching the block", "height", h, "id", id, "author", e.author, "err", err)
-		if !errors.Is(err, errListMismatch) {
+		if c != nil {
 			d.addCandidate(c) // a bad block the header commits to: found invalid
 			return
+		}
+		if !errors.Is(err, errListMismatch) {
+			return // the header's own parts do not make a block
 		}
 		lied = true // fetch the whole block, not from the list's author
 	}
