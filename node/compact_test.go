@@ -438,3 +438,55 @@ func TestTxIDPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactGossipVerdicts: a compact proposal is relayed only as the
+// scheduled proposer's signed proposal of its header, as a whole block is.
+func TestCompactGossipVerdicts(t *testing.T) {
+	s := newCompactSetup(t, 10)
+	c := s.recv.codec
+	good, err := decodeCompact(c, s.compact(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newKey(t)
+	enc := func(mut func(cb *compactBlock)) []byte {
+		cb := *good
+		mut(&cb)
+		data, err := c.Marshal(cb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want p2p.Verdict
+	}{
+		{"genuine", enc(func(*compactBlock) {}), p2p.Accept},
+		{"signed by another key", enc(func(cb *compactBlock) {
+			cb.Proposal.Sig = other.Sign(cb.Proposal.SignBytes(c, compactChain))
+		}), p2p.Reject},
+		{"unscheduled proposer", enc(func(cb *compactBlock) {
+			cb.Proposal.Proposer = other.PubKey().Address()
+			cb.Proposal.Sig = other.Sign(cb.Proposal.SignBytes(c, compactChain))
+		}), p2p.Reject},
+		{"other version", enc(func(cb *compactBlock) { cb.Version = 2 }), p2p.Reject},
+		{"a partial hash", enc(func(cb *compactBlock) { cb.TxHashes = cb.TxHashes[:len(cb.TxHashes)-1] }), p2p.Reject},
+		{"a commit the header does not name", enc(func(cb *compactBlock) { cb.LastCommit = &chain.Commit{Height: 1} }), p2p.Reject},
+		{"undecodable", []byte("junk"), p2p.Reject},
+	}
+	for _, tc := range tests {
+		if v := s.recv.validateCompactGossip("", tc.data); v != tc.want {
+			t.Errorf("%s: verdict %v, want %v", tc.name, v, tc.want)
+		}
+	}
+	// A height far ahead is not checkable yet: ignored, not relayed.
+	far := *good
+	far.Header.Height, far.Proposal.Height = 9, 9
+	far.Proposal.BlockID = far.Header.ID(c)
+	data, _ := c.Marshal(far)
+	if v := s.recv.validateCompactGossip("", data); v != p2p.Ignore {
+		t.Errorf("height 9 on head 0: verdict %v, want Ignore", v)
+	}
+}
