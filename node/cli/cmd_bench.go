@@ -15,9 +15,9 @@ import (
 
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/node"
+	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/keystore"
 	"github.com/dure-network/dure/testnet"
-	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/testnet/load"
 )
 

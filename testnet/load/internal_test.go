@@ -1,6 +1,7 @@
 package load
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -149,5 +150,37 @@ func TestPercentiles(t *testing.T) {
 				t.Fatalf("got p50 %s p95 %s p99 %s, want %s %s %s", l.P50, l.P95, l.P99, tc.p50, tc.p95, tc.p99)
 			}
 		})
+	}
+}
+
+// TestDecodeBlockEvent: the follower's light decoding of a block event
+// keeps what the full api.BlockEvents decoding gives the tracker.
+func TestDecodeBlockEvent(t *testing.T) {
+	full := api.BlockEvents{Height: 9, BlockID: chain.IDOf([]byte("block")), Txs: []api.TxEvents{
+		{ID: chain.IDOf([]byte("a")), Code: 0, Events: []chain.Event{{Type: "transfer", Attrs: []chain.Attr{{Key: "amount", Value: "1"}}}}},
+		{ID: chain.IDOf([]byte("b")), Code: 5},
+	}}
+	data, err := json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want api.BlockEvents
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeBlockEvent(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Height != want.Height || len(got.Txs) != len(want.Txs) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for i := range want.Txs {
+		if got.Txs[i].ID != want.Txs[i].ID || got.Txs[i].Code != want.Txs[i].Code {
+			t.Errorf("tx %d: %s/%d, want %s/%d", i, got.Txs[i].ID, got.Txs[i].Code, want.Txs[i].ID, want.Txs[i].Code)
+		}
+	}
+	if _, err := decodeBlockEvent([]byte(`{"height":1,"txs":[{"id":"not-a-cid"}]}`)); err == nil {
+		t.Error("a bad tx id was accepted")
 	}
 }

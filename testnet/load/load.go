@@ -245,8 +245,8 @@ type runner struct {
 	rr      atomic.Uint64
 
 	signed, submitted, posts, acceptedInWin atomic.Int64
-	retired                          atomic.Int64
-	measuring                        atomic.Bool
+	retired                                 atomic.Int64
+	measuring                               atomic.Bool
 
 	rejMu    sync.Mutex
 	rejected map[string]int64
