@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -83,7 +84,18 @@ func (s *Server) readBatch(r *http.Request) ([][]byte, error) {
 	}
 	ct := r.Header.Get("Content-Type")
 	if strings.HasPrefix(ct, "application/cbor") {
-		return DecodeTxArray(body, s.cfg.MaxBatchTxs)
+		txs, err := DecodeTxArray(body, s.cfg.MaxBatchTxs)
+		if err != nil {
+			return nil, err
+		}
+		// Each tx gets its own bytes: the mempool keeps an admitted tx's
+		// slice, and one aliasing the body would keep the whole body (up
+		// to MaxBodyBytes, maybe all refused junk) alive beyond what the
+		// pool's byte bound counts.
+		for i, tx := range txs {
+			txs[i] = bytes.Clone(tx)
+		}
+		return txs, nil
 	}
 	var req BatchRequest
 	if err := json.Unmarshal(body, &req); err != nil {
