@@ -184,3 +184,52 @@ func TestDecodeBlockEvent(t *testing.T) {
 		t.Error("a bad tx id was accepted")
 	}
 }
+
+// TestSignAheadKeepsNoncesInOrder: txs taken from an account while the
+// refiller signs ahead for it carry consecutive nonces, whichever of the
+// two signed them, and every tx the refiller dropped is uncounted.
+func TestSignAheadKeepsNoncesInOrder(t *testing.T) {
+	keys := DeriveKeys("sign-ahead", 3)
+	r := &runner{cfg: Config{ChainID: "load-1", Fee: 10, Denom: "dure", Logf: t.Logf}, codec: chain.MustCodec(),
+		lowq: make(chan *account, 3), low: 8}
+	for _, k := range keys {
+		a := &account{key: k, addr: k.PubKey().Address()}
+		r.accts, r.addrs = append(r.accts, a), append(r.addrs, a.addr)
+	}
+	a := r.accts[0]
+	a.nonce = 5
+	for range 3 { // as presign leaves it: a short queue
+		raw, err := r.sign(a, a.nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.queue = append(a.queue, raw)
+		a.nonce++
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { r.refill(stop); close(done) }()
+	const n = 200
+	for i := range n {
+		raw, err := r.next(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := chain.DecodeTx(r.codec, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tx.Nonce != uint64(5+i) || tx.Sender() != a.addr {
+			t.Fatalf("tx %d: nonce %d from %s, want %d from %s", i, tx.Nonce, tx.Sender(), 5+i, a.addr)
+		}
+		a.pending = nil // answered
+	}
+	close(stop)
+	<-done
+	a.mu.Lock()
+	queued := len(a.queue)
+	a.mu.Unlock()
+	if got, want := r.signed.Load(), int64(n+queued); got != want {
+		t.Errorf("signed %d, want %d (%d taken, 3 of them presigned, + %d still queued)", got, want, n, queued)
+	}
+}

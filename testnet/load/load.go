@@ -64,8 +64,10 @@ type Config struct {
 	FundAmount uint64
 	// PreSign is how many txs per account are signed before the load
 	// starts (default: enough for Rate over Warmup+Duration, or for 6,000
-	// tx/s in closed loop, capped at 400,000 in all). Past that, txs are
-	// signed as they are sent.
+	// tx/s in closed loop, capped at 400,000 in all). Past that, a
+	// refiller goroutine signs ahead for each account whose queue runs low
+	// (a few txs, nonces in order); a worker signs only when it finds the
+	// queue empty.
 	PreSign int
 	// Grace is how long to wait after the load for accepted txs to commit
 	// (default 30s); what is still missing then is Lost.
@@ -226,14 +228,24 @@ func DeriveKeys(seed string, n int) []chain.PrivKey {
 	return keys
 }
 
-// account is one sender. Only the worker holding it touches it.
+// account is one sender. Only the worker holding it touches pending;
+// nonce, queue and refilling are shared with the refiller under mu.
 type account struct {
 	key     chain.PrivKey
 	addr    chain.Address
-	nonce   uint64   // next nonce to sign
-	queue   [][]byte // pre-signed, consecutive nonces
-	pending []byte   // next tx to send (kept after a busy refusal)
+	pending []byte // next tx to send (kept after a busy refusal)
+
+	mu        sync.Mutex
+	nonce     uint64   // next nonce to sign
+	queue     [][]byte // signed ahead, consecutive nonces ending at nonce-1
+	refilling bool     // queued for the refiller
 }
+
+// Signing ahead during the load: when an account's queue falls below
+// runner.low (a quarter of PreSign, 1 to maxRefillLow), the refiller tops
+// it up to twice that, off the submit path. PreSign by default covers the
+// run, so only accounts used more than their share are refilled.
+const maxRefillLow = 8
 
 type runner struct {
 	cfg     Config
@@ -243,6 +255,8 @@ type runner struct {
 	accts   []*account
 	addrs   []chain.Address
 	rr      atomic.Uint64
+	lowq    chan *account // accounts whose signed-ahead queue runs low
+	low     int           // refill below this many queued txs
 
 	signed, submitted, posts, acceptedInWin atomic.Int64
 	retired                                 atomic.Int64
@@ -541,23 +555,71 @@ func (r *runner) presign(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// next returns the account's next tx to send, signing one if none is queued.
+// next returns the account's next tx to send: the head of its queue
+// (asking the refiller for more when it runs low), or, with the queue
+// empty, one signed here.
 func (r *runner) next(a *account) ([]byte, error) {
 	if a.pending != nil {
 		return a.pending, nil
 	}
+	a.mu.Lock()
 	if len(a.queue) > 0 {
 		a.pending, a.queue[0] = a.queue[0], nil
 		a.queue = a.queue[1:]
+		if len(a.queue) < r.low && !a.refilling && r.lowq != nil {
+			select {
+			case r.lowq <- a:
+				a.refilling = true
+			default:
+			}
+		}
+		a.mu.Unlock()
 		return a.pending, nil
 	}
-	raw, err := r.sign(a, a.nonce)
+	nonce := a.nonce
+	a.nonce++ // reserved: a refill in flight for this nonce is dropped
+	a.mu.Unlock()
+	raw, err := r.sign(a, nonce)
 	if err != nil {
-		return nil, err
+		return nil, err // the account retires
 	}
-	a.nonce++
 	a.pending = raw
 	return raw, nil
+}
+
+// refill signs ahead for the accounts next queued on lowq until stop: up
+// to 2×low txs each, signed outside the account's lock and kept
+// only if no tx was signed for it meanwhile (else dropped and uncounted).
+func (r *runner) refill(stop <-chan struct{}) {
+	for {
+		var a *account
+		select {
+		case <-stop:
+			return
+		case a = <-r.lowq:
+		}
+		a.mu.Lock()
+		from, want := a.nonce, 2*r.low-len(a.queue)
+		a.mu.Unlock()
+		raws := make([][]byte, 0, max(want, 0))
+		for k := 0; k < want; k++ {
+			raw, err := r.sign(a, from+uint64(k))
+			if err != nil {
+				r.cfg.Logf("sign ahead for %s: %v", a.addr, err)
+				break
+			}
+			raws = append(raws, raw)
+		}
+		a.mu.Lock()
+		if a.nonce == from {
+			a.queue = append(a.queue, raws...)
+			a.nonce += uint64(len(raws))
+		} else {
+			r.signed.Add(-int64(len(raws))) // never sent: not the run's
+		}
+		a.refilling = false
+		a.mu.Unlock()
+	}
 }
 
 // load runs the workers for Warmup+Duration and returns the measured
@@ -571,6 +633,13 @@ func (r *runner) load(ctx context.Context) (from, to time.Duration, offered, beh
 	stop := make(chan struct{})
 	var tokens chan struct{}
 	var wg sync.WaitGroup
+	r.lowq = make(chan *account, len(r.accts))
+	r.low = max(1, min(maxRefillLow, cfg.PreSign/4))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.refill(stop)
+	}()
 	if cfg.Rate > 0 {
 		tokens = make(chan struct{}, cfg.Concurrency)
 		wg.Add(1)

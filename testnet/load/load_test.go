@@ -116,10 +116,12 @@ func TestRunFourValidators(t *testing.T) {
 		nodes = append(nodes, n.API)
 	}
 	// One POST per tx at 150 tx/s, then batches of up to 32 in closed loop
-	// (at most 600 awaiting a block), each run with its own accounts.
+	// (at most 600 awaiting a block) with 2 txs per account signed before
+	// the load and the rest signed ahead during it, each run with its own
+	// accounts.
 	for _, c := range []load.Config{
 		{Seed: "dure-load", Rate: 150, Concurrency: 16},
-		{Seed: "dure-load-batch", Batch: 32, Concurrency: 4, MaxPending: 600},
+		{Seed: "dure-load-batch", Batch: 32, Concurrency: 4, MaxPending: 600, PreSign: 2},
 	} {
 		t.Run(c.Seed, func(t *testing.T) { checkRun(t, tn, nodes, keys, c) })
 	}
@@ -130,7 +132,7 @@ func checkRun(t *testing.T, tn *testnet.Net, nodes []string, keys []chain.PrivKe
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rep, err := load.Run(ctx, load.Config{
-		Nodes: nodes, Keys: keys, Accounts: 200, Rate: c.Rate, Seed: seed, Batch: c.Batch, MaxPending: c.MaxPending,
+		Nodes: nodes, Keys: keys, Accounts: 200, Rate: c.Rate, Seed: seed, Batch: c.Batch, MaxPending: c.MaxPending, PreSign: c.PreSign,
 		Warmup: time.Second, Duration: 4 * time.Second, Concurrency: c.Concurrency, Grace: 20 * time.Second,
 		Logf: t.Logf,
 	})
