@@ -95,24 +95,55 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 	return st, nil
 }
 
+var _ api.BatchBackend = backend{}
+
 func (b backend) SubmitTx(ctx context.Context, raw []byte) (chain.ID, error) {
 	n := b.n
 	id, err := n.pool.Add(raw)
 	if err != nil {
-		n.m.txRejected.WithLabelValues(rejectReason(err)).Inc()
-		switch {
-		case errors.Is(err, mempool.ErrDuplicate):
-			return id, fmt.Errorf("%w: %v", api.ErrDuplicate, err)
-		case errors.Is(err, mempool.ErrFull), errors.Is(err, mempool.ErrSenderFull):
-			return id, fmt.Errorf("%w: %v", api.ErrMempoolFull, err)
-		}
-		return id, err
+		return id, n.submitRefused(err)
 	}
 	if err := n.tr.PublishTx(ctx, raw); err != nil {
 		n.log.Debug("gossip tx", "id", id, "err", err)
 	}
 	n.wake()
 	return id, nil
+}
+
+// SubmitTxs admits a POST /v1/txs/batch through the mempool's AddBatch
+// (one batch signature check), then gossips what it admitted; each
+// refusal is counted and mapped as SubmitTx's would be.
+func (b backend) SubmitTxs(ctx context.Context, raws [][]byte) ([]chain.ID, []error) {
+	n := b.n
+	ids, errs := n.pool.AddBatch(raws)
+	admitted := 0
+	for i, err := range errs {
+		if err != nil {
+			errs[i] = n.submitRefused(err)
+			continue
+		}
+		admitted++
+		if err := n.tr.PublishTx(ctx, raws[i]); err != nil {
+			n.log.Debug("gossip tx", "id", ids[i], "err", err)
+		}
+	}
+	if admitted > 0 {
+		n.wake()
+	}
+	return ids, errs
+}
+
+// submitRefused counts a refused API submission and maps the mempool's
+// capacity and duplicate errors to the API's sentinels.
+func (n *Node) submitRefused(err error) error {
+	n.m.txRejected.WithLabelValues(rejectReason(err)).Inc()
+	switch {
+	case errors.Is(err, mempool.ErrDuplicate):
+		return fmt.Errorf("%w: %v", api.ErrDuplicate, err)
+	case errors.Is(err, mempool.ErrFull), errors.Is(err, mempool.ErrSenderFull):
+		return fmt.Errorf("%w: %v", api.ErrMempoolFull, err)
+	}
+	return err
 }
 
 func rejectReason(err error) string {

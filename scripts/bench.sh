@@ -8,17 +8,18 @@
 #   MODE=long  scripts/bench.sh   # real figures: 60 s measured, closed loop (max)
 #
 # Overrides (env): RATE (tx/s, 0 = closed loop), DURATION, WARMUP, ACCOUNTS,
-# CONCURRENCY, MAX_PENDING (closed loop: most txs awaiting a block), IDLE_SECS, DURE_BIN (use this binary instead of building),
+# CONCURRENCY, MAX_PENDING (closed loop: most txs awaiting a block),
+# BATCH (txs per POST /v1/txs/batch; 0 = one POST /v1/txs per tx; default 64 in MODE=long, 0 in short), IDLE_SECS, DURE_BIN (use this binary instead of building),
 # KEEP=1 (keep the work dir with node logs), OUT (also write the summary here).
 set -euo pipefail
 
 MODE=${MODE:-short}
 case "$MODE" in
 short)
-	: "${RATE:=300}" "${DURATION:=10s}" "${WARMUP:=3s}" "${ACCOUNTS:=500}" "${CONCURRENCY:=32}" "${IDLE_SECS:=5}"
+	: "${RATE:=300}" "${DURATION:=10s}" "${WARMUP:=3s}" "${ACCOUNTS:=500}" "${CONCURRENCY:=32}" "${IDLE_SECS:=5}" "${BATCH:=0}"
 	;;
 long)
-	: "${RATE:=0}" "${DURATION:=60s}" "${WARMUP:=10s}" "${ACCOUNTS:=2000}" "${CONCURRENCY:=64}" "${IDLE_SECS:=10}"
+	: "${RATE:=0}" "${DURATION:=60s}" "${WARMUP:=10s}" "${ACCOUNTS:=2000}" "${CONCURRENCY:=64}" "${IDLE_SECS:=10}" "${BATCH:=64}"
 	;;
 *)
 	echo "bench.sh: MODE must be short or long, not '$MODE'" >&2
@@ -159,9 +160,9 @@ for i in "${!PIDS[@]}"; do
 done
 
 # --- load ------------------------------------------------------------------
-log "load: MODE=$MODE rate=$RATE (0 = closed loop) warm-up=$WARMUP window=$DURATION accounts=$ACCOUNTS concurrency=$CONCURRENCY max-pending=${MAX_PENDING:-default}"
+log "load: MODE=$MODE rate=$RATE (0 = closed loop) warm-up=$WARMUP window=$DURATION accounts=$ACCOUNTS concurrency=$CONCURRENCY batch=$BATCH max-pending=${MAX_PENDING:-default}"
 "$BIN" bench --dir "$NET" --rate "$RATE" --warmup "$WARMUP" --duration "$DURATION" --accounts "$ACCOUNTS" \
-	--concurrency "$CONCURRENCY" --max-pending "${MAX_PENDING:-0}" -o json >"$WORK/bench.json" 2>"$WORK/bench.log" &
+	--concurrency "$CONCURRENCY" --batch "$BATCH" --max-pending "${MAX_PENDING:-0}" -o json >"$WORK/bench.json" 2>"$WORK/bench.log" &
 BENCH_PID=$!
 loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
 phase=wait
@@ -217,7 +218,7 @@ SUBMIT_TPS=$(num submit_tps)
 {
 	echo
 	echo "dure bench — MODE=$MODE, $NODES validators on loopback, $(nproc) CPUs, load average $loadavg_start (start) / ${loadavg_end:-?} (end of window)"
-	echo "load: rate=$RATE tx/s (0 = closed loop), warm-up $WARMUP, window $DURATION, $ACCOUNTS accounts, concurrency $CONCURRENCY, max pending ${MAX_PENDING:-default (5000 in closed loop, none at a rate)}"
+	echo "load: rate=$RATE tx/s (0 = closed loop), warm-up $WARMUP, window $DURATION, $ACCOUNTS accounts, concurrency $CONCURRENCY, batch $BATCH, max pending ${MAX_PENDING:-default (5000 in closed loop, none at a rate)}"
 	printf '  %-28s %s\n' "committed tx/s" "$TPS (accepted $SUBMIT_TPS/s)"
 	printf '  %-28s p50 %s ms  p95 %s ms  p99 %s ms\n' "latency submit→commit" "$P50" "$P95" "$P99"
 	printf '  %-28s %s ms\n' "block interval" "$BI"

@@ -5,7 +5,7 @@
 //
 //	mp := mempool.New(mempool.Config{Codec: c, ChainID: id, MinFee: 1}, accounts)
 //	id, err := mp.Add(raw)               // API submit
-//	ids, errs := mp.AddBatch(gossiped)   // p2p tx batch
+//	ids, errs := mp.AddBatch(gossiped)   // p2p tx batch, or POST /v1/txs/batch
 //	txs := mp.Reap(maxTxs, maxBytes)     // proposer
 //	mp.Verified(txID)                    // executor: skip re-verifying
 //	mp.Update(height, committedIDs)      // after every commit
@@ -22,7 +22,11 @@
 // more than MaxPerSender ahead of it (ErrNonceTooHigh), capacity (ErrFull
 // by count or bytes, ErrSenderFull past MaxPerSender pending, ErrDuplicate
 // for a second tx with a pending nonce — replacement is not supported),
-// and last, the signature (chain.ErrBadSignature). Every rejection wraps
+// and last, the signature (chain.ErrBadSignature), then, with FeeFunds,
+// whether the sender's balance covers MaxFee (ErrFeeUnpayable; AddBatch
+// reads each sender's balance once per batch, as it reads its nonce).
+// The sign bytes are cut from the canonical raw tx (chain.SignBytesOf),
+// not encoded again. Every rejection wraps
 // its sentinel with the numbers that caused it. Nothing is evicted to make
 // room: a full pool refuses until blocks drain it.
 //

@@ -53,3 +53,36 @@ func TestUnpayableFeeRefused(t *testing.T) {
 		t.Errorf("balance read failing: %v, want ErrAccountState", err)
 	}
 }
+
+// countingFunds counts FeeBalance reads.
+type countingFunds struct {
+	*fundedAccounts
+	reads map[chain.Address]int
+}
+
+func (f *countingFunds) FeeBalance(a chain.Address) (uint64, error) {
+	f.reads[a]++
+	return f.fundedAccounts.FeeBalance(a)
+}
+
+// TestAddBatchReadsEachBalanceOnce: a batch with several txs of one sender
+// reads its balance once, and judges every one of its txs against it.
+func TestAddBatchReadsEachBalanceOnce(t *testing.T) {
+	c := chain.MustCodec()
+	alice, bob := key(t, 1), key(t, 2)
+	acct := &countingFunds{fundedAccounts: &fundedAccounts{accounts: newAccounts(),
+		bal: map[chain.Address]uint64{alice.PubKey().Address(): 100, bob.PubKey().Address(): 5}}, reads: map[chain.Address]int{}}
+	m := newPool(Config{}, acct)
+	raws := [][]byte{signTx(t, c, alice, 0, txOpt{fee: 100}), signTx(t, c, bob, 0, txOpt{fee: 10}),
+		signTx(t, c, alice, 1, txOpt{fee: 101}), signTx(t, c, alice, 2, txOpt{fee: 50})}
+	_, errs := m.AddBatch(raws)
+	if errs[0] != nil || !errors.Is(errs[1], ErrFeeUnpayable) || !errors.Is(errs[2], ErrFeeUnpayable) || errs[3] != nil {
+		t.Fatalf("errors %v", errs)
+	}
+	if r := acct.reads[alice.PubKey().Address()]; r != 1 {
+		t.Errorf("alice's balance read %d times in one batch, want 1", r)
+	}
+	if n, _ := m.Size(); n != 2 {
+		t.Errorf("%d txs pending, want 2", n)
+	}
+}

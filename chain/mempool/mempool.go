@@ -111,7 +111,8 @@ func New(cfg Config, acct AccountState) *Mempool {
 // candidate is a tx that passed the stateless and state checks and waits
 // for its signature check and insertion.
 type candidate struct {
-	dtx    *chain.DecodedTx
+	dtx    *chain.DecodedTx // &d
+	d      chain.DecodedTx  // in one allocation with the candidate
 	sender chain.Address
 	next   uint64
 	sb     []byte // sign bytes
@@ -164,9 +165,10 @@ func (m *Mempool) AddBatch(raws [][]byte) ([]chain.ID, []error) {
 		todo = append(todo, i)
 	}
 	valid := m.verifyParallel(cands, todo)
+	bals := make(map[chain.Address]feeBalance) // one balance read per sender per batch
 	for k, i := range todo {
 		if valid[k] {
-			errs[i] = m.checkFee(cands[i]) // state reads outside the lock
+			errs[i] = m.checkFeeCached(cands[i], bals) // state reads outside the lock
 		}
 	}
 
@@ -188,12 +190,29 @@ func (m *Mempool) AddBatch(raws [][]byte) ([]chain.ID, []error) {
 // (when the AccountState is FeeFunds). It runs after the signature check,
 // so a bad signature is reported as such whatever the sender holds (gossip
 // penalises bad signatures, not state-dependent refusals).
-func (m *Mempool) checkFee(c *candidate) error {
+func (m *Mempool) checkFee(c *candidate) error { return m.checkFeeCached(c, nil) }
+
+// feeBalance is one FeeBalance answer, kept for the rest of a batch.
+type feeBalance struct {
+	bal uint64
+	err error
+}
+
+// checkFeeCached is checkFee reading each sender's balance once per batch
+// through bals (nil: no cache).
+func (m *Mempool) checkFeeCached(c *candidate, bals map[chain.Address]feeBalance) error {
 	ff, ok := m.acct.(FeeFunds)
 	if !ok || c.dtx.Tx.MaxFee == 0 {
 		return nil
 	}
-	bal, err := ff.FeeBalance(c.sender)
+	fb, ok := bals[c.sender]
+	if !ok {
+		fb.bal, fb.err = ff.FeeBalance(c.sender)
+		if bals != nil {
+			bals[c.sender] = fb
+		}
+	}
+	bal, err := fb.bal, fb.err
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrAccountState, c.sender, err)
 	}
@@ -287,15 +306,20 @@ func (m *Mempool) precheck(raw []byte, nonces map[chain.Address]uint64) (chain.I
 		return id, nil, fmt.Errorf("%w: nonce %d is more than %d ahead of account %s at %d",
 			ErrNonceTooHigh, tx.Nonce, m.cfg.MaxPerSender, sender, next)
 	}
-	c := &candidate{dtx: &chain.DecodedTx{Tx: tx, Raw: raw, ID: id}, sender: sender, next: next}
+	c := &candidate{d: chain.DecodedTx{Tx: tx, Raw: raw, ID: id}, sender: sender, next: next}
+	c.dtx = &c.d
 	m.mu.RLock()
 	err = m.capacityLocked(c)
 	m.mu.RUnlock()
 	if err != nil { // don't spend a signature check on a tx that cannot fit
 		return id, nil, err
 	}
-	if c.sb, err = tx.SignBytes(m.cfg.Codec); err != nil {
-		return id, nil, fmt.Errorf("%w: %v", chain.ErrTxMalformed, err)
+	// raw is canonical (DecodeTx checked): its sign bytes are cut from it
+	// rather than encoded again.
+	if c.sb, ok = chain.SignBytesOf(raw); !ok {
+		if c.sb, err = tx.SignBytes(m.cfg.Codec); err != nil {
+			return id, nil, fmt.Errorf("%w: %v", chain.ErrTxMalformed, err)
+		}
 	}
 	return id, c, nil
 }
@@ -340,6 +364,7 @@ func (m *Mempool) insertLocked(c *candidate) error {
 	m.byID[c.dtx.ID] = e
 	m.bytes += len(c.dtx.Raw)
 	m.seen.put(c.dtx.ID, seenVerified)
+	c.sb = nil // the entry keeps the candidate (dtx points into it), not its sign bytes
 	return nil
 }
 

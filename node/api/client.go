@@ -87,6 +87,20 @@ func (c *Client) Submit(ctx context.Context, raw []byte, wait bool) (SubmitRespo
 	return r, c.do(ctx, http.MethodPost, path, raw, "application/cbor", &r)
 }
 
+// SubmitBatch posts raw txs as one POST /v1/txs/batch (application/cbor)
+// and returns one result per tx, in order; err is set only when the batch
+// as a whole was refused (too large, malformed) or not answered.
+func (c *Client) SubmitBatch(ctx context.Context, raws [][]byte) (BatchResponse, error) {
+	var r BatchResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/txs/batch", EncodeTxArray(raws), "application/cbor", &r); err != nil {
+		return r, err
+	}
+	if len(r.Results) != len(raws) {
+		return r, fmt.Errorf("POST /v1/txs/batch: %d results for %d txs", len(r.Results), len(raws))
+	}
+	return r, nil
+}
+
 // Tx fetches a tx, optionally with its inclusion proof.
 func (c *Client) Tx(ctx context.Context, id chain.ID, prove bool) (TxInfo, error) {
 	var t TxInfo

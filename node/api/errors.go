@@ -48,6 +48,7 @@ func classify(err error) (int, string) {
 		status int
 		code   string
 	}{
+		{ErrBatchTooLarge, http.StatusRequestEntityTooLarge, "batch_too_large"},
 		{chain.ErrTxTooLarge, http.StatusRequestEntityTooLarge, "tx_too_large"},
 		{chain.ErrTxMalformed, http.StatusBadRequest, "tx_malformed"},
 		{chain.ErrBadSignature, http.StatusBadRequest, "bad_signature"},

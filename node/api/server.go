@@ -20,6 +20,9 @@ import (
 // Config tunes the server.
 type Config struct {
 	MaxBodyBytes int64
+	// MaxBatchTxs bounds the txs of one POST /v1/txs/batch (default
+	// DefaultMaxBatchTxs); the batch's body is bounded by MaxBodyBytes.
+	MaxBatchTxs int
 	// WaitTimeout bounds ?wait=commit.
 	WaitTimeout time.Duration
 	// MaxEventStreams bounds concurrent /v1/events subscribers: 0 means
@@ -46,6 +49,9 @@ func New(b Backend, cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.MaxBatchTxs <= 0 {
+		cfg.MaxBatchTxs = DefaultMaxBatchTxs
+	}
 	if cfg.WaitTimeout <= 0 {
 		cfg.WaitTimeout = 30 * time.Second
 	}
@@ -56,6 +62,7 @@ func New(b Backend, cfg Config) *Server {
 	s.mux.HandleFunc("GET /v1/status", s.status)
 	s.mux.HandleFunc("GET /v1/health", s.health)
 	s.mux.HandleFunc("POST /v1/txs", s.submitTx)
+	s.mux.HandleFunc("POST /v1/txs/batch", s.submitBatch)
 	s.mux.HandleFunc("GET /v1/txs/{id}", s.getTx)
 	s.mux.HandleFunc("GET /v1/blocks/{height}", s.getBlock)
 	s.mux.HandleFunc("GET /v1/accounts/{address}", s.getAccount)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/node"
+	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/keystore"
 	"github.com/dure-network/dure/testnet"
 	"github.com/dure-network/dure/testnet/load"
@@ -33,6 +34,7 @@ type benchOpts struct {
 	concurrency int
 	presign     int
 	maxPending  int
+	batch       int
 	seed        string
 	fee         uint64
 	quiet       bool
@@ -116,6 +118,7 @@ demo keys; --nodes and --from (with --home's keyring) target any network.`,
 	f.DurationVar(&o.grace, "grace", 30*time.Second, "how long to wait after the load for accepted txs to commit")
 	f.IntVar(&o.accounts, "accounts", 2000, "sender accounts derived from --seed")
 	f.IntVar(&o.concurrency, "concurrency", 64, "concurrent submit requests")
+	f.IntVar(&o.batch, "batch", 0, "txs per POST, as POST /v1/txs/batch (0 or 1: one POST /v1/txs per tx; at most 1000)")
 	f.IntVar(&o.maxPending, "max-pending", 0, "most accepted txs awaiting a block before workers wait (default 5000 in closed loop, unbounded at a --rate)")
 	f.IntVar(&o.presign, "presign", 0, "txs per account signed before the load (default: enough for the run at --rate, or 6000 tx/s)")
 	f.StringVar(&o.seed, "seed", "dure-load", "seed the accounts are derived from")
@@ -148,6 +151,9 @@ func (o *benchOpts) config(g *globals) (load.Config, error) {
 	}
 	if o.duration <= 0 {
 		return load.Config{}, usageErr("--duration must be positive")
+	}
+	if o.batch < 0 || o.batch > api.DefaultMaxBatchTxs {
+		return load.Config{}, usageErr("--batch %d: use 0 (one tx per POST) up to %d", o.batch, api.DefaultMaxBatchTxs)
 	}
 	if o.maxPending < 0 {
 		return load.Config{}, usageErr("--max-pending %d: use 0 (default) or a positive count", o.maxPending)
@@ -194,7 +200,7 @@ func (o *benchOpts) config(g *globals) (load.Config, error) {
 	return load.Config{
 		Nodes: nodes, Keys: keys, Accounts: o.accounts, Seed: o.seed, Rate: o.rate,
 		Warmup: o.warmup, Duration: o.duration, Concurrency: o.concurrency, Fee: o.fee,
-		PreSign: o.presign, Grace: o.grace, MaxPending: o.maxPending,
+		PreSign: o.presign, Grace: o.grace, MaxPending: o.maxPending, Batch: o.batch,
 	}, nil
 }
 
@@ -214,6 +220,9 @@ func printBench(w io.Writer, output string, r load.Report) error {
 	mode := fmt.Sprintf("open loop, %d tx/s offered", r.Rate)
 	if r.Rate == 0 {
 		mode = fmt.Sprintf("closed loop, %d requests in flight, at most %d txs awaiting a block", r.Concurrency, r.MaxPending)
+	}
+	if r.Batch > 1 {
+		mode += fmt.Sprintf(", batches of up to %d txs (%d POSTs for %d txs)", r.Batch, r.Posts, r.Submitted)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }

@@ -18,8 +18,13 @@
 // other accounts, POSTed as application/cbor to the nodes round-robin over
 // keep-alive connections. Each account sends sequentially (its next tx
 // leaves only after the node answered the previous one), so nonces never
-// have gaps; txs are pre-signed ahead of the run so signing stays off the
-// submit path.
+// have gaps; txs are pre-signed ahead of the run, and topped up by a
+// refiller goroutine for accounts that run low, so signing stays off the
+// submit path. With Batch > 1 a worker takes up to Batch idle accounts and
+// sends the next tx of each in one POST /v1/txs/batch (a CBOR array); each
+// tx's result in the answer is handled as a single POST's would be, so the
+// accounting below is the same in both modes (Report.Posts counts the
+// requests).
 //
 // # Accounting
 //

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
+	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/node/api"
 )
 
@@ -56,8 +59,8 @@ func followOnce(ctx context.Context, hc *http.Client, base string, next *uint64,
 	return readSSE(resp.Body, func(event string, data []byte) error {
 		switch event {
 		case "block":
-			var ev api.BlockEvents
-			if err := json.Unmarshal(data, &ev); err != nil {
+			ev, err := decodeBlockEvent(data)
+			if err != nil {
 				return fmt.Errorf("decode block event: %w", err)
 			}
 			if ev.Height != *next {
@@ -123,4 +126,34 @@ func readSSE(r io.Reader, fn func(event string, data []byte) error) error {
 			}
 		}
 	}
+}
+
+// blockEvent is the part of a block event the tracker reads: each tx's ID
+// and code, not its events (decoding those was most of the follower's
+// allocations at thousands of txs per second).
+type blockEvent struct {
+	Height uint64 `json:"height"`
+	Txs    []struct {
+		ID   string `json:"id"`
+		Code uint32 `json:"code"`
+	} `json:"txs"`
+}
+
+// decodeBlockEvent reads a block event's height and tx IDs and codes. The
+// IDs come from the node, in the one spelling it writes, so they are
+// decoded without ParseID's re-encoding check.
+func decodeBlockEvent(data []byte) (api.BlockEvents, error) {
+	var be blockEvent
+	if err := json.Unmarshal(data, &be); err != nil {
+		return api.BlockEvents{}, err
+	}
+	ev := api.BlockEvents{Height: be.Height, Txs: make([]api.TxEvents, len(be.Txs))}
+	for i, tx := range be.Txs {
+		c, err := cid.Decode(tx.ID)
+		if err != nil {
+			return api.BlockEvents{}, fmt.Errorf("tx %d id %q: %w", i, tx.ID, err)
+		}
+		ev.Txs[i] = api.TxEvents{ID: chain.ID(c.Bytes()), Code: tx.Code}
+	}
+	return ev, nil
 }

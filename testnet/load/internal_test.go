@@ -1,6 +1,7 @@
 package load
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -149,5 +150,86 @@ func TestPercentiles(t *testing.T) {
 				t.Fatalf("got p50 %s p95 %s p99 %s, want %s %s %s", l.P50, l.P95, l.P99, tc.p50, tc.p95, tc.p99)
 			}
 		})
+	}
+}
+
+// TestDecodeBlockEvent: the follower's light decoding of a block event
+// keeps what the full api.BlockEvents decoding gives the tracker.
+func TestDecodeBlockEvent(t *testing.T) {
+	full := api.BlockEvents{Height: 9, BlockID: chain.IDOf([]byte("block")), Txs: []api.TxEvents{
+		{ID: chain.IDOf([]byte("a")), Code: 0, Events: []chain.Event{{Type: "transfer", Attrs: []chain.Attr{{Key: "amount", Value: "1"}}}}},
+		{ID: chain.IDOf([]byte("b")), Code: 5},
+	}}
+	data, err := json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want api.BlockEvents
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeBlockEvent(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Height != want.Height || len(got.Txs) != len(want.Txs) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for i := range want.Txs {
+		if got.Txs[i].ID != want.Txs[i].ID || got.Txs[i].Code != want.Txs[i].Code {
+			t.Errorf("tx %d: %s/%d, want %s/%d", i, got.Txs[i].ID, got.Txs[i].Code, want.Txs[i].ID, want.Txs[i].Code)
+		}
+	}
+	if _, err := decodeBlockEvent([]byte(`{"height":1,"txs":[{"id":"not-a-cid"}]}`)); err == nil {
+		t.Error("a bad tx id was accepted")
+	}
+}
+
+// TestSignAheadKeepsNoncesInOrder: txs taken from an account while the
+// refiller signs ahead for it carry consecutive nonces, whichever of the
+// two signed them, and every tx the refiller dropped is uncounted.
+func TestSignAheadKeepsNoncesInOrder(t *testing.T) {
+	keys := DeriveKeys("sign-ahead", 3)
+	r := &runner{cfg: Config{ChainID: "load-1", Fee: 10, Denom: "dure", Logf: t.Logf}, codec: chain.MustCodec(),
+		lowq: make(chan *account, 3), low: 8}
+	for _, k := range keys {
+		a := &account{key: k, addr: k.PubKey().Address()}
+		r.accts, r.addrs = append(r.accts, a), append(r.addrs, a.addr)
+	}
+	a := r.accts[0]
+	a.nonce = 5
+	for range 3 { // as presign leaves it: a short queue
+		raw, err := r.sign(a, a.nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.queue = append(a.queue, raw)
+		a.nonce++
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { r.refill(stop); close(done) }()
+	const n = 200
+	for i := range n {
+		raw, err := r.next(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := chain.DecodeTx(r.codec, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tx.Nonce != uint64(5+i) || tx.Sender() != a.addr {
+			t.Fatalf("tx %d: nonce %d from %s, want %d from %s", i, tx.Nonce, tx.Sender(), 5+i, a.addr)
+		}
+		a.pending = nil // answered
+	}
+	close(stop)
+	<-done
+	a.mu.Lock()
+	queued := len(a.queue)
+	a.mu.Unlock()
+	if got, want := r.signed.Load(), int64(n+queued); got != want {
+		t.Errorf("signed %d, want %d (%d taken, 3 of them presigned, + %d still queued)", got, want, n, queued)
 	}
 }

@@ -49,6 +49,11 @@ type Config struct {
 	Duration time.Duration
 	// Concurrency is the number of submitting goroutines (default 64).
 	Concurrency int
+	// Batch is how many txs (of as many accounts) one POST carries: above
+	// 1 they go as POST /v1/txs/batch, at most api.DefaultMaxBatchTxs; 0
+	// or 1 sends each tx in its own POST /v1/txs. In open loop a batch
+	// waits for as many rate tokens as it holds txs.
+	Batch int
 	// ChainID defaults to what Nodes[0] reports.
 	ChainID string
 	// Fee is each transfer's MaxFee (default 10, the default min fee).
@@ -59,8 +64,10 @@ type Config struct {
 	FundAmount uint64
 	// PreSign is how many txs per account are signed before the load
 	// starts (default: enough for Rate over Warmup+Duration, or for 6,000
-	// tx/s in closed loop, capped at 400,000 in all). Past that, txs are
-	// signed as they are sent.
+	// tx/s in closed loop, capped at 400,000 in all). Past that, a
+	// refiller goroutine signs ahead for each account whose queue runs low
+	// (a few txs, nonces in order); a worker signs only when it finds the
+	// queue empty.
 	PreSign int
 	// Grace is how long to wait after the load for accepted txs to commit
 	// (default 30s); what is still missing then is Lost.
@@ -87,6 +94,7 @@ type Report struct {
 	Accounts    int           `json:"accounts"`
 	Rate        int           `json:"rate"` // 0 = closed loop
 	Concurrency int           `json:"concurrency"`
+	Batch       int           `json:"batch"` // txs per POST
 	MaxPending  int           `json:"max_pending,omitempty"`
 	Warmup      time.Duration `json:"warmup"`
 	Window      time.Duration `json:"window"`
@@ -96,8 +104,12 @@ type Report struct {
 	// not start on time because every worker was busy.
 	Offered int64 `json:"offered,omitempty"`
 	Behind  int64 `json:"behind,omitempty"`
-	// Submitted counts POSTs (a resend counts again).
+	// Submitted counts txs sent (a resend counts again; a batch counts
+	// each of its txs).
 	Submitted int64 `json:"submitted"`
+	// Posts counts the HTTP requests that carried them (one per tx without
+	// Batch; a resend counts again).
+	Posts int64 `json:"posts"`
 	// Accepted counts distinct txs a node accepted (or that were seen in a block).
 	Accepted int64 `json:"accepted"`
 	// Rejected counts refusals by the API's error code.
@@ -159,6 +171,12 @@ func (c *Config) defaults() error {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 64
 	}
+	if c.Batch < 0 || c.Batch > api.DefaultMaxBatchTxs {
+		return fmt.Errorf("%w: batch %d: want 0..%d", ErrConfig, c.Batch, api.DefaultMaxBatchTxs)
+	}
+	if c.Batch == 0 {
+		c.Batch = 1
+	}
 	if c.Fee == 0 {
 		c.Fee = 10
 	}
@@ -210,14 +228,24 @@ func DeriveKeys(seed string, n int) []chain.PrivKey {
 	return keys
 }
 
-// account is one sender. Only the worker holding it touches it.
+// account is one sender. Only the worker holding it touches pending;
+// nonce, queue and refilling are shared with the refiller under mu.
 type account struct {
 	key     chain.PrivKey
 	addr    chain.Address
-	nonce   uint64   // next nonce to sign
-	queue   [][]byte // pre-signed, consecutive nonces
-	pending []byte   // next tx to send (kept after a busy refusal)
+	pending []byte // next tx to send (kept after a busy refusal)
+
+	mu        sync.Mutex
+	nonce     uint64   // next nonce to sign
+	queue     [][]byte // signed ahead, consecutive nonces ending at nonce-1
+	refilling bool     // queued for the refiller
 }
+
+// Signing ahead during the load: when an account's queue falls below
+// runner.low (a quarter of PreSign, 1 to maxRefillLow), the refiller tops
+// it up to twice that, off the submit path. PreSign by default covers the
+// run, so only accounts used more than their share are refilled.
+const maxRefillLow = 8
 
 type runner struct {
 	cfg     Config
@@ -227,10 +255,12 @@ type runner struct {
 	accts   []*account
 	addrs   []chain.Address
 	rr      atomic.Uint64
+	lowq    chan *account // accounts whose signed-ahead queue runs low
+	low     int           // refill below this many queued txs
 
-	signed, submitted, acceptedInWin atomic.Int64
-	retired                          atomic.Int64
-	measuring                        atomic.Bool
+	signed, submitted, posts, acceptedInWin atomic.Int64
+	retired                                 atomic.Int64
+	measuring                               atomic.Bool
 
 	rejMu    sync.Mutex
 	rejected map[string]int64
@@ -257,7 +287,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		c.HTTP = hc
 		r.clients = append(r.clients, c)
 	}
-	rep := Report{Nodes: len(cfg.Nodes), Accounts: cfg.Accounts, Rate: cfg.Rate, Concurrency: cfg.Concurrency, MaxPending: cfg.MaxPending,
+	rep := Report{Nodes: len(cfg.Nodes), Accounts: cfg.Accounts, Rate: cfg.Rate, Concurrency: cfg.Concurrency, Batch: cfg.Batch, MaxPending: cfg.MaxPending,
 		Warmup: cfg.Warmup, Window: cfg.Duration}
 
 	st, err := r.clients[0].Status(ctx)
@@ -308,6 +338,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 
 	rep.Signed = r.signed.Load()
 	rep.Submitted = r.submitted.Load()
+	rep.Posts = r.posts.Load()
 	rep.RetiredAccounts = int(r.retired.Load())
 	r.rejMu.Lock()
 	rep.Rejected = r.rejected
@@ -524,23 +555,71 @@ func (r *runner) presign(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// next returns the account's next tx to send, signing one if none is queued.
+// next returns the account's next tx to send: the head of its queue
+// (asking the refiller for more when it runs low), or, with the queue
+// empty, one signed here.
 func (r *runner) next(a *account) ([]byte, error) {
 	if a.pending != nil {
 		return a.pending, nil
 	}
+	a.mu.Lock()
 	if len(a.queue) > 0 {
 		a.pending, a.queue[0] = a.queue[0], nil
 		a.queue = a.queue[1:]
+		if len(a.queue) < r.low && !a.refilling && r.lowq != nil {
+			select {
+			case r.lowq <- a:
+				a.refilling = true
+			default:
+			}
+		}
+		a.mu.Unlock()
 		return a.pending, nil
 	}
-	raw, err := r.sign(a, a.nonce)
+	nonce := a.nonce
+	a.nonce++ // reserved: a refill in flight for this nonce is dropped
+	a.mu.Unlock()
+	raw, err := r.sign(a, nonce)
 	if err != nil {
-		return nil, err
+		return nil, err // the account retires
 	}
-	a.nonce++
 	a.pending = raw
 	return raw, nil
+}
+
+// refill signs ahead for the accounts next queued on lowq until stop: up
+// to 2×low txs each, signed outside the account's lock and kept
+// only if no tx was signed for it meanwhile (else dropped and uncounted).
+func (r *runner) refill(stop <-chan struct{}) {
+	for {
+		var a *account
+		select {
+		case <-stop:
+			return
+		case a = <-r.lowq:
+		}
+		a.mu.Lock()
+		from, want := a.nonce, 2*r.low-len(a.queue)
+		a.mu.Unlock()
+		raws := make([][]byte, 0, max(want, 0))
+		for k := 0; k < want; k++ {
+			raw, err := r.sign(a, from+uint64(k))
+			if err != nil {
+				r.cfg.Logf("sign ahead for %s: %v", a.addr, err)
+				break
+			}
+			raws = append(raws, raw)
+		}
+		a.mu.Lock()
+		if a.nonce == from {
+			a.queue = append(a.queue, raws...)
+			a.nonce += uint64(len(raws))
+		} else {
+			r.signed.Add(-int64(len(raws))) // never sent: not the run's
+		}
+		a.refilling = false
+		a.mu.Unlock()
+	}
 }
 
 // load runs the workers for Warmup+Duration and returns the measured
@@ -554,6 +633,13 @@ func (r *runner) load(ctx context.Context) (from, to time.Duration, offered, beh
 	stop := make(chan struct{})
 	var tokens chan struct{}
 	var wg sync.WaitGroup
+	r.lowq = make(chan *account, len(r.accts))
+	r.low = max(1, min(maxRefillLow, cfg.PreSign/4))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.refill(stop)
+	}()
 	if cfg.Rate > 0 {
 		tokens = make(chan struct{}, cfg.Concurrency)
 		wg.Add(1)
@@ -607,6 +693,12 @@ func (r *runner) load(ctx context.Context) (from, to time.Duration, offered, beh
 				case <-stop:
 					return
 				case a = <-idle:
+				}
+				if cfg.Batch > 1 {
+					if !r.sendBatch(ctx, r.gather(a, idle, tokens, stop), idle) {
+						return
+					}
+					continue
 				}
 				if r.send(ctx, a) {
 					idle <- a
@@ -678,6 +770,7 @@ func (r *runner) send(ctx context.Context, a *account) bool {
 	for attempt := 0; attempt < attempts; attempt++ {
 		cl := r.clients[r.rr.Add(1)%uint64(len(r.clients))]
 		r.submitted.Add(1)
+		r.posts.Add(1)
 		_, err = cl.Submit(ctx, raw, false)
 		var ae *api.APIError
 		switch {
@@ -731,4 +824,146 @@ func (r *runner) waitOutstanding(ctx context.Context, grace time.Duration) {
 		case <-changed:
 		}
 	}
+}
+
+// gather adds to a up to Batch-1 more idle accounts, without waiting for
+// any (in open loop, only as many as rate tokens are due; in closed loop
+// no more than MaxPending leaves room for).
+func (r *runner) gather(a *account, idle chan *account, tokens, stop chan struct{}) []*account {
+	limit := r.cfg.Batch
+	if r.cfg.MaxPending > 0 {
+		out, _, _, _ := r.tr.snapshot()
+		limit = max(1, min(limit, r.cfg.MaxPending-out))
+	}
+	batch := make([]*account, 1, limit)
+	batch[0] = a
+	for len(batch) < limit {
+		if tokens != nil {
+			select {
+			case <-tokens:
+			default:
+				return batch
+			}
+		}
+		select {
+		case b := <-idle:
+			batch = append(batch, b)
+		default:
+			if tokens != nil {
+				select {
+				case tokens <- struct{}{}: // not spent: give it back
+				default:
+				}
+			}
+			return batch
+		}
+	}
+	return batch
+}
+
+// sendBatch POSTs the next tx of each account as one batch and returns
+// each account to idle, or retires it, as send would for its tx alone.
+// A transport error resends the whole batch to the next node, where
+// duplicate_tx means a node already holds that tx. It returns false when
+// ctx ended.
+func (r *runner) sendBatch(ctx context.Context, accts []*account, idle chan<- *account) bool {
+	raws := make([][]byte, 0, len(accts))
+	ids := make([]chain.ID, 0, len(accts))
+	live := accts[:0]
+	for _, a := range accts {
+		raw, err := r.next(a)
+		if err != nil {
+			r.cfg.Logf("sign: %v", err)
+			r.retired.Add(1)
+			continue
+		}
+		id := chain.IDOf(raw)
+		r.tr.register(id, false)
+		raws, ids, live = append(raws, raw), append(ids, id), append(live, a)
+	}
+	if len(live) == 0 {
+		return ctx.Err() == nil
+	}
+	var res api.BatchResponse
+	var err error
+	attempts := min(3, len(r.clients)+1)
+	attempt := 0
+	for ; attempt < attempts; attempt++ {
+		cl := r.clients[r.rr.Add(1)%uint64(len(r.clients))]
+		r.submitted.Add(int64(len(raws)))
+		r.posts.Add(1)
+		if res, err = cl.SubmitBatch(ctx, raws); err == nil || ctx.Err() != nil {
+			break
+		}
+		var ae *api.APIError
+		if errors.As(err, &ae) {
+			break // the batch as a whole was refused: no resend helps
+		}
+	}
+	if err != nil {
+		st := stUnanswered
+		var ae *api.APIError
+		if errors.As(err, &ae) {
+			st = stRejected
+			r.rejMu.Lock()
+			r.rejected[ae.Code] += int64(len(live))
+			r.rejMu.Unlock()
+		}
+		for _, id := range ids {
+			r.tr.settle(id, st)
+		}
+		if ae != nil && ae.Status == http.StatusServiceUnavailable && ctx.Err() == nil {
+			for _, a := range live {
+				idle <- a
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+			return ctx.Err() == nil
+		}
+		r.cfg.Logf("%d accounts retired: batch not admitted: %v", len(live), err)
+		r.retired.Add(int64(len(live)))
+		return ctx.Err() == nil
+	}
+	busy := false
+	var rejected map[string]int64
+	for k, a := range live {
+		e := res.Results[k].Error
+		if e == nil || (attempt > 0 && e.Code == "duplicate_tx") {
+			r.tr.accept(ids[k])
+			if r.measuring.Load() {
+				r.acceptedInWin.Add(1)
+			}
+			a.pending = nil
+			idle <- a
+			continue
+		}
+		if rejected == nil {
+			rejected = map[string]int64{}
+		}
+		rejected[e.Code]++
+		r.tr.settle(ids[k], stRejected)
+		if res.Results[k].Status == http.StatusServiceUnavailable {
+			busy = true // keep the tx for a later resend
+			idle <- a
+			continue
+		}
+		r.cfg.Logf("account %s retired: %s: %s", a.addr, e.Code, e.Message)
+		r.retired.Add(1)
+	}
+	if rejected != nil {
+		r.rejMu.Lock()
+		for c, n := range rejected {
+			r.rejected[c] += n
+		}
+		r.rejMu.Unlock()
+	}
+	if busy {
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return ctx.Err() == nil
 }

@@ -115,11 +115,25 @@ func TestRunFourValidators(t *testing.T) {
 	for _, n := range tn.Manifest.Nodes {
 		nodes = append(nodes, n.API)
 	}
+	// One POST per tx at 150 tx/s, then batches of up to 32 in closed loop
+	// (at most 600 awaiting a block) with 2 txs per account signed before
+	// the load and the rest signed ahead during it, each run with its own
+	// accounts.
+	for _, c := range []load.Config{
+		{Seed: "dure-load", Rate: 150, Concurrency: 16},
+		{Seed: "dure-load-batch", Batch: 32, Concurrency: 4, MaxPending: 600, PreSign: 2},
+	} {
+		t.Run(c.Seed, func(t *testing.T) { checkRun(t, tn, nodes, keys, c) })
+	}
+}
+
+func checkRun(t *testing.T, tn *testnet.Net, nodes []string, keys []chain.PrivKey, c load.Config) {
+	seed := c.Seed
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rep, err := load.Run(ctx, load.Config{
-		Nodes: nodes, Keys: keys, Accounts: 200, Rate: 150,
-		Warmup: time.Second, Duration: 4 * time.Second, Concurrency: 16, Grace: 20 * time.Second,
+		Nodes: nodes, Keys: keys, Accounts: 200, Rate: c.Rate, Seed: seed, Batch: c.Batch, MaxPending: c.MaxPending, PreSign: c.PreSign,
+		Warmup: time.Second, Duration: 4 * time.Second, Concurrency: c.Concurrency, Grace: 20 * time.Second,
 		Logf: t.Logf,
 	})
 	if err != nil {
@@ -140,11 +154,14 @@ func TestRunFourValidators(t *testing.T) {
 	}
 	// The offered 150 tx/s for 5 s is far below capacity: nearly all of it
 	// must have gone in, and the window must have seen blocks with our txs.
-	if want := int64(150 * 5 * 9 / 10); rep.Accepted < want {
+	if want := int64(150 * 5 * 9 / 10); rep.Accepted < want { // closed loop: at least as much
 		t.Errorf("accepted %d, want ≥ %d of the offered load", rep.Accepted, want)
 	}
 	if rep.TPS <= 0 || rep.Latency.Samples == 0 || rep.Latency.P50 <= 0 || rep.Latency.P99 < rep.Latency.P50 {
 		t.Errorf("figures inconsistent: tps %.1f latency %+v", rep.TPS, rep.Latency)
+	}
+	if c.Batch > 1 && rep.Posts*4 > rep.Submitted {
+		t.Errorf("%d posts for %d txs: batches of %d were not used", rep.Posts, rep.Submitted, c.Batch)
 	}
 	if rep.BlocksInWindow < 2 || rep.BlockInterval <= 0 {
 		t.Errorf("blocks in window %d, interval %s", rep.BlocksInWindow, rep.BlockInterval)
@@ -153,7 +170,7 @@ func TestRunFourValidators(t *testing.T) {
 	// Balances add up: every committed transfer moved exactly 1 between
 	// derived accounts, so their total is what funding put in minus fees.
 	var total, nonces uint64
-	for _, k := range load.DeriveKeys("dure-load", 200) {
+	for _, k := range load.DeriveKeys(seed, 200) {
 		a, err := tn.Procs[0].Client.Account(ctx, k.PubKey().Address(), false)
 		if err != nil {
 			t.Fatal(err)
