@@ -26,7 +26,13 @@ type Branch struct {
 	base    *reader
 	cache   map[string][]byte // committed values already read; nil = absent
 
+	// writes holds a top-level branch's writes, and a child's once it has
+	// more than smallWrites of them; until then a child keeps them in small
+	// (one transaction writes a handful of keys: a scan of a few entries
+	// costs less than making, hashing into and growing a map).
 	writes map[string]entry
+	small  []smallEntry
+	inline [smallWrites]smallEntry
 	// keys orders the top-level branch's written keys, so Iterate costs
 	// O(log n + matches) rather than a scan of the whole block's writes
 	// (spending from lots iterates once per payment). Children hold one
@@ -38,6 +44,30 @@ type Branch struct {
 type entry struct {
 	val []byte
 	del bool
+}
+
+// smallWrites is how many writes a child keeps in its slice before it
+// moves them to a map.
+const smallWrites = 8
+
+type smallEntry struct {
+	key string
+	entry
+}
+
+// lookup is the write b holds for key, if any. The string(key)
+// conversions here do not allocate.
+func (b *Branch) lookup(key []byte) (entry, bool) {
+	if b.writes != nil {
+		e, ok := b.writes[string(key)]
+		return e, ok
+	}
+	for i := range b.small {
+		if b.small[i].key == string(key) {
+			return b.small[i].entry, true
+		}
+	}
+	return entry{}, false
 }
 
 var _ chain.KVStore = (*Branch)(nil)
@@ -66,15 +96,38 @@ func (b *Branch) Write() error {
 	case b.closed:
 		return ErrClosed
 	}
+	for i := range b.small {
+		b.parent.put(b.small[i].key, b.small[i].entry)
+	}
 	for k, e := range b.writes {
 		b.parent.put(k, e)
 	}
-	b.writes, b.closed = nil, true
+	b.writes, b.small, b.closed = nil, nil, true
 	return nil
 }
 
 // put records a write, indexing new keys of a top-level branch.
 func (b *Branch) put(k string, e entry) {
+	if b.parent != nil && b.writes == nil {
+		for i := range b.small {
+			if b.small[i].key == k {
+				b.small[i].entry = e
+				return
+			}
+		}
+		if b.small == nil {
+			b.small = b.inline[:0]
+		}
+		if len(b.small) < smallWrites {
+			b.small = append(b.small, smallEntry{key: k, entry: e})
+			return
+		}
+		b.writes = make(map[string]entry, 2*smallWrites)
+		for _, se := range b.small {
+			b.writes[se.key] = se.entry
+		}
+		b.small = nil
+	}
 	if b.writes == nil {
 		b.writes = make(map[string]entry)
 	}
@@ -94,7 +147,7 @@ func (b *Branch) Get(key []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	v, err := b.get(string(key))
+	v, err := b.get(key)
 	if v == nil || err != nil {
 		return nil, err
 	}
@@ -103,17 +156,17 @@ func (b *Branch) Get(key []byte) ([]byte, error) {
 	return bytes.Clone(v), nil
 }
 
-func (b *Branch) get(k string) ([]byte, error) {
+func (b *Branch) get(k []byte) ([]byte, error) {
 	cur := b
 	for {
-		if e, ok := cur.writes[k]; ok {
+		if e, ok := cur.lookup(k); ok {
 			if e.del {
 				return nil, nil
 			}
 			return e.val, nil
 		}
 		if cur.parent == nil {
-			return cur.committed(k)
+			return cur.committedBytes(k)
 		}
 		cur = cur.parent
 	}
@@ -124,6 +177,18 @@ func (b *Branch) committed(k string) ([]byte, error) {
 	if v, ok := b.cache[k]; ok {
 		return v, nil
 	}
+	return b.load(k)
+}
+
+// committedBytes is committed for a []byte key: a hit converts nothing.
+func (b *Branch) committedBytes(key []byte) ([]byte, error) {
+	if v, ok := b.cache[string(key)]; ok {
+		return v, nil
+	}
+	return b.load(string(key)) // the string is kept by the cache
+}
+
+func (b *Branch) load(k string) ([]byte, error) {
 	v, err := b.base.get(k)
 	if err != nil {
 		return nil, err
@@ -172,6 +237,12 @@ func (b *Branch) Iterate(prefix []byte, fn func(key, value []byte) (bool, error)
 	var ov []overlayEntry
 	cur := b
 	for cur.parent != nil {
+		for _, se := range cur.small {
+			if strings.HasPrefix(se.key, p) && !seen[se.key] {
+				seen[se.key] = true
+				ov = append(ov, overlayEntry{key: se.key, entry: se.entry})
+			}
+		}
 		// Map order does not leak: the entries are sorted below.
 		for k, e := range cur.writes {
 			if strings.HasPrefix(k, p) && !seen[k] {
