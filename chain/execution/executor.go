@@ -62,7 +62,7 @@ type Executor struct {
 	cfg     Config
 	modules []ModuleEntry
 	byName  map[string]chain.Module // routing lookup only, never iterated
-	keys    map[*chain.StoreKey]bool
+	keys    map[*chain.StoreKey][]byte // registered keys and their prefixes
 	// Capabilities found on the module values, in module order.
 	begin   []chain.Module // chain.BeginBlocker
 	end     []chain.Module // chain.EndBlocker
@@ -86,7 +86,7 @@ func New(cfg Config) (*Executor, error) {
 		cfg:     cfg,
 		modules: append([]ModuleEntry(nil), cfg.Modules...),
 		byName:  make(map[string]chain.Module),
-		keys:    make(map[*chain.StoreKey]bool),
+		keys:    make(map[*chain.StoreKey][]byte),
 		modAcct: make(map[chain.Address]bool),
 	}
 	for i, m := range e.modules {
@@ -110,7 +110,7 @@ func New(cfg Config) (*Executor, error) {
 			}
 		}
 		e.byName[name] = m.Module
-		e.keys[m.Key] = true
+		e.keys[m.Key] = []byte(name + "/")
 		if _, ok := m.Module.(chain.BeginBlocker); ok {
 			e.begin = append(e.begin, m.Module)
 		}
