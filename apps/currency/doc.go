@@ -116,6 +116,12 @@
 // s/<denom> equals the sum of b/…<denom>, and for expiring currencies each
 // balance equals the sum of its lots.
 //
+// Decoded Currency and Merchant records are kept by the Module (at most
+// 4,096, recordcache.go) next to the bytes they came from: every read
+// still goes to state (and pays its gas), and a record is decoded again
+// whenever those bytes differ, so the cache changes the CPU cost of a
+// transfer, never its result. Callers get copies.
+//
 // # Genesis
 //
 //	{"native_denom": "dure",

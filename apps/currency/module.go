@@ -17,6 +17,8 @@ type Module struct {
 	params Params
 	// modAccts is looked up, never iterated.
 	modAccts map[chain.Address]bool
+	// records skips decoding unchanged Currency and Merchant records.
+	records *recordCache
 }
 
 // The capabilities currency holds, besides chain.Module.
@@ -41,7 +43,8 @@ func New(key *chain.StoreKey, codec *chain.Codec, params Params) *Module {
 	if params.MaxExpiryPerBlock <= 0 {
 		params.MaxExpiryPerBlock = DefaultParams().MaxExpiryPerBlock
 	}
-	m := &Module{key: key, codec: codec, params: params, modAccts: map[chain.Address]bool{FeeCollector(): true}}
+	m := &Module{key: key, codec: codec, params: params, modAccts: map[chain.Address]bool{FeeCollector(): true},
+		records: &recordCache{}}
 	for _, a := range params.ModuleAccounts {
 		m.modAccts[a] = true
 	}
