@@ -493,7 +493,11 @@ func (e *Executor) deliverTx(br *state.Branch, info chain.BlockInfo, dtx *chain.
 		if err != nil {
 			err = fmt.Errorf("message %d (%s/%s): %w", i, tx.Msgs[i].Module, tx.Msgs[i].Type, err)
 		}
-		events = append(events, ctx.Events()...)
+		if events == nil {
+			events = ctx.Events() // the context is not used again
+		} else {
+			events = append(events, ctx.Events()...)
+		}
 		updates = append(updates, ctx.ValidatorUpdates()...)
 	}
 	res.GasUsed = gas.Used
@@ -506,7 +510,11 @@ func (e *Executor) deliverTx(br *state.Branch, info chain.BlockInfo, dtx *chain.
 	if err := msgBr.Write(); err != nil {
 		return res, nil, err
 	}
-	res.Events = append(res.Events, events...)
+	if res.Events == nil && len(events) > 0 {
+		res.Events = events // what the append below would copy
+	} else {
+		res.Events = append(res.Events, events...)
+	}
 	out.ValidatorUpdates = append(out.ValidatorUpdates, updates...)
 	return res, nil, nil
 }

@@ -15,6 +15,9 @@ type opener struct {
 	br     *state.Branch
 	gas    *chain.GasMeter
 	keys   map[*chain.StoreKey][]byte // the registered keys' prefixes, "name/"
+	// first is the first store opened (a transfer opens only one), in
+	// the opener's own allocation; opened holds any others.
+	first  moduleStore
 	opened []*moduleStore
 }
 
@@ -23,13 +26,21 @@ func (o *opener) Open(key *chain.StoreKey) chain.KVStore {
 	if key == nil || !ok {
 		return deniedStore{key}
 	}
+	if o.first.skey == key {
+		return &o.first
+	}
 	for _, s := range o.opened {
 		if s.skey == key {
 			return s
 		}
 	}
-	s := &moduleStore{br: o.br, prefix: prefix, gas: o.gas, skey: key}
-	o.opened = append(o.opened, s)
+	s := &o.first
+	if o.first.skey != nil {
+		s = &moduleStore{}
+		o.opened = append(o.opened, s)
+	}
+	*s = moduleStore{br: o.br, prefix: prefix, gas: o.gas, skey: key}
+	s.buf = s.inline[:0]
 	return s
 }
 
@@ -42,7 +53,8 @@ type moduleStore struct {
 	skey   *chain.StoreKey
 	// buf holds the full key of one Get, Set or Delete: the branch copies
 	// what it keeps, so the buffer is reused.
-	buf []byte
+	buf    []byte
+	inline [64]byte
 }
 
 // key is prefix+k in s.buf, valid until the next call.
