@@ -61,7 +61,7 @@ type Config struct {
 type Executor struct {
 	cfg     Config
 	modules []ModuleEntry
-	byName  map[string]chain.Module // routing lookup only, never iterated
+	byName  map[string]chain.Module    // routing lookup only, never iterated
 	keys    map[*chain.StoreKey][]byte // registered keys and their prefixes
 	// Capabilities found on the module values, in module order.
 	begin   []chain.Module // chain.BeginBlocker

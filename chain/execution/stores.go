@@ -12,9 +12,9 @@ import (
 // the same store each time (a message's code opens its store once per
 // helper call): prefix and key buffer are made once per opener.
 type opener struct {
-	br     *state.Branch
-	gas    *chain.GasMeter
-	keys   map[*chain.StoreKey][]byte // the registered keys' prefixes, "name/"
+	br   *state.Branch
+	gas  *chain.GasMeter
+	keys map[*chain.StoreKey][]byte // the registered keys' prefixes, "name/"
 	// first is the first store opened (a transfer opens only one), in
 	// the opener's own allocation; opened holds any others.
 	first  moduleStore
