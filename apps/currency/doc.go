@@ -52,6 +52,11 @@
 //	redeem            [denom, amount, reference]      merchant; burns, records a settlement
 //	confirm-hours     [denom, volunteer, hours, minutes] coordinator
 //
+// Send and pay bodies that are canonical with ASCII strings are read by a
+// small reflection-free decoder (fastbody.go); every other body goes to
+// the codec, so the accepted bodies, values and errors are the codec's
+// (FuzzFastBodies).
+//
 // rules = [holding_cap, expiry_seconds, lot_seconds, demurrage_bp,
 // demurrage_period, transfer, redeemable, categories, voucher_end,
 // hourly_rate, time_bank]. The issuer holds every role implicitly.

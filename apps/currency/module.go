@@ -72,15 +72,21 @@ func (m *Module) deliver(ctx *chain.Context, msg chain.Msg) error {
 	l := m.ledger(ctx)
 	switch msg.Type {
 	case TypeSend:
-		var b Send
-		if err := m.decode(msg, &b); err != nil {
-			return err
+		b, ok := fastSend(msg.Body)
+		if !ok {
+			b = Send{}
+			if err := m.decode(msg, &b); err != nil {
+				return err
+			}
 		}
 		return l.send(ctx.Sender, b)
 	case TypePay:
-		var b Pay
-		if err := m.decode(msg, &b); err != nil {
-			return err
+		b, ok := fastPay(msg.Body)
+		if !ok {
+			b = Pay{}
+			if err := m.decode(msg, &b); err != nil {
+				return err
+			}
 		}
 		return l.pay(ctx.Sender, b)
 	case TypeCreate:
