@@ -448,7 +448,12 @@ func (e *Executor) deliverTx(br *state.Branch, info chain.BlockInfo, dtx *chain.
 		return res, fmt.Errorf("%w: %q, want %q", chain.ErrWrongChain, tx.ChainID, e.cfg.ChainID), nil
 	}
 	sender := tx.Sender()
-	next, err := Nonce(br, sender)
+	nk := nonceKey(sender) // read here, written below
+	v, err := br.Get(nk)
+	if err != nil {
+		return res, nil, fmt.Errorf("read nonce of %s: %w", sender, err)
+	}
+	next, err := decodeNonce(v)
 	if err != nil {
 		return res, nil, err
 	}
@@ -469,7 +474,7 @@ func (e *Executor) deliverTx(br *state.Branch, info chain.BlockInfo, dtx *chain.
 	}
 	var nb [8]byte
 	binary.BigEndian.PutUint64(nb[:], next+1)
-	if err := feeBr.Set(nonceKey(sender), nb[:]); err != nil {
+	if err := feeBr.Set(nk, nb[:]); err != nil {
 		return res, nil, err
 	}
 	if err := feeBr.Write(); err != nil {
