@@ -339,6 +339,7 @@ func (e *Executor) run(st *state.State, info chain.BlockInfo, txs []*chain.Decod
 	}
 	sigOK := e.verifySignatures(txs)
 	br := st.Branch()
+	br.Reserve(reserveFor(len(txs)))
 	out := &Outcome{Results: make([]chain.TxResult, 0, len(txs))}
 	if err := e.beginBlock(br, info, out); err != nil {
 		return nil, nil, fmt.Errorf("execute block %d: %w", info.Height, err)
@@ -386,7 +387,8 @@ func (e *Executor) PrepareBlockUntil(st *state.State, info chain.BlockInfo, cand
 	}
 	sigOK := e.verifySignatures(candidates)
 	br := st.Branch()
-	out := &Outcome{}
+	br.Reserve(reserveFor(min(len(candidates), maxTxs)))
+	out := &Outcome{Results: make([]chain.TxResult, 0, min(len(candidates), maxTxs))}
 	if err := e.beginBlock(br, info, out); err != nil {
 		return nil, nil, fmt.Errorf("prepare block %d: %w", info.Height, err)
 	}
@@ -417,6 +419,11 @@ func (e *Executor) PrepareBlockUntil(st *state.State, info chain.BlockInfo, cand
 	}
 	return included, out, nil
 }
+
+// reserveFor is how many keys a block of n transactions is sized for: a
+// transfer reads and writes about two (nonce, balances; the fee
+// collector's balance is shared).
+func reserveFor(n int) int { return 2 * n }
 
 func txID(tx *chain.DecodedTx) chain.ID {
 	if tx == nil {

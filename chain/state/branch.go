@@ -82,6 +82,18 @@ func (b *Branch) top() *Branch {
 	return b
 }
 
+// Reserve sizes a top-level branch that has not been used yet for about n
+// written and n read keys, so executing a large block does not grow (and
+// rehash) its maps step by step. It changes nothing a caller can observe;
+// on a child or a used branch it does nothing.
+func (b *Branch) Reserve(n int) {
+	if b.parent != nil || n <= 0 || len(b.writes) != 0 || len(b.cache) != 0 {
+		return
+	}
+	b.writes = make(map[string]entry, n)
+	b.cache = make(map[string][]byte, n)
+}
+
 // Branch returns a child overlay on b.
 func (b *Branch) Branch() *Branch {
 	return &Branch{parent: b} // writes map made on first write
