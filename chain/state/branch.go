@@ -36,9 +36,12 @@ type Branch struct {
 	// keys orders the top-level branch's written keys, so Iterate costs
 	// O(log n + matches) rather than a scan of the whole block's writes
 	// (spending from lots iterates once per payment). Children hold one
-	// tx's few writes and are scanned.
-	keys   *btree.BTreeG[string]
-	closed bool
+	// tx's few writes and are scanned. New keys wait in unindexed until
+	// an Iterate needs the order, so a block that never iterates (plain
+	// transfers) never builds it.
+	keys      *btree.BTreeG[string]
+	unindexed []string
+	closed    bool
 }
 
 type entry struct {
@@ -92,6 +95,7 @@ func (b *Branch) Reserve(n int) {
 	}
 	b.writes = make(map[string]entry, n)
 	b.cache = make(map[string][]byte, n)
+	b.unindexed = make([]string, 0, n)
 }
 
 // Branch returns a child overlay on b.
@@ -145,13 +149,24 @@ func (b *Branch) put(k string, e entry) {
 	}
 	if b.parent == nil {
 		if _, ok := b.writes[k]; !ok {
-			if b.keys == nil {
-				b.keys = btree.NewG[string](32, func(a, c string) bool { return a < c })
-			}
-			b.keys.ReplaceOrInsert(k)
+			b.unindexed = append(b.unindexed, k)
 		}
 	}
 	b.writes[k] = e
+}
+
+// index moves the top-level branch's new keys into its ordered index.
+func (b *Branch) index() {
+	if len(b.unindexed) == 0 {
+		return
+	}
+	if b.keys == nil {
+		b.keys = btree.NewG[string](32, func(a, c string) bool { return a < c })
+	}
+	for _, k := range b.unindexed {
+		b.keys.ReplaceOrInsert(k)
+	}
+	b.unindexed = b.unindexed[:0]
 }
 
 // Get returns a copy of the value under key, or nil if absent.
@@ -264,6 +279,7 @@ func (b *Branch) Iterate(prefix []byte, fn func(key, value []byte) (bool, error)
 		}
 		cur = cur.parent
 	}
+	cur.index()
 	if cur.keys != nil {
 		cur.keys.AscendGreaterOrEqual(p, func(k string) bool {
 			if !strings.HasPrefix(k, p) {
