@@ -15,7 +15,8 @@ const recordCacheSize = 4096
 // only when the bytes just read from state are equal to those, so a hit
 // returns exactly what decoding them would: the state read (and its gas)
 // still happens, only the CBOR decoding of an unchanged record is skipped.
-// It is safe for concurrent use (queries run beside execution).
+// It is safe for concurrent use (queries run beside execution); a nil
+// cache keeps nothing.
 type recordCache struct {
 	mu sync.Mutex
 	m  map[string]cachedRecord
@@ -28,6 +29,9 @@ type cachedRecord struct {
 }
 
 func (rc *recordCache) get(key, raw []byte) (cachedRecord, bool) {
+	if rc == nil {
+		return cachedRecord{}, false
+	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	r, ok := rc.m[string(key)]
@@ -38,6 +42,9 @@ func (rc *recordCache) get(key, raw []byte) (cachedRecord, bool) {
 }
 
 func (rc *recordCache) put(key []byte, r cachedRecord) {
+	if rc == nil {
+		return
+	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.m == nil || len(rc.m) >= recordCacheSize {
