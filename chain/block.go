@@ -146,15 +146,18 @@ type TxResult struct {
 }
 
 // ResultsRoot is the RFC 6962 root over the encoded tx results.
-func ResultsRoot(c *Codec, rs []TxResult) Hash {
+// The leaves are the codec's encoding of each result (appendTxResult
+// writes the same bytes), all in one buffer.
+func ResultsRoot(_ *Codec, rs []TxResult) Hash {
 	leaves := make([][]byte, len(rs))
+	buf := make([]byte, 0, 96*len(rs))
 	for i := range rs {
-		b, err := c.Marshal(&rs[i])
-		if err != nil {
-			panic(err)
-		}
-		leaves[i] = b
+		start := len(buf)
+		buf = appendTxResult(buf, &rs[i])
+		leaves[i] = buf[start:len(buf):len(buf)]
 	}
+	// A buffer that grew moved: the earlier leaves point into old copies,
+	// which still hold their bytes, so every leaf stays valid.
 	return MerkleRoot(leaves)
 }
 

@@ -25,4 +25,9 @@
 // (ParseID). Block time is Time (Unix nanoseconds; an integer in CBOR, RFC
 // 3339 in JSON); anything in seconds converts explicitly (Unix,
 // UnixSeconds).
+//
+// Two encoders on the execution path are written out by hand, each
+// checked byte for byte against the library it replaces (randomized and
+// fuzz tests): Address.String (bech32, the address text in events) and
+// the results-root leaves (ResultsRoot, the codec's encoding of TxResult).
 package chain

@@ -52,6 +52,11 @@
 //	redeem            [denom, amount, reference]      merchant; burns, records a settlement
 //	confirm-hours     [denom, volunteer, hours, minutes] coordinator
 //
+// Send and pay bodies that are canonical with ASCII strings are read by a
+// small reflection-free decoder (fastbody.go); every other body goes to
+// the codec, so the accepted bodies, values and errors are the codec's
+// (FuzzFastBodies).
+//
 // rules = [holding_cap, expiry_seconds, lot_seconds, demurrage_bp,
 // demurrage_period, transfer, redeemable, categories, voucher_end,
 // hourly_rate, time_bank]. The issuer holds every role implicitly.
@@ -115,6 +120,12 @@
 // in v/) are chain.Time, Unix nanoseconds. Invariant:
 // s/<denom> equals the sum of b/…<denom>, and for expiring currencies each
 // balance equals the sum of its lots.
+//
+// Decoded Currency and Merchant records are kept by the Module (at most
+// 4,096, recordcache.go) next to the bytes they came from: every read
+// still goes to state (and pays its gas), and a record is decoded again
+// whenever those bytes differ, so the cache changes the CPU cost of a
+// transfer, never its result. Callers get copies.
 //
 // # Genesis
 //

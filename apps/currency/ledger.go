@@ -64,17 +64,6 @@ func (l *ledger) setU64(key []byte, v uint64) error {
 	return l.kv.Set(key, be64(nil, v))
 }
 
-func (l *ledger) getRecord(key []byte, v any) (bool, error) {
-	b, err := l.r.Get(key)
-	if err != nil || b == nil {
-		return false, err
-	}
-	if err := l.m.codec.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("%w: %q: %v", ErrCorrupt, key, err)
-	}
-	return true, nil
-}
-
 func (l *ledger) setRecord(key []byte, v any) error {
 	b, err := l.m.codec.Marshal(v)
 	if err != nil {
@@ -84,15 +73,45 @@ func (l *ledger) setRecord(key []byte, v any) error {
 }
 
 func (l *ledger) currency(denom string) (*Currency, error) {
-	var c Currency
-	ok, err := l.getRecord(keyCurrency(denom), &c)
+	key := keyCurrency(denom)
+	b, err := l.r.Get(key)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if b == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownDenom, denom)
 	}
+	if r, ok := l.m.records.get(key, b); ok && r.cur != nil {
+		c := copyCurrency(r.cur)
+		return &c, nil
+	}
+	var c Currency
+	if err := l.m.codec.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrCorrupt, key, err)
+	}
+	kept := copyCurrency(&c)
+	l.m.records.put(key, cachedRecord{raw: b, cur: &kept})
 	return &c, nil
+}
+
+// merchantRecord reads the merchant record under key (nil if absent),
+// decoding it only when its bytes differ from the cached ones.
+func (l *ledger) merchantRecord(key []byte) (*Merchant, error) {
+	b, err := l.r.Get(key)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	if r, ok := l.m.records.get(key, b); ok && r.mr != nil {
+		mr := copyMerchant(r.mr)
+		return &mr, nil
+	}
+	var mr Merchant
+	if err := l.m.codec.Unmarshal(b, &mr); err != nil {
+		return nil, fmt.Errorf("%w: %q: %v", ErrCorrupt, key, err)
+	}
+	kept := copyMerchant(&mr)
+	l.m.records.put(key, cachedRecord{raw: b, mr: &kept})
+	return &mr, nil
 }
 
 func (l *ledger) nativeDenom() (string, error) {
@@ -331,8 +350,8 @@ func (l *ledger) capExempt(c *Currency, addr chain.Address) (bool, error) {
 	if addr == c.Issuer || l.isModuleAccount(addr) {
 		return true, nil
 	}
-	var mr Merchant
-	return l.getRecord(keyMerchant(c.Denom, addr), &mr)
+	mr, err := l.merchantRecord(keyMerchant(c.Denom, addr))
+	return mr != nil, err
 }
 
 // credit adds amount to addr (pieces keep their expiry; nil pieces with an
@@ -494,12 +513,7 @@ func (l *ledger) requireRole(c *Currency, r Role, addr chain.Address) error {
 }
 
 func (l *ledger) merchant(denom string, addr chain.Address) (*Merchant, error) {
-	var mr Merchant
-	ok, err := l.getRecord(keyMerchant(denom, addr), &mr)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &mr, nil
+	return l.merchantRecord(keyMerchant(denom, addr))
 }
 
 // checkMerchantPayment: the recipient must be an active merchant of the

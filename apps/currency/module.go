@@ -17,6 +17,8 @@ type Module struct {
 	params Params
 	// modAccts is looked up, never iterated.
 	modAccts map[chain.Address]bool
+	// records skips decoding unchanged Currency and Merchant records.
+	records *recordCache
 }
 
 // The capabilities currency holds, besides chain.Module.
@@ -41,7 +43,8 @@ func New(key *chain.StoreKey, codec *chain.Codec, params Params) *Module {
 	if params.MaxExpiryPerBlock <= 0 {
 		params.MaxExpiryPerBlock = DefaultParams().MaxExpiryPerBlock
 	}
-	m := &Module{key: key, codec: codec, params: params, modAccts: map[chain.Address]bool{FeeCollector(): true}}
+	m := &Module{key: key, codec: codec, params: params, modAccts: map[chain.Address]bool{FeeCollector(): true},
+		records: &recordCache{}}
 	for _, a := range params.ModuleAccounts {
 		m.modAccts[a] = true
 	}
@@ -69,15 +72,21 @@ func (m *Module) deliver(ctx *chain.Context, msg chain.Msg) error {
 	l := m.ledger(ctx)
 	switch msg.Type {
 	case TypeSend:
-		var b Send
-		if err := m.decode(msg, &b); err != nil {
-			return err
+		b, ok := fastSend(msg.Body)
+		if !ok {
+			b = Send{}
+			if err := m.decode(msg, &b); err != nil {
+				return err
+			}
 		}
 		return l.send(ctx.Sender, b)
 	case TypePay:
-		var b Pay
-		if err := m.decode(msg, &b); err != nil {
-			return err
+		b, ok := fastPay(msg.Body)
+		if !ok {
+			b = Pay{}
+			if err := m.decode(msg, &b); err != nil {
+				return err
+			}
 		}
 		return l.pay(ctx.Sender, b)
 	case TypeCreate:

@@ -61,8 +61,8 @@ type Config struct {
 type Executor struct {
 	cfg     Config
 	modules []ModuleEntry
-	byName  map[string]chain.Module // routing lookup only, never iterated
-	keys    map[*chain.StoreKey]bool
+	byName  map[string]chain.Module    // routing lookup only, never iterated
+	keys    map[*chain.StoreKey][]byte // registered keys and their prefixes
 	// Capabilities found on the module values, in module order.
 	begin   []chain.Module // chain.BeginBlocker
 	end     []chain.Module // chain.EndBlocker
@@ -86,7 +86,7 @@ func New(cfg Config) (*Executor, error) {
 		cfg:     cfg,
 		modules: append([]ModuleEntry(nil), cfg.Modules...),
 		byName:  make(map[string]chain.Module),
-		keys:    make(map[*chain.StoreKey]bool),
+		keys:    make(map[*chain.StoreKey][]byte),
 		modAcct: make(map[chain.Address]bool),
 	}
 	for i, m := range e.modules {
@@ -110,7 +110,7 @@ func New(cfg Config) (*Executor, error) {
 			}
 		}
 		e.byName[name] = m.Module
-		e.keys[m.Key] = true
+		e.keys[m.Key] = []byte(name + "/")
 		if _, ok := m.Module.(chain.BeginBlocker); ok {
 			e.begin = append(e.begin, m.Module)
 		}
@@ -339,6 +339,7 @@ func (e *Executor) run(st *state.State, info chain.BlockInfo, txs []*chain.Decod
 	}
 	sigOK := e.verifySignatures(txs)
 	br := st.Branch()
+	br.Reserve(reserveFor(len(txs)))
 	out := &Outcome{Results: make([]chain.TxResult, 0, len(txs))}
 	if err := e.beginBlock(br, info, out); err != nil {
 		return nil, nil, fmt.Errorf("execute block %d: %w", info.Height, err)
@@ -386,7 +387,8 @@ func (e *Executor) PrepareBlockUntil(st *state.State, info chain.BlockInfo, cand
 	}
 	sigOK := e.verifySignatures(candidates)
 	br := st.Branch()
-	out := &Outcome{}
+	br.Reserve(reserveFor(min(len(candidates), maxTxs)))
+	out := &Outcome{Results: make([]chain.TxResult, 0, min(len(candidates), maxTxs))}
 	if err := e.beginBlock(br, info, out); err != nil {
 		return nil, nil, fmt.Errorf("prepare block %d: %w", info.Height, err)
 	}
@@ -418,6 +420,11 @@ func (e *Executor) PrepareBlockUntil(st *state.State, info chain.BlockInfo, cand
 	return included, out, nil
 }
 
+// reserveFor is how many keys a block of n transactions is sized for: a
+// transfer reads and writes about two (nonce, balances; the fee
+// collector's balance is shared).
+func reserveFor(n int) int { return 2 * n }
+
 func txID(tx *chain.DecodedTx) chain.ID {
 	if tx == nil {
 		return ""
@@ -448,7 +455,12 @@ func (e *Executor) deliverTx(br *state.Branch, info chain.BlockInfo, dtx *chain.
 		return res, fmt.Errorf("%w: %q, want %q", chain.ErrWrongChain, tx.ChainID, e.cfg.ChainID), nil
 	}
 	sender := tx.Sender()
-	next, err := Nonce(br, sender)
+	nk := nonceKey(sender) // read here, written below
+	v, err := br.Get(nk)
+	if err != nil {
+		return res, nil, fmt.Errorf("read nonce of %s: %w", sender, err)
+	}
+	next, err := decodeNonce(v)
 	if err != nil {
 		return res, nil, err
 	}
@@ -469,7 +481,7 @@ func (e *Executor) deliverTx(br *state.Branch, info chain.BlockInfo, dtx *chain.
 	}
 	var nb [8]byte
 	binary.BigEndian.PutUint64(nb[:], next+1)
-	if err := feeBr.Set(nonceKey(sender), nb[:]); err != nil {
+	if err := feeBr.Set(nk, nb[:]); err != nil {
 		return res, nil, err
 	}
 	if err := feeBr.Write(); err != nil {
@@ -493,7 +505,11 @@ func (e *Executor) deliverTx(br *state.Branch, info chain.BlockInfo, dtx *chain.
 		if err != nil {
 			err = fmt.Errorf("message %d (%s/%s): %w", i, tx.Msgs[i].Module, tx.Msgs[i].Type, err)
 		}
-		events = append(events, ctx.Events()...)
+		if events == nil {
+			events = ctx.Events() // the context is not used again
+		} else {
+			events = append(events, ctx.Events()...)
+		}
 		updates = append(updates, ctx.ValidatorUpdates()...)
 	}
 	res.GasUsed = gas.Used
@@ -506,7 +522,11 @@ func (e *Executor) deliverTx(br *state.Branch, info chain.BlockInfo, dtx *chain.
 	if err := msgBr.Write(); err != nil {
 		return res, nil, err
 	}
-	res.Events = append(res.Events, events...)
+	if res.Events == nil && len(events) > 0 {
+		res.Events = events // what the append below would copy
+	} else {
+		res.Events = append(res.Events, events...)
+	}
 	out.ValidatorUpdates = append(out.ValidatorUpdates, updates...)
 	return res, nil, nil
 }

@@ -26,18 +26,51 @@ type Branch struct {
 	base    *reader
 	cache   map[string][]byte // committed values already read; nil = absent
 
+	// writes holds a top-level branch's writes, and a child's once it has
+	// more than smallWrites of them; until then a child keeps them in small
+	// (one transaction writes a handful of keys: a scan of a few entries
+	// costs less than making, hashing into and growing a map).
 	writes map[string]entry
+	small  []smallEntry
+	inline [smallWrites]smallEntry
 	// keys orders the top-level branch's written keys, so Iterate costs
 	// O(log n + matches) rather than a scan of the whole block's writes
 	// (spending from lots iterates once per payment). Children hold one
-	// tx's few writes and are scanned.
-	keys   *btree.BTreeG[string]
-	closed bool
+	// tx's few writes and are scanned. New keys wait in unindexed until
+	// an Iterate needs the order, so a block that never iterates (plain
+	// transfers) never builds it.
+	keys      *btree.BTreeG[string]
+	unindexed []string
+	closed    bool
 }
 
 type entry struct {
 	val []byte
 	del bool
+}
+
+// smallWrites is how many writes a child keeps in its slice before it
+// moves them to a map.
+const smallWrites = 8
+
+type smallEntry struct {
+	key string
+	entry
+}
+
+// lookup is the write b holds for key, if any. The string(key)
+// conversions here do not allocate.
+func (b *Branch) lookup(key []byte) (entry, bool) {
+	if b.writes != nil {
+		e, ok := b.writes[string(key)]
+		return e, ok
+	}
+	for i := range b.small {
+		if b.small[i].key == string(key) {
+			return b.small[i].entry, true
+		}
+	}
+	return entry{}, false
 }
 
 var _ chain.KVStore = (*Branch)(nil)
@@ -50,6 +83,19 @@ func (b *Branch) top() *Branch {
 		b = b.parent
 	}
 	return b
+}
+
+// Reserve sizes a top-level branch that has not been used yet for about n
+// written and n read keys, so executing a large block does not grow (and
+// rehash) its maps step by step. It changes nothing a caller can observe;
+// on a child or a used branch it does nothing.
+func (b *Branch) Reserve(n int) {
+	if b.parent != nil || n <= 0 || len(b.writes) != 0 || len(b.cache) != 0 {
+		return
+	}
+	b.writes = make(map[string]entry, n)
+	b.cache = make(map[string][]byte, n)
+	b.unindexed = make([]string, 0, n)
 }
 
 // Branch returns a child overlay on b.
@@ -66,27 +112,61 @@ func (b *Branch) Write() error {
 	case b.closed:
 		return ErrClosed
 	}
+	for i := range b.small {
+		b.parent.put(b.small[i].key, b.small[i].entry)
+	}
 	for k, e := range b.writes {
 		b.parent.put(k, e)
 	}
-	b.writes, b.closed = nil, true
+	b.writes, b.small, b.closed = nil, nil, true
 	return nil
 }
 
 // put records a write, indexing new keys of a top-level branch.
 func (b *Branch) put(k string, e entry) {
+	if b.parent != nil && b.writes == nil {
+		for i := range b.small {
+			if b.small[i].key == k {
+				b.small[i].entry = e
+				return
+			}
+		}
+		if b.small == nil {
+			b.small = b.inline[:0]
+		}
+		if len(b.small) < smallWrites {
+			b.small = append(b.small, smallEntry{key: k, entry: e})
+			return
+		}
+		b.writes = make(map[string]entry, 2*smallWrites)
+		for _, se := range b.small {
+			b.writes[se.key] = se.entry
+		}
+		b.small = nil
+	}
 	if b.writes == nil {
 		b.writes = make(map[string]entry)
 	}
 	if b.parent == nil {
 		if _, ok := b.writes[k]; !ok {
-			if b.keys == nil {
-				b.keys = btree.NewG[string](32, func(a, c string) bool { return a < c })
-			}
-			b.keys.ReplaceOrInsert(k)
+			b.unindexed = append(b.unindexed, k)
 		}
 	}
 	b.writes[k] = e
+}
+
+// index moves the top-level branch's new keys into its ordered index.
+func (b *Branch) index() {
+	if len(b.unindexed) == 0 {
+		return
+	}
+	if b.keys == nil {
+		b.keys = btree.NewG[string](32, func(a, c string) bool { return a < c })
+	}
+	for _, k := range b.unindexed {
+		b.keys.ReplaceOrInsert(k)
+	}
+	b.unindexed = b.unindexed[:0]
 }
 
 // Get returns a copy of the value under key, or nil if absent.
@@ -94,7 +174,7 @@ func (b *Branch) Get(key []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	v, err := b.get(string(key))
+	v, err := b.get(key)
 	if v == nil || err != nil {
 		return nil, err
 	}
@@ -103,17 +183,17 @@ func (b *Branch) Get(key []byte) ([]byte, error) {
 	return bytes.Clone(v), nil
 }
 
-func (b *Branch) get(k string) ([]byte, error) {
+func (b *Branch) get(k []byte) ([]byte, error) {
 	cur := b
 	for {
-		if e, ok := cur.writes[k]; ok {
+		if e, ok := cur.lookup(k); ok {
 			if e.del {
 				return nil, nil
 			}
 			return e.val, nil
 		}
 		if cur.parent == nil {
-			return cur.committed(k)
+			return cur.committedBytes(k)
 		}
 		cur = cur.parent
 	}
@@ -124,6 +204,18 @@ func (b *Branch) committed(k string) ([]byte, error) {
 	if v, ok := b.cache[k]; ok {
 		return v, nil
 	}
+	return b.load(k)
+}
+
+// committedBytes is committed for a []byte key: a hit converts nothing.
+func (b *Branch) committedBytes(key []byte) ([]byte, error) {
+	if v, ok := b.cache[string(key)]; ok {
+		return v, nil
+	}
+	return b.load(string(key)) // the string is kept by the cache
+}
+
+func (b *Branch) load(k string) ([]byte, error) {
 	v, err := b.base.get(k)
 	if err != nil {
 		return nil, err
@@ -172,6 +264,12 @@ func (b *Branch) Iterate(prefix []byte, fn func(key, value []byte) (bool, error)
 	var ov []overlayEntry
 	cur := b
 	for cur.parent != nil {
+		for _, se := range cur.small {
+			if strings.HasPrefix(se.key, p) && !seen[se.key] {
+				seen[se.key] = true
+				ov = append(ov, overlayEntry{key: se.key, entry: se.entry})
+			}
+		}
 		// Map order does not leak: the entries are sorted below.
 		for k, e := range cur.writes {
 			if strings.HasPrefix(k, p) && !seen[k] {
@@ -181,6 +279,7 @@ func (b *Branch) Iterate(prefix []byte, fn func(key, value []byte) (bool, error)
 		}
 		cur = cur.parent
 	}
+	cur.index()
 	if cur.keys != nil {
 		cur.keys.AscendGreaterOrEqual(p, func(k string) bool {
 			if !strings.HasPrefix(k, p) {

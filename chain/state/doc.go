@@ -43,6 +43,13 @@
 // versions read old "s/" versions, until the store discards them
 // (SetDiscardTs). Root(V) reads "r/stateroot" at V.
 //
+// Overlays (branch.go): a child branch (one transaction) keeps its first
+// 8 writes in a slice inside the Branch and moves to a map only past
+// that; the top-level branch keeps a map of writes, a btree of their keys
+// and a map of the committed values it read. Reserve(n) sizes those maps
+// for a block up front. Lookups take []byte keys without converting them
+// to strings; a key is copied only when a branch keeps it.
+//
 // Proofs: Prove answers for the head and the Options.ProofWindow versions
 // before it (8 by default; after a restart, from the snapshot it loaded
 // on): dead trie nodes stay in memory, and persisted ones in Badger, until
