@@ -44,8 +44,20 @@ func (s *Store) getAt(pfx []byte, h uint64, what string) ([]byte, error) {
 }
 
 // BlockRaw returns the canonical bytes of the block at height (what block
-// sync serves).
-func (s *Store) BlockRaw(height uint64) ([]byte, error) { return s.getAt(pfxBlock, height, "block") }
+// sync serves), unpacked if the store packed them (pack.go).
+func (s *Store) BlockRaw(height uint64) ([]byte, error) { return s.getPacked(pfxBlock, height, "block") }
+
+// getPacked is getAt for a value the store may have packed.
+func (s *Store) getPacked(pfx []byte, h uint64, what string) ([]byte, error) {
+	v, err := s.getAt(pfx, h, what)
+	if err != nil {
+		return nil, err
+	}
+	if v, err = s.pk.unpack(v); err != nil {
+		return nil, corrupt(s.dir, fmt.Errorf("%s at height %d: %w", what, h, err))
+	}
+	return v, nil
+}
 
 // Block returns the decoded block at height.
 func (s *Store) Block(height uint64) (*chain.Block, error) {
@@ -108,7 +120,7 @@ func (s *Store) SeenCommit(height uint64) (*chain.Commit, error) {
 
 // Results returns the tx results of the block at height.
 func (s *Store) Results(height uint64) ([]chain.TxResult, error) {
-	raw, err := s.getAt(pfxResults, height, "results")
+	raw, err := s.getPacked(pfxResults, height, "results")
 	if err != nil {
 		return nil, err
 	}

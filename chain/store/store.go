@@ -54,6 +54,7 @@ type Store struct {
 	codec *chain.Codec
 	log   *slog.Logger
 	keep  uint64
+	pk    *packer // block and results values at rest (pack.go)
 
 	mu       sync.Mutex // serialises CommitGenesis/CommitBlock
 	valsHash chain.Hash // hash of the newest stored validator set (under mu)
@@ -92,9 +93,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, dir: dir, codec: opts.Codec, log: opts.Logger, keep: opts.KeepRecent}
+	pk, err := newPacker()
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, dir: dir, codec: opts.Codec, log: opts.Logger, keep: opts.KeepRecent, pk: pk}
 	if err := s.load(); err != nil {
 		_ = db.Close()
+		pk.close()
 		return nil, err
 	}
 	return s, nil
@@ -168,6 +175,9 @@ func (s *Store) load() error {
 	}
 	if h.Height > 0 {
 		braw, err := get(rtxn, heightKey(pfxBlock, h.Height))
+		if err == nil {
+			braw, err = s.pk.unpack(braw)
+		}
 		if err != nil {
 			return corrupt(s.dir, fmt.Errorf("head block %d: %w", h.Height, err))
 		}
@@ -213,6 +223,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gc.Wait()
+	defer s.pk.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close %s: %w", s.dir, err)
 	}
