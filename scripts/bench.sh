@@ -10,7 +10,9 @@
 # Overrides (env): RATE (tx/s, 0 = closed loop), DURATION, WARMUP, ACCOUNTS,
 # CONCURRENCY, MAX_PENDING (closed loop: most txs awaiting a block),
 # BATCH (txs per POST /v1/txs/batch; 0 = one POST /v1/txs per tx; default 64 in MODE=long, 0 in short), IDLE_SECS, DURE_BIN (use this binary instead of building),
-# KEEP=1 (keep the work dir with node logs), OUT (also write the summary here).
+# KEEP=1 (keep the work dir with node logs), OUT (also write the summary here),
+# PRUNE=1 (the nodes prune: [storage] keep_blocks = keep_recent = PRUNE_KEEP, 16 by default,
+# written into each node's config.toml; the disk figures are then those of a pruning validator).
 set -euo pipefail
 
 MODE=${MODE:-short}
@@ -122,6 +124,20 @@ if [ -z "$BASE" ]; then
 	echo "bench.sh: could not find free ports" >&2
 	exit 1
 fi
+if [ "${PRUNE:-0}" = 1 ]; then
+	: "${PRUNE_KEEP:=16}"
+	for i in $(seq 0 $((NODES - 1))); do
+		cfg=$NET/node$i/config.toml
+		# Only the two keys of the [storage] table: same names elsewhere stay.
+		awk -v k="$PRUNE_KEEP" '
+			/^\[/ { in_storage = ($0 == "[storage]") }
+			in_storage && /^keep_recent *=/ { $0 = "keep_recent = " k }
+			in_storage && /^keep_blocks *=/ { $0 = "keep_blocks = " k }
+			{ print }' "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
+		grep -q "^keep_blocks = $PRUNE_KEEP\$" "$cfg" || { echo "bench.sh: could not set pruning in $cfg" >&2; exit 1; }
+	done
+	log "pruning on: every node keeps the last $PRUNE_KEEP heights of blocks and state"
+fi
 log "starting $NODES validators (API ports $BASE, $((BASE + 10)), ...) in $NET"
 for i in $(seq 0 $((NODES - 1))); do
 	"$BIN" start --home "$NET/node$i" >>"$NET/node$i/node.log" 2>&1 &
@@ -218,6 +234,7 @@ SUBMIT_TPS=$(num submit_tps)
 {
 	echo
 	echo "dure bench — MODE=$MODE, $NODES validators on loopback, $(nproc) CPUs, load average $loadavg_start (start) / ${loadavg_end:-?} (end of window)"
+	if [ "${PRUNE:-0}" = 1 ]; then echo "storage: pruning, keep_blocks = keep_recent = $PRUNE_KEEP"; else echo "storage: archive validators (PRUNE=1 to prune)"; fi
 	echo "load: rate=$RATE tx/s (0 = closed loop), warm-up $WARMUP, window $DURATION, $ACCOUNTS accounts, concurrency $CONCURRENCY, batch $BATCH, max pending ${MAX_PENDING:-default (5000 in closed loop, none at a rate)}"
 	printf '  %-28s %s\n' "committed tx/s" "$TPS (accepted $SUBMIT_TPS/s)"
 	printf '  %-28s p50 %s ms  p95 %s ms  p99 %s ms\n' "latency submit→commit" "$P50" "$P95" "$P99"
