@@ -187,9 +187,9 @@ func (s *Store) writeBlock(b *chain.Block, commit *chain.Commit, results []chain
 	wb := s.db.NewWriteBatchAt(TS(H))
 	defer wb.Cancel()
 	if err := setAll(wb,
-		kv{heightKey(pfxBlock, H), s.pk.pack(braw)},
+		kv{heightKey(pfxBlock, H), pack(braw)},
 		kv{heightKey(pfxCommit, H), craw},
-		kv{heightKey(pfxResults, H), s.pk.pack(rraw)},
+		kv{heightKey(pfxResults, H), pack(rraw)},
 		kv{heightKey(pfxBlockID, H), []byte(id)},
 		kv{idKey(pfxIDToH, id), be64(H)},
 	); err != nil {
@@ -307,7 +307,7 @@ func (s *Store) prune(wb *badger.WriteBatch, H uint64) error {
 		if err != nil {
 			return fmt.Errorf("store: prune block %d: %w", h, err)
 		}
-		if braw, err = s.pk.unpack(braw); err != nil {
+		if braw, err = unpack(braw); err != nil {
 			return corrupt(s.dir, fmt.Errorf("prune block %d: %w", h, err))
 		}
 		var blk chain.Block

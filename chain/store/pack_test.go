@@ -133,11 +133,6 @@ func TestMainFormatStillReads(t *testing.T) {
 }
 
 func TestPackRoundTripAndShrinks(t *testing.T) {
-	p, err := newPacker()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
 	f := newFixture(t)
 	s := openT(t, t.TempDir(), 0)
 	defer s.Close()
@@ -158,20 +153,20 @@ func TestPackRoundTripAndShrinks(t *testing.T) {
 		{"starts with the marker", []byte{0x00, 0x01, 0x02}, true},
 		{"empty", nil, false},
 	} {
-		v := p.pack(c.raw)
+		v := pack(c.raw)
 		if got := len(v) > 0 && v[0] == packMarker; got != c.packed {
 			t.Errorf("%s: packed = %v, want %v", c.name, got, c.packed)
 		}
 		if c.packed && c.raw[0] != packMarker && len(v) >= len(c.raw) {
 			t.Errorf("%s: packed %d bytes into %d", c.name, len(c.raw), len(v))
 		}
-		back, err := p.unpack(v)
+		back, err := unpack(v)
 		if err != nil || !bytes.Equal(back, c.raw) {
 			t.Errorf("%s: unpack = %d bytes, %v", c.name, len(back), err)
 		}
 	}
-	if len(p.pack(rraw))*3 > len(rraw) {
-		t.Errorf("results packed to %d of %d bytes, want under a third", len(p.pack(rraw)), len(rraw))
+	if len(pack(rraw))*3 > len(rraw) {
+		t.Errorf("results packed to %d of %d bytes, want under a third", len(pack(rraw)), len(rraw))
 	}
 }
 

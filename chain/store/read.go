@@ -45,7 +45,9 @@ func (s *Store) getAt(pfx []byte, h uint64, what string) ([]byte, error) {
 
 // BlockRaw returns the canonical bytes of the block at height (what block
 // sync serves), unpacked if the store packed them (pack.go).
-func (s *Store) BlockRaw(height uint64) ([]byte, error) { return s.getPacked(pfxBlock, height, "block") }
+func (s *Store) BlockRaw(height uint64) ([]byte, error) {
+	return s.getPacked(pfxBlock, height, "block")
+}
 
 // getPacked is getAt for a value the store may have packed.
 func (s *Store) getPacked(pfx []byte, h uint64, what string) ([]byte, error) {
@@ -53,7 +55,7 @@ func (s *Store) getPacked(pfx []byte, h uint64, what string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v, err = s.pk.unpack(v); err != nil {
+	if v, err = unpack(v); err != nil {
 		return nil, corrupt(s.dir, fmt.Errorf("%s at height %d: %w", what, h, err))
 	}
 	return v, nil

@@ -61,7 +61,7 @@ func (s *Store) CommitSnapshot(genesisHash chain.Hash, b *chain.Block, commit *c
 		kv{keyBase, be64(H)},
 		kv{heightKey(pfxVals, H), vraw},
 		kv{heightKey(pfxVals, H+1), nvraw},
-		kv{heightKey(pfxBlock, H), s.pk.pack(braw)},
+		kv{heightKey(pfxBlock, H), pack(braw)},
 		kv{heightKey(pfxCommit, H), craw},
 		kv{heightKey(pfxBlockID, H), []byte(id)},
 		kv{idKey(pfxIDToH, id), be64(H)},

@@ -54,7 +54,6 @@ type Store struct {
 	codec *chain.Codec
 	log   *slog.Logger
 	keep  uint64
-	pk    *packer // block and results values at rest (pack.go)
 
 	mu       sync.Mutex // serialises CommitGenesis/CommitBlock
 	valsHash chain.Hash // hash of the newest stored validator set (under mu)
@@ -93,15 +92,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	pk, err := newPacker()
-	if err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	s := &Store{db: db, dir: dir, codec: opts.Codec, log: opts.Logger, keep: opts.KeepRecent, pk: pk}
+	s := &Store{db: db, dir: dir, codec: opts.Codec, log: opts.Logger, keep: opts.KeepRecent}
 	if err := s.load(); err != nil {
 		_ = db.Close()
-		pk.close()
 		return nil, err
 	}
 	return s, nil
@@ -176,7 +169,7 @@ func (s *Store) load() error {
 	if h.Height > 0 {
 		braw, err := get(rtxn, heightKey(pfxBlock, h.Height))
 		if err == nil {
-			braw, err = s.pk.unpack(braw)
+			braw, err = unpack(braw)
 		}
 		if err != nil {
 			return corrupt(s.dir, fmt.Errorf("head block %d: %w", h.Height, err))
@@ -223,7 +216,6 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gc.Wait()
-	defer s.pk.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close %s: %w", s.dir, err)
 	}

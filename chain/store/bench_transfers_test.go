@@ -1,0 +1,143 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dure-network/dure/chain"
+)
+
+// transferBlockParts are 5,000 signed transfers shaped like the bench's
+// (distinct 20-byte recipients, amounts, nonces) and their results with
+// the currency module's events (bech32 addresses as text), as a node
+// stores them.
+func transferBlockParts(b *testing.B, f *fixture, n int) ([][]byte, []chain.TxResult) {
+	txs := make([][]byte, n)
+	rs := make([]chain.TxResult, n)
+	for i := range txs {
+		to := chain.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i)))
+		body, err := f.c.Marshal([]any{to[:20], uint64(1000 + i*7), "dure"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tx := &chain.Tx{ChainID: testChainID, Nonce: uint64(i), MaxFee: 100,
+			Msgs: []chain.Msg{{Module: "currency", Type: "send", Body: body}}}
+		if txs[i], err = tx.Sign(f.c, f.sender); err != nil {
+			b.Fatal(err)
+		}
+		from := chain.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i%2000)+1<<40))
+		rs[i] = chain.TxResult{GasUsed: uint64(21000 + i%13), Events: []chain.Event{{Type: "currency.send", Attrs: []chain.Attr{
+			{Key: "from", Value: fmt.Sprintf("dure1%x", from[:19])}, {Key: "to", Value: fmt.Sprintf("dure1%x", to[:19])},
+			{Key: "denom", Value: "dure"}, {Key: "amount", Value: fmt.Sprint(1000 + i*7)}}}}}
+	}
+	return txs, rs
+}
+
+// BenchmarkCommitTransfers5000 commits 32 blocks of 5,000 transfers per op
+// (block, results, tx index, seen commit, fsync) on real Badger, reporting
+// the CPU of the whole process (Badger's goroutines included) and the bytes
+// the data directory holds per tx after the last close.
+func BenchmarkCommitTransfers5000(b *testing.B) {
+	const n, blocks = 5000, 32
+	f := newFixture(b)
+	f.changeAt = 1 << 62
+	txs, rs := transferBlockParts(b, f, n)
+	var cpu time.Duration
+	var perTx float64
+	for range b.N {
+		dir := b.TempDir()
+		s := openT(b, dir, 0)
+		f.genesisCommit(b, s)
+		var parent chain.ID
+		var last *chain.Commit
+		c0 := cpuTime()
+		for h := uint64(1); h <= blocks; h++ {
+			blk, cm, _ := f.block(h, parent, last, txs)
+			blk.Header.ResultsRoot = chain.ResultsRoot(f.c, rs)
+			cm = f.commitFor(h, blk.Header.ID(f.c))
+			if err := s.CommitBlock(blk, cm, rs, f.setA, stateWrite(h)); err != nil {
+				b.Fatal(err)
+			}
+			parent, last = blk.Header.ID(f.c), cm
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - c0
+		perTx = float64(dirBytes(b, dir)) / (n * blocks)
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(perTx, "disk-B/tx")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// dirBytes is the disk space the directory's files take (allocated
+// blocks, as du counts them).
+func dirBytes(b *testing.B, dir string) int64 {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			total += st.Blocks * 512
+		} else {
+			total += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return total
+}
+
+// BenchmarkPack: packing and unpacking a 5,000-transfer block and its
+// results (what CommitBlock and BlockRaw/Results add per block).
+func BenchmarkPack(b *testing.B) {
+	f := newFixture(b)
+	txs, rs := transferBlockParts(b, f, 5000)
+	blk, _, _ := f.block(1, "", nil, txs)
+	braw, _ := blk.Encode(f.c)
+	rraw, _ := f.c.Marshal(rs)
+	for _, c := range []struct {
+		name string
+		raw  []byte
+	}{{"block", braw}, {"results", rraw}} {
+		b.Run(c.name+"/pack", func(b *testing.B) {
+			b.SetBytes(int64(len(c.raw)))
+			var out []byte
+			for range b.N {
+				out = pack(c.raw)
+			}
+			b.ReportMetric(float64(len(out))/float64(len(c.raw)), "ratio")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/5000, "ns/tx")
+		})
+		b.Run(c.name+"/unpack", func(b *testing.B) {
+			v := pack(c.raw)
+			b.SetBytes(int64(len(c.raw)))
+			for range b.N {
+				if _, err := unpack(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/5000, "ns/tx")
+		})
+	}
+}
