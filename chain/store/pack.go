@@ -69,7 +69,7 @@ func frame(raw []byte) []byte {
 	dst[0], dst[1] = packMarker, packS2
 	binary.BigEndian.PutUint32(dst[2:], crc32.Checksum(raw, crcTable))
 	n := len(s2.Encode(dst[packHeader:], raw))
-	return dst[:packHeader+n:packHeader+n]
+	return dst[:packHeader+n]
 }
 
 // unpack returns the stored value's plain bytes. A value without the
