@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +110,26 @@ type Node struct {
 	// metrics show (subnets.go).
 	subnetsMu     sync.Mutex
 	subnetWatches []*subnetWatch
+}
+
+// ApplyMemoryLimit sets the Go runtime's soft memory limit from [storage]
+// memory_limit, for the whole process (`dure start` calls it once, before
+// Open; nodes of [[subnets]] in the same process share it, and tests that
+// run several nodes in one process do not call it). GOMEMLIMIT in the
+// environment, if set, wins, as does memory_limit = 0 (no limit). It
+// returns the limit in force afterwards (math.MaxInt64: none).
+func ApplyMemoryLimit(cfg config.Config, log *slog.Logger) int64 {
+	if env := os.Getenv("GOMEMLIMIT"); env != "" {
+		cur := debug.SetMemoryLimit(-1)
+		log.Info("memory limit from GOMEMLIMIT; [storage] memory_limit ignored", "GOMEMLIMIT", env, "bytes", cur)
+		return cur
+	}
+	if cfg.Storage.MemoryLimit <= 0 {
+		return debug.SetMemoryLimit(-1)
+	}
+	debug.SetMemoryLimit(int64(cfg.Storage.MemoryLimit))
+	log.Debug("memory limit", "memory_limit", cfg.Storage.MemoryLimit.String())
+	return int64(cfg.Storage.MemoryLimit)
 }
 
 // Open builds a node from a home directory's config, genesis and keys

@@ -60,6 +60,7 @@ is freed).`,
 			if err != nil {
 				return usageErr("config: %v", err)
 			}
+			node.ApplyMemoryLimit(cfg, log)
 			var key chain.PrivKey
 			if cfg.PrivValidatorKey != "" {
 				ks, err := openKeyring(cfg, "", passFile, g.stderr)

@@ -29,7 +29,7 @@ type Config struct {
 	P2P       P2P       `toml:"p2p" comment:"Peer-to-peer networking (libp2p)."`
 	Consensus Consensus `toml:"consensus" comment:"Consensus timeouts and block limits. Timeouts are durations such as \"500ms\" or \"1s\"."`
 	Mempool   Mempool   `toml:"mempool" comment:"Pending transactions waiting for a block."`
-	Storage   Storage   `toml:"storage" comment:"How much history the node keeps on disk."`
+	Storage   Storage   `toml:"storage" comment:"How much history the node keeps on disk, and how much memory it may use."`
 	Keyring   Keyring   `toml:"keyring" comment:"Where keys live and how they are protected."`
 	StateSync StateSync `toml:"statesync" comment:"Joining a chain from a recent state snapshot instead of replaying every block."`
 	Light     Light     `toml:"light" comment:"The light client 'dure query' verifies headers with."`
@@ -98,12 +98,22 @@ type Mempool struct {
 	MaxPerSender int      `toml:"max_per_sender" comment:"Most pending transactions from one account, so one sender cannot fill the pool."`
 }
 
+// DefaultMemoryLimit is [storage] memory_limit's default: under the
+// 300 MB per node a validator under full load should stay within, with
+// room for Badger's mapped files.
+const DefaultMemoryLimit ByteSize = 256 << 20
+
+// MinMemoryLimit is the least non-zero [storage] memory_limit accepted:
+// below it an idle node's live heap alone would keep the collector busy.
+const MinMemoryLimit ByteSize = 64 << 20
+
 // Storage says how much history is kept. Pruning never touches the latest
 // state, so it does not affect validating or serving current queries.
 type Storage struct {
 	KeepRecent  uint64   `toml:"keep_recent" comment:"Heights of state history kept for queries and proofs at past heights. Blocks and state\nversions are pruned together: with keep_blocks > 0 the node keeps the larger of the two windows;\nwith keep_blocks = 0 (the default) a validator keeps everything, and a node without a validator key\nkeeps this many heights (unless archive = true)."`
 	KeepBlocks  uint64   `toml:"keep_blocks" comment:"Blocks, commits and transaction results kept, counting back from the latest height.\n0 (the default): a validator keeps every block, which lets it serve peers syncing from the first block;\na node without a validator key keeps keep_recent heights unless archive = true."`
 	Archive     bool     `toml:"archive" comment:"Keep every block and state version on a node without a validator key too (an archive node).\nfalse (the default): such a node prunes to keep_recent heights (bounded disk) and joins by state sync."`
+	MemoryLimit ByteSize `toml:"memory_limit" comment:"Soft limit of the node process's Go memory (heap, stacks, Badger's memtables and caches):\nthe garbage collector works harder as the process nears it, so the resident size under load stays\nabout this plus Badger's mapped files. 0: no limit (the Go default: the heap may grow to twice\nwhat is live). The GOMEMLIMIT environment variable, if set, takes precedence. Not a hard cap:\nabove it the collector is bounded to about half the CPU rather than stopping the node."`
 	MinFreeDisk ByteSize `toml:"min_free_disk" comment:"Free space the data directory's filesystem must keep. Below it the node stops signing and\ncommitting (it keeps serving reads, and resumes once space is freed), and it refuses to start (exit 5).\nAt least 4 × [consensus] max_block_bytes + 32MiB, so the store's own writes always fit."`
 }
 
@@ -166,6 +176,7 @@ func Default(home string) Config {
 		Storage: Storage{
 			KeepRecent:  1000,
 			KeepBlocks:  0,
+			MemoryLimit: DefaultMemoryLimit,
 			MinFreeDisk: 256 << 20,
 		},
 		Keyring:   Keyring{Backend: "file"},

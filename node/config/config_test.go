@@ -92,7 +92,7 @@ func TestRoundTrip(t *testing.T) {
 	c.Consensus = Consensus{TimeoutPropose: "3s", TimeoutPrevote: "1s", TimeoutPrecommit: "1s", TimeoutDelta: "250ms",
 		TimeoutCommit: "0s", CreateEmptyBlocks: false, HeartbeatInterval: "1m30s", MaxBlockTxs: 1, MaxBlockBytes: 123457}
 	c.Mempool = Mempool{MaxTxs: 10, MaxBytes: 5e6, MaxPerSender: 10}
-	c.Storage = Storage{KeepRecent: 0, KeepBlocks: 100000, MinFreeDisk: 1 << 30}
+	c.Storage = Storage{KeepRecent: 0, KeepBlocks: 100000, MemoryLimit: 0, MinFreeDisk: 1 << 30}
 	c.Keyring = Keyring{Backend: "test", PassphraseFile: "/run/secrets/pass"}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("changed config invalid: %v", err)
@@ -222,6 +222,8 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 		{"validator key traversal", "priv_validator_key = \"../../etc/passwd\"", "priv_validator_key", "key name"},
 		{"keyring backend", "[keyring]\nbackend = \"os\"", "[keyring] backend", `"file", "test"`},
 		{"keep_recent 1", "[storage]\nkeep_recent = 1", "[storage] keep_recent", "at least 2"},
+		{"tiny memory limit", "[storage]\nmemory_limit = \"16MiB\"", "[storage] memory_limit", "0 (no limit) or at least 64MiB"},
+		{"memory limit unit", "[storage]\nmemory_limit = \"lots\"", "[storage] memory_limit", "whole number with a unit"},
 		{"keep_blocks negative", "[storage]\nkeep_blocks = -1", "[storage] keep_blocks", "negative"},
 		{"unknown top key", "monikr = \"x\"", "monikr", "did you mean moniker?"},
 		{"unknown section key", "[p2p]\nlow_wter = 3", "[p2p] low_wter", "did you mean low_water?"},

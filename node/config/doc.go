@@ -19,7 +19,9 @@
 //   - [storage] keep_recent is how many heights of state history stay
 //     queryable (0 = archive); keep_blocks is how many recent blocks are
 //     kept (0 = all, so the node can serve peers syncing from genesis).
-//     Pruning state never affects the latest state.
+//     Pruning state never affects the latest state. memory_limit (256MiB by
+//     default, 0 = none) is the Go runtime's soft memory limit, set by
+//     node.ApplyMemoryLimit when `dure start` runs.
 //   - Unknown keys and sections are errors (with a "did you mean"), not
 //     silently ignored: a misspelt key would otherwise look applied.
 //

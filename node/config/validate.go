@@ -261,6 +261,10 @@ func (v *validator) storage(s Storage, cons Consensus) {
 		v.add("[storage] min_free_disk", q(s.MinFreeDisk.String()), "must be at least %s (4 × [consensus] max_block_bytes + 32MiB) so the store's writes always fit; default %q",
 			floor, ByteSize(256<<20).String())
 	}
+	if s.MemoryLimit != 0 && s.MemoryLimit < MinMemoryLimit {
+		v.add("[storage] memory_limit", q(s.MemoryLimit.String()), "must be 0 (no limit) or at least %s; default %q",
+			MinMemoryLimit, DefaultMemoryLimit.String())
+	}
 	if s.KeepRecent == 1 {
 		v.add("[storage] keep_recent", "1", "must be 0 (keep all) or at least 2: recovering from a crash needs the previous height's state")
 	}
