@@ -141,3 +141,73 @@ func BenchmarkPack(b *testing.B) {
 		})
 	}
 }
+
+// stateLike is an extra callback writing what chain/state writes for a
+// block of n transfers among 2,000 accounts: three flat values per tx
+// (sender nonce and balance, recipient balance; rewritten every block, so
+// old versions pile up until pruning discards them) and one changeset
+// record of ≈ 100 B per tx, deleted 32 blocks later as a snapshot does.
+func stateLike(h uint64, n int) func(w chain.KVWriter) error {
+	return func(w chain.KVWriter) error {
+		for i := range n {
+			for j := range 3 {
+				k := fmt.Appendf(nil, "s/acct/%04d/%d", (i*3+j+int(h)*7)%2000, j)
+				if err := w.Set(k, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, h), uint64(i))); err != nil {
+					return err
+				}
+			}
+		}
+		cs := make([]byte, 100*n)
+		for i := range cs {
+			cs[i] = byte(i*7 + int(h))
+		}
+		if err := w.Set(binary.BigEndian.AppendUint64([]byte("c/"), h), cs); err != nil {
+			return err
+		}
+		if h%32 == 0 && h > 32 {
+			for old := h - 64; old < h-32; old++ {
+				if err := w.Delete(binary.BigEndian.AppendUint64([]byte("c/"), old)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// BenchmarkPrunedFootprint commits 160 blocks of 2,500 transfers with
+// state-like writes on a store keeping 16 heights (a pruning validator at
+// the bench's block size) and reports the data directory's size at the
+// end per committed tx, and the CPU of the whole process per block.
+func BenchmarkPrunedFootprint(b *testing.B) {
+	const n, blocks, keep = 2500, 160, 16
+	f := newFixture(b)
+	f.changeAt = 1 << 62
+	txs, rs := transferBlockParts(b, f, n)
+	var cpu time.Duration
+	var perTx float64
+	for range b.N {
+		dir := b.TempDir()
+		s := openT(b, dir, keep)
+		f.genesisCommit(b, s)
+		var parent chain.ID
+		var last *chain.Commit
+		c0 := cpuTime()
+		for h := uint64(1); h <= blocks; h++ {
+			blk, _, _ := f.block(h, parent, last, txs)
+			blk.Header.ResultsRoot = chain.ResultsRoot(f.c, rs)
+			cm := f.commitFor(h, blk.Header.ID(f.c))
+			if err := s.CommitBlock(blk, cm, rs, f.setA, stateLike(h, n)); err != nil {
+				b.Fatal(err)
+			}
+			parent, last = blk.Header.ID(f.c), cm
+		}
+		cpu += cpuTime() - c0
+		perTx = float64(dirBytes(b, dir)) / (n * blocks)
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1e3/float64(b.N*blocks), "cpu-ms/block")
+	b.ReportMetric(perTx, "disk-B/tx")
+}

@@ -36,6 +36,13 @@
 //	                              ValidatorsAt seeks backwards, so the sorted keys are the pointer)
 //	x/bid/<id>  x/tx/<id>         block ID → height; tx ID → height ‖ index
 //
+// Block bytes and results rest packed (pack.go): 0x00 0x01 ‖ CRC-32C ‖
+// S2-compressed bytes, ≈ 0.75 of a block of signed transfers and 0.25 of
+// its results (their events hold bech32 addresses as text). A value not
+// starting with 0x00 is plain CBOR: what stores before packing wrote (they
+// still read; testdata/mainformat is one) and values packing would not
+// shrink. BlockRaw returns the canonical bytes either way.
+//
 // State owns "s/", "n/", "c/" and "r/" (its root and snapshot records);
 // the node keeps the pending validator set under "v/". The commit callback
 // may not write m/, b/ or x/.
@@ -48,17 +55,26 @@
 // SetDiscardTs(TS(H-N)) so compactions drop superseded state versions and
 // the deleted blocks. Pruned heights answer ErrPruned (which is also
 // ErrNotFound). Validator sets are never pruned: they are tiny and light
-// clients need them. Every 256 commits a background value-log GC pass
-// reclaims space. KeepRecent = 0 is an archive node: nothing is deleted and
-// every state version stays readable.
+// clients need them. A pruning store keeps values up to 1 MiB (Badger's
+// maximum ValueThreshold) in the LSM rather than the value log: blocks,
+// results and state changesets of the bench's block sizes then disappear
+// at the next compaction after they are deleted (the value log reclaims
+// only files other than the one being written, and only after compactions
+// counted their garbage, so a small node's pruned blocks stayed on disk).
+// Larger values still go to the value log; every 256 commits a background
+// value-log GC pass reclaims what it can. KeepRecent = 0 is an archive
+// node: nothing is deleted and every state version stays readable.
 //
 // # Footprint (a volunteer's small machine)
 //
-//   - MemTableSize 16 MiB, 2 memtables: ~32 MiB of write buffers; a
-//     5,000-tx block (≈1.3 MB of txs) fits many times over.
-//   - ValueThreshold 1 KiB: small values (state, SMT nodes, indexes, heights,
-//     commits of small sets) stay in the LSM for fast reads; blocks and
-//     results go to the value log, so compactions do not rewrite them.
+//   - MemTableSize 8 MiB, 2 memtables: Badger allocates each memtable's
+//     arena (its size plus a batch) on the Go heap up front, so this is
+//     ≈ 20 MiB of the node's heap; a 5,000-tx block (≈ 1.3 MB of txs)
+//     fits several times over.
+//   - ValueThreshold 1 KiB on an archive node: small values (state, SMT
+//     nodes, indexes, heights, commits of small sets) stay in the LSM for
+//     fast reads; blocks and results go to the value log, so compactions
+//     do not rewrite them. 1 MiB on a pruning node (see Pruning).
 //   - BlockCacheSize 16 MiB, IndexCacheSize 8 MiB: bounded read caches
 //     instead of Badger's 256 MiB default.
 //   - NumCompactors 2 (Badger's minimum useful number, the machine has 2

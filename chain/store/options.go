@@ -9,12 +9,22 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 )
 
+// pruneValueThreshold is the ValueThreshold of a pruning store: Badger's
+// maximum, so blocks, results and changesets (all below it at the bench's
+// block sizes) live in the LSM, where a compaction drops them once they are
+// deleted below the discard timestamp. In the value log they would stay
+// until a value-log GC rewrote their file, which it does only for files
+// other than the one being written and only after compactions have
+// counted their garbage: in practice never, for the window of a small node.
+const pruneValueThreshold = 1 << 20
+
 // badgerOptions are the small-footprint settings explained in doc.go.
-func badgerOptions(dir string, log *slog.Logger) badger.Options {
+// keep is the store's KeepRecent (0: archive).
+func badgerOptions(dir string, log *slog.Logger, keep uint64) badger.Options {
 	o := badger.DefaultOptions(dir)
 	o.SyncWrites = true
 	o.Logger = slogLogger{log}
-	o.MemTableSize = 16 << 20
+	o.MemTableSize = 8 << 20
 	o.NumMemtables = 2
 	o.NumLevelZeroTables = 4
 	o.NumLevelZeroTablesStall = 12
@@ -24,6 +34,9 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 	o.BlockCacheSize = 16 << 20
 	o.IndexCacheSize = 8 << 20
 	o.ValueThreshold = 1 << 10
+	if keep > 0 {
+		o.ValueThreshold = pruneValueThreshold
+	}
 	o.ValueLogFileSize = 128 << 20
 	o.Compression = options.Snappy
 	o.MetricsEnabled = false

@@ -88,7 +88,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
-	db, err := openBadger(dir, opts.Logger)
+	db, err := openBadger(dir, opts.Logger, opts.KeepRecent)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func openBadger(dir string, log *slog.Logger) (db *badger.DB, err error) {
+func openBadger(dir string, log *slog.Logger, keep uint64) (db *badger.DB, err error) {
 	// Badger panics on some kinds of damage (for example a garbled table
 	// index); a node operator must get an error that says what to do.
 	defer func() {
@@ -111,7 +111,7 @@ func openBadger(dir string, log *slog.Logger) (db *badger.DB, err error) {
 	if err := checkTables(dir); err != nil {
 		return nil, err
 	}
-	db, err = badger.OpenManaged(badgerOptions(dir, log))
+	db, err = badger.OpenManaged(badgerOptions(dir, log, keep))
 	if err == nil {
 		return db, nil
 	}
