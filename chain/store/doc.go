@@ -60,7 +60,8 @@
 // results and state changesets of the bench's block sizes then disappear
 // at the next compaction after they are deleted (the value log reclaims
 // only files other than the one being written, and only after compactions
-// counted their garbage, so a small node's pruned blocks stayed on disk).
+// counted their garbage, so a small node's pruned blocks stayed on disk),
+// and compacts level 0 after two memtable flushes instead of four.
 // Larger values still go to the value log; every 256 commits a background
 // value-log GC pass reclaims what it can. KeepRecent = 0 is an archive
 // node: nothing is deleted and every state version stays readable.
