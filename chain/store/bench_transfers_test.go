@@ -86,6 +86,22 @@ func cpuTime() time.Duration {
 // dirBytes is the disk space the directory's files take (allocated
 // blocks, as du counts them).
 func dirBytes(b *testing.B, dir string) int64 {
+	n, err := du(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+func dirBytesT(t *testing.T, dir string) int64 {
+	n, err := du(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func du(dir string) (int64, error) {
 	var total int64
 	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -102,10 +118,7 @@ func dirBytes(b *testing.B, dir string) int64 {
 		}
 		return nil
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return total
+	return total, err
 }
 
 // BenchmarkPack: packing and unpacking a 5,000-transfer block and its
