@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/ristretto/v2/z"
@@ -18,17 +19,45 @@ import (
 // whose checksum fails, which would lose committed data without a word.
 // Here both become an error. Cost: one sequential read of the LSM tree
 // at start-up (large values live in the value log, so it stays small).
-func checkTables(dir string) error {
+//
+// Only the tables the MANIFEST names are checked: a table a memtable flush
+// or a compaction was writing when the process was killed is not in it
+// yet, and Badger deletes such orphans when it opens. (If the MANIFEST
+// does not read, every table is checked and Badger reports the MANIFEST.)
+func checkTables(dir string, opt badger.Options) error {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.sst"))
 	if err != nil {
 		return fmt.Errorf("store: list tables: %w", err)
 	}
+	live, known := manifestTables(dir, opt)
 	for _, p := range paths {
+		if known {
+			if id, ok := table.ParseFileID(filepath.Base(p)); ok {
+				if _, in := live[id]; !in {
+					continue
+				}
+			}
+		}
 		if err := checkTable(p); err != nil {
 			return corrupt(dir, fmt.Errorf("table %s: %w", filepath.Base(p), err))
 		}
 	}
 	return nil
+}
+
+// manifestTables reads the table IDs the MANIFEST holds, without changing
+// it; known is false if there is none or it does not replay.
+func manifestTables(dir string, opt badger.Options) (live map[uint64]badger.TableManifest, known bool) {
+	f, err := os.Open(filepath.Join(dir, badger.ManifestFilename))
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	m, _, err := badger.ReplayManifestFile(f, opt.ExternalMagicVersion, opt)
+	if err != nil {
+		return nil, false
+	}
+	return m.Tables, true
 }
 
 func checkTable(path string) (err error) {

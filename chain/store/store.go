@@ -108,10 +108,11 @@ func openBadger(dir string, log *slog.Logger, keep uint64) (db *badger.DB, err e
 			db, err = nil, corrupt(dir, fmt.Errorf("badger panicked while opening: %v", r))
 		}
 	}()
-	if err := checkTables(dir); err != nil {
+	opt := badgerOptions(dir, log, keep)
+	if err := checkTables(dir, opt); err != nil {
 		return nil, err
 	}
-	db, err = badger.OpenManaged(badgerOptions(dir, log, keep))
+	db, err = badger.OpenManaged(opt)
 	if err == nil {
 		return db, nil
 	}
