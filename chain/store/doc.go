@@ -88,7 +88,10 @@
 // # Damage
 //
 // Opening never panics on a damaged directory. Before Badger opens, every
-// .sst table is checksummed in full (Badger opens tables in goroutines
+// .sst table the MANIFEST names is checksummed in full (a table a flush or
+// compaction was still writing when the process died is not named yet, and
+// Badger deletes it; before this was so, a kill -9 during a flush left a
+// directory the store called corrupt) (Badger opens tables in goroutines
 // where a bad footer panics unrecoverably, and it silently skips tables
 // whose checksum fails). Then the head record must decode and its block
 // must load, decode, and match the head's height and ID. A marker file
