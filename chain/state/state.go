@@ -473,35 +473,20 @@ func (s *State) Stage(b *Branch) (*Pending, error) {
 	return p, nil
 }
 
-// applyChanges runs changes through a trie opened at root and returns the
-// new root and the trie's node operations.
+// applyChanges applies changes (ascending, unique keys) to the trie at
+// root with the batched updater (batch.go) and returns the new root and
+// the trie's node operations.
 func (s *State) applyChanges(root chain.Hash, changes []change) (newRoot chain.Hash, nodes []nodeChange, err error) {
 	defer func() {
-		// smt panics on malformed nodes; a corrupt database must surface as
-		// an error, not bring the node down mid-block.
+		// A corrupt database must surface as an error, not bring the node
+		// down mid-block.
 		if r := recover(); r != nil {
 			newRoot, nodes, err = chain.Hash{}, nil, fmt.Errorf("%w: %v", ErrCorruptNode, r)
 		}
 	}()
 	ns := s.newNodeStore()
 	defer ns.discard()
-	trie := importTrie(ns, root)
-	for _, c := range changes {
-		if c.val == nil {
-			if err := trie.Delete([]byte(c.key)); err != nil {
-				return chain.Hash{}, nil, fmt.Errorf("state: stage delete %q: %w", c.key, err)
-			}
-			continue
-		}
-		if err := trie.Update([]byte(c.key), c.val); err != nil {
-			return chain.Hash{}, nil, fmt.Errorf("state: stage set %q: %w", c.key, err)
-		}
-	}
-	if err := trie.Commit(); err != nil {
-		return chain.Hash{}, nil, fmt.Errorf("state: stage commit trie: %w", err)
-	}
-	copy(newRoot[:], trie.Root())
-	return newRoot, ns.changes(), nil
+	return applyBatch(ns, root, changes)
 }
 
 // planSnapshot makes p a snapshot if one is due: the first commit after

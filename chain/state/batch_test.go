@@ -1,0 +1,448 @@
+package state
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand"
+	"slices"
+	"testing"
+
+	"github.com/pokt-network/smt"
+	"github.com/pokt-network/smt/kvstore/simplemap"
+
+	"github.com/dure-network/dure/chain"
+)
+
+// The differential tests of the batched updater (batch.go) against
+// pokt-network/smt's own Update/Delete/Commit, which Stage used before.
+
+// mapStore is a node store as a plain map (digest → encoding).
+type mapStore map[digest][]byte
+
+func (m mapStore) Get(d []byte) ([]byte, error) {
+	if v, ok := m[digest(d)]; ok {
+		return v, nil
+	}
+	return nil, fmt.Errorf("%w: %x", ErrMissingNode, d)
+}
+
+// smtRef is the reference: smt over its own map store, updated one key
+// at a time in the batch's key order, as Stage did.
+type smtRef struct {
+	m    map[string][]byte
+	root []byte
+}
+
+func newSMTRef() *smtRef { return &smtRef{m: map[string][]byte{}, root: make([]byte, hashLen)} }
+
+func (r *smtRef) trie() *smt.SMT {
+	return smt.ImportSparseMerkleTrie(simplemap.NewSimpleMapWithMap(r.m), sha256.New(), r.root)
+}
+
+func (r *smtRef) apply(t testing.TB, cs []change) {
+	t.Helper()
+	tr := r.trie()
+	for _, c := range cs {
+		var err error
+		if c.val == nil {
+			err = tr.Delete([]byte(c.key))
+		} else {
+			err = tr.Update([]byte(c.key), c.val)
+		}
+		if err != nil {
+			t.Fatalf("smt %q: %v", c.key, err)
+		}
+	}
+	if err := tr.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	r.root = tr.Root()
+}
+
+// store is the reference's nodes as a mapStore (a copy).
+func (r *smtRef) store() mapStore {
+	out := mapStore{}
+	for k, v := range r.m {
+		out[digest([]byte(k))] = v
+	}
+	return out
+}
+
+// reachable lists every node digest of the trie at root in m, failing on
+// a missing or undecodable node.
+func reachable(t testing.TB, m mapStore, root digest) map[digest]bool {
+	t.Helper()
+	out := map[digest]bool{}
+	var walk func(d digest)
+	walk = func(d digest) {
+		if d == (digest{}) {
+			return
+		}
+		if out[d] {
+			t.Fatalf("node %x reached twice", d)
+		}
+		out[d] = true
+		enc, err := m.Get(d[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := decodeNode(enc)
+		if err != nil {
+			t.Fatalf("node %x: %v", d, err)
+		}
+		switch f.kind {
+		case kInner:
+			walk(f.a)
+			walk(f.b)
+		case kExt:
+			walk(f.b)
+		}
+	}
+	walk(root)
+	return out
+}
+
+// applyToStore applies a batch's node changes to m, checking that they
+// are exactly the difference between the old and the new trie.
+func applyToStore(t testing.TB, m mapStore, oldRoot, newRoot digest, nodes []nodeChange) {
+	t.Helper()
+	before := reachable(t, m, oldRoot)
+	if len(before) != len(m) {
+		t.Fatalf("store holds %d nodes, trie %d", len(m), len(before))
+	}
+	seen := map[digest]bool{}
+	for _, c := range nodes {
+		if seen[c.digest] {
+			t.Fatalf("node %x changed twice", c.digest)
+		}
+		seen[c.digest] = true
+		if c.enc == nil {
+			if !before[c.digest] {
+				t.Fatalf("deletes node %x the trie does not hold", c.digest)
+			}
+			delete(m, c.digest)
+			continue
+		}
+		if before[c.digest] {
+			t.Fatalf("writes node %x the trie already holds", c.digest)
+		}
+		if c.digest != nodeDigest(t, c.enc) {
+			t.Fatalf("node %x: encoding hashes to %x", c.digest, nodeDigest(t, c.enc))
+		}
+		m[c.digest] = c.enc
+	}
+	after := reachable(t, m, newRoot)
+	if len(after) != len(m) {
+		t.Fatalf("store holds %d nodes after the batch, the new trie %d: a node was left or not deleted", len(m), len(after))
+	}
+}
+
+// nodeDigest is an encoding's digest as smt defines it.
+func nodeDigest(t testing.TB, enc []byte) digest {
+	f, err := decodeNode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.kind != kExt {
+		return sha256.Sum256(enc)
+	}
+	h := f.b
+	for i := int(f.hi) - 1; i >= int(f.lo); i-- {
+		var b [innerLen]byte
+		b[0] = innerTag
+		if bit(&f.a, i) == 0 {
+			copy(b[1:], h[:])
+		} else {
+			copy(b[1+hashLen:], h[:])
+		}
+		h = sha256.Sum256(b[:])
+	}
+	return h
+}
+
+// sameReads checks that smt reading m at root answers every key of keys
+// (present or not) as the reference does: value hash and proof.
+func sameReads(t testing.TB, ref *smtRef, m mapStore, root digest, keys []string) {
+	t.Helper()
+	raw := map[string][]byte{}
+	for d, v := range m {
+		raw[string(d[:])] = v
+	}
+	got := smt.ImportSparseMerkleTrie(simplemap.NewSimpleMapWithMap(raw), sha256.New(), root[:])
+	want := ref.trie()
+	for _, k := range keys {
+		gv, err1 := got.Get([]byte(k))
+		wv, err2 := want.Get([]byte(k))
+		if err1 != nil || err2 != nil || !bytes.Equal(gv, wv) {
+			t.Fatalf("Get %q: %x %v, smt %x %v", k, gv, err1, wv, err2)
+		}
+		gp, err1 := got.Prove([]byte(k))
+		wp, err2 := want.Prove([]byte(k))
+		if err1 != nil || err2 != nil {
+			t.Fatalf("Prove %q: %v / %v", k, err1, err2)
+		}
+		if !slices.EqualFunc(gp.SideNodes, wp.SideNodes, bytes.Equal) || !bytes.Equal(gp.NonMembershipLeafData, wp.NonMembershipLeafData) {
+			t.Fatalf("Prove %q differs from smt's", k)
+		}
+	}
+}
+
+// clusteredKeys returns n keys whose trie paths all start with the same
+// bits bits (long shared prefixes: extension nodes, deep splits).
+func clusteredKeys(prefix string, n, bits int) []string {
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		k := fmt.Sprintf("%s/%d", prefix, i)
+		p := sha256.Sum256([]byte(k))
+		if binary.BigEndian.Uint32(p[:4])>>(32-bits) == 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// randomBatch is a batch of distinct keys from pool: creations, updates
+// (some to the same value), deletions of live keys, in ascending key
+// order, as Stage passes them.
+func randomBatch(rng *rand.Rand, pool []string, live map[string][]byte, n int) []change {
+	picked := map[string]change{}
+	for len(picked) < n && len(picked) < len(pool) {
+		k := pool[rng.Intn(len(pool))]
+		if _, ok := picked[k]; ok {
+			continue
+		}
+		old, isLive := live[k]
+		switch r := rng.Intn(10); {
+		case isLive && r < 3:
+			picked[k] = change{key: k} // delete
+		case isLive && r < 4:
+			picked[k] = change{key: k, val: old} // same value
+		default:
+			picked[k] = change{key: k, val: fmt.Appendf(nil, "v%d", rng.Int63())}
+		}
+	}
+	out := slices.Collect(maps.Values(picked))
+	slices.SortFunc(out, func(a, b change) int { return cmpStr(a.key, b.key) })
+	for _, c := range out {
+		if c.val == nil {
+			delete(live, c.key)
+		} else {
+			live[c.key] = c.val
+		}
+	}
+	return out
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// TestBatchMatchesSMT: on random and adversarial key sets (a single key,
+// keys sharing 10 and 16 leading path bits, deletions down to the empty
+// trie), every batch gives smt's root; its node changes are exactly the
+// difference between the tries; smt reading the result answers every key
+// (value and proof) as smt's own trie does; and the batch applied to the
+// trie smt wrote (with smt's shapes) gives the same root too.
+func TestBatchMatchesSMT(t *testing.T) {
+	pools := map[string][]string{
+		"single": {"only"},
+		"pair":   {"a", "b"},
+		"random": func() []string {
+			var p []string
+			for i := 0; i < 400; i++ {
+				p = append(p, fmt.Sprintf("k/%d", i))
+			}
+			return p
+		}(),
+		"prefix10": clusteredKeys("c10", 60, 10),
+		"prefix16": clusteredKeys("c16", 12, 16),
+		"mixed":    append(append(clusteredKeys("m", 30, 12), clusteredKeys("n", 8, 16)...), "x", "y", "z"),
+	}
+	for name, pool := range pools {
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewSource(int64(len(name))))
+			ref := newSMTRef()
+			mine := mapStore{}
+			var root digest
+			live := map[string][]byte{}
+			for round := 0; round < 60; round++ {
+				n := 1 + rng.Intn(len(pool))
+				if round%7 == 6 { // delete everything
+					var cs []change
+					for k := range live {
+						cs = append(cs, change{key: k})
+					}
+					slices.SortFunc(cs, func(a, b change) int { return cmpStr(a.key, b.key) })
+					clear(live)
+					if len(cs) == 0 {
+						continue
+					}
+					checkBatch(t, ref, mine, &root, cs, pool)
+					if root != (digest{}) {
+						t.Fatalf("deleting every key leaves root %x", root)
+					}
+					continue
+				}
+				checkBatch(t, ref, mine, &root, randomBatch(rng, pool, live, n), pool)
+			}
+		})
+	}
+}
+
+func checkBatch(t *testing.T, ref *smtRef, mine mapStore, root *digest, cs []change, pool []string) {
+	t.Helper()
+	// The batch on the trie smt wrote, with smt's shapes.
+	refStore, refRoot := ref.store(), digest(ref.root)
+	onRef, refNodes, err := applyBatch(refStore, chain.Hash(refRoot), cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref.apply(t, cs)
+	if onRef != chain.Hash(ref.root) {
+		t.Fatalf("batch on smt's trie: root %v, smt %x", onRef, ref.root)
+	}
+	applyToStore(t, refStore, refRoot, digest(onRef), refNodes)
+
+	// The batch on the trie it wrote itself.
+	got, nodes, err := applyBatch(mine, chain.Hash(*root), cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != chain.Hash(ref.root) {
+		t.Fatalf("root %v, smt %x", got, ref.root)
+	}
+	applyToStore(t, mine, *root, digest(got), nodes)
+	*root = digest(got)
+	sameReads(t, ref, mine, *root, append(slices.Clip(pool), "absent", "absent/2"))
+}
+
+// TestBatchRefusesAbsentDelete: deleting a key the trie does not hold is
+// smt's ErrKeyNotFound, as Stage got before (on an empty trie, beside a
+// leaf and inside an extension).
+func TestBatchRefusesAbsentDelete(t *testing.T) {
+	keys := clusteredKeys("d", 3, 12)
+	for _, start := range [][]string{nil, keys[:1], keys[:2]} {
+		m, root := mapStore{}, digest{}
+		if len(start) > 0 {
+			var cs []change
+			for _, k := range start {
+				cs = append(cs, change{key: k, val: []byte("v")})
+			}
+			r, nodes, err := applyBatch(m, chain.Hash{}, cs)
+			must(t, err)
+			applyToStore(t, m, root, digest(r), nodes)
+			root = digest(r)
+		}
+		_, _, err := applyBatch(m, chain.Hash(root), []change{{key: keys[2]}})
+		if !errors.Is(err, smt.ErrKeyNotFound) {
+			t.Fatalf("delete of an absent key on %d keys: %v", len(start), err)
+		}
+	}
+}
+
+// TestBatchNamesCorruptNodes: a damaged stored node is ErrCorruptNode,
+// never a panic.
+func TestBatchNamesCorruptNodes(t *testing.T) {
+	keys := clusteredKeys("e", 4, 10)
+	var cs []change
+	for _, k := range keys {
+		cs = append(cs, change{key: k, val: []byte("v")})
+	}
+	m := mapStore{}
+	r, nodes, err := applyBatch(m, chain.Hash{}, cs)
+	must(t, err)
+	applyToStore(t, m, digest{}, digest(r), nodes)
+	for d, enc := range m {
+		for _, bad := range [][]byte{nil, {9}, enc[:len(enc)-1], append(bytes.Clone(enc), 0)} {
+			damaged := maps.Clone(m)
+			damaged[d] = bad
+			_, _, err := applyBatch(damaged, r, []change{{key: keys[0], val: []byte("w")}, {key: keys[3]}, {key: "new", val: []byte("x")}})
+			if err != nil && !errors.Is(err, ErrCorruptNode) {
+				t.Fatalf("damaged node %x (%x): %v", d, bad, err)
+			}
+		}
+	}
+}
+
+// FuzzBatchMatchesSMT: any sequence of batches over a small clustered key
+// set gives smt's roots and exact node changes.
+func FuzzBatchMatchesSMT(f *testing.F) {
+	f.Add([]byte{0x01, 0x12, 0x23, 0xff, 0x80, 0x81})
+	f.Add([]byte{0x00, 0x10, 0x20, 0x30, 0x40, 0xc0, 0xd0, 0xe0, 0xf0})
+	pool := append(clusteredKeys("f", 6, 12), "a", "b", "c")
+	f.Fuzz(func(t *testing.T, prog []byte) {
+		ref, mine, root := newSMTRef(), mapStore{}, digest{}
+		live := map[string][]byte{}
+		var batch map[string]change
+		flush := func() {
+			if len(batch) == 0 {
+				return
+			}
+			cs := slices.Collect(maps.Values(batch))
+			slices.SortFunc(cs, func(a, b change) int { return cmpStr(a.key, b.key) })
+			checkBatch(t, ref, mine, &root, cs, pool)
+			batch = nil
+		}
+		for _, b := range prog {
+			if b == 0xff {
+				flush()
+				continue
+			}
+			if batch == nil {
+				batch = map[string]change{}
+			}
+			k := pool[int(b&0x0f)%len(pool)]
+			if _, ok := batch[k]; ok {
+				continue
+			}
+			if _, isLive := live[k]; isLive && b&0x80 != 0 {
+				batch[k] = change{key: k}
+				delete(live, k)
+				continue
+			}
+			v := []byte{b >> 4}
+			batch[k] = change{key: k, val: v}
+			live[k] = v
+		}
+		flush()
+	})
+}
+
+// FuzzDecodeNode: the node decoder never panics, and what it accepts has
+// the shape smt writes.
+func FuzzDecodeNode(f *testing.F) {
+	var leaf, inner, ext [extLen]byte
+	inner[0], inner[5] = innerTag, 1
+	ext[0], ext[1], ext[2], ext[40] = extTag, 3, 9, 1
+	f.Add(leaf[:innerLen])
+	f.Add(inner[:innerLen])
+	f.Add(ext[:])
+	f.Fuzz(func(t *testing.T, enc []byte) {
+		n, err := decodeNode(enc)
+		if err != nil {
+			return
+		}
+		switch n.kind {
+		case kLeaf, kInner:
+			if len(enc) != innerLen {
+				t.Fatalf("accepted %d bytes", len(enc))
+			}
+		case kExt:
+			if len(enc) != extLen || n.lo >= n.hi {
+				t.Fatalf("accepted extension %x", enc)
+			}
+		default:
+			t.Fatalf("kind %d", n.kind)
+		}
+	})
+}
