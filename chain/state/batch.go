@@ -57,12 +57,11 @@ const (
 // key in the node store; a new node's is computed when it is finished
 // (an extension may still grow until its parent is built).
 type tnode struct {
-	kind   uint8
-	stored bool // held by the node store under digest (delete it when replaced)
-	hashed bool // digest is valid
-	lo, hi uint8
-	// hi256: an inner node's children, or an extension's, reach depth 256
-	// (lo/hi are bytes, as smt's path bounds are).
+	kind        uint8
+	stored      bool // held by the node store under digest (delete it when replaced)
+	hashed      bool // digest is valid
+	own         bool // made by the current batch (trim clears it)
+	lo, hi      uint8
 	digest      digest
 	path        digest // leaf: key path; extension: a path with its position's bits [0, hi)
 	vh          digest // leaf: value hash; extension: child digest once known
@@ -89,19 +88,33 @@ type nodeGetter interface {
 
 // batchTrie applies one batch of writes to the trie at a root.
 type batchTrie struct {
-	ns   nodeGetter
-	slab []tnode
-	sets []nodeChange
-	dels []nodeChange
-	buf  [extLen]byte
+	ns       nodeGetter
+	resident int // residentDepth
+	sets     []nodeChange
+	dels     []nodeChange
+	buf      [extLen]byte
 }
 
 // errKeyNotFound: a delete of a key the trie does not hold (smt's error).
 var errKeyNotFound = smt.ErrKeyNotFound
 
+// residentDepth: the head trie stays decoded in memory between blocks
+// down to this depth (at most 2^(residentDepth+1) nodes and as many child
+// references, about 8 MB, whatever the number of keys); deeper nodes are
+// read through the node store each time a block touches them.
+const residentDepth = 16
+
 // applyBatch applies changes (unique keys; nil value deletes) to the trie
-// at root over ns and returns the new root and the node changes.
-func applyBatch(ns nodeGetter, root chain.Hash, changes []change) (chain.Hash, []nodeChange, error) {
+// at root over ns and returns the new root and the node changes. top is
+// the resident tree of root (nil: none), which it only reads; the new
+// one is returned for the next batch.
+func applyBatch(ns nodeGetter, root chain.Hash, top *tnode, changes []change) (chain.Hash, *tnode, []nodeChange, error) {
+	return applyBatchResident(ns, root, top, changes, residentDepth)
+}
+
+// applyBatchResident is applyBatch keeping resident nodes down to depth
+// resident.
+func applyBatchResident(ns nodeGetter, root chain.Hash, top *tnode, changes []change, resident int) (chain.Hash, *tnode, []nodeChange, error) {
 	ops := make([]trieOp, len(changes))
 	for i, c := range changes {
 		o := &ops[i]
@@ -116,32 +129,62 @@ func applyBatch(ns nodeGetter, root chain.Hash, changes []change) (chain.Hash, [
 	slices.SortFunc(ops, func(a, b trieOp) int { return bytes.Compare(a.path[:], b.path[:]) })
 	for i := 1; i < len(ops); i++ {
 		if ops[i].path == ops[i-1].path {
-			return chain.Hash{}, nil, fmt.Errorf("state: keys %q and %q have the same trie path", ops[i-1].key, ops[i].key)
+			return chain.Hash{}, nil, nil, fmt.Errorf("state: keys %q and %q have the same trie path", ops[i-1].key, ops[i].key)
 		}
 	}
-	t := &batchTrie{ns: ns}
-	var top *tnode = emptyNode
-	if root != (chain.Hash{}) {
+	t := &batchTrie{ns: ns, resident: resident}
+	if top == nil || !top.hashed || top.digest != digest(root) {
 		top = t.ref(digest(root))
 	}
 	n, _, err := t.update(top, 0, ops)
 	if err != nil {
-		return chain.Hash{}, nil, err
+		return chain.Hash{}, nil, nil, err
 	}
 	d, err := t.finish(n)
 	if err != nil {
-		return chain.Hash{}, nil, err
+		return chain.Hash{}, nil, nil, err
 	}
-	return chain.Hash(d), append(t.dels, t.sets...), nil
+	t.trim(n, 0)
+	return chain.Hash(d), n, append(t.dels, t.sets...), nil
+}
+
+// trim makes the batch's part of the new tree resident: nodes deeper than
+// residentDepth keep their children as references only. Nodes of earlier
+// batches (own false) are trimmed already.
+func (t *batchTrie) trim(n *tnode, depth int) {
+	if !n.own {
+		return
+	}
+	n.own, n.stored = false, true // the next batch reads it committed
+	switch n.kind {
+	case kInner:
+		if depth >= t.resident {
+			n.left, n.right = t.cut(n.left), t.cut(n.right)
+			return
+		}
+		t.trim(n.left, depth+1)
+		t.trim(n.right, depth+1)
+	case kExt:
+		if int(n.hi) > t.resident {
+			n.left = t.cut(n.left)
+			return
+		}
+		t.trim(n.left, int(n.hi))
+	}
+}
+
+// cut is a reference to n.
+func (t *batchTrie) cut(n *tnode) *tnode {
+	if n.kind == kRef || n.kind == kEmpty {
+		return n
+	}
+	r := t.ref(n.digest)
+	r.own = false
+	return r
 }
 
 func (t *batchTrie) alloc() *tnode {
-	if len(t.slab) == 0 {
-		t.slab = make([]tnode, 256)
-	}
-	n := &t.slab[0]
-	t.slab = t.slab[1:]
-	return n
+	return &tnode{own: true}
 }
 
 func (t *batchTrie) ref(d digest) *tnode {
@@ -153,17 +196,20 @@ func (t *batchTrie) ref(d digest) *tnode {
 	return n
 }
 
-// resolve decodes a stored node (in place: its kind, fields and children
-// as refs), strictly, so a damaged node is an error and never a panic.
-func (t *batchTrie) resolve(n *tnode) error {
-	if n.kind != kRef {
-		return nil
+// resolve returns a stored node decoded (a new node, its children as
+// refs: nodes are never modified once made, so trees staged from one head
+// share them), strictly, so a damaged node is an error and never a panic.
+func (t *batchTrie) resolve(r *tnode) (*tnode, error) {
+	if r.kind != kRef {
+		return r, nil
 	}
-	enc, err := t.ns.Get(n.digest[:])
+	enc, err := t.ns.Get(r.digest[:])
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return t.decodeInto(n, enc)
+	n := t.alloc()
+	n.stored, n.hashed, n.digest = true, true, r.digest
+	return n, t.decodeInto(n, enc)
 }
 
 func (t *batchTrie) decodeInto(n *tnode, enc []byte) error {
@@ -278,7 +324,8 @@ func (t *batchTrie) update(n *tnode, depth int, ops []trieOp) (*tnode, bool, err
 	if len(ops) == 0 {
 		return n, false, nil
 	}
-	if err := t.resolve(n); err != nil {
+	n, err := t.resolve(n)
+	if err != nil {
 		return nil, false, err
 	}
 	switch n.kind {
@@ -416,7 +463,8 @@ func (t *batchTrie) join(depth int, pos *digest, l, r *tnode) (*tnode, error) {
 	if l.kind == kEmpty {
 		o, b = r, 1
 	}
-	if err := t.resolve(o); err != nil {
+	o, err := t.resolve(o)
+	if err != nil {
 		return nil, err
 	}
 	if o.kind == kLeaf {
@@ -430,7 +478,8 @@ func (t *batchTrie) join(depth int, pos *digest, l, r *tnode) (*tnode, error) {
 // extend puts c, a subtree at depth end, under the bits [depth, end) of
 // path.
 func (t *batchTrie) extend(depth, end int, path *digest, c *tnode) (*tnode, error) {
-	if err := t.resolve(c); err != nil {
+	c, err := t.resolve(c)
+	if err != nil {
 		return nil, err
 	}
 	switch c.kind {
@@ -450,7 +499,6 @@ func (t *batchTrie) extend(depth, end int, path *digest, c *tnode) (*tnode, erro
 func (t *batchTrie) consume(n *tnode) {
 	if n.stored {
 		t.dels = append(t.dels, nodeChange{digest: n.digest})
-		n.stored = false
 	}
 }
 

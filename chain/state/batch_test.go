@@ -274,6 +274,7 @@ func TestBatchMatchesSMT(t *testing.T) {
 			ref := newSMTRef()
 			mine := mapStore{}
 			var root digest
+			var tree *tnode
 			live := map[string][]byte{}
 			for round := 0; round < 60; round++ {
 				n := 1 + rng.Intn(len(pool))
@@ -287,23 +288,23 @@ func TestBatchMatchesSMT(t *testing.T) {
 					if len(cs) == 0 {
 						continue
 					}
-					checkBatch(t, ref, mine, &root, cs, pool)
+					checkBatch(t, ref, mine, &root, &tree, cs, pool)
 					if root != (digest{}) {
 						t.Fatalf("deleting every key leaves root %x", root)
 					}
 					continue
 				}
-				checkBatch(t, ref, mine, &root, randomBatch(rng, pool, live, n), pool)
+				checkBatch(t, ref, mine, &root, &tree, randomBatch(rng, pool, live, n), pool)
 			}
 		})
 	}
 }
 
-func checkBatch(t *testing.T, ref *smtRef, mine mapStore, root *digest, cs []change, pool []string) {
+func checkBatch(t *testing.T, ref *smtRef, mine mapStore, root *digest, tree **tnode, cs []change, pool []string) {
 	t.Helper()
 	// The batch on the trie smt wrote, with smt's shapes.
 	refStore, refRoot := ref.store(), digest(ref.root)
-	onRef, refNodes, err := applyBatch(refStore, chain.Hash(refRoot), cs)
+	onRef, _, refNodes, err := applyBatch(refStore, chain.Hash(refRoot), nil, cs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +315,8 @@ func checkBatch(t *testing.T, ref *smtRef, mine mapStore, root *digest, cs []cha
 	applyToStore(t, refStore, refRoot, digest(onRef), refNodes)
 
 	// The batch on the trie it wrote itself.
-	got, nodes, err := applyBatch(mine, chain.Hash(*root), cs)
+	// The batch on the trie it wrote itself, from its resident tree.
+	got, next, nodes, err := applyBatchResident(mine, chain.Hash(*root), *tree, cs, testResident)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,8 +324,39 @@ func checkBatch(t *testing.T, ref *smtRef, mine mapStore, root *digest, cs []cha
 		t.Fatalf("root %v, smt %x", got, ref.root)
 	}
 	applyToStore(t, mine, *root, digest(got), nodes)
-	*root = digest(got)
+	*root, *tree = digest(got), next
+	checkResident(t, next, 0)
 	sameReads(t, ref, mine, *root, append(slices.Clip(pool), "absent", "absent/2"))
+}
+
+// testResident: the resident depth of the tests' own tries (small, so
+// their tries are cut).
+const testResident = 3
+
+// checkResident checks that the resident tree is trimmed below
+// residentDepth, finished, and left by its batch.
+func checkResident(t testing.TB, n *tnode, depth int) {
+	t.Helper()
+	if n.kind == kRef || n.kind == kEmpty {
+		return
+	}
+	if n.own || !n.hashed {
+		t.Fatalf("resident node at depth %d: own %v hashed %v", depth, n.own, n.hashed)
+	}
+	var kids []*tnode
+	next := depth + 1
+	switch n.kind {
+	case kInner:
+		kids = []*tnode{n.left, n.right}
+	case kExt:
+		kids, next = []*tnode{n.left}, int(n.hi)
+	}
+	for _, c := range kids {
+		if depth >= testResident && c.kind != kRef && c.kind != kEmpty {
+			t.Fatalf("node at depth %d keeps a decoded child", depth)
+		}
+		checkResident(t, c, next)
+	}
 }
 
 // TestBatchRefusesAbsentDelete: deleting a key the trie does not hold is
@@ -338,12 +371,12 @@ func TestBatchRefusesAbsentDelete(t *testing.T) {
 			for _, k := range start {
 				cs = append(cs, change{key: k, val: []byte("v")})
 			}
-			r, nodes, err := applyBatch(m, chain.Hash{}, cs)
+			r, _, nodes, err := applyBatch(m, chain.Hash{}, nil, cs)
 			must(t, err)
 			applyToStore(t, m, root, digest(r), nodes)
 			root = digest(r)
 		}
-		_, _, err := applyBatch(m, chain.Hash(root), []change{{key: keys[2]}})
+		_, _, _, err := applyBatch(m, chain.Hash(root), nil, []change{{key: keys[2]}})
 		if !errors.Is(err, smt.ErrKeyNotFound) {
 			t.Fatalf("delete of an absent key on %d keys: %v", len(start), err)
 		}
@@ -359,14 +392,14 @@ func TestBatchNamesCorruptNodes(t *testing.T) {
 		cs = append(cs, change{key: k, val: []byte("v")})
 	}
 	m := mapStore{}
-	r, nodes, err := applyBatch(m, chain.Hash{}, cs)
+	r, _, nodes, err := applyBatch(m, chain.Hash{}, nil, cs)
 	must(t, err)
 	applyToStore(t, m, digest{}, digest(r), nodes)
 	for d, enc := range m {
 		for _, bad := range [][]byte{nil, {9}, enc[:len(enc)-1], append(bytes.Clone(enc), 0)} {
 			damaged := maps.Clone(m)
 			damaged[d] = bad
-			_, _, err := applyBatch(damaged, r, []change{{key: keys[0], val: []byte("w")}, {key: keys[3]}, {key: "new", val: []byte("x")}})
+			_, _, _, err := applyBatch(damaged, r, nil, []change{{key: keys[0], val: []byte("w")}, {key: keys[3]}, {key: "new", val: []byte("x")}})
 			if err != nil && !errors.Is(err, ErrCorruptNode) {
 				t.Fatalf("damaged node %x (%x): %v", d, bad, err)
 			}
@@ -382,6 +415,7 @@ func FuzzBatchMatchesSMT(f *testing.F) {
 	pool := append(clusteredKeys("f", 6, 12), "a", "b", "c")
 	f.Fuzz(func(t *testing.T, prog []byte) {
 		ref, mine, root := newSMTRef(), mapStore{}, digest{}
+		var tree *tnode
 		live := map[string][]byte{}
 		var batch map[string]change
 		flush := func() {
@@ -390,7 +424,7 @@ func FuzzBatchMatchesSMT(f *testing.F) {
 			}
 			cs := slices.Collect(maps.Values(batch))
 			slices.SortFunc(cs, func(a, b change) int { return cmpStr(a.key, b.key) })
-			checkBatch(t, ref, mine, &root, cs, pool)
+			checkBatch(t, ref, mine, &root, &tree, cs, pool)
 			batch = nil
 		}
 		for _, b := range prog {
@@ -445,4 +479,115 @@ func FuzzDecodeNode(f *testing.F) {
 			t.Fatalf("kind %d", n.kind)
 		}
 	})
+}
+
+// referenceRoot is the root smt computes, from nothing, for the state
+// committed at the head: every flat pair and, on an indexed state, the
+// next-key records the flat key order implies (the trie as README and
+// index.go define it, built one Update at a time as Stage did before).
+func referenceRoot(t testing.TB, st *State) (chain.Hash, *smtRef) {
+	t.Helper()
+	head, _ := st.Head()
+	var cs []change
+	var keys []string
+	err := st.Reader(head).Iterate(nil, func(k, v []byte) (bool, error) {
+		cs = append(cs, change{key: string(k), val: v})
+		keys = append(keys, string(k))
+		return false, nil
+	})
+	must(t, err)
+	if st.Indexed() {
+		next := append(slices.Clone(keys[min(1, len(keys)):]), "")
+		first := ""
+		if len(keys) > 0 {
+			first = keys[0]
+		}
+		cs = append(cs, change{key: string(LinkKey(nil)), val: LinkValue([]byte(first))})
+		for i, k := range keys {
+			cs = append(cs, change{key: string(LinkKey([]byte(k))), val: LinkValue([]byte(next[i]))})
+		}
+	}
+	ref := newSMTRef()
+	if len(cs) > 0 {
+		ref.apply(t, cs)
+	}
+	return chain.Hash(ref.root), ref
+}
+
+// TestStageMatchesSMTOnBadger: on real Badger, blocks of creations,
+// updates and deletions (some of every key, down to the empty state),
+// with snapshots every 3 commits, each staged after a decoy candidate from
+// the same head that is dropped: every committed root is the root smt
+// builds from nothing for the committed state (with and without the
+// key-order index); every proof is smt's; a State reopened from the
+// snapshot and changesets continues with the same roots.
+func TestStageMatchesSMTOnBadger(t *testing.T) {
+	for _, indexed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("range_proofs=%v", indexed), func(t *testing.T) {
+			dir := t.TempDir()
+			db := openDB(t, dir)
+			defer func() { db.Close() }()
+			opts := Options{RangeProofs: indexed, SnapshotEvery: 3}
+			st, err := Open(db, 0, chain.Hash{}, opts)
+			must(t, err)
+			rng := rand.New(rand.NewSource(7))
+			block := func(st *State, n int) *Branch {
+				b := st.Branch()
+				for i := 0; i < n; i++ {
+					k := []byte(fmt.Sprintf("acct/%03d", rng.Intn(300)))
+					if rng.Intn(4) == 0 {
+						must(t, b.Delete(k))
+						continue
+					}
+					must(t, b.Set(k, fmt.Appendf(nil, "v%d", rng.Intn(3))))
+				}
+				return b
+			}
+			for v := uint64(1); v <= 40; v++ {
+				if v == 25 { // a restart: replay the changesets after the snapshot
+					head, root := st.Head()
+					db.Close()
+					db = openDB(t, dir)
+					st, err = Open(db, head, root, opts)
+					must(t, err)
+				}
+				decoy, err := st.Stage(block(st, 50))
+				must(t, err)
+				n := 1 + rng.Intn(120)
+				if v%10 == 0 { // delete every key
+					b := st.Branch()
+					head, _ := st.Head()
+					must(t, st.Reader(head).Iterate(nil, func(k, _ []byte) (bool, error) { return false, b.Delete(k) }))
+					p, err := st.Stage(b)
+					must(t, err)
+					commit(t, db, st, p, v)
+				} else {
+					p, err := st.Stage(block(st, n))
+					must(t, err)
+					commit(t, db, st, p, v)
+				}
+				if err := st.Committed(decoy, v+1); !errors.Is(err, ErrStaleBranch) {
+					t.Fatalf("decoy committed: %v", err)
+				}
+				_, root := st.Head()
+				want, ref := referenceRoot(t, st)
+				if root != want {
+					t.Fatalf("version %d: root %v, smt from nothing %v", v, root, want)
+				}
+				for i := 0; i < 300; i += 13 {
+					k := []byte(fmt.Sprintf("acct/%03d", i))
+					got, err := st.Prove(v, k)
+					must(t, err)
+					wp, err := ref.trie().Prove(k)
+					must(t, err)
+					if !slices.EqualFunc(got.SideNodes, wp.SideNodes, bytes.Equal) || !bytes.Equal(got.OtherLeaf, wp.NonMembershipLeafData) {
+						t.Fatalf("version %d: proof of %s is not smt's", v, k)
+					}
+					val, err := st.Reader(v).Get(k)
+					must(t, err)
+					must(t, VerifyProof(root, k, val, got))
+				}
+			}
+		})
+	}
 }
