@@ -591,3 +591,53 @@ func TestStageMatchesSMTOnBadger(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentStagesShareTheTree: candidates staged at once from one
+// head (sharing its resident trie) get the roots they get alone, and the
+// head's trie is unchanged by them (run with -race).
+func TestConcurrentStagesShareTheTree(t *testing.T) {
+	db, st := newState(t)
+	b := st.Branch()
+	for i := 0; i < 3000; i++ {
+		must(t, b.Set(benchKey(i), benchVal(i, 0)))
+	}
+	p, err := st.Stage(b)
+	must(t, err)
+	commit(t, db, st, p, 1)
+	cand := func(round int) *Branch {
+		b := st.Branch()
+		for i := 0; i < 500; i++ {
+			k := (i*7 + round) % 4000 // updates and creations
+			must(t, b.Set(benchKey(k), benchVal(k, round)))
+		}
+		must(t, b.Delete(benchKey(round)))
+		return b
+	}
+	var alone [4]chain.Hash
+	for r := range alone {
+		p, err := st.Stage(cand(r + 1))
+		must(t, err)
+		alone[r] = p.Root()
+	}
+	var got [4]*Pending
+	errs := make(chan error, len(got))
+	for r := range got {
+		go func() {
+			var err error
+			got[r], err = st.Stage(cand(r + 1))
+			errs <- err
+		}()
+	}
+	for range got {
+		must(t, <-errs)
+	}
+	for r := range got {
+		if got[r].Root() != alone[r] {
+			t.Fatalf("candidate %d: root %v staged concurrently, %v alone", r, got[r].Root(), alone[r])
+		}
+	}
+	commit(t, db, st, got[2], 2)
+	if want, _ := referenceRoot(t, st); got[2].Root() != want {
+		t.Fatalf("committed root %v, smt from nothing %v", got[2].Root(), want)
+	}
+}
