@@ -86,7 +86,7 @@
 // of the head trie: at most 2^17 decoded nodes and as many child
 // references, 128 bytes each, whatever the number of keys: ≈ 19 MB for
 // 100k keys (BenchmarkStage5000On100k reports resident-MB), ≈ 34 MB
-// for 1M (the top 16 levels full), ≈ 3 MB for the testnet's 10k.
+// for 1M (the top 16 levels full), ≈ 3 MB estimated for 10k.
 //
 // Proofs: Prove returns a Proof (JSON and canonical CBOR) that VerifyProof
 // checks against a root with no database.
