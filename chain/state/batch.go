@@ -53,7 +53,8 @@ const (
 	trieDepth                 = 8 * hashLen
 )
 
-// tnode is a trie node during one batch. A stored node's digest is its
+// tnode is a trie node of a batch, or of the resident tree it leaves for
+// the next one (read-only from then on). A stored node's digest is its
 // key in the node store; a new node's is computed when it is finished
 // (an extension may still grow until its parent is built).
 type tnode struct {
@@ -67,8 +68,6 @@ type tnode struct {
 	vh          digest // leaf: value hash; extension: child digest once known
 	left, right *tnode // inner: children; extension: child in left
 }
-
-var emptyNode = &tnode{kind: kEmpty, hashed: true}
 
 // trieOp is one write of the batch: path = sha256(key), vh = sha256(value)
 // or del; keep marks an existing leaf merged into a build (no write).
@@ -89,14 +88,12 @@ type nodeGetter interface {
 // batchTrie applies one batch of writes to the trie at a root.
 type batchTrie struct {
 	ns       nodeGetter
+	empty    *tnode // the empty subtree
 	resident int // residentDepth
 	sets     []nodeChange
 	dels     []nodeChange
 	buf      [extLen]byte
 }
-
-// errKeyNotFound: a delete of a key the trie does not hold (smt's error).
-var errKeyNotFound = smt.ErrKeyNotFound
 
 // residentDepth: the head trie stays decoded in memory between blocks
 // down to this depth (at most 2^(residentDepth+1) nodes and as many child
@@ -132,7 +129,7 @@ func applyBatchResident(ns nodeGetter, root chain.Hash, top *tnode, changes []ch
 			return chain.Hash{}, nil, nil, fmt.Errorf("state: keys %q and %q have the same trie path", ops[i-1].key, ops[i].key)
 		}
 	}
-	t := &batchTrie{ns: ns, resident: resident}
+	t := &batchTrie{ns: ns, resident: resident, empty: &tnode{kind: kEmpty, hashed: true}}
 	if top == nil || !top.hashed || top.digest != digest(root) {
 		top = t.ref(digest(root))
 	}
@@ -189,7 +186,7 @@ func (t *batchTrie) alloc() *tnode {
 
 func (t *batchTrie) ref(d digest) *tnode {
 	if d == (digest{}) {
-		return emptyNode
+		return t.empty
 	}
 	n := t.alloc()
 	n.kind, n.stored, n.hashed, n.digest = kRef, true, true, d
@@ -332,7 +329,7 @@ func (t *batchTrie) update(n *tnode, depth int, ops []trieOp) (*tnode, bool, err
 	case kEmpty:
 		for i := range ops {
 			if ops[i].del {
-				return nil, false, fmt.Errorf("state: stage delete %q: %w", ops[i].key, errKeyNotFound)
+				return nil, false, fmt.Errorf("state: stage delete %q: %w", ops[i].key, smt.ErrKeyNotFound)
 			}
 		}
 		return t.build(depth, ops), true, nil
@@ -384,7 +381,7 @@ func (t *batchTrie) update(n *tnode, depth int, ops []trieOp) (*tnode, bool, err
 			rest = t.newExt(m+1, hi, &n.path, n.left)
 		}
 		in := t.alloc()
-		in.kind, in.left, in.right = kInner, emptyNode, emptyNode
+		in.kind, in.left, in.right = kInner, t.empty, t.empty
 		if bit(&n.path, m) == 0 {
 			in.left = rest
 		} else {
@@ -420,12 +417,12 @@ func (t *batchTrie) updateLeaf(n *tnode, depth int, ops []trieOp) (*tnode, bool,
 	merged = append(merged, ops[i:]...)
 	for i := range merged {
 		if merged[i].del {
-			return nil, false, fmt.Errorf("state: stage delete %q: %w", merged[i].key, errKeyNotFound)
+			return nil, false, fmt.Errorf("state: stage delete %q: %w", merged[i].key, smt.ErrKeyNotFound)
 		}
 	}
 	switch {
 	case len(merged) == 0:
-		return emptyNode, true, nil
+		return t.empty, true, nil
 	case len(merged) == 1 && merged[0].keep == n:
 		return n, false, nil
 	}
@@ -454,7 +451,7 @@ func (t *batchTrie) build(depth int, ops []trieOp) *tnode {
 // position's bits [0, depth).
 func (t *batchTrie) join(depth int, pos *digest, l, r *tnode) (*tnode, error) {
 	if l.kind == kEmpty && r.kind == kEmpty {
-		return emptyNode, nil
+		return t.empty, nil
 	}
 	if l.kind != kEmpty && r.kind != kEmpty {
 		return t.newInner(l, r), nil
