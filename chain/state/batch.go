@@ -89,7 +89,7 @@ type nodeGetter interface {
 type batchTrie struct {
 	ns       nodeGetter
 	empty    *tnode // the empty subtree
-	resident int // residentDepth
+	resident int    // residentDepth
 	sets     []nodeChange
 	dels     []nodeChange
 	buf      [extLen]byte
