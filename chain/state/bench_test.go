@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -51,6 +52,22 @@ func BenchmarkStage5000On100k(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64((cpuTime()-c0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(residentNodes(st.tree))*float64(unsafe.Sizeof(tnode{}))/1e6, "resident-MB")
+}
+
+// residentNodes counts the nodes of a resident trie (child references
+// included).
+func residentNodes(n *tnode) int {
+	if n == nil || n.kind == kEmpty {
+		return 0
+	}
+	switch n.kind {
+	case kInner:
+		return 1 + residentNodes(n.left) + residentNodes(n.right)
+	case kExt:
+		return 1 + residentNodes(n.left)
+	}
+	return 1
 }
 
 // BenchmarkBranchGetSet: one Get and one Set per op on a child of a

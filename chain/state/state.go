@@ -108,6 +108,9 @@ type State struct {
 	needSnap bool
 	// indexed: the trie holds next-key records (fixed for the state's life).
 	indexed bool
+	// tree: the head trie's resident top (batch.go), nil until a commit or
+	// replay made one.
+	tree *tnode
 }
 
 // New opens the state whose committed head is (version, root) with
@@ -206,7 +209,7 @@ func (s *State) recover() error {
 		if err != nil {
 			return fmt.Errorf("changeset of version %d: %w", ver, err)
 		}
-		next, nodes, err := s.applyChanges(root, cs)
+		next, tree, nodes, err := s.applyChanges(root, s.tree, cs)
 		if err != nil {
 			return fmt.Errorf("state: replay changeset of version %d on the snapshot at %d: %w", ver, snapV, err)
 		}
@@ -221,7 +224,7 @@ func (s *State) recover() error {
 		s.expireLocked(ver)
 		s.nodes.mu.Unlock()
 		s.sinceSnap = append(s.sinceSnap, base)
-		root, prev = next, ver
+		root, prev, s.tree = next, ver, tree
 	}
 	if prev != head {
 		return fmt.Errorf("%w: changesets end at version %d, head is %d", ErrCorruptChangeset, prev, head)
@@ -314,6 +317,7 @@ type Pending struct {
 	changes     []change // flat keys
 	links       []change // next-key records (trie only), sorted
 	nodes       []nodeChange
+	tree        *tnode // the resident top of the new trie
 
 	// A snapshot: every live node not yet in Badger, the persisted nodes
 	// that left the proof window, the changesets it supersedes.
@@ -418,7 +422,9 @@ func (s *State) Stage(b *Branch) (*Pending, error) {
 	if b.closed {
 		return nil, ErrClosed
 	}
-	version, root := s.Head()
+	s.mu.RLock()
+	version, root, tree := s.version, s.root, s.tree
+	s.mu.RUnlock()
 	if b.version != version || b.root != root {
 		return nil, fmt.Errorf("%w: branch at %d, head at %d", ErrStaleBranch, b.version, version)
 	}
@@ -464,44 +470,30 @@ func (s *State) Stage(b *Branch) (*Pending, error) {
 	if s.indexed {
 		p.links = linkChanges(b.base.txn, changes, created, root == chain.Hash{})
 	}
-	newRoot, nodes, err := s.applyChanges(root, p.trieChanges())
+	newRoot, newTree, nodes, err := s.applyChanges(root, tree, p.trieChanges())
 	if err != nil {
 		return nil, err
 	}
-	p.root, p.nodes = newRoot, nodes
+	p.root, p.tree, p.nodes = newRoot, newTree, nodes
 	s.planSnapshot(p)
 	return p, nil
 }
 
-// applyChanges runs changes through a trie opened at root and returns the
-// new root and the trie's node operations.
-func (s *State) applyChanges(root chain.Hash, changes []change) (newRoot chain.Hash, nodes []nodeChange, err error) {
+// applyChanges applies changes (ascending, unique keys) to the trie at
+// root (tree: its resident top, or nil) with the batched updater
+// (batch.go) and returns the new root, its resident top and the trie's
+// node operations.
+func (s *State) applyChanges(root chain.Hash, tree *tnode, changes []change) (newRoot chain.Hash, newTree *tnode, nodes []nodeChange, err error) {
 	defer func() {
-		// smt panics on malformed nodes; a corrupt database must surface as
-		// an error, not bring the node down mid-block.
+		// A corrupt database must surface as an error, not bring the node
+		// down mid-block.
 		if r := recover(); r != nil {
-			newRoot, nodes, err = chain.Hash{}, nil, fmt.Errorf("%w: %v", ErrCorruptNode, r)
+			newRoot, newTree, nodes, err = chain.Hash{}, nil, nil, fmt.Errorf("%w: %v", ErrCorruptNode, r)
 		}
 	}()
 	ns := s.newNodeStore()
 	defer ns.discard()
-	trie := importTrie(ns, root)
-	for _, c := range changes {
-		if c.val == nil {
-			if err := trie.Delete([]byte(c.key)); err != nil {
-				return chain.Hash{}, nil, fmt.Errorf("state: stage delete %q: %w", c.key, err)
-			}
-			continue
-		}
-		if err := trie.Update([]byte(c.key), c.val); err != nil {
-			return chain.Hash{}, nil, fmt.Errorf("state: stage set %q: %w", c.key, err)
-		}
-	}
-	if err := trie.Commit(); err != nil {
-		return chain.Hash{}, nil, fmt.Errorf("state: stage commit trie: %w", err)
-	}
-	copy(newRoot[:], trie.Root())
-	return newRoot, ns.changes(), nil
+	return applyBatch(ns, root, tree, changes)
 }
 
 // planSnapshot makes p a snapshot if one is due: the first commit after
@@ -575,7 +567,7 @@ func (s *State) Committed(p *Pending, version uint64) error {
 	s.expireLocked(version)
 	d.mu.Unlock()
 	s.values.commit(p.baseVersion, version, p.changes)
-	s.version, s.root = version, p.root
+	s.version, s.root, s.tree = version, p.root, p.tree
 	return nil
 }
 
