@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,4 +242,50 @@ func FuzzDecodeFillRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// countFill holds nothing and counts the keys it was asked to look up.
+type countFill struct{ looked atomic.Int64 }
+
+func (c *countFill) Txs(keys [][]byte) [][]byte {
+	c.looked.Add(int64(len(keys)))
+	return make([][]byte, len(keys))
+}
+
+func (c *countFill) Block([]byte) []byte { c.looked.Add(1); return nil }
+
+// TestFillLookupsAreCharged: requests naming MaxFillKeys keys the server
+// does not hold answer nothing, so a flooder pays for the lookups: the
+// keys a server looks up for one peer stay within its budget (burst plus
+// rate × time, fillKeysPerUnit keys a unit), whatever it asks.
+func TestFillLookupsAreCharged(t *testing.T) {
+	const rate = 1000
+	src := &countFill{}
+	server := newTestNode(t, "dure-fill", withFill(src), func(c *Config, _ *Deps) { c.SyncServeRate = rate })
+	client := newTestNode(t, "dure-fill")
+	if err := client.Connect(context.Background(), server.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([][]byte, MaxFillKeys)
+	for i := range keys {
+		k := sha256.Sum256([]byte{byte(i), byte(i >> 8)})
+		keys[i] = k[:]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	asked := 0
+	for ctx.Err() == nil && asked < 40 {
+		if _, err := client.FetchFill(ctx, server.ID(), FillRequest{Keys: keys}); err != nil {
+			break
+		}
+		asked++
+	}
+	took := time.Since(start).Seconds()
+	burst := 2.0 * (MaxSyncRange + 1)
+	limit := (burst + rate*took) * fillKeysPerUnit
+	t.Logf("%d requests of %d keys in %.2fs: %d lookups, budget %.0f", asked, MaxFillKeys, took, src.looked.Load(), limit)
+	if got := float64(src.looked.Load()); got > limit+MaxFillKeys {
+		t.Fatalf("server looked up %.0f keys in %.2fs, budget allows %.0f", got, took, limit)
+	}
 }

@@ -143,8 +143,10 @@
 // answer is one frame per key, in order, empty for a key the server does
 // not hold; a tx frame is at most chain.MaxTxBytes, a block frame
 // chain.MaxBlockBytes, and all of a txs answer at most
-// MaxFillResponseBytes. Serving is charged to the block-sync budgets (1
-// unit per request plus 1 per 16 KiB answered, per peer ID, IP and node),
+// MaxFillResponseBytes. Serving is charged to the block-sync budgets (per
+// peer ID, IP and node): 1 unit plus 1 per 64 keys before the lookups run
+// (a request of MaxFillKeys keys nobody holds answers nothing but costs
+// the lookups), then 1 plus 1 per 16 KiB answered,
 // a peer may hold at most 4 fill streams at once and refusals count
 // towards the stream-flood ban. FetchFill checks the shape and the limits
 // and ends at its context's deadline (DefaultFillTimeout, 5 s, without
