@@ -241,6 +241,7 @@ func (d *driver) onCompact(e gossipCompact) {
 			return // the header's own parts do not make a block
 		}
 		lied = true // fetch the whole block, not from the list's author
+		n.penalize(e.author)
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, d.fillDeadline())
 	peers := d.fillPeers(e.author, e.from)
@@ -344,7 +345,8 @@ func (d *driver) fillDeadline() time.Duration {
 }
 
 // fillPeers is the order peers are asked: the publisher (the proposer's
-// host for its own message), the forwarder, then the other peers.
+// host for its own message), the forwarder, then the other peers by
+// gossip score.
 func (d *driver) fillPeers(author, from peer.ID) []peer.ID {
 	var out []peer.ID
 	seen := map[peer.ID]bool{"": true}
@@ -360,7 +362,11 @@ func (d *driver) fillPeers(author, from peer.ID) []peer.ID {
 	add(author)
 	add(from)
 	if d.n.net != nil {
-		for _, pi := range d.n.net.Peers() {
+		// Best gossip score first: a peer that relays well and was never
+		// caught lying before one that connected to listen.
+		ps := d.n.net.Peers()
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Score > ps[j].Score })
+		for _, pi := range ps {
 			add(pi.ID)
 		}
 	}
@@ -370,6 +376,77 @@ func (d *driver) fillPeers(author, from peer.ID) []peer.ID {
 // fillPeerTimeout bounds one peer's answer in a fill run, so a slow peer
 // leaves time to ask the next.
 const fillPeerTimeout = 1500 * time.Millisecond
+
+// fillHedge is how long a fill run waits on the peers it asked before it
+// asks the next one as well (an honest answer on loopback or a LAN takes
+// a few ms, a block over a slow uplink a few hundred): a peer that never
+// answers costs the run fillHedge, not fillPeerTimeout. At most
+// fillInFlight peers are asked at once.
+const (
+	fillHedge    = 250 * time.Millisecond
+	fillInFlight = 8
+)
+
+// penalize counts a proven fault of p (a compact list that does not match
+// its header, a fill answer that is not what was asked) against its
+// gossip score, as a rejected message.
+func (n *Node) penalize(p peer.ID) {
+	if n.net != nil && p != "" {
+		n.m.compactPenalties.Inc()
+		n.net.Penalize(p)
+	}
+}
+
+// hedged asks peers in order, try for each, starting the next one when
+// fillHedge passes or an answer fails, with at most fillInFlight asked at
+// once, until done (called on the caller's goroutine, one answer at a
+// time) says the run is over, every peer answered or ctx ends. Answers
+// still running are cancelled.
+func hedged[T any](ctx context.Context, peers []peer.ID, try func(context.Context, peer.ID) (T, error), done func(p peer.ID, v T, err error) bool) {
+	if len(peers) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		p   peer.ID
+		v   T
+		err error
+	}
+	answers := make(chan answer, len(peers)) // no sender blocks after we return
+	next, running := 0, 0
+	hedge := time.NewTimer(fillHedge)
+	defer hedge.Stop()
+	ask := func() {
+		p := peers[next]
+		next++
+		running++
+		go func() {
+			v, err := try(ctx, p)
+			answers <- answer{p, v, err}
+		}()
+		hedge.Reset(fillHedge)
+	}
+	ask()
+	for running > 0 {
+		select {
+		case a := <-answers:
+			running--
+			if done(a.p, a.v, a.err) {
+				return
+			}
+			if next < len(peers) && ctx.Err() == nil {
+				ask()
+			}
+		case <-hedge.C:
+			if next < len(peers) && running < fillInFlight {
+				ask()
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
 
 // fill gets the missing txs (or, with missing nil, the whole block) from
 // peers in order. A peer whose answer does not check out is not asked
@@ -409,37 +486,46 @@ func (n *Node) fill(ctx context.Context, cb *compactBlock, raws [][]byte, txs []
 	// Txs first, when some are missing and not most: a block's worth of
 	// txs costs the same as the block.
 	if !lied && fetched > 0 && fetched*2 <= cb.count() {
-		for _, p := range peers {
-			if ctx.Err() != nil {
-				break
-			}
-			got, err := n.fetchTxs(ctx, p, cb, missing)
+		var out *candidate
+		hedged(ctx, peers, func(ctx context.Context, p peer.ID) (map[int][]byte, error) {
+			return n.fetchTxs(ctx, p, cb, missing)
+		}, func(_ peer.ID, got map[int][]byte, err error) bool {
 			if err != nil {
 				errs = append(errs, err)
-				continue
+				return false
 			}
 			for _, i := range missing {
 				raws[i] = got[i]
 			}
-			if c := assembled(fmt.Sprintf("txs+%d", fetched)); c != nil {
-				return c, nil
+			out = assembled(fmt.Sprintf("txs+%d", fetched))
+			if lied {
+				n.penalize(author) // every listed tx is genuine: the list is the lie
 			}
-			break
+			return true
+		})
+		if out != nil {
+			return out, nil
 		}
 	}
+	var out *candidate
+	var asked []peer.ID
 	for _, p := range peers {
-		if ctx.Err() != nil {
-			break
+		if !lied || p != author { // a liar is not trusted for this block
+			asked = append(asked, p)
 		}
-		if lied && p == author {
-			continue // not trusted for this block
-		}
-		c, err := n.fetchBlock(ctx, p, cb.Proposal.BlockID)
+	}
+	hedged(ctx, asked, func(ctx context.Context, p peer.ID) (*candidate, error) {
+		return n.fetchBlock(ctx, p, cb.Proposal.BlockID)
+	}, func(_ peer.ID, c *candidate, err error) bool {
 		if err != nil {
 			errs = append(errs, err)
-			continue
+			return false
 		}
-		return c, nil
+		out = c
+		return true
+	})
+	if out != nil {
+		return out, nil
 	}
 	errs = append(errs, ctx.Err())
 	return nil, fmt.Errorf("fill block %s: %d peers tried: %w", cb.Proposal.BlockID, len(peers), errors.Join(errs...))
@@ -465,6 +551,7 @@ func (n *Node) fetchTxs(ctx context.Context, p peer.ID, cb *compactBlock, missin
 		}
 		if sum := chain.Sum256(vals[j]); !bytes.Equal(sum[:], keys[j]) {
 			n.m.compactFills.WithLabelValues("wrong_tx").Inc()
+			n.penalize(p)
 			return nil, fmt.Errorf("fill from %s: tx %d does not hash to its ID", p, i)
 		}
 		got[i] = vals[j]
@@ -483,9 +570,11 @@ func (n *Node) fetchBlock(ctx context.Context, p peer.ID, id chain.ID) (*candida
 	}
 	b, err := chain.DecodeBlock(n.codec, vals[0])
 	if err != nil {
+		n.penalize(p) // a server without the block answers nothing
 		return nil, fmt.Errorf("fill from %s: %w", p, err)
 	}
 	if b.Header.ID(n.codec) != id {
+		n.penalize(p)
 		return nil, fmt.Errorf("fill from %s: block %s, asked for %s", p, b.Header.ID(n.codec), id)
 	}
 	return &candidate{id: id, block: b, raw: vals[0], via: "fetched"}, nil
