@@ -136,11 +136,23 @@ var errListMismatch = errors.New("compact proposal: tx list does not match the h
 
 // validateCompactGossip admits a compact proposal only as the scheduled
 // proposer's signed proposal of its header, as validateBlockGossip does
-// for a whole block.
+// for a whole block, and, for a block this node holds (recentBlocks),
+// only with the block's own tx list and at most maxCompactCopies times.
 func (n *Node) validateCompactGossip(_ peer.ID, data []byte) p2p.Verdict {
 	cb, err := decodeCompact(n.codec, data)
 	if err != nil || cb.Header.ChainID != n.gen.ChainID {
 		return p2p.Reject
+	}
+	// A block at hand gives the true list: another one is a proven lie
+	// (the header's tx root names the txs), and past a few copies of the
+	// true one (the proposer's rebroadcasts) a copy is not relayed.
+	if list, copies, ok := n.recent.seen(cb.Proposal.BlockID); ok {
+		if list != chain.Sum256(cb.TxHashes) {
+			return p2p.Reject
+		}
+		if copies > maxCompactCopies {
+			return p2p.Ignore
+		}
 	}
 	vs := n.valsFor(cb.Header.Height)
 	if vs == nil {
@@ -630,6 +642,43 @@ type recentBlock struct {
 	txs    [][]byte
 	ids    []chain.ID          // the txs' IDs where known (a block built or filled here)
 	byID   map[chain.ID][]byte // built on the first miss in the mempool
+	// list is the SHA-256 of the block's compact tx list, built on the
+	// first compact message for the block that comes after it; copies
+	// counts those messages.
+	list   *chain.Hash
+	copies int
+}
+
+// maxCompactCopies is how many compact messages for a block this node
+// holds are relayed: the proposer publishes one and rebroadcasts it every
+// blockResend while the height lasts; a host copying it under its own
+// authorship (a new message ID each time) is not relayed past these.
+const maxCompactCopies = 4
+
+// seen returns, for a block held here, the hash of its compact tx list
+// and how many compact messages for it came before this one.
+func (r *recentBlocks) seen(id chain.ID) (list chain.Hash, copies int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.m[id]
+	if b == nil {
+		return chain.Hash{}, 0, false
+	}
+	if b.list == nil {
+		hs := make([]byte, 0, 32*len(b.txs))
+		for i, raw := range b.txs {
+			if b.ids != nil && len(b.ids[i]) == len(txIDPrefix)+32 {
+				hs = append(hs, b.ids[i][len(txIDPrefix):]...)
+				continue
+			}
+			sum := chain.Sum256(raw)
+			hs = append(hs, sum[:]...)
+		}
+		l := chain.Sum256(hs)
+		b.list = &l
+	}
+	b.copies++
+	return *b.list, b.copies - 1, true
 }
 
 // maxRecentBlocks: a few heights' worth, with a retried round or two.

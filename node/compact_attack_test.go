@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/dure-network/dure/p2p"
 )
 
 // TestCompactFillPastHungPeers: peers that take a fill request and never
@@ -116,5 +118,53 @@ func TestCompactFillPenalizesProvenFaults(t *testing.T) {
 	}
 	if v := net.Penalty(honest); v != 0 {
 		t.Errorf("honest server: penalty %v, want 0", v)
+	}
+}
+
+// TestCompactGossipOfAHeldBlock: once a node holds a block, a compact
+// message for it with another tx list is a proven lie (Reject, so its
+// author is scored and it is not relayed), and copies of the true one
+// past maxCompactCopies are not relayed (Ignore).
+func TestCompactGossipOfAHeldBlock(t *testing.T) {
+	s := newCompactSetup(t, 20)
+	c := s.recv.codec
+	data := s.compact(t)
+	cb, err := decodeCompact(c, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapped := *cb
+	swapped.TxHashes = bytes.Clone(cb.TxHashes)
+	copy(swapped.TxHashes[:32], cb.TxHashes[32:64])
+	copy(swapped.TxHashes[32:64], cb.TxHashes[:32])
+	lie, _ := c.Marshal(swapped)
+	short := *cb
+	short.TxHashes = cb.TxHashes[:32*19]
+	dropped, _ := c.Marshal(short)
+	// Not held yet: the list cannot be judged before the txs are at hand.
+	if v := s.recv.validateCompactGossip("", lie); v != p2p.Accept {
+		t.Fatalf("a wrong list for a block not held: verdict %v, want Accept", v)
+	}
+	s.recv.recent.put(&candidate{id: s.cand.id, block: s.cand.block, raw: s.cand.raw}) // as from the block topic: no tx IDs
+	for i := range maxCompactCopies + 1 {
+		if v := s.recv.validateCompactGossip("", data); v != p2p.Accept {
+			t.Fatalf("copy %d of the true message: verdict %v, want Accept", i+1, v)
+		}
+	}
+	if v := s.recv.validateCompactGossip("", data); v != p2p.Ignore {
+		t.Errorf("copy %d of the true message: verdict %v, want Ignore", maxCompactCopies+2, v)
+	}
+	for name, d := range map[string][]byte{"swapped": lie, "one dropped": dropped} {
+		if v := s.recv.validateCompactGossip("", d); v != p2p.Reject {
+			t.Errorf("%s list of a held block: verdict %v, want Reject", name, v)
+		}
+	}
+	// Built here, with tx IDs known: the same list.
+	s.prop.recent.put(s.cand)
+	if v := s.prop.validateCompactGossip("", data); v != p2p.Accept {
+		t.Errorf("the true list at its proposer: verdict %v, want Accept", v)
+	}
+	if v := s.prop.validateCompactGossip("", lie); v != p2p.Reject {
+		t.Errorf("a swapped list at its proposer: verdict %v, want Reject", v)
 	}
 }
