@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/dure-network/dure/chain"
+	"github.com/dure-network/dure/consensus"
+	"github.com/dure-network/dure/node/config"
+	"github.com/dure-network/dure/node/keystore"
 	"github.com/dure-network/dure/p2p"
 )
 
@@ -330,4 +334,145 @@ func TestCompactAttackersCannotHaltChain(t *testing.T) {
 	top := n.minHeight(ctx, n.Procs...)
 	n.checkAgreement(ctx, 1, top, n.Procs...)
 	n.checkTxs(ctx, real, n.Procs...)
+}
+
+// withheldCompact is a compact proposal by val for height h on parent,
+// signed with key, of k txs that nobody but its author ever had (random
+// bytes with their true tx root): every receiver must fill it and nobody
+// can.
+func (a *attacker) withheldCompact(key chain.PrivKey, val chain.Address, h uint64, round uint32, parent chain.ID, k int) compactEnvelope {
+	raws := make([][]byte, k)
+	hashes := make([]byte, 0, 32*k)
+	for i := range raws {
+		raws[i] = make([]byte, 180)
+		_, _ = rand.Read(raws[i])
+		sum := chain.Sum256(raws[i])
+		hashes = append(hashes, sum[:]...)
+	}
+	lc := &chain.Commit{Height: h - 1, BlockID: parent}
+	hd := chain.Header{ChainID: a.chain, Height: h, Time: chain.TimeOf(time.Now()), Parent: parent,
+		TxRoot: chain.TxRoot(raws), Proposer: val, LastCommitHash: chain.CommitHash(a.codec, lc), EvidenceHash: chain.EvidenceHash(a.codec, nil)}
+	prop := chain.Proposal{Height: h, Round: round, POLRound: -1, BlockID: hd.ID(a.codec), Proposer: val}
+	prop.Sig = key.Sign(prop.SignBytes(a.codec, a.chain))
+	return compactEnvelope{Version: 1, Proposal: prop, Header: hd, LastCommit: lc, TxHashes: hashes}
+}
+
+// One validator of four (under 1/3 of the power) turns byzantine: its
+// node stops and the attacker signs with its key. At each of its turns
+// to propose (heights and rounds from the proposer schedule) it publishes
+// two conflicting compact proposals (equivocation) of 200 txs nobody has,
+// and answers no fill (its fill server hangs). Every honest node must try
+// to fill them; the chain keeps at least half the pace it has with the
+// validator merely stopped, real transfers commit, the nodes agree, and
+// their CPU stays within a bound.
+func TestByzantineCompactProposerCannotHaltChain(t *testing.T) {
+	slow(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	n := newNet(t, netOpts{})
+	n.start(ctx)
+	n.waitHeight(ctx, 30*time.Second, 2, n.Procs...)
+	byz, honest := n.Procs[3], n.Procs[:3]
+	cfg, err := config.Load(filepath.Join(byz.Node.Home, config.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keystore.Open(cfg.KeysPath(), keystore.BackendTest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ks.Signer(cfg.PrivValidatorKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := byz.Stop(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cpu := func() uint64 {
+		var sum uint64
+		for _, p := range honest {
+			sum += cpuTicks(p.PID())
+		}
+		return sum
+	}
+	var real []chain.ID
+	traffic := func(i int) {
+		if i%4 == 0 {
+			real = append(real, n.send(ctx, n.wallets[(i/4)%len(n.wallets)], honest[(i/4)%len(honest)], 3)...)
+		}
+	}
+	const window = 10 * time.Second
+	h0, c0 := maxHeight(ctx, honest...), cpu()
+	for i := 0; time.Duration(i)*100*time.Millisecond < window; i++ {
+		traffic(i)
+		time.Sleep(100 * time.Millisecond)
+	}
+	stopped, stoppedCPU := maxHeight(ctx, honest...)-h0, cpu()-c0
+	if stopped < 3 {
+		t.Fatalf("only %d blocks in %v with one validator stopped", stopped, window)
+	}
+
+	a := newAttackerAt(ctx, t, n, "127.0.0.4", func(d *p2p.Deps) { d.Fill = &hungFill{} })
+	eventually(ctx, t, 20*time.Second, "byzantine host connected to the honest nodes", func() bool {
+		return len(a.Peers()) >= len(honest)
+	}, nil)
+	time.Sleep(time.Second)
+	vals, err := honest[0].Client.Validators(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := chain.NewValidatorSet(vals.Validators)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched := consensus.NewProposerSchedule(vs)
+	self := key.PubKey().Address()
+	done := map[[2]uint64]bool{}
+	turns := 0
+	start, h1, c1 := time.Now(), maxHeight(ctx, honest...), cpu()
+	for i := 0; time.Since(start) < window; i++ {
+		p := honest[i%len(honest)]
+		head, err := p.Height(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Node.Name, err)
+		}
+		blk, err := p.Client.Block(ctx, head)
+		if err != nil {
+			t.Fatalf("block %d: %v", head, err)
+		}
+		for r := uint32(0); r < 3; r++ {
+			k := [2]uint64{head + 1, uint64(r)}
+			if sched.Proposer(head+1, r) != self || done[k] {
+				continue
+			}
+			done[k] = true
+			turns++
+			for range 2 {
+				a.publishCompact(ctx, "withheld", a.withheldCompact(key, self, head+1, r, blk.ID, 200))
+			}
+		}
+		traffic(i)
+		time.Sleep(50 * time.Millisecond)
+	}
+	made, attackCPU := maxHeight(ctx, honest...)-h1, cpu()-c1
+	t.Logf("byzantine proposer: %d turns, sent %v in %v; %d blocks (%d with the validator stopped); honest nodes' CPU %d ticks (%d stopped)",
+		turns, a.sent, window, made, stopped, attackCPU, stoppedCPU)
+	if turns == 0 {
+		t.Fatal("the byzantine validator never had a turn to propose")
+	}
+	if made*2 < stopped {
+		t.Errorf("chain slowed by the byzantine proposer: %d blocks in %v, %d with it stopped", made, window, stopped)
+	}
+	if attackCPU > 3*stoppedCPU+500 {
+		t.Errorf("honest nodes' CPU under the byzantine proposer: %d ticks, %d with it stopped", attackCPU, stoppedCPU)
+	}
+	for _, p := range honest {
+		if !p.Running() {
+			t.Fatalf("%s exited", p.Node.Name)
+		}
+	}
+	n.waitCommitted(ctx, 30*time.Second, honest[0], real)
+	top := n.minHeight(ctx, honest...)
+	n.checkAgreement(ctx, 1, top, honest...)
+	n.checkTxs(ctx, real, honest...)
 }
