@@ -31,9 +31,12 @@ import (
 // names the header), so a host may republish a real proposal with a wrong
 // list. The rebuilt root then differs from the header's; that list is
 // dropped, the block is not installed (so not voted for on its account)
-// and is fetched whole from the other peers. A server whose tx does not
-// hash to the asked ID, answers too much or too slowly is skipped for the
-// block. All of it runs off the driver goroutine, bounded by fillDeadline,
+// and is fetched whole from the other peers, and the list's author (the
+// host that signed the gossip message) is penalised; once the block is
+// held, such a list is rejected by the gossip validator. A server whose
+// tx does not hash to the asked ID (penalised), answers too much or too
+// slowly is skipped for the block; one that does not answer within
+// fillHedge has the next peer asked too. All of it runs off the driver goroutine, bounded by fillDeadline,
 // so nothing a peer sends stalls the driver: at worst the round times out
 // and the next proposer's block is tried, as when a block is lost.
 

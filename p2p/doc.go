@@ -151,6 +151,9 @@
 // towards the stream-flood ban. FetchFill checks the shape and the limits
 // and ends at its context's deadline (DefaultFillTimeout, 5 s, without
 // one); that values hash to their keys is the node's to check.
+// Penalize lets the node count a fault it proved later (a compact list
+// its header refutes, a fill answer that is not what was asked) as one
+// rejected message against the peer and its IPs; Penalty reads it.
 //
 // # State sync
 //
