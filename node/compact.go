@@ -776,6 +776,13 @@ type compactTransport interface {
 	PublishCompact(ctx context.Context, data []byte) error
 }
 
+// wholeBlockPeers is a transport that can tell whether some peers know
+// only whole blocks (subscribe to the block topic and not the compact
+// one): the proposer then publishes both forms.
+type wholeBlockPeers interface {
+	WholeBlockPeers() int
+}
+
 func consensusProposal(cb *compactBlock) consensus.ProposalEvent {
 	return consensus.ProposalEvent{Proposal: cb.Proposal, Verified: true}
 }

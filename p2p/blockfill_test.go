@@ -289,3 +289,31 @@ func TestFillLookupsAreCharged(t *testing.T) {
 		t.Fatalf("server looked up %.0f keys in %.2fs, budget allows %.0f", got, took, limit)
 	}
 }
+
+// TestWholeBlockPeers: a peer that subscribes to the block topic and not
+// to the compact one (a version without compact proposals, here a node
+// without ValidateCompact) is counted, so the proposer publishes whole
+// blocks too; peers on both topics are not. A node off the compact topic
+// cannot publish on it.
+func TestWholeBlockPeers(t *testing.T) {
+	compact := func(_ *Config, d *Deps) { d.ValidateCompact = acceptAll }
+	a := newTestNode(t, "dure-mixed", permissive(), compact)
+	b := newTestNode(t, "dure-mixed", permissive(), compact, withBootstrap(a))
+	old := newTestNode(t, "dure-mixed", permissive(), withBootstrap(a))
+	deadline := time.Now().Add(10 * time.Second)
+	for a.WholeBlockPeers() != 1 || len(a.Topics()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("whole-block peers: %d, want 1 (the old node); topics %v", a.WholeBlockPeers(), a.Topics())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if k := b.WholeBlockPeers(); k > 1 {
+		t.Errorf("b counts %d whole-block peers, at most the old node", k)
+	}
+	if k := old.WholeBlockPeers(); k != 0 {
+		t.Errorf("a node off the compact topic counts %d whole-block peers, want 0 (it publishes only blocks)", k)
+	}
+	if err := old.PublishCompact(context.Background(), []byte("x")); err == nil {
+		t.Error("a node off the compact topic published on it")
+	}
+}
