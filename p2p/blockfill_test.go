@@ -296,10 +296,10 @@ func TestFillLookupsAreCharged(t *testing.T) {
 // blocks too; peers on both topics are not. A node off the compact topic
 // cannot publish on it.
 func TestWholeBlockPeers(t *testing.T) {
-	compact := func(_ *Config, d *Deps) { d.ValidateCompact = acceptAll }
-	a := newTestNode(t, "dure-mixed", permissive(), compact)
-	b := newTestNode(t, "dure-mixed", permissive(), compact, withBootstrap(a))
-	old := newTestNode(t, "dure-mixed", permissive(), withBootstrap(a))
+	noCompact := func(_ *Config, d *Deps) { d.ValidateCompact = nil }
+	a := newTestNode(t, "dure-mixed", permissive())
+	b := newTestNode(t, "dure-mixed", permissive(), withBootstrap(a))
+	old := newTestNode(t, "dure-mixed", permissive(), noCompact, withBootstrap(a))
 	deadline := time.Now().Add(10 * time.Second)
 	for a.WholeBlockPeers() != 1 || len(a.Topics()) == 0 {
 		if time.Now().After(deadline) {
