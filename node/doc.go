@@ -72,7 +72,9 @@
 //	                 not the one asked) are penalised as a rejected
 //	                 message (p2p Penalize); a compact message for a block
 //	                 held here with another list is rejected at the
-//	                 validator, and copies past 4 are not relayed
+//	                 validator, and copies past 4 are not relayed; with a
+//	                 peer that knows only whole blocks (WholeBlockPeers)
+//	                 the proposer publishes the whole block too
 //	  blocks.go      the driver's handles on chain/blockexec (build, check,
 //	                 apply a block on the committed view; evidence pool;
 //	                 block stash), block size from measured execution

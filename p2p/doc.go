@@ -134,7 +134,9 @@
 // node encodes as a compact proposal; OnCompact gets it with the peer it
 // came from and its author (the host that published it), so the node can
 // ask the author first for what it lacks. A node without ValidateCompact
-// ignores the topic.
+// does not join the topic, as a version without compact proposals;
+// WholeBlockPeers counts the peers on the block topic and not the compact
+// one, for which the node publishes whole blocks too.
 //
 // /dure/<id>/blockfill/1 (blockfill.go) serves Deps.Fill, one request per
 // stream. A request frame is a kind byte (1 = txs, 2 = block), a uvarint
