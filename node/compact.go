@@ -31,9 +31,12 @@ import (
 // names the header), so a host may republish a real proposal with a wrong
 // list. The rebuilt root then differs from the header's; that list is
 // dropped, the block is not installed (so not voted for on its account)
-// and is fetched whole from the other peers. A server whose tx does not
-// hash to the asked ID, answers too much or too slowly is skipped for the
-// block. All of it runs off the driver goroutine, bounded by fillDeadline,
+// and is fetched whole from the other peers, and the list's author (the
+// host that signed the gossip message) is penalised; once the block is
+// held, such a list is rejected by the gossip validator. A server whose
+// tx does not hash to the asked ID (penalised), answers too much or too
+// slowly is skipped for the block; one that does not answer within
+// fillHedge has the next peer asked too. All of it runs off the driver goroutine, bounded by fillDeadline,
 // so nothing a peer sends stalls the driver: at worst the round times out
 // and the next proposer's block is tried, as when a block is lost.
 
@@ -136,11 +139,23 @@ var errListMismatch = errors.New("compact proposal: tx list does not match the h
 
 // validateCompactGossip admits a compact proposal only as the scheduled
 // proposer's signed proposal of its header, as validateBlockGossip does
-// for a whole block.
+// for a whole block, and, for a block this node holds (recentBlocks),
+// only with the block's own tx list and at most maxCompactCopies times.
 func (n *Node) validateCompactGossip(_ peer.ID, data []byte) p2p.Verdict {
 	cb, err := decodeCompact(n.codec, data)
 	if err != nil || cb.Header.ChainID != n.gen.ChainID {
 		return p2p.Reject
+	}
+	// A block at hand gives the true list: another one is a proven lie
+	// (the header's tx root names the txs), and past a few copies of the
+	// true one (the proposer's rebroadcasts) a copy is not relayed.
+	if list, copies, ok := n.recent.seen(cb.Proposal.BlockID); ok {
+		if list != chain.Sum256(cb.TxHashes) {
+			return p2p.Reject
+		}
+		if copies > maxCompactCopies {
+			return p2p.Ignore
+		}
 	}
 	vs := n.valsFor(cb.Header.Height)
 	if vs == nil {
@@ -241,6 +256,7 @@ func (d *driver) onCompact(e gossipCompact) {
 			return // the header's own parts do not make a block
 		}
 		lied = true // fetch the whole block, not from the list's author
+		n.penalize(e.author)
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, d.fillDeadline())
 	peers := d.fillPeers(e.author, e.from)
@@ -344,7 +360,8 @@ func (d *driver) fillDeadline() time.Duration {
 }
 
 // fillPeers is the order peers are asked: the publisher (the proposer's
-// host for its own message), the forwarder, then the other peers.
+// host for its own message), the forwarder, then the other peers by
+// gossip score.
 func (d *driver) fillPeers(author, from peer.ID) []peer.ID {
 	var out []peer.ID
 	seen := map[peer.ID]bool{"": true}
@@ -360,7 +377,11 @@ func (d *driver) fillPeers(author, from peer.ID) []peer.ID {
 	add(author)
 	add(from)
 	if d.n.net != nil {
-		for _, pi := range d.n.net.Peers() {
+		// Best gossip score first: a peer that relays well and was never
+		// caught lying before one that connected to listen.
+		ps := d.n.net.Peers()
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Score > ps[j].Score })
+		for _, pi := range ps {
 			add(pi.ID)
 		}
 	}
@@ -370,6 +391,77 @@ func (d *driver) fillPeers(author, from peer.ID) []peer.ID {
 // fillPeerTimeout bounds one peer's answer in a fill run, so a slow peer
 // leaves time to ask the next.
 const fillPeerTimeout = 1500 * time.Millisecond
+
+// fillHedge is how long a fill run waits on the peers it asked before it
+// asks the next one as well (an honest answer on loopback or a LAN takes
+// a few ms, a block over a slow uplink a few hundred): a peer that never
+// answers costs the run fillHedge, not fillPeerTimeout. At most
+// fillInFlight peers are asked at once.
+const (
+	fillHedge    = 250 * time.Millisecond
+	fillInFlight = 8
+)
+
+// penalize counts a proven fault of p (a compact list that does not match
+// its header, a fill answer that is not what was asked) against its
+// gossip score, as a rejected message.
+func (n *Node) penalize(p peer.ID) {
+	if n.net != nil && p != "" {
+		n.m.compactPenalties.Inc()
+		n.net.Penalize(p)
+	}
+}
+
+// hedged asks peers in order, try for each, starting the next one when
+// fillHedge passes or an answer fails, with at most fillInFlight asked at
+// once, until done (called on the caller's goroutine, one answer at a
+// time) says the run is over, every peer answered or ctx ends. Answers
+// still running are cancelled.
+func hedged[T any](ctx context.Context, peers []peer.ID, try func(context.Context, peer.ID) (T, error), done func(p peer.ID, v T, err error) bool) {
+	if len(peers) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		p   peer.ID
+		v   T
+		err error
+	}
+	answers := make(chan answer, len(peers)) // no sender blocks after we return
+	next, running := 0, 0
+	hedge := time.NewTimer(fillHedge)
+	defer hedge.Stop()
+	ask := func() {
+		p := peers[next]
+		next++
+		running++
+		go func() {
+			v, err := try(ctx, p)
+			answers <- answer{p, v, err}
+		}()
+		hedge.Reset(fillHedge)
+	}
+	ask()
+	for running > 0 {
+		select {
+		case a := <-answers:
+			running--
+			if done(a.p, a.v, a.err) {
+				return
+			}
+			if next < len(peers) && ctx.Err() == nil {
+				ask()
+			}
+		case <-hedge.C:
+			if next < len(peers) && running < fillInFlight {
+				ask()
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
 
 // fill gets the missing txs (or, with missing nil, the whole block) from
 // peers in order. A peer whose answer does not check out is not asked
@@ -409,37 +501,46 @@ func (n *Node) fill(ctx context.Context, cb *compactBlock, raws [][]byte, txs []
 	// Txs first, when some are missing and not most: a block's worth of
 	// txs costs the same as the block.
 	if !lied && fetched > 0 && fetched*2 <= cb.count() {
-		for _, p := range peers {
-			if ctx.Err() != nil {
-				break
-			}
-			got, err := n.fetchTxs(ctx, p, cb, missing)
+		var out *candidate
+		hedged(ctx, peers, func(ctx context.Context, p peer.ID) (map[int][]byte, error) {
+			return n.fetchTxs(ctx, p, cb, missing)
+		}, func(_ peer.ID, got map[int][]byte, err error) bool {
 			if err != nil {
 				errs = append(errs, err)
-				continue
+				return false
 			}
 			for _, i := range missing {
 				raws[i] = got[i]
 			}
-			if c := assembled(fmt.Sprintf("txs+%d", fetched)); c != nil {
-				return c, nil
+			out = assembled(fmt.Sprintf("txs+%d", fetched))
+			if lied {
+				n.penalize(author) // every listed tx is genuine: the list is the lie
 			}
-			break
+			return true
+		})
+		if out != nil {
+			return out, nil
 		}
 	}
+	var out *candidate
+	var asked []peer.ID
 	for _, p := range peers {
-		if ctx.Err() != nil {
-			break
+		if !lied || p != author { // a liar is not trusted for this block
+			asked = append(asked, p)
 		}
-		if lied && p == author {
-			continue // not trusted for this block
-		}
-		c, err := n.fetchBlock(ctx, p, cb.Proposal.BlockID)
+	}
+	hedged(ctx, asked, func(ctx context.Context, p peer.ID) (*candidate, error) {
+		return n.fetchBlock(ctx, p, cb.Proposal.BlockID)
+	}, func(_ peer.ID, c *candidate, err error) bool {
 		if err != nil {
 			errs = append(errs, err)
-			continue
+			return false
 		}
-		return c, nil
+		out = c
+		return true
+	})
+	if out != nil {
+		return out, nil
 	}
 	errs = append(errs, ctx.Err())
 	return nil, fmt.Errorf("fill block %s: %d peers tried: %w", cb.Proposal.BlockID, len(peers), errors.Join(errs...))
@@ -465,6 +566,7 @@ func (n *Node) fetchTxs(ctx context.Context, p peer.ID, cb *compactBlock, missin
 		}
 		if sum := chain.Sum256(vals[j]); !bytes.Equal(sum[:], keys[j]) {
 			n.m.compactFills.WithLabelValues("wrong_tx").Inc()
+			n.penalize(p)
 			return nil, fmt.Errorf("fill from %s: tx %d does not hash to its ID", p, i)
 		}
 		got[i] = vals[j]
@@ -483,9 +585,11 @@ func (n *Node) fetchBlock(ctx context.Context, p peer.ID, id chain.ID) (*candida
 	}
 	b, err := chain.DecodeBlock(n.codec, vals[0])
 	if err != nil {
+		n.penalize(p) // a server without the block answers nothing
 		return nil, fmt.Errorf("fill from %s: %w", p, err)
 	}
 	if b.Header.ID(n.codec) != id {
+		n.penalize(p)
 		return nil, fmt.Errorf("fill from %s: block %s, asked for %s", p, b.Header.ID(n.codec), id)
 	}
 	return &candidate{id: id, block: b, raw: vals[0], via: "fetched"}, nil
@@ -541,6 +645,43 @@ type recentBlock struct {
 	txs    [][]byte
 	ids    []chain.ID          // the txs' IDs where known (a block built or filled here)
 	byID   map[chain.ID][]byte // built on the first miss in the mempool
+	// list is the SHA-256 of the block's compact tx list, built on the
+	// first compact message for the block that comes after it; copies
+	// counts those messages.
+	list   *chain.Hash
+	copies int
+}
+
+// maxCompactCopies is how many compact messages for a block this node
+// holds are relayed: the proposer publishes one and rebroadcasts it every
+// blockResend while the height lasts; a host copying it under its own
+// authorship (a new message ID each time) is not relayed past these.
+const maxCompactCopies = 4
+
+// seen returns, for a block held here, the hash of its compact tx list
+// and how many compact messages for it came before this one.
+func (r *recentBlocks) seen(id chain.ID) (list chain.Hash, copies int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.m[id]
+	if b == nil {
+		return chain.Hash{}, 0, false
+	}
+	if b.list == nil {
+		hs := make([]byte, 0, 32*len(b.txs))
+		for i, raw := range b.txs {
+			if b.ids != nil && len(b.ids[i]) == len(txIDPrefix)+32 {
+				hs = append(hs, b.ids[i][len(txIDPrefix):]...)
+				continue
+			}
+			sum := chain.Sum256(raw)
+			hs = append(hs, sum[:]...)
+		}
+		l := chain.Sum256(hs)
+		b.list = &l
+	}
+	b.copies++
+	return *b.list, b.copies - 1, true
 }
 
 // maxRecentBlocks: a few heights' worth, with a retried round or two.
@@ -633,6 +774,13 @@ func (f fillSource) Block(id []byte) []byte { return f.n.recent.block(chain.ID(i
 // libp2p one); on others the driver gossips whole blocks.
 type compactTransport interface {
 	PublishCompact(ctx context.Context, data []byte) error
+}
+
+// wholeBlockPeers is a transport that can tell whether some peers know
+// only whole blocks (subscribe to the block topic and not the compact
+// one): the proposer then publishes both forms.
+type wholeBlockPeers interface {
+	WholeBlockPeers() int
 }
 
 func consensusProposal(cb *compactBlock) consensus.ProposalEvent {

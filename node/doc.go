@@ -65,7 +65,16 @@
 //	                 the tx root, fetches what it lacks (txs, else the whole
 //	                 block by ID) off the driver goroutine over
 //	                 p2p's blockfill protocol, and serves fills from its
-//	                 mempool and recent blocks (fillSource)
+//	                 mempool and recent blocks (fillSource). A fill asks
+//	                 the next peer after 250 ms without an answer (8 at
+//	                 most at once); proven faults (a list its header
+//	                 refutes, a tx that does not hash to its key, a block
+//	                 not the one asked) are penalised as a rejected
+//	                 message (p2p Penalize); a compact message for a block
+//	                 held here with another list is rejected at the
+//	                 validator, and copies past 4 are not relayed; with a
+//	                 peer that knows only whole blocks (WholeBlockPeers)
+//	                 the proposer publishes the whole block too
 //	  blocks.go      the driver's handles on chain/blockexec (build, check,
 //	                 apply a block on the committed view; evidence pool;
 //	                 block stash), block size from measured execution

@@ -543,7 +543,11 @@ func (d *driver) publishBlock(p *chain.Proposal, fresh bool) {
 		if err := ct.PublishCompact(d.ctx, data); err != nil && d.ctx.Err() == nil {
 			d.n.log.Warn("publish compact proposal", "err", err)
 		}
-		return
+		if lp, ok := d.n.tr.(wholeBlockPeers); !ok || lp.WholeBlockPeers() == 0 {
+			return
+		}
+		// A peer of a version without compact proposals: the whole block
+		// too, as before, for it.
 	}
 	data, err := d.n.codec.Marshal(chain.ProposedBlock{Proposal: *p, Block: c.raw})
 	if err != nil {

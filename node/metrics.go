@@ -33,6 +33,9 @@ type metrics struct {
 	// mempool.
 	compactFills    *prometheus.CounterVec
 	compactFillSecs prometheus.Histogram
+	// compactPenalties counts peers penalised for a proven fault in the
+	// compact path (a list that does not match its header, a wrong fill).
+	compactPenalties prometheus.Counter
 }
 
 func newMetrics(mempoolSize func() float64) *metrics {
@@ -64,7 +67,9 @@ func newMetrics(mempoolSize func() float64) *metrics {
 		Help: "Compact proposals received, by outcome: mempool (rebuilt from it), fetched (missing txs or the block fetched), list_mismatch, bad_block, wrong_tx (a peer answered a tx that does not hash to its ID), failed."}, []string{"outcome"})
 	m.compactFillSecs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dure_compact_rebuild_seconds",
 		Help: "Time to rebuild a compact proposal from the mempool.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)})
-	for _, c := range []prometheus.Collector{m.compactFills, m.compactFillSecs, m.buildsCut, m.heightPhase, m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected, m.missedSigs} {
+	m.compactPenalties = prometheus.NewCounter(prometheus.CounterOpts{Name: "dure_compact_penalties_total",
+		Help: "Peers penalised in their gossip score for a proven fault in compact proposals: a tx list that does not give the header's tx root (its author), a fill answer that does not hash to its key or is not the block asked for (its server)."})
+	for _, c := range []prometheus.Collector{m.compactPenalties, m.compactFills, m.compactFillSecs, m.buildsCut, m.heightPhase, m.height, m.rounds, m.txsCommitted, m.txsFailed, m.blockTxs, m.execSeconds, m.commitSecs, m.blockInterval, m.txRejected, m.missedSigs} {
 		f(c)
 	}
 	if mempoolSize != nil {

@@ -30,6 +30,9 @@ type hub struct {
 	// frozenSync makes every peer a frozen one for block sync: Sync
 	// answers nothing until its context ends.
 	frozenSync bool
+	// prepare, if set, runs on the opened nodes before their drivers
+	// start (to give them another transport, say).
+	prepare func(ctx context.Context, nodes []*Node)
 }
 
 type hubPort struct {
@@ -194,6 +197,9 @@ func hubNetWith(t *testing.T, h *hub, clk clock, tune func(*config.Config)) (_ *
 		}
 		n.tr = hubPort{h: h, self: i}
 		h.nodes = append(h.nodes, n)
+	}
+	if h.prepare != nil {
+		h.prepare(ctx, h.nodes)
 	}
 	for _, n := range h.nodes {
 		wg.Add(1)

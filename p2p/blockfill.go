@@ -145,6 +145,15 @@ func (n *Node) serveFill(s network.Stream) {
 	deadline := time.Now().Add(n.cfg.SyncTimeout)
 	_ = s.SetWriteDeadline(deadline)
 	keys := n.serve.keys(s.Conn().RemotePeer(), peerIPs(n.host.Network(), s.Conn().RemotePeer()))
+	// The lookups are charged before they run: a request of MaxFillKeys
+	// keys found nowhere answers nothing, and cost the server as much as
+	// serving a few blocks.
+	if pause := n.serve.charge(keys, fillKeysCost(len(req.Keys))); pause > servePauseMin {
+		if !n.sleep(pause, deadline) {
+			_ = s.Reset()
+			return
+		}
+	}
 	var vals [][]byte
 	if req.Block {
 		vals = [][]byte{n.deps.Fill.Block(req.Keys[0])}
@@ -160,7 +169,7 @@ func (n *Node) serveFill(s network.Stream) {
 		size += len(v)
 	}
 	// Charged before writing: a flooder waits here, stream held.
-	if pause := n.serve.charge(keys, 1+itemCost(size)); pause > servePauseMin {
+	if pause := n.serve.charge(keys, itemCost(size)); pause > servePauseMin {
 		if !n.sleep(pause, deadline) {
 			_ = s.Reset()
 			return
@@ -177,6 +186,14 @@ func (n *Node) serveFill(s network.Stream) {
 		_ = s.Reset()
 	}
 }
+
+// fillKeysPerUnit is how many keys a fill request may name for one
+// budget unit (a key is a mempool and a recent-block lookup).
+const fillKeysPerUnit = 64
+
+// fillKeysCost is the budget charged for a request of k keys before they
+// are looked up: one unit, plus one per fillKeysPerUnit keys.
+func fillKeysCost(k int) float64 { return 1 + float64(k/fillKeysPerUnit) }
 
 // FetchFill asks p for the values of req's keys. For txs it returns one
 // value per key, nil where the peer has none; for a block, the encoded

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,4 +242,78 @@ func FuzzDecodeFillRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// countFill holds nothing and counts the keys it was asked to look up.
+type countFill struct{ looked atomic.Int64 }
+
+func (c *countFill) Txs(keys [][]byte) [][]byte {
+	c.looked.Add(int64(len(keys)))
+	return make([][]byte, len(keys))
+}
+
+func (c *countFill) Block([]byte) []byte { c.looked.Add(1); return nil }
+
+// TestFillLookupsAreCharged: requests naming MaxFillKeys keys the server
+// does not hold answer nothing, so a flooder pays for the lookups: the
+// keys a server looks up for one peer stay within its budget (burst plus
+// rate × time, fillKeysPerUnit keys a unit), whatever it asks.
+func TestFillLookupsAreCharged(t *testing.T) {
+	const rate = 1000
+	src := &countFill{}
+	server := newTestNode(t, "dure-fill", withFill(src), func(c *Config, _ *Deps) { c.SyncServeRate = rate })
+	client := newTestNode(t, "dure-fill")
+	if err := client.Connect(context.Background(), server.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([][]byte, MaxFillKeys)
+	for i := range keys {
+		k := sha256.Sum256([]byte{byte(i), byte(i >> 8)})
+		keys[i] = k[:]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	asked := 0
+	for ctx.Err() == nil && asked < 40 {
+		if _, err := client.FetchFill(ctx, server.ID(), FillRequest{Keys: keys}); err != nil {
+			break
+		}
+		asked++
+	}
+	took := time.Since(start).Seconds()
+	burst := 2.0 * (MaxSyncRange + 1)
+	limit := (burst + rate*took) * fillKeysPerUnit
+	t.Logf("%d requests of %d keys in %.2fs: %d lookups, budget %.0f", asked, MaxFillKeys, took, src.looked.Load(), limit)
+	if got := float64(src.looked.Load()); got > limit+MaxFillKeys {
+		t.Fatalf("server looked up %.0f keys in %.2fs, budget allows %.0f", got, took, limit)
+	}
+}
+
+// TestWholeBlockPeers: a peer that subscribes to the block topic and not
+// to the compact one (a version without compact proposals, here a node
+// without ValidateCompact) is counted, so the proposer publishes whole
+// blocks too; peers on both topics are not. A node off the compact topic
+// cannot publish on it.
+func TestWholeBlockPeers(t *testing.T) {
+	noCompact := func(_ *Config, d *Deps) { d.ValidateCompact = nil }
+	a := newTestNode(t, "dure-mixed", permissive())
+	b := newTestNode(t, "dure-mixed", permissive(), withBootstrap(a))
+	old := newTestNode(t, "dure-mixed", permissive(), noCompact, withBootstrap(a))
+	deadline := time.Now().Add(10 * time.Second)
+	for a.WholeBlockPeers() != 1 || len(a.Topics()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("whole-block peers: %d, want 1 (the old node); topics %v", a.WholeBlockPeers(), a.Topics())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if k := b.WholeBlockPeers(); k > 1 {
+		t.Errorf("b counts %d whole-block peers, at most the old node", k)
+	}
+	if k := old.WholeBlockPeers(); k != 0 {
+		t.Errorf("a node off the compact topic counts %d whole-block peers, want 0 (it publishes only blocks)", k)
+	}
+	if err := old.PublishCompact(context.Background(), []byte("x")); err == nil {
+		t.Error("a node off the compact topic published on it")
+	}
 }

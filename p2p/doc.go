@@ -134,7 +134,9 @@
 // node encodes as a compact proposal; OnCompact gets it with the peer it
 // came from and its author (the host that published it), so the node can
 // ask the author first for what it lacks. A node without ValidateCompact
-// ignores the topic.
+// does not join the topic, as a version without compact proposals;
+// WholeBlockPeers counts the peers on the block topic and not the compact
+// one, for which the node publishes whole blocks too.
 //
 // /dure/<id>/blockfill/1 (blockfill.go) serves Deps.Fill, one request per
 // stream. A request frame is a kind byte (1 = txs, 2 = block), a uvarint
@@ -143,12 +145,17 @@
 // answer is one frame per key, in order, empty for a key the server does
 // not hold; a tx frame is at most chain.MaxTxBytes, a block frame
 // chain.MaxBlockBytes, and all of a txs answer at most
-// MaxFillResponseBytes. Serving is charged to the block-sync budgets (1
-// unit per request plus 1 per 16 KiB answered, per peer ID, IP and node),
+// MaxFillResponseBytes. Serving is charged to the block-sync budgets (per
+// peer ID, IP and node): 1 unit plus 1 per 64 keys before the lookups run
+// (a request of MaxFillKeys keys nobody holds answers nothing but costs
+// the lookups), then 1 plus 1 per 16 KiB answered,
 // a peer may hold at most 4 fill streams at once and refusals count
 // towards the stream-flood ban. FetchFill checks the shape and the limits
 // and ends at its context's deadline (DefaultFillTimeout, 5 s, without
 // one); that values hash to their keys is the node's to check.
+// Penalize lets the node count a fault it proved later (a compact list
+// its header refutes, a fill answer that is not what was asked) as one
+// rejected message against the peer and its IPs; Penalty reads it.
 //
 // # State sync
 //

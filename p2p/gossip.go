@@ -545,6 +545,9 @@ func (n *Node) publish(ctx context.Context, k topicKind, data []byte) error {
 	if len(data) == 0 || len(data) > kindMaxBytes[k] {
 		return errorf(ErrMessageTooLarge, "publish %s: %d bytes (1..%d)", kindNames[k], len(data), kindMaxBytes[k])
 	}
+	if n.topics[k] == nil {
+		return errorf(ErrConfig, "publish %s: topic not joined", kindNames[k])
+	}
 	if err := n.topics[k].Publish(ctx, data); err != nil {
 		n.counters[k].failed.Add(1)
 		return errorf(err, "publish %s", kindNames[k])
@@ -553,10 +556,33 @@ func (n *Node) publish(ctx context.Context, k topicKind, data []byte) error {
 	return nil
 }
 
+// WholeBlockPeers is how many peers subscribe to the block topic and
+// not to the compact one: nodes of a version without compact proposals,
+// which hear a block only whole.
+func (n *Node) WholeBlockPeers() int {
+	if n.topics[kindCompact] == nil {
+		return 0 // this node publishes only whole blocks
+	}
+	compact := map[peer.ID]bool{}
+	for _, p := range n.topics[kindCompact].ListPeers() {
+		compact[p] = true
+	}
+	k := 0
+	for _, p := range n.topics[kindBlock].ListPeers() {
+		if !compact[p] {
+			k++
+		}
+	}
+	return k
+}
+
 // Topics lists the chain's topics with their peer and mesh sizes.
 func (n *Node) Topics() []TopicInfo {
 	out := make([]TopicInfo, 0, numKinds)
 	for k := range numKinds {
+		if n.topics[k] == nil {
+			continue
+		}
 		name := n.topicNames[k]
 		subscribed := n.topics[k].ListPeers()
 		out = append(out, TopicInfo{Name: name, Peers: len(subscribed), MeshPeers: n.routers[routerOf(k)].tracer.meshSize(name, subscribed)})

@@ -109,6 +109,7 @@ func permissive() nodeOpt {
 	return func(_ *Config, d *Deps) {
 		d.ValidateTxs = PerTx(func([]byte) Verdict { return Accept })
 		d.ValidateConsensus, d.ValidateBlock, d.ValidateEvidence = acceptAll, acceptAll, acceptAll
+		d.ValidateCompact = acceptAll
 	}
 }
 
@@ -127,6 +128,7 @@ func newTestNode(t testing.TB, chainID string, opts ...nodeOpt) *testNode {
 		ValidateConsensus: prefixValidator(chainID),
 		ValidateBlock:     prefixValidator(chainID),
 		ValidateEvidence:  prefixValidator(chainID),
+		ValidateCompact:   prefixValidator(chainID),
 		OnTx:              func(_ peer.ID, txs [][]byte) { rec.add(&rec.txs, txs...) },
 		OnConsensus:       func(_ peer.ID, b []byte) { rec.add(&rec.consensus, b) },
 		OnBlock:           func(_ peer.ID, b []byte) { rec.add(&rec.blocks, b) },

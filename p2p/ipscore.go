@@ -160,3 +160,21 @@ func (n *Node) BudgetIPs(p peer.ID) []net.IP {
 	}
 	return out
 }
+
+// Penalize counts a fault of p proven after its gossip was accepted or in
+// a stream answer (a compact proposal whose tx list does not give its
+// header's tx root, a fill answer that does not hash to its key) as one
+// rejected message: the same unit against p and its IPs as a Reject,
+// which lowers it on both routers. The host itself and "" are ignored.
+func (n *Node) Penalize(p peer.ID) {
+	if p == "" || p == n.host.ID() {
+		return
+	}
+	n.ipBook.penalize(p, peerIPs(n.host.Network(), p))
+}
+
+// Penalty is p's app-specific score now (≤ 0): what its rejected gossip
+// and proven faults cost it, before gossipsub's own counters.
+func (n *Node) Penalty(p peer.ID) float64 {
+	return n.ipBook.score(p, peerIPs(n.host.Network(), p))
+}

@@ -44,7 +44,9 @@ type Deps struct {
 	ValidateConsensus func(from peer.ID, data []byte) Verdict
 	ValidateBlock     func(from peer.ID, data []byte) Verdict
 	ValidateEvidence  func(from peer.ID, data []byte) Verdict
-	// ValidateCompact judges a compact proposal; nil ignores them all.
+	// ValidateCompact judges a compact proposal; nil leaves the compact
+	// topic unjoined, as a version without compact proposals (its peers
+	// then publish whole blocks too: WholeBlockPeers).
 	ValidateCompact func(from peer.ID, data []byte) Verdict
 
 	// OnTx gets the txs of a batch that ValidateTxs accepted.
@@ -192,6 +194,9 @@ func (n *Node) start() error {
 	}
 	timeouts := [numKinds]time.Duration{5 * time.Second, 5 * time.Second, 20 * time.Second, 5 * time.Second, 5 * time.Second}
 	for k := range numKinds {
+		if k == kindCompact && n.deps.ValidateCompact == nil {
+			continue // as a version without compact proposals: not subscribed
+		}
 		name := n.topicNames[k]
 		ps := n.routers[routerOf(k)].ps
 		if err := ps.RegisterTopicValidator(name, n.validator(k, checks[k]), pubsub.WithValidatorTimeout(timeouts[k])); err != nil {

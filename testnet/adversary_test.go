@@ -41,8 +41,21 @@ type attacker struct {
 
 func newAttacker(ctx context.Context, t *testing.T, n *e2eNet) *attacker {
 	t.Helper()
+	return newAttackerAt(ctx, t, n, "127.0.0.2", nil)
+}
+
+// newAttackerAt is newAttacker listening on ip (a loopback address other
+// than 127.0.0.1), with tune, if set, adding to its p2p deps (a compact
+// topic validator, a fill server).
+func newAttackerAt(ctx context.Context, t *testing.T, n *e2eNet, ip string, tune func(*p2p.Deps)) *attacker {
+	t.Helper()
 	var boot []string
+	running := 0
 	for _, p := range n.Procs {
+		if !p.Running() {
+			continue // a stopped validator, whose key the attacker may hold
+		}
+		running++
 		st, err := p.Client.Status(ctx)
 		if err != nil {
 			t.Fatalf("%s: status: %v", p.Node.Name, err)
@@ -54,22 +67,26 @@ func newAttacker(ctx context.Context, t *testing.T, n *e2eNet) *attacker {
 			}
 		}
 	}
-	if len(boot) != len(n.Procs) {
-		t.Fatalf("found p2p addresses of %d of %d nodes: %v", len(boot), len(n.Procs), boot)
+	if len(boot) != running {
+		t.Fatalf("found p2p addresses of %d of %d nodes: %v", len(boot), running, boot)
 	}
 	accept := func(peer.ID, []byte) p2p.Verdict { return p2p.Accept }
 	cfg := p2p.Config{
 		ChainID: n.chainID,
 		// Not 127.0.0.1: the nodes remember rejected gossip per IP, and
 		// exempt only the address a local testnet's nodes share.
-		ListenAddrs:          []string{"/ip4/127.0.0.2/tcp/0"},
+		ListenAddrs:          []string{"/ip4/" + ip + "/tcp/0"},
 		Bootstrap:            boot,
 		ScoreInspectInterval: 500 * time.Millisecond,
 	}
-	node, err := p2p.New(ctx, cfg, p2p.Deps{
+	deps := p2p.Deps{
 		ValidateTxs:       p2p.PerTx(func([]byte) p2p.Verdict { return p2p.Accept }),
 		ValidateConsensus: accept, ValidateBlock: accept, ValidateEvidence: accept,
-	})
+	}
+	if tune != nil {
+		tune(&deps)
+	}
+	node, err := p2p.New(ctx, cfg, deps)
 	if err != nil {
 		t.Fatalf("attacker host: %v", err)
 	}
