@@ -1,7 +1,8 @@
 // Package chain holds what every dure node agrees on byte for byte: the
 // transaction, block, vote, commit and validator-set types; their canonical
 // CBOR encoding and CIDv1 identifiers; RFC 6962 Merkle roots and proofs;
-// ed25519 signatures under ZIP-215 rules (single and batch alike); and the
+// ed25519 signatures under ZIP-215 rules (single and batch alike, with or
+// without a KeyCache of expanded public keys, which changes only speed); and the
 // Module interface that application modules implement.
 //
 // Subpackages hold the machinery built on these types: state (the
