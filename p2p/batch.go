@@ -44,7 +44,11 @@ func EncodeTxBatch(txs [][]byte) ([]byte, error) {
 // DecodeTxBatch decodes a tx-topic message. It accepts only what
 // EncodeTxBatch produces: at most MaxTxBatchBytes, 1..MaxTxBatchLen entries
 // of 1..chain.MaxTxBytes bytes each, shortest-form heads, no indefinite
-// lengths, no trailing bytes. The returned slices alias data.
+// lengths, no trailing bytes. Each returned tx is a copy in its own
+// allocation (capacity = length), not a slice of data: the mempool keeps
+// an admitted tx, and a slice would keep the whole message (up to
+// MaxTxBatchBytes, maybe all refused junk) alive beyond what the pool's
+// byte bound counts.
 func DecodeTxBatch(data []byte) ([][]byte, error) {
 	if len(data) > MaxTxBatchBytes {
 		return nil, fmt.Errorf("%w: tx batch %d bytes, max %d", ErrMessageTooLarge, len(data), MaxTxBatchBytes)
@@ -71,6 +75,9 @@ func DecodeTxBatch(data []byte) ([][]byte, error) {
 	}
 	if len(rest) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes after tx batch", ErrMalformed, len(rest))
+	}
+	for i, tx := range txs { // copied only once the whole message is well formed
+		txs[i] = append(make([]byte, 0, len(tx)), tx...)
 	}
 	return txs, nil
 }
