@@ -22,7 +22,9 @@
 // Encoding rules: every hashed or signed structure is a CBOR array
 // (toarray) in core deterministic encoding. Decoders reject non-canonical
 // bytes (UnmarshalCanonical), so a transaction or block has exactly one
-// encoding and one ID. IDs parse only from their canonical text
+// encoding and one ID. DecodeTx does UnmarshalCanonical's check with a
+// hand-written encoder of the tx envelope (appendTx) instead of the
+// reflective one; FuzzTxCanonical holds it to the codec byte for byte. IDs parse only from their canonical text
 // (ParseID). Block time is Time (Unix nanoseconds; an integer in CBOR, RFC
 // 3339 in JSON); anything in seconds converts explicitly (Unix,
 // UnixSeconds).
