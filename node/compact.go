@@ -130,6 +130,15 @@ func assemble(c *chain.Codec, cb *compactBlock, raws [][]byte) (*chain.Block, []
 	return b, raw, nil
 }
 
+// assembledRoot is the tx root assemble checked: the header's, which
+// assemble found equal to chain.TxRoot of the block's txs. A candidate
+// carries it so that validation compares against it instead of hashing
+// the txs again.
+func assembledRoot(b *chain.Block) *chain.Hash {
+	r := b.Header.TxRoot
+	return &r
+}
+
 // errListMismatch: the txs a compact message lists do not give the
 // header's tx root.
 var errListMismatch = errors.New("compact proposal: tx list does not match the header's tx root")
@@ -275,7 +284,7 @@ func candidateOf(c *chain.Codec, cb *compactBlock, raws [][]byte, txs []*chain.D
 	if err != nil {
 		return nil, err
 	}
-	cand := &candidate{id: cb.Proposal.BlockID, block: b, raw: raw, txs: txs, via: "mempool"}
+	cand := &candidate{id: cb.Proposal.BlockID, block: b, raw: raw, txs: txs, via: "mempool", txRoot: assembledRoot(b)}
 	for i, tx := range txs {
 		if tx != nil {
 			continue

@@ -89,6 +89,10 @@ type candidate struct {
 	// block's log line: "block" (whole), "mempool" (compact, every tx
 	// there), "txs+N" (compact, N txs fetched), "fetched" (whole, by ID).
 	via string
+	// txRoot is chain.TxRoot(block.Txs) when the node computed it while
+	// rebuilding a compact proposal (assemble), so validation does not
+	// hash the txs a second time; nil otherwise.
+	txRoot *chain.Hash
 }
 
 // driver owns the consensus machine. Only the driver goroutine touches it.
