@@ -65,7 +65,10 @@
 //	                 the tx root, fetches what it lacks (txs, else the whole
 //	                 block by ID) off the driver goroutine over
 //	                 p2p's blockfill protocol, and serves fills from its
-//	                 mempool and recent blocks (fillSource)
+//	                 mempool and recent blocks (fillSource); the root
+//	                 it checked goes with the candidate, so validation
+//	                 does not hash the txs again (also for synced and
+//	                 fetched blocks, whose root DecodeBlock checked)
 //	  blocks.go      the driver's handles on chain/blockexec (build, check,
 //	                 apply a block on the committed view; evidence pool;
 //	                 block stash), block size from measured execution

@@ -89,9 +89,10 @@ type candidate struct {
 	// block's log line: "block" (whole), "mempool" (compact, every tx
 	// there), "txs+N" (compact, N txs fetched), "fetched" (whole, by ID).
 	via string
-	// txRoot is chain.TxRoot(block.Txs) when the node computed it while
-	// rebuilding a compact proposal (assemble), so validation does not
-	// hash the txs a second time; nil otherwise.
+	// txRoot is chain.TxRoot(block.Txs) when the node has just checked
+	// it (rebuilding a compact proposal, or decoding a synced or fetched
+	// block), so validation does not hash the txs a second time; nil
+	// otherwise.
 	txRoot *chain.Hash
 }
 
