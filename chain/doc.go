@@ -16,6 +16,10 @@
 // AccountReporter and Describer are optional capabilities the executor and
 // node find on the module value with a type assertion.
 //
+// Tx lists (DecodeTxList, AppendTxList) are the CBOR array of raw txs
+// that p2p's gossip batches (strict rules) and the API's CBOR batch bodies
+// (lenient rules) both are; the decoder copies each tx out of its input.
+//
 // chain imports no other package of the project. Codecs are values
 // (NewCodec) passed in explicitly; there are no package-level registries.
 //
