@@ -104,4 +104,3 @@ func FuzzDecodeTxBatchAsBefore(f *testing.F) {
 		}
 	})
 }
-
