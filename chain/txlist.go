@@ -26,9 +26,9 @@ type TxListRules struct {
 // byte strings with shortest heads (the core deterministic encoding of a
 // [][]byte, as Codec.Marshal writes it).
 func AppendTxList(b []byte, txs [][]byte) []byte {
-	b = appendCBORHead(b, cborArray, uint64(len(txs)))
+	b = appendHead(b, cborArray, uint64(len(txs)))
 	for _, tx := range txs {
-		b = appendCBORHead(b, cborBytes, uint64(len(tx)))
+		b = appendHead(b, cborBytes, uint64(len(tx)))
 		b = append(b, tx...)
 	}
 	return b
@@ -112,8 +112,8 @@ func readTxListHead(b []byte, major byte, shortest bool) (uint64, []byte, error)
 	if len(b) == 0 {
 		return 0, nil, fmt.Errorf("%w: end of input", errTxListHead)
 	}
-	if b[0]&0xe0 != major {
-		return 0, nil, fmt.Errorf("%w: major type %d, want %d", errTxListHead, b[0]>>5, major>>5)
+	if b[0]>>5 != major {
+		return 0, nil, fmt.Errorf("%w: major type %d, want %d", errTxListHead, b[0]>>5, major)
 	}
 	info, b := b[0]&0x1f, b[1:]
 	if info < 24 {
