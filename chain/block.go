@@ -92,7 +92,15 @@ func DecodeBlock(c *Codec, raw []byte) (*Block, error) {
 }
 
 // ValidateBasic checks internal consistency of a block, without state.
-func (b *Block) ValidateBasic(c *Codec) error {
+func (b *Block) ValidateBasic(c *Codec) error { return b.ValidateBasicWithTxRoot(c, TxRoot(b.Txs)) }
+
+// ValidateBasicWithTxRoot is ValidateBasic for a caller that has already
+// computed txRoot = TxRoot(b.Txs) (a compact proposal's receiver checks
+// the root when it rebuilds the block): the same checks in the same order,
+// the header's tx root compared with txRoot instead of hashing every tx
+// again. A txRoot not computed from b.Txs would skip the check; pass only
+// the result of TxRoot(b.Txs).
+func (b *Block) ValidateBasicWithTxRoot(c *Codec, txRoot Hash) error {
 	h := &b.Header
 	switch {
 	case h.ChainID == "" || len(h.ChainID) > MaxChainIDLen:
@@ -101,7 +109,7 @@ func (b *Block) ValidateBasic(c *Codec) error {
 		return fmt.Errorf("%w: height 0", ErrBlockMalformed)
 	case len(b.Txs) > MaxTxsPerBlock:
 		return fmt.Errorf("%w: %d txs, max %d", ErrBlockMalformed, len(b.Txs), MaxTxsPerBlock)
-	case TxRoot(b.Txs) != h.TxRoot:
+	case txRoot != h.TxRoot:
 		return fmt.Errorf("%w: tx root mismatch", ErrBlockMalformed)
 	case CommitHash(c, b.LastCommit) != h.LastCommitHash:
 		return fmt.Errorf("%w: last commit hash mismatch", ErrBlockMalformed)

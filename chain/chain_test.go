@@ -151,3 +151,28 @@ func TestCommitVerification(t *testing.T) {
 		t.Fatalf("duplicate signer accepted: %v", err)
 	}
 }
+
+// TestValidateBasicWithTxRoot: given the txs' own root it decides as
+// ValidateBasic does, for a good block and for one whose txs do not match
+// its header; given another root it refuses.
+func TestValidateBasicWithTxRoot(t *testing.T) {
+	c := MustCodec()
+	txs := [][]byte{[]byte("a"), []byte("bb"), []byte("ccc")}
+	b := &Block{Header: Header{ChainID: "c-1", Height: 1, TxRoot: TxRoot(txs),
+		LastCommitHash: CommitHash(c, nil), EvidenceHash: EvidenceHash(c, nil)}, Txs: txs}
+	if err := b.ValidateBasic(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ValidateBasicWithTxRoot(c, TxRoot(b.Txs)); err != nil {
+		t.Fatalf("with its own root: %v", err)
+	}
+	if err := b.ValidateBasicWithTxRoot(c, TxRoot(txs[:2])); !errors.Is(err, ErrBlockMalformed) {
+		t.Fatalf("with another root: %v", err)
+	}
+	bad := *b
+	bad.Txs = [][]byte{[]byte("a"), []byte("bx"), []byte("ccc")}
+	want := bad.ValidateBasic(c)
+	if got := bad.ValidateBasicWithTxRoot(c, TxRoot(bad.Txs)); want == nil || got == nil || got.Error() != want.Error() {
+		t.Fatalf("txs not matching the header: %v, ValidateBasic %v", got, want)
+	}
+}

@@ -117,8 +117,13 @@ func DecodeTx(c *Codec, raw []byte) (*Tx, error) {
 		return nil, fmt.Errorf("%w: %d bytes, max %d", ErrTxTooLarge, len(raw), MaxTxBytes)
 	}
 	var tx Tx
-	if err := c.UnmarshalCanonical(raw, &tx); err != nil {
+	// UnmarshalCanonical's check (decode, re-encode, compare), with the
+	// re-encoding done by appendTx rather than by reflection.
+	if err := c.Unmarshal(raw, &tx); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTxMalformed, err)
+	}
+	if !txIsCanonical(&tx, raw) {
+		return nil, fmt.Errorf("%w: %v", ErrTxMalformed, ErrNonCanonical)
 	}
 	if err := tx.ValidateBasic(); err != nil {
 		return nil, err

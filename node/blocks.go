@@ -81,7 +81,7 @@ func (n *Node) buildBlock(height uint64, evidence []chain.Evidence) (*candidate,
 // head and executes it. fresh applies the clock bound (for live proposals,
 // not for blocks that already carry a commit).
 func (n *Node) checkBlock(c *candidate, fresh bool) (*execution.Outcome, error) {
-	blk := &blockexec.Block{ID: c.id, Block: c.block, Raw: c.raw, Txs: c.txs}
+	blk := &blockexec.Block{ID: c.id, Block: c.block, Raw: c.raw, Txs: c.txs, TxRoot: c.txRoot}
 	out, err := n.bx().Validate(n.chainState(), blk, fresh, n.pool.Get)
 	c.txs = blk.Txs
 	return out, err

@@ -133,6 +133,15 @@ func assemble(c *chain.Codec, cb *compactBlock, raws [][]byte) (*chain.Block, []
 	return b, raw, nil
 }
 
+// checkedRoot is the tx root of a block whose txs were just checked
+// against its header (by assemble, or by chain.DecodeBlock's
+// ValidateBasic): the header's. A candidate carries it so that validation
+// compares against it instead of hashing the txs again.
+func checkedRoot(b *chain.Block) *chain.Hash {
+	r := b.Header.TxRoot
+	return &r
+}
+
 // errListMismatch: the txs a compact message lists do not give the
 // header's tx root.
 var errListMismatch = errors.New("compact proposal: tx list does not match the header's tx root")
@@ -291,7 +300,7 @@ func candidateOf(c *chain.Codec, cb *compactBlock, raws [][]byte, txs []*chain.D
 	if err != nil {
 		return nil, err
 	}
-	cand := &candidate{id: cb.Proposal.BlockID, block: b, raw: raw, txs: txs, via: "mempool"}
+	cand := &candidate{id: cb.Proposal.BlockID, block: b, raw: raw, txs: txs, via: "mempool", txRoot: checkedRoot(b)}
 	for i, tx := range txs {
 		if tx != nil {
 			continue
@@ -592,7 +601,7 @@ func (n *Node) fetchBlock(ctx context.Context, p peer.ID, id chain.ID) (*candida
 		n.penalize(p)
 		return nil, fmt.Errorf("fill from %s: block %s, asked for %s", p, b.Header.ID(n.codec), id)
 	}
-	return &candidate{id: id, block: b, raw: vals[0], via: "fetched"}, nil
+	return &candidate{id: id, block: b, raw: vals[0], via: "fetched", txRoot: checkedRoot(b)}, nil
 }
 
 // fillGrace is how long a fill run waits for missing txs to come by tx

@@ -146,6 +146,11 @@ func TestCompactProposalRebuildsTheProposersBlock(t *testing.T) {
 	if got.id != s.cand.id || !bytes.Equal(got.raw, s.cand.raw) {
 		t.Fatalf("rebuilt block %s (%d bytes), proposer's %s (%d bytes)", got.id, len(got.raw), s.cand.id, len(s.cand.raw))
 	}
+	// The rebuilt candidate carries the root assemble checked, so
+	// validation does not hash the txs again; it must be the txs' root.
+	if got.txRoot == nil || *got.txRoot != chain.TxRoot(got.block.Txs) {
+		t.Fatalf("rebuilt candidate's tx root %v, its txs give %s", got.txRoot, chain.TxRoot(got.block.Txs))
+	}
 	// The old path: the whole block, decoded from the gossip message.
 	pb, b, err := chain.DecodeProposedBlock(c, full)
 	if err != nil {

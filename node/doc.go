@@ -74,7 +74,11 @@
 //	                 held here with another list is rejected at the
 //	                 validator, and copies past 4 are not relayed; with a
 //	                 peer that knows only whole blocks (WholeBlockPeers)
-//	                 the proposer publishes the whole block too
+//	                 the proposer publishes the whole block too; the
+//	                 root it checked goes with the candidate, so
+//	                 validation does not hash the txs again (also for
+//	                 synced and fetched blocks, whose root DecodeBlock
+//	                 checked)
 //	  blocks.go      the driver's handles on chain/blockexec (build, check,
 //	                 apply a block on the committed view; evidence pool;
 //	                 block stash), block size from measured execution

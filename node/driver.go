@@ -89,6 +89,11 @@ type candidate struct {
 	// block's log line: "block" (whole), "mempool" (compact, every tx
 	// there), "txs+N" (compact, N txs fetched), "fetched" (whole, by ID).
 	via string
+	// txRoot is chain.TxRoot(block.Txs) when the node has just checked
+	// it (rebuilding a compact proposal, or decoding a synced or fetched
+	// block), so validation does not hash the txs a second time; nil
+	// otherwise.
+	txRoot *chain.Hash
 }
 
 // driver owns the consensus machine. Only the driver goroutine touches it.

@@ -127,7 +127,7 @@ func (n *Node) applySynced(it p2p.SyncItem) error {
 	if err := chain.VerifyCommit(n.codec, n.gen.ChainID, n.nextVals, &cm, it.Height, id); err != nil {
 		return err
 	}
-	c := &candidate{id: id, block: b, raw: it.Block}
+	c := &candidate{id: id, block: b, raw: it.Block, txRoot: checkedRoot(b)} // DecodeBlock checked the root
 	if c.out, err = n.checkBlock(c, false); err != nil {
 		return err
 	}

@@ -16,124 +16,44 @@ const (
 	MaxTxBatchBytes = 1 << 20
 )
 
-// EncodeTxBatch encodes raw transactions as one tx-topic message: a CBOR
-// array (definite length) of byte strings, in shortest-form heads, which is
-// the core deterministic encoding.
+// EncodeTxBatch encodes raw transactions as one tx-topic message: a chain
+// tx list (chain.AppendTxList: a definite-length CBOR array of byte
+// strings with shortest heads, the core deterministic encoding).
 func EncodeTxBatch(txs [][]byte) ([]byte, error) {
 	if len(txs) == 0 || len(txs) > MaxTxBatchLen {
 		return nil, fmt.Errorf("%w: batch of %d txs (1..%d)", ErrMalformed, len(txs), MaxTxBatchLen)
 	}
-	size := 9
 	for i, tx := range txs {
 		if len(tx) == 0 || len(tx) > chain.MaxTxBytes {
 			return nil, fmt.Errorf("%w: tx %d is %d bytes (1..%d)", ErrMessageTooLarge, i, len(tx), chain.MaxTxBytes)
 		}
-		size += 9 + len(tx)
 	}
-	out := appendCBORHead(make([]byte, 0, size), cborArray, uint64(len(txs)))
-	for _, tx := range txs {
-		out = appendCBORHead(out, cborBytes, uint64(len(tx)))
-		out = append(out, tx...)
+	size := chain.TxListSize(txs)
+	if size > MaxTxBatchBytes {
+		return nil, fmt.Errorf("%w: tx batch %d bytes, max %d", ErrMessageTooLarge, size, MaxTxBatchBytes)
 	}
-	if len(out) > MaxTxBatchBytes {
-		return nil, fmt.Errorf("%w: tx batch %d bytes, max %d", ErrMessageTooLarge, len(out), MaxTxBatchBytes)
-	}
-	return out, nil
+	return chain.AppendTxList(make([]byte, 0, size), txs), nil
 }
 
 // DecodeTxBatch decodes a tx-topic message. It accepts only what
 // EncodeTxBatch produces: at most MaxTxBatchBytes, 1..MaxTxBatchLen entries
 // of 1..chain.MaxTxBytes bytes each, shortest-form heads, no indefinite
-// lengths, no trailing bytes. The returned slices alias data.
+// lengths, no trailing bytes (chain.DecodeTxList under those rules, the
+// reader the API's CBOR batches use too). Each returned tx is a copy in
+// its own allocation (capacity = length), not a slice of data: the mempool
+// keeps an admitted tx, and a slice would keep the whole message (up to
+// MaxTxBatchBytes, maybe all refused junk) alive beyond what the pool's
+// byte bound counts.
 func DecodeTxBatch(data []byte) ([][]byte, error) {
 	if len(data) > MaxTxBatchBytes {
 		return nil, fmt.Errorf("%w: tx batch %d bytes, max %d", ErrMessageTooLarge, len(data), MaxTxBatchBytes)
 	}
-	n, rest, err := readCBORHead(data, cborArray)
+	txs, err := chain.DecodeTxList(data, chain.TxListRules{MaxTxs: MaxTxBatchLen, MaxTxBytes: chain.MaxTxBytes,
+		NonEmpty: true, Shortest: true})
 	if err != nil {
-		return nil, fmt.Errorf("%w: tx batch: %v", ErrMalformed, err)
-	}
-	if n == 0 || n > MaxTxBatchLen {
-		return nil, fmt.Errorf("%w: tx batch of %d entries (1..%d)", ErrMalformed, n, MaxTxBatchLen)
-	}
-	txs := make([][]byte, 0, n)
-	for i := uint64(0); i < n; i++ {
-		var l uint64
-		l, rest, err = readCBORHead(rest, cborBytes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: tx %d: %v", ErrMalformed, i, err)
-		}
-		if l == 0 || l > chain.MaxTxBytes || l > uint64(len(rest)) {
-			return nil, fmt.Errorf("%w: tx %d: length %d (1..%d, %d left)", ErrMalformed, i, l, chain.MaxTxBytes, len(rest))
-		}
-		txs = append(txs, rest[:l:l])
-		rest = rest[l:]
-	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes after tx batch", ErrMalformed, len(rest))
+		return nil, fmt.Errorf("%w: tx batch: %w", ErrMalformed, err)
 	}
 	return txs, nil
-}
-
-const (
-	cborBytes = 2 << 5
-	cborArray = 4 << 5
-)
-
-func appendCBORHead(b []byte, major byte, n uint64) []byte {
-	switch {
-	case n < 24:
-		return append(b, major|byte(n))
-	case n <= 0xff:
-		return append(b, major|24, byte(n))
-	case n <= 0xffff:
-		return append(b, major|25, byte(n>>8), byte(n))
-	case n <= 0xffffffff:
-		return append(b, major|26, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	default:
-		return append(b, major|27, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32),
-			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-}
-
-// readCBORHead reads a definite-length head of the given major type and
-// insists on the shortest encoding, so each batch has one byte form.
-func readCBORHead(b []byte, major byte) (uint64, []byte, error) {
-	if len(b) == 0 {
-		return 0, nil, fmt.Errorf("unexpected end")
-	}
-	if b[0]&0xe0 != major {
-		return 0, nil, fmt.Errorf("major type %d, want %d", b[0]>>5, major>>5)
-	}
-	info := b[0] & 0x1f
-	b = b[1:]
-	var width int
-	var minimum uint64
-	switch {
-	case info < 24:
-		return uint64(info), b, nil
-	case info == 24:
-		width, minimum = 1, 24
-	case info == 25:
-		width, minimum = 2, 0x100
-	case info == 26:
-		width, minimum = 4, 0x10000
-	case info == 27:
-		width, minimum = 8, 0x100000000
-	default:
-		return 0, nil, fmt.Errorf("indefinite or reserved length (info %d)", info)
-	}
-	if len(b) < width {
-		return 0, nil, fmt.Errorf("unexpected end in length")
-	}
-	var n uint64
-	for _, c := range b[:width] {
-		n = n<<8 | uint64(c)
-	}
-	if n < minimum {
-		return 0, nil, fmt.Errorf("non-shortest length encoding")
-	}
-	return n, b[width:], nil
 }
 
 // txBatcher collects PublishTx calls into batches. A batch leaves when it

@@ -66,7 +66,8 @@
 // Transactions travel in batches: PublishTx buffers and a batch leaves
 // every Config.TxFlushInterval (10 ms), at TxFlushCount (256) txs or at
 // TxFlushBytes (256 KiB). A batch is a CBOR array of byte strings
-// (EncodeTxBatch / DecodeTxBatch). ValidateTxs judges a received batch as
+// (EncodeTxBatch / DecodeTxBatch, which copies each tx out of the message
+// so an admitted tx keeps only its own bytes alive). ValidateTxs judges a received batch as
 // a whole, so the node can verify every signature (as one parallel batch)
 // before anything is forwarded: one Reject rejects the batch (an honest
 // peer only ever forwards batches it fully accepted); txs it does not

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -262,4 +263,58 @@ func TestMDNSServiceName(t *testing.T) {
 	if mdnsServiceName("a-1") == mdnsServiceName("a-2") {
 		t.Fatal("two chains share a service name")
 	}
+}
+
+// TestDecodeTxBatchCopiesOut: a decoded tx does not alias the message, so
+// keeping one tx of a 1 MiB message (as the mempool keeps an admitted tx)
+// retains about that tx's bytes, not the message.
+func TestDecodeTxBatchCopiesOut(t *testing.T) {
+	txs := make([][]byte, MaxTxBatchLen)
+	for i := range txs {
+		txs[i] = bytes.Repeat([]byte{byte(i)}, 1000)
+	}
+	msg, err := EncodeTxBatch(txs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := DecodeTxBatch(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range msg {
+		msg[i] = 0xff // the caller (gossipsub) may reuse or drop the message
+	}
+	for i, tx := range dec {
+		if !bytes.Equal(tx, txs[i]) || cap(tx) != len(tx) {
+			t.Fatalf("tx %d changed with the message or has spare capacity (%d of %d)", i, cap(tx), len(tx))
+		}
+	}
+
+	perTx := retainedPerKeptTx(t, txs)
+	t.Logf("retained %d bytes per kept 1,000-byte tx (messages of %d bytes)", perTx, len(msg))
+	if perTx > 64<<10 { // a sixteenth of the message: heap noise, not a pinned message
+		t.Fatalf("a kept tx retains %d bytes: it pins its message", perTx)
+	}
+}
+
+// retainedPerKeptTx is the heap growth per message when 40 messages of
+// txs are decoded and one tx of each is kept.
+func retainedPerKeptTx(t *testing.T, txs [][]byte) int64 {
+	const msgs = 40
+	kept := make([][]byte, 0, msgs)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range msgs {
+		m, _ := EncodeTxBatch(txs)
+		d, err := DecodeTxBatch(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, d[7])
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(kept)
+	return (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / msgs
 }

@@ -65,6 +65,11 @@ type Block struct {
 	// or by decoding); Out is the execution outcome once known.
 	Txs []*chain.DecodedTx
 	Out *execution.Outcome
+	// TxRoot, when set, is chain.TxRoot(Block.Txs) as the caller already
+	// computed it from these txs (a compact proposal's receiver does);
+	// Validate then checks the header against it rather than hashing
+	// every tx again. nil: Validate computes it.
+	TxRoot *chain.Hash
 	// StateWrite is how long Apply took to write the state into the
 	// store's batch (for the commit log line).
 	StateWrite time.Duration
@@ -167,7 +172,12 @@ func (x *BlockExec) Validate(st State, blk *Block, fresh bool, lookup func(chain
 	if _, _, ok := st.Validators.ByAddress(h.Proposer); !ok {
 		return nil, fmt.Errorf("%w: proposer %s is not a validator", ErrBadBlock, h.Proposer)
 	}
-	if err := b.ValidateBasic(c); err != nil {
+	root := blk.TxRoot
+	if root == nil {
+		r := chain.TxRoot(b.Txs)
+		root = &r
+	}
+	if err := b.ValidateBasicWithTxRoot(c, *root); err != nil {
 		return nil, err
 	}
 	if h.Height > 1 {

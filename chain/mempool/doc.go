@@ -34,8 +34,11 @@
 //
 // Signatures are checked outside the lock. AddBatch runs the cheap checks
 // first, then splits the survivors into chunks verified in parallel
-// (GOMAXPROCS workers, chain.VerifyBatch per chunk, which falls back to
-// per-item answers when a chunk holds a bad signature). A bounded FIFO
+// (GOMAXPROCS workers, chain.VerifyBatchCached per chunk, which falls back
+// to per-item answers when a chunk holds a bad signature). Senders' public
+// keys are kept expanded in Config.KeyCache (a bounded chain.KeyCache the
+// mempool makes when none is given), so a key is decompressed once, not
+// for each of its txs; the decisions are those of chain.VerifyBatch. A bounded FIFO
 // seen-cache (SeenCacheSize IDs) remembers what was verified, what had a
 // bad signature and what was committed, so a tx echoed by many peers is
 // hashed, not decoded or verified, again. Verified(id) is true only for

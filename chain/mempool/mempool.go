@@ -52,6 +52,10 @@ type Config struct {
 	MaxPerSender  int          // default 1,000; also the furthest a nonce may run ahead
 	MinFee        uint64       // txs offering less MaxFee are rejected
 	SeenCacheSize int          // default 100,000 recently seen tx IDs
+	// KeyCache keeps senders' expanded public keys for signature checks
+	// (nil: the mempool makes one of chain.DefaultKeyCacheSize). The node
+	// may share one cache among its verifiers.
+	KeyCache *chain.KeyCache
 }
 
 // Defaults.
@@ -104,6 +108,9 @@ func New(cfg Config, acct AccountState) *Mempool {
 	if cfg.SeenCacheSize <= 0 {
 		cfg.SeenCacheSize = DefaultSeenCacheSize
 	}
+	if cfg.KeyCache == nil {
+		cfg.KeyCache = chain.NewKeyCache(0)
+	}
 	return &Mempool{cfg: cfg, acct: acct, byID: make(map[chain.ID]*entry),
 		senders: make(map[chain.Address]*senderQueue), seen: newSeenCache(cfg.SeenCacheSize)}
 }
@@ -125,7 +132,7 @@ func (m *Mempool) Add(raw []byte) (chain.ID, error) {
 	if err != nil {
 		return id, err
 	}
-	if !chain.VerifySig(c.dtx.Tx.PubKey, c.sb, c.dtx.Tx.Sig) {
+	if !chain.VerifySigCached(m.cfg.KeyCache, c.dtx.Tx.PubKey, c.sb, c.dtx.Tx.Sig) {
 		m.mu.Lock()
 		m.seen.put(id, seenBadSig)
 		m.mu.Unlock()
@@ -249,7 +256,7 @@ func (m *Mempool) verifyParallel(cands []*candidate, todo []int) []bool {
 				c := cands[i]
 				items = append(items, chain.SigItem{PubKey: c.dtx.Tx.PubKey, Msg: c.sb, Sig: c.dtx.Tx.Sig})
 			}
-			all, v := chain.VerifyBatch(items)
+			all, v := chain.VerifyBatchCached(m.cfg.KeyCache, items)
 			for k := range items {
 				valid[lo+k] = all || v[k]
 			}

@@ -390,3 +390,39 @@ func TestRemove(t *testing.T) {
 		t.Fatalf("re-submitting a removed tx: %v", err)
 	}
 }
+
+// TestKeyCacheSharedAndBounded: the mempool verifies through the KeyCache
+// it is given (each sender's key kept once, the bound held), and a bad
+// signature from a cached key is still refused, single and batched.
+func TestKeyCacheSharedAndBounded(t *testing.T) {
+	c := chain.MustCodec()
+	kc := chain.NewKeyCache(16)
+	m := newPool(Config{KeyCache: kc}, newAccounts())
+	var raws [][]byte
+	for s := range 8 {
+		for n := range uint64(10) {
+			raws = append(raws, signTx(t, c, key(t, 300+s), n, txOpt{}))
+		}
+	}
+	raws[33] = corruptSig(t, c, raws[33])
+	_, errs := m.AddBatch(raws)
+	for i, err := range errs {
+		if (i == 33) != errors.Is(err, chain.ErrBadSignature) || i != 33 && err != nil {
+			t.Fatalf("tx %d: %v", i, err)
+		}
+	}
+	if n := kc.Len(); n != 8 {
+		t.Fatalf("cache holds %d keys after 8 senders, want 8", n)
+	}
+	bad := corruptSig(t, c, signTx(t, c, key(t, 300), 10, txOpt{}))
+	if _, err := m.Add(bad); !errors.Is(err, chain.ErrBadSignature) {
+		t.Fatalf("bad signature from a cached key: %v", err)
+	}
+	mustAdd(t, m, signTx(t, c, key(t, 300), 10, txOpt{}))
+	for s := range 40 {
+		mustAdd(t, m, signTx(t, c, key(t, 400+s), 0, txOpt{}))
+		if n := kc.Len(); n > 16 {
+			t.Fatalf("cache holds %d keys, bound 16", n)
+		}
+	}
+}

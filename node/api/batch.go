@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,18 +82,11 @@ func (s *Server) readBatch(r *http.Request) ([][]byte, error) {
 	}
 	ct := r.Header.Get("Content-Type")
 	if strings.HasPrefix(ct, "application/cbor") {
-		txs, err := DecodeTxArray(body, s.cfg.MaxBatchTxs)
-		if err != nil {
-			return nil, err
-		}
-		// Each tx gets its own bytes: the mempool keeps an admitted tx's
-		// slice, and one aliasing the body would keep the whole body (up
-		// to MaxBodyBytes, maybe all refused junk) alive beyond what the
-		// pool's byte bound counts.
-		for i, tx := range txs {
-			txs[i] = bytes.Clone(tx)
-		}
-		return txs, nil
+		// Each tx comes back in its own bytes: the mempool keeps an admitted
+		// tx's slice, and one aliasing the body would keep the whole body
+		// (up to MaxBodyBytes, maybe all refused junk) alive beyond what
+		// the pool's byte bound counts.
+		return DecodeTxArray(body, s.cfg.MaxBatchTxs)
 	}
 	var req BatchRequest
 	if err := json.Unmarshal(body, &req); err != nil {
@@ -147,104 +138,26 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// DecodeTxArray reads a definite-length CBOR array of definite-length
-// byte strings (the application/cbor form of a batch) with at most max
-// items; the returned txs alias data. Anything else — another major type,
-// indefinite lengths, a length running past the end, trailing bytes, no
-// items — is ErrBadRequest; more than max items ErrBatchTooLarge.
+// DecodeTxArray reads the application/cbor form of a batch: a chain tx
+// list (chain.DecodeTxList, the same reader gossip batches use) of at most
+// max txs, any entry length and head width (each tx is then answered on
+// its own). Each tx is its own copy, not a slice of data. More than max
+// txs is ErrBatchTooLarge; anything else that is not such a list (another
+// major type, indefinite lengths, a length running past the end, trailing
+// bytes, no items) ErrBadRequest.
 func DecodeTxArray(data []byte, max int) ([][]byte, error) {
-	n, rest, err := cborHead(data, 4)
-	if err != nil {
+	txs, err := chain.DecodeTxList(data, chain.TxListRules{MaxTxs: max})
+	switch {
+	case errors.Is(err, chain.ErrTxListTooLong):
+		return nil, fmt.Errorf("%w: batch: %w", ErrBatchTooLarge, err)
+	case err != nil:
 		return nil, fmt.Errorf("%w: batch: %w", ErrBadRequest, err)
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("%w: empty batch", ErrBadRequest)
-	}
-	if n > uint64(max) {
-		return nil, fmt.Errorf("%w: %d txs, max %d", ErrBatchTooLarge, n, max)
-	}
-	txs := make([][]byte, 0, n)
-	for i := range n {
-		var l uint64
-		if l, rest, err = cborHead(rest, 2); err != nil {
-			return nil, fmt.Errorf("%w: batch item %d: %w", ErrBadRequest, i, err)
-		}
-		if l > uint64(len(rest)) {
-			return nil, fmt.Errorf("%w: batch item %d: %d bytes, %d left", ErrBadRequest, i, l, len(rest))
-		}
-		txs = append(txs, rest[:l:l])
-		rest = rest[l:]
-	}
-	if len(rest) > 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the batch", ErrBadRequest, len(rest))
 	}
 	return txs, nil
 }
 
-var errCBORHead = errors.New("not a definite-length head of the expected type")
-
-// cborHead reads one CBOR item head of major type major and returns its
-// argument (a length) and the bytes after the head.
-func cborHead(b []byte, major byte) (uint64, []byte, error) {
-	if len(b) == 0 {
-		return 0, nil, fmt.Errorf("%w: end of input", errCBORHead)
-	}
-	if b[0]>>5 != major {
-		return 0, nil, fmt.Errorf("%w: major type %d, want %d", errCBORHead, b[0]>>5, major)
-	}
-	info, b := b[0]&0x1f, b[1:]
-	switch {
-	case info < 24:
-		return uint64(info), b, nil
-	case info <= 27:
-		size := 1 << (info - 24)
-		if len(b) < size {
-			return 0, nil, fmt.Errorf("%w: truncated length", errCBORHead)
-		}
-		var v uint64
-		switch size {
-		case 1:
-			v = uint64(b[0])
-		case 2:
-			v = uint64(binary.BigEndian.Uint16(b))
-		case 4:
-			v = uint64(binary.BigEndian.Uint32(b))
-		default:
-			v = binary.BigEndian.Uint64(b)
-		}
-		return v, b[size:], nil
-	}
-	return 0, nil, fmt.Errorf("%w: additional info %d", errCBORHead, info)
-}
-
 // EncodeTxArray is the application/cbor body of a batch: a CBOR array of
-// the raw txs as byte strings.
+// the raw txs as byte strings (chain.AppendTxList).
 func EncodeTxArray(raws [][]byte) []byte {
-	size := 9
-	for _, r := range raws {
-		size += 9 + len(r)
-	}
-	out := appendCBORHead(make([]byte, 0, size), 4, uint64(len(raws)))
-	for _, r := range raws {
-		out = appendCBORHead(out, 2, uint64(len(r)))
-		out = append(out, r...)
-	}
-	return out
-}
-
-// appendCBORHead appends the shortest head of major type major with
-// argument v.
-func appendCBORHead(b []byte, major byte, v uint64) []byte {
-	m := major << 5
-	switch {
-	case v < 24:
-		return append(b, m|byte(v))
-	case v <= 0xff:
-		return append(b, m|24, byte(v))
-	case v <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(v))
-	case v <= 0xffffffff:
-		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(v))
-	}
-	return binary.BigEndian.AppendUint64(append(b, m|27), v)
+	return chain.AppendTxList(make([]byte, 0, chain.TxListSize(raws)), raws)
 }

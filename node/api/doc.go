@@ -1,6 +1,7 @@
 // Package api is the node's HTTP JSON API: status, transaction submission
 // (optionally waiting for commit; or many txs in one POST /v1/txs/batch,
-// a JSON list or a CBOR array, answered per tx in order, see batch.go),
+// a JSON list or a CBOR array read by chain.DecodeTxList, answered per tx
+// in order, see batch.go),
 // transactions with Merkle inclusion
 // proofs, blocks, accounts and module queries with state proofs (lists
 // proven complete by next-key records, see KeyProof), the
