@@ -24,7 +24,9 @@
 // sends the next tx of each in one POST /v1/txs/batch (a CBOR array); each
 // tx's result in the answer is handled as a single POST's would be, so the
 // accounting below is the same in both modes (Report.Posts counts the
-// requests).
+// requests). At a rate, batching workers gather one at a time, each
+// waiting up to 10 ms for rate tokens to come due, so a batch holds the
+// txs of that window rather than one.
 //
 // # Accounting
 //

@@ -673,35 +673,24 @@ func (r *runner) load(ctx context.Context) (from, to time.Duration, offered, beh
 	if cfg.Warmup == 0 {
 		r.measuring.Store(true)
 	}
+	var gatherMu sync.Mutex // open loop with batches: one worker gathers at a time
 	for w := 0; w < cfg.Concurrency; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				if tokens != nil {
-					select {
-					case <-stop:
-						return
-					case <-tokens:
-					}
-				}
-				if !r.belowPending(stop) {
+				batch, ok := r.nextSend(idle, tokens, stop, &gatherMu)
+				if !ok {
 					return
-				}
-				var a *account
-				select {
-				case <-stop:
-					return
-				case a = <-idle:
 				}
 				if cfg.Batch > 1 {
-					if !r.sendBatch(ctx, r.gather(a, idle, tokens, stop), idle) {
+					if !r.sendBatch(ctx, batch, idle) {
 						return
 					}
 					continue
 				}
-				if r.send(ctx, a) {
-					idle <- a
+				if r.send(ctx, batch[0]) {
+					idle <- batch[0]
 				} else {
 					r.retired.Add(1)
 				}
@@ -826,9 +815,45 @@ func (r *runner) waitOutstanding(ctx context.Context, grace time.Duration) {
 	}
 }
 
+// nextSend waits for the worker's next send: a rate token (open loop), room
+// under MaxPending (closed loop) and an idle account, plus in batch mode
+// what gather adds. In open loop with batches, workers gather one at a
+// time and the gatherer waits up to batchWindow for tokens to come due,
+// so a batch carries the txs of that window (as a client batching its
+// submissions would) instead of every worker posting a batch of one.
+func (r *runner) nextSend(idle chan *account, tokens, stop chan struct{}, mu *sync.Mutex) ([]*account, bool) {
+	if tokens != nil && r.cfg.Batch > 1 {
+		mu.Lock()
+		defer mu.Unlock()
+	}
+	if tokens != nil {
+		select {
+		case <-stop:
+			return nil, false
+		case <-tokens:
+		}
+	}
+	if !r.belowPending(stop) {
+		return nil, false
+	}
+	var a *account
+	select {
+	case <-stop:
+		return nil, false
+	case a = <-idle:
+	}
+	if r.cfg.Batch > 1 {
+		return r.gather(a, idle, tokens, stop), true
+	}
+	return []*account{a}, true
+}
+
+// batchWindow is how long an open-loop gatherer waits for more rate tokens.
+const batchWindow = 10 * time.Millisecond
+
 // gather adds to a up to Batch-1 more idle accounts, without waiting for
-// any (in open loop, only as many as rate tokens are due; in closed loop
-// no more than MaxPending leaves room for).
+// any (in open loop, only as many as rate tokens come due within
+// batchWindow; in closed loop no more than MaxPending leaves room for).
 func (r *runner) gather(a *account, idle chan *account, tokens, stop chan struct{}) []*account {
 	limit := r.cfg.Batch
 	if r.cfg.MaxPending > 0 {
@@ -837,11 +862,19 @@ func (r *runner) gather(a *account, idle chan *account, tokens, stop chan struct
 	}
 	batch := make([]*account, 1, limit)
 	batch[0] = a
+	var window <-chan time.Time
+	if tokens != nil {
+		t := time.NewTimer(batchWindow)
+		defer t.Stop()
+		window = t.C
+	}
 	for len(batch) < limit {
 		if tokens != nil {
 			select {
 			case <-tokens:
-			default:
+			case <-window:
+				return batch
+			case <-stop:
 				return batch
 			}
 		}
