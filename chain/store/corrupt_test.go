@@ -101,3 +101,35 @@ func TestSecondOpenIsLocked(t *testing.T) {
 		t.Fatalf("second open = %v, want ErrLocked", err)
 	}
 }
+
+// A kill -9 between Badger creating a memtable file and sizing it leaves an
+// empty *.mem file; the store must open with every committed block (Badger
+// alone refuses: "while opening fid: N err: Create a new file").
+func TestEmptyMemtableFileAfterCrashOpens(t *testing.T) {
+	dir := builtDir(t)
+	before := openT(t, dir, 0)
+	head := before.Head()
+	if err := before.Close(); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "99999.mem")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("open with an empty memtable file: %v", err)
+	}
+	defer s.Close()
+	if got := s.Head(); got != head {
+		t.Fatalf("head after reopen %+v, want %+v", got, head)
+	}
+	for h := uint64(1); h <= head.Height; h++ {
+		if _, err := s.Block(h); err != nil {
+			t.Fatalf("block %d after reopen: %v", h, err)
+		}
+	}
+	if _, err := os.Stat(empty); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("empty memtable file still there: %v", err)
+	}
+}

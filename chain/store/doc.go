@@ -93,7 +93,10 @@
 // Badger deletes it; before this was so, a kill -9 during a flush left a
 // directory the store called corrupt) (Badger opens tables in goroutines
 // where a bad footer panics unrecoverably, and it silently skips tables
-// whose checksum fails). Then the head record must decode and its block
+// whose checksum fails). An empty memtable file (*.mem of 0 bytes: a kill -9
+// between Badger creating it and sizing it; it holds no write) is removed
+// with a warning, since Badger refuses to open beside one. Then the head
+// record must decode and its block
 // must load, decode, and match the head's height and ID. A marker file
 // (DURE_INITIALIZED) written after genesis tells a directory whose head
 // vanished (a damaged MANIFEST makes Badger drop tables) from a fresh one.

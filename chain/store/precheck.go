@@ -13,6 +13,33 @@ import (
 	"github.com/dgraph-io/ristretto/v2/z"
 )
 
+// removeEmptyMemtables deletes memtable WAL files (*.mem) of zero bytes.
+// Badger creates a memtable's file and then sizes it; a kill -9 between the
+// two leaves an empty file, which holds no write (entries go in only after
+// the header is written) but which Badger's open refuses ("while opening
+// fid: N err: Create a new file"), so the node could not restart. Such a
+// file is the only one removed: a non-empty one, torn or not, is Badger's
+// to replay or report.
+func removeEmptyMemtables(dir string, log func(path string)) error {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.mem"))
+	if err != nil {
+		return fmt.Errorf("store: list memtables: %w", err)
+	}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("store: memtable %s: %w", filepath.Base(p), err)
+		}
+		if fi.Mode().IsRegular() && fi.Size() == 0 {
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("store: remove empty memtable %s: %w", filepath.Base(p), err)
+			}
+			log(p)
+		}
+	}
+	return nil
+}
+
 // checkTables opens and fully checksums every table file before Badger
 // sees it. Badger opens tables in its own goroutines, where a damaged
 // footer panics beyond anyone's recover, and it silently skips a table

@@ -109,6 +109,11 @@ func openBadger(dir string, log *slog.Logger, keep uint64) (db *badger.DB, err e
 		}
 	}()
 	opt := badgerOptions(dir, log, keep)
+	if err := removeEmptyMemtables(dir, func(p string) {
+		log.Warn("removed an empty memtable file left by a crash while it was being created", "file", p)
+	}); err != nil {
+		return nil, err
+	}
 	if err := checkTables(dir, opt); err != nil {
 		return nil, err
 	}
