@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"github.com/dure-network/dure/apps/currency"
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/execution"
@@ -55,36 +53,9 @@ func TestMempoolVerifiedMatchesExecutor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newChain := func(verified func(chain.ID) bool) *goldenChain {
-		db, err := badger.OpenManaged(badger.DefaultOptions(t.TempDir()).WithLogger(nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		st, err := state.Open(db, 0, chain.Hash{}, state.Options{RangeProofs: gen.Params.RangeProofs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := newApp(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex, err := execution.New(execution.Config{Codec: c, ChainID: chainID, Modules: a.entries, Fees: a.fees,
-			MinFee: gen.Params.MinFee, GasPerFeeUnit: gen.Params.GasPerFeeUnit, Verified: verified})
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := &goldenChain{t: t, codec: c, db: db, st: st, ex: ex}
-		out, err := ex.InitGenesis(st, chain.BlockInfo{ChainID: chainID, Time: chain.TimeOf(gen.GenesisTime)}, gen.AppState)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.commit(out)
-		return g
-	}
 	var pool *mempool.Mempool
-	proposer := newChain(func(id chain.ID) bool { return pool.Verified(id) })
-	validator := newChain(nil)
+	proposer := newGoldenChain(t, c, chainID, gen, func(id chain.ID) bool { return pool.Verified(id) })
+	validator := newGoldenChain(t, c, chainID, gen, nil)
 	a, err := newApp(c)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/dure-network/dure/apps/currency"
 	"github.com/dure-network/dure/chain"
 	"github.com/dure-network/dure/chain/execution"
+	"github.com/dure-network/dure/chain/genesis"
 	"github.com/dure-network/dure/chain/state"
 )
 
@@ -144,34 +145,7 @@ func runGoldenWorkload(t *testing.T) []goldenBlock {
 		t.Fatal(err)
 	}
 
-	newChain := func() *goldenChain {
-		db, err := badger.OpenManaged(badger.DefaultOptions(t.TempDir()).WithLogger(nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		st, err := state.Open(db, 0, chain.Hash{}, state.Options{RangeProofs: gen.Params.RangeProofs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := newApp(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex, err := execution.New(execution.Config{Codec: c, ChainID: chainID, Modules: a.entries, Fees: a.fees,
-			MinFee: gen.Params.MinFee, GasPerFeeUnit: gen.Params.GasPerFeeUnit})
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := &goldenChain{t: t, codec: c, db: db, st: st, ex: ex}
-		out, err := ex.InitGenesis(st, chain.BlockInfo{ChainID: chainID, Time: chain.TimeOf(gen.GenesisTime)}, gen.AppState)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.commit(out)
-		return g
-	}
-	proposer, validator := newChain(), newChain()
+	proposer, validator := newGoldenChain(t, c, chainID, gen, nil), newGoldenChain(t, c, chainID, gen, nil)
 
 	nonces := make(map[chain.Address]uint64)
 	sign := func(k chain.PrivKey, tx chain.Tx) *chain.DecodedTx {
@@ -335,4 +309,36 @@ func TestExecutionGolden(t *testing.T) {
 			t.Errorf("block %d differs:\n got  %s\n want %s", w.Height, gj, wj)
 		}
 	}
+}
+
+// newGoldenChain is one node's executor over a fresh Badger state with gen
+// applied: the node's real module list, fee rules and executor. verified
+// (may be nil) tells the executor which txs' signatures were checked.
+func newGoldenChain(t *testing.T, c *chain.Codec, chainID string, gen *genesis.Genesis, verified func(chain.ID) bool) *goldenChain {
+	t.Helper()
+	db, err := badger.OpenManaged(badger.DefaultOptions(t.TempDir()).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	st, err := state.Open(db, 0, chain.Hash{}, state.Options{RangeProofs: gen.Params.RangeProofs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := execution.New(execution.Config{Codec: c, ChainID: chainID, Modules: a.entries, Fees: a.fees,
+		MinFee: gen.Params.MinFee, GasPerFeeUnit: gen.Params.GasPerFeeUnit, Verified: verified})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &goldenChain{t: t, codec: c, db: db, st: st, ex: ex}
+	out, err := ex.InitGenesis(st, chain.BlockInfo{ChainID: chainID, Time: chain.TimeOf(gen.GenesisTime)}, gen.AppState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.commit(out)
+	return g
 }
