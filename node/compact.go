@@ -166,14 +166,7 @@ func (n *Node) validateCompactGossip(_ peer.ID, data []byte) p2p.Verdict {
 			return p2p.Ignore
 		}
 	}
-	vs := n.valsFor(cb.Header.Height)
-	if vs == nil {
-		if cb.Header.Height > n.headHeight()+2 {
-			n.behind()
-		}
-		return p2p.Ignore
-	}
-	return n.checkProposal(&cb.Proposal, vs)
+	return n.checkProposalAt(&cb.Proposal, cb.Header.Height)
 }
 
 // gossipCompact is a compact proposal the gossip validator admitted.

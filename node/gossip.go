@@ -256,6 +256,20 @@ func (n *Node) validateConsensusGossip(_ peer.ID, data []byte) p2p.Verdict {
 	return p2p.Accept
 }
 
+// checkProposalAt checks p against the validator set of height; a height
+// this node has no set for yet is ignored, and one past head+2 starts a
+// catch-up (both the block and the compact topic take this path).
+func (n *Node) checkProposalAt(p *chain.Proposal, height uint64) p2p.Verdict {
+	vs := n.valsFor(height)
+	if vs == nil {
+		if height > n.headHeight()+2 {
+			n.behind()
+		}
+		return p2p.Ignore
+	}
+	return n.checkProposal(p, vs)
+}
+
 // checkProposal admits a proposal signed by the proposer scheduled for its
 // (height, round) in vs, at most maxRoundsAhead rounds past ours.
 func (n *Node) checkProposal(p *chain.Proposal, vs *chain.ValidatorSet) p2p.Verdict {
@@ -297,14 +311,7 @@ func (n *Node) validateBlockGossip(_ peer.ID, data []byte) p2p.Verdict {
 	if err != nil || b.Header.ChainID != n.gen.ChainID {
 		return p2p.Reject
 	}
-	vs := n.valsFor(b.Header.Height)
-	if vs == nil {
-		if b.Header.Height > n.headHeight()+2 {
-			n.behind()
-		}
-		return p2p.Ignore
-	}
-	return n.checkProposal(&pb.Proposal, vs)
+	return n.checkProposalAt(&pb.Proposal, b.Header.Height)
 }
 
 func (n *Node) validateEvidenceGossip(_ peer.ID, data []byte) p2p.Verdict {
