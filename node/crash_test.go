@@ -97,7 +97,7 @@ func TestCrashRecovery(t *testing.T) {
 		if err := p.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if err := waitHeight(ctx, p.Client, 1); err != nil {
+		if err := testnet.WaitHeight(ctx, 1, p); err != nil {
 			t.Fatalf("round %d: node did not come back: %v\n%s", round, err, procLog(home))
 		}
 		checkConsistent(t, ctx, p.Client, acked, ackedSum, to)
@@ -143,11 +143,11 @@ func TestCrashRecovery(t *testing.T) {
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitHeight(ctx, p.Client, 1); err != nil {
+	if err := testnet.WaitHeight(ctx, 1, p); err != nil {
 		t.Fatalf("final restart: %v\n%s", err, procLog(home))
 	}
 	st := checkConsistent(t, ctx, p.Client, acked, ackedSum, to)
-	if err := waitHeight(ctx, p.Client, st.Height+2); err != nil {
+	if err := testnet.WaitHeight(ctx, st.Height+2, p); err != nil {
 		t.Fatalf("node does not commit after restarts: %v\n%s", err, procLog(home))
 	}
 	// A clean stop exits 0.
@@ -302,7 +302,7 @@ func TestDataDirInUse(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := waitHeight(ctx, p.Client, 1); err != nil {
+	if err := testnet.WaitHeight(ctx, 1, p); err != nil {
 		t.Fatalf("%v\n%s", err, procLog(home))
 	}
 	code, out := runBinary(t, bin, 20*time.Second, "start", "--home", home)
@@ -313,7 +313,7 @@ func TestDataDirInUse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first node hurt by the second start: %v", err)
 	}
-	if err := waitHeight(ctx, p.Client, st.Height+1); err != nil {
+	if err := testnet.WaitHeight(ctx, st.Height+1, p); err != nil {
 		t.Errorf("first node stopped committing: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dure-network/dure/node/api"
 	"github.com/dure-network/dure/node/config"
 	"github.com/dure-network/dure/node/nodetest"
+	"github.com/dure-network/dure/testnet"
 )
 
 // smallFS mounts a tmpfs of size bytes for the test and unmounts it when
@@ -117,7 +118,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	if err := waitHeight(ctx, p.Client, 3); err != nil {
+	if err := testnet.WaitHeight(ctx, 3, p); err != nil {
 		t.Fatalf("node did not start on the tmpfs: %v\n%s", err, procLog(home))
 	}
 	tn := &testNode{Cfg: cfg, Base: "http://" + cfg.API.ListenAddr, Client: p.Client}
@@ -189,7 +190,7 @@ func TestDiskFull(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitHeight(ctx, p.Client, st2.Height+3); err != nil {
+	if err := testnet.WaitHeight(ctx, st2.Height+3, p); err != nil {
 		t.Fatalf("node did not resume once space was freed: %v\n%s", err, procLog(home))
 	}
 	if st, err := p.Client.Status(ctx); err != nil || !st.Health.OK {
@@ -235,7 +236,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	st3, err := func() (api.Status, error) {
-		if err := waitHeight(ctx, p.Client, st2.Height+5); err != nil {
+		if err := testnet.WaitHeight(ctx, st2.Height+5, p); err != nil {
 			return api.Status{}, err
 		}
 		return p.Client.Status(ctx)

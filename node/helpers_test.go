@@ -14,6 +14,7 @@ import (
 	"github.com/dure-network/dure/node/config"
 	"github.com/dure-network/dure/node/keystore"
 	"github.com/dure-network/dure/node/nodetest"
+	"github.com/dure-network/dure/testnet"
 )
 
 func freePort(t testing.TB) int { return nodetest.FreePort(t) }
@@ -142,14 +143,14 @@ func stoppedHome(t *testing.T, bin, chainID string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := waitHeight(ctx, p.Client, 3); err != nil {
+	if err := testnet.WaitHeight(ctx, 3, p); err != nil {
 		t.Fatalf("%v\n%s", err, procLog(home))
 	}
 	if err := p.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.Exited(); err != nil {
-		t.Fatalf("clean stop: %v", err)
+		t.Fatalf("clean stop: %v\n%s", err, procLog(home))
 	}
 	return home
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dure-network/dure/node/config"
+	"github.com/dure-network/dure/testnet"
 )
 
 // TestP2PPortInUse: a second node configured with a p2p TCP port another
@@ -31,7 +32,7 @@ func TestP2PPortInUse(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := waitHeight(ctx, p.Client, 1); err != nil {
+	if err := testnet.WaitHeight(ctx, 1, p); err != nil {
 		t.Fatalf("%v\n%s", err, procLog(home))
 	}
 	// The QUIC case keeps a free TCP address beside the taken one: libp2p
@@ -56,7 +57,7 @@ func TestP2PPortInUse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first node hurt by the second start: %v", err)
 	}
-	if err := waitHeight(ctx, p.Client, st.Height+2); err != nil {
+	if err := testnet.WaitHeight(ctx, st.Height+2, p); err != nil {
 		t.Errorf("first node stopped committing: %v", err)
 	}
 }

@@ -129,7 +129,7 @@ func TestEventStreamFloodUnderFileLimit(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := waitHeight(ctx, p.Client, 1); err != nil {
+	if err := testnet.WaitHeight(ctx, 1, p); err != nil {
 		t.Fatalf("node did not start: %v\n%s", err, procLog(home))
 	}
 	if log := procLog(home); !strings.Contains(log, "raised the open-file limit") || !strings.Contains(log, fmt.Sprintf("soft=%d hard=%d", nofile, nofile)) {
@@ -264,7 +264,7 @@ func TestEventStreamFloodUnderFileLimit(t *testing.T) {
 	}
 	// The chain kept committing through the flood (heartbeat 300ms) and
 	// goes on once it is over.
-	if err := waitHeight(ctx, p.Client, h0+5); err != nil {
+	if err := testnet.WaitHeight(ctx, h0+5, p); err != nil {
 		t.Fatalf("no blocks after the flood: %v\n%s", err, procLog(home))
 	}
 	st, err = p.Client.Status(ctx)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dure-network/dure/node/config"
+	"github.com/dure-network/dure/testnet"
 )
 
 // TestStoreBehindSignedRefused: a store rolled back below what the
@@ -32,7 +33,7 @@ func TestStoreBehindSignedRefused(t *testing.T) {
 		if err := p.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if err := waitHeight(ctx, p.Client, h); err != nil {
+		if err := testnet.WaitHeight(ctx, h, p); err != nil {
 			t.Fatalf("%v\n%s", err, procLog(home))
 		}
 		if err := p.Stop(10 * time.Second); err != nil {
@@ -124,12 +125,12 @@ func TestMissingSignStateLoneValidator(t *testing.T) {
 		if err := p.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if err := waitHeight(ctx, p.Client, 1); err != nil {
+		if err := testnet.WaitHeight(ctx, 1, p); err != nil {
 			t.Fatalf("start %v: %v\n%s", extra, err, procLog(home))
 		}
 		st, err := p.Client.Status(ctx)
 		must(t, err)
-		if err := waitHeight(ctx, p.Client, st.Height+2); err != nil {
+		if err := testnet.WaitHeight(ctx, st.Height+2, p); err != nil {
 			t.Fatalf("start %v: no new blocks: %v\n%s", extra, err, procLog(home))
 		}
 		if err := p.Stop(10 * time.Second); err != nil {

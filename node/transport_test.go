@@ -394,6 +394,10 @@ func (h *hub) runOnClock(ctx context.Context, clk *fakeClock, step time.Duration
 			return nil
 		}
 		if low == high && !moved {
+			// Every node precommitted before it committed, so each late
+			// precommit is already in an inbox: let the drivers take them
+			// before the commit pause ends on the moved clock.
+			h.drainInboxes(ctx)
 			clk.Advance(step)
 			moved, idle = true, 0
 		}
@@ -411,6 +415,26 @@ func (h *hub) runOnClock(ctx context.Context, clk *fakeClock, step time.Duration
 				idle = 0
 			}
 		}
+	}
+}
+
+// drainInboxes waits (at most a second) until every node's driver has
+// taken all delivered messages out of its inbox. A driver handles one event
+// at a time, so one it took is handled before any timer the test fires
+// next.
+func (h *hub) drainInboxes(ctx context.Context) {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		empty := true
+		for _, n := range h.nodes {
+			if len(n.inbox) > 0 {
+				empty = false
+			}
+		}
+		if empty {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 

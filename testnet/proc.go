@@ -266,8 +266,17 @@ func (n *Net) StopAll(grace time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// Height returns a node's committed height, or an error if unreachable.
+// ErrExited is returned by Height (and so WaitHeight) for a node whose
+// process has ended: whatever answers on its API address then is another
+// process that took the port, not this node.
+var ErrExited = errors.New("node process exited")
+
+// Height returns a node's committed height, or an error if unreachable
+// or its process has exited.
 func (p *Proc) Height(ctx context.Context) (uint64, error) {
+	if exited, err := p.Exited(); exited {
+		return 0, fmt.Errorf("%s: %w (%v)", p.Node.Name, ErrExited, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	st, err := p.Client.Status(ctx)
@@ -288,6 +297,9 @@ func WaitHeight(ctx context.Context, h uint64, procs ...*Proc) error {
 		behind := ""
 		for _, p := range procs {
 			got, err := p.Height(ctx)
+			if errors.Is(err, ErrExited) {
+				return fmt.Errorf("waiting for height %d: %w", h, err)
+			}
 			if err == nil {
 				seen[p] = got
 			}

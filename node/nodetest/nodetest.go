@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -24,15 +25,42 @@ import (
 	"github.com/dure-network/dure/node/keystore"
 )
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that no earlier call in this process returned. It draws from 10000–19999:
+// below the kernel's ephemeral range (where every tcp/0 listener and
+// outgoing connection of the other test packages lands) and the testnet
+// package's 20000–31999. A port handed out once stays reserved for the
+// process, so a node stopped for a restart cannot lose its port to the next
+// test's node; a stranger on the port is caught by the harnesses' waits
+// (testnet.ErrExited), not mistaken for the node.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports.mu.Lock()
+	defer ports.mu.Unlock()
+	if ports.given == nil {
+		ports.given = map[int]bool{}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	for range 1000 {
+		port := 10000 + rand.IntN(10000)
+		if ports.given[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		ports.given[port] = true
+		return port
+	}
+	t.Fatal("no free port in 10000-19999")
+	return 0
+}
+
+// ports are FreePort's reservations for this process.
+var ports struct {
+	mu    sync.Mutex
+	given map[int]bool
 }
 
 // LoopbackConfig loads home's config.toml (as init wrote it), points it at
