@@ -77,6 +77,9 @@ cpu_ticks() {
 	awk '{print $12 + $13}' <<<"$rest"
 }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# anon_kb PID: the anonymous part of the RSS (Go heap, stacks, Badger's
+# memtables and caches), without the pages of Badger's mapped files.
+anon_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 now_ms() { date +%s%3N; }
 disk_bytes() { du -s --block-size=1 "$1" | awk '{print $1}'; }
 
@@ -168,11 +171,12 @@ log "measuring idle CPU and RSS for ${IDLE_SECS}s"
 snapshot idle0
 sleep "$IDLE_SECS"
 snapshot idle1
-declare -a IDLE_RSS DISK0 LOAD_RSS
+declare -a IDLE_RSS DISK0 LOAD_RSS LOAD_ANON
 for i in "${!PIDS[@]}"; do
 	IDLE_RSS[$i]=$(rss_kb "${PIDS[$i]}")
 	DISK0[$i]=$(disk_bytes "$NET/node$i/data")
 	LOAD_RSS[$i]=0
+	LOAD_ANON[$i]=0
 done
 
 # --- load ------------------------------------------------------------------
@@ -192,6 +196,8 @@ while kill -0 "$BENCH_PID" 2>/dev/null; do
 		for i in "${!PIDS[@]}"; do
 			r=$(rss_kb "${PIDS[$i]}" 2>/dev/null || echo 0)
 			[ "$r" -gt "${LOAD_RSS[$i]}" ] && LOAD_RSS[$i]=$r
+			r=$(anon_kb "${PIDS[$i]}" 2>/dev/null || echo 0)
+			[ "$r" -gt "${LOAD_ANON[$i]}" ] && LOAD_ANON[$i]=$r
 		done
 		if grep -q 'load done' "$WORK/bench.log" 2>/dev/null; then
 			snapshot load1
@@ -243,15 +249,15 @@ SUBMIT_TPS=$(num submit_tps)
 	printf '  %-28s %s\n' "lost" "$LOST"
 	printf '  %-28s %s%%\n' "load generator CPU" "$(cpu_pct load0 load1 gen)"
 	echo
-	printf '  %-6s %10s %10s %10s %10s %14s\n' node "idle CPU%" "idle RSS" "load CPU%" "load RSS" "disk B/tx"
+	printf '  %-6s %10s %10s %10s %10s %10s %14s\n' node "idle CPU%" "idle RSS" "load CPU%" "load RSS" "load anon" "disk B/tx"
 	for i in "${!stop_nodes_keep_pids[@]}"; do
 		d=$((DISK1[$i] - DISK0[$i]))
 		per=n/a
 		[ "${COMMITTED:-0}" -gt 0 ] && per=$((d / COMMITTED))
-		printf '  %-6s %10s %9sM %10s %9sM %14s\n' "node$i" "$(cpu_pct idle0 idle1 "$i")" "$((IDLE_RSS[$i] / 1024))" \
-			"$(cpu_pct load0 load1 "$i")" "$((LOAD_RSS[$i] / 1024))" "$per"
+		printf '  %-6s %10s %9sM %10s %9sM %9sM %14s\n' "node$i" "$(cpu_pct idle0 idle1 "$i")" "$((IDLE_RSS[$i] / 1024))" \
+			"$(cpu_pct load0 load1 "$i")" "$((LOAD_RSS[$i] / 1024))" "$((LOAD_ANON[$i] / 1024))" "$per"
 	done
-	echo "  (CPU% is of one core; load RSS is the max sampled in the window; disk is the data dir growth over the whole run / committed txs)"
+	echo "  (CPU% is of one core; load RSS is the max sampled in the window, load anon the max of its anonymous part (RssAnon: heap, stacks; without mapped files); disk is the data dir growth over the whole run / committed txs)"
 } | tee "${OUT:-/dev/null}"
 
 if [ "$bench_rc" != 0 ]; then

@@ -240,7 +240,7 @@ func TestAdversarialPeerCannotHaltChain(t *testing.T) {
 	}, nil)
 	time.Sleep(2 * time.Second) // topic subscriptions and mesh
 
-	const attack = 30 * time.Second
+	const attack = 15 * time.Second
 	start := time.Now()
 	hStart := maxHeight(ctx, n.Procs...)
 	var real []chain.ID

@@ -3,6 +3,7 @@ package testnet
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -31,7 +32,20 @@ func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
+// scenarioParallelism is how many parallel scenarios run at once unless
+// -test.parallel is given: they wait on heights and deadlines far more than
+// they compute (the package used about a quarter of two cores at two), so
+// four overlap their waits without crowding the pace tests, which run alone
+// before them.
+const scenarioParallelism = 4
+
 func runMain(m *testing.M) int {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", fmt.Sprint(scenarioParallelism))
+	}
 	// DURE_E2E_BIN runs the suite against a given binary instead, e.g.
 	// one built from an older commit to bisect a regression.
 	if bin := os.Getenv("DURE_E2E_BIN"); bin != "" {
@@ -73,10 +87,13 @@ func long(t *testing.T) {
 	}
 }
 
-// parallelScenario lets an app scenario run beside another one (go test
-// runs two at once on two cores) after the fault tests, which run alone
-// because they compare the chain's pace with and without a fault. The
-// scenarios assert outcomes, not timing, and use their own ports and dirs.
+// parallelScenario lets a scenario run beside another one (go test runs
+// two at once on two cores) after the pace tests, which run alone because
+// they compare the chain's pace with and without an attack
+// (TestAdversarialPeerCannotHaltChain, TestRemoteAPIClientCannotPartitionValidators,
+// TestCompactAttackersCannotHaltChain, TestByzantineCompactProposerCannotHaltChain).
+// Every other scenario, fault or app, asserts outcomes with generous
+// deadlines, not timing, and uses its own ports and dirs.
 func parallelScenario(t *testing.T) {
 	t.Helper()
 	t.Parallel()
@@ -112,17 +129,40 @@ func portsFree(base, nodes int) bool {
 }
 
 // freeBasePort finds a base port with room for nodes nodes, below the
-// Linux ephemeral range so outgoing connections cannot take them.
+// Linux ephemeral range so outgoing connections cannot take them. The
+// slots it hands out stay reserved for the test binary, so scenarios
+// running side by side (and a node stopped for a restart) never share one.
 func freeBasePort(t *testing.T, nodes int) int {
 	t.Helper()
+	basePorts.mu.Lock()
+	defer basePorts.mu.Unlock()
+	if basePorts.taken == nil {
+		basePorts.taken = map[int]bool{}
+	}
+	const slots = 1200
 	for range 500 {
-		base := 20000 + rand.IntN(1200)*10
-		if portsFree(base, nodes) {
-			return base
+		slot := rand.IntN(slots - nodes + 1)
+		clash := false
+		for i := range nodes {
+			clash = clash || basePorts.taken[slot+i]
 		}
+		base := 20000 + slot*10
+		if clash || !portsFree(base, nodes) {
+			continue
+		}
+		for i := range nodes {
+			basePorts.taken[slot+i] = true
+		}
+		return base
 	}
 	t.Fatalf("no free port range for %d nodes", nodes)
 	return 0
+}
+
+// basePorts are freeBasePort's reserved slots (slot i: ports 20000+10i…).
+var basePorts struct {
+	mu    sync.Mutex
+	taken map[int]bool
 }
 
 // netOpts shape a generated network.

@@ -135,6 +135,7 @@ func (n *e2eNet) checkAcked(ctx context.Context, acked map[chain.ID]uint64, p *P
 // block and state root at every height, and every tx, acknowledged or
 // merely accepted, is on every node with a valid inclusion proof.
 func TestAgreementUnderLoad(t *testing.T) {
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{})
@@ -165,6 +166,7 @@ func TestAgreementUnderLoad(t *testing.T) {
 // including their txs, and the nodes agree at every height.
 func TestKilledValidatorCatchesUp(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{})
@@ -212,6 +214,7 @@ func TestKilledValidatorCatchesUp(t *testing.T) {
 // so the chain halts without forking; thawed, it resumes.
 func TestTwoStoppedHaltThenResume(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{})
@@ -271,6 +274,7 @@ func deniedBy(ctx context.Context, p *Proc) ([]string, error) {
 // side has a quorum) without a fork; lifting it lets the chain resume.
 func TestPartitionHaltsAndHeals(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{})
@@ -314,6 +318,7 @@ func TestPartitionHaltsAndHeals(t *testing.T) {
 // behind, syncs the missed blocks without a restart, and votes again.
 func TestIsolatedValidatorRejoins(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{})
@@ -351,6 +356,7 @@ func TestIsolatedValidatorRejoins(t *testing.T) {
 // validator and drops it from the set, and the other three go on.
 func TestDoubleSignerIsSlashed(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{})
@@ -479,6 +485,7 @@ func (n *e2eNet) addFullNode(slot int) *Proc {
 // to the head, then follows new blocks, with the validators' block IDs.
 func TestLateJoinerSyncs(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{heartbeat: 100 * time.Millisecond, spare: 1})
@@ -511,6 +518,7 @@ func TestLateJoinerSyncs(t *testing.T) {
 // reports, and no acknowledged tx is missing anywhere.
 func TestKillDuringCommits(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{})

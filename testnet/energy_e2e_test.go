@@ -108,7 +108,7 @@ func TestEnergyMarketOnTestnet(t *testing.T) {
 	n.energyTx(p, 0, "currency", "create", "--from", "alice", "--denom", "nw", "--transfer", "free")
 	n.energyTx(p, 0, "currency", "mint", "--from", "alice", "--denom", "nw", "--to", "dave", "--amount", "100000")
 	n.energyTx(p, 0, "energy", "create-market", "--from", "alice", "--id", "nowon-solar", "--denom", "nw",
-		"--operator", "bob", "--interval", "30s", "--gate-lead", "5s", "--reading-deadline", "10s",
+		"--operator", "bob", "--interval", "10s", "--gate-lead", "2s", "--reading-deadline", "8s",
 		"--fee-per-kwh", "10", "--fee-bps", "100", "--retail-price", "180", "--feed-in-price", "60", "--penalty-bps", "2000")
 	n.energyTx(p, 0, "energy", "register-meter", "--from", "carol", "--id", "roof-1", "--market", "nowon-solar",
 		"--kind", "prosumer", "--device-key", roofKey)
@@ -118,12 +118,14 @@ func TestEnergyMarketOnTestnet(t *testing.T) {
 		"--kind", "ev-charger", "--tariff", "150", "--device-key", evKey)
 	// Not attested yet: refused with the reason.
 	n.energyTx(p, chain.CodeUnauthorized, "energy", "offer", "--from", "carol", "--meter", "roof-1",
-		"--interval", time.Unix((time.Now().Unix()/30+3)*30, 0).UTC().Format(time.RFC3339), "--wh", "1000", "--price", "80")
+		"--interval", time.Unix((time.Now().Unix()/10+3)*10, 0).UTC().Format(time.RFC3339), "--wh", "1000", "--price", "80")
 	for _, m := range []string{"roof-1", "flat-1", "ev-1"} {
 		n.energyTx(p, 0, "energy", "attest-meter", "--from", "bob", "--meter", m)
 	}
-	// The next interval at least 20 s ahead, so both orders beat its gate.
-	T := (time.Now().Unix()+20)/30*30 + 30
+	// An interval at least 13 s ahead, so both orders beat its gate (2 s
+	// before it starts) on a loaded machine. Intervals are 10 s, the least a
+	// market may have, to keep the scenario short.
+	T := (time.Now().Unix()+12)/10*10 + 10
 	at := time.Unix(T, 0).UTC().Format(time.RFC3339)
 	n.energyTx(p, 0, "energy", "offer", "--from", "carol", "--meter", "roof-1", "--interval", at, "--wh", "1000", "--price", "80")
 	n.energyTx(p, 0, "energy", "bid", "--from", "dave", "--meter", "flat-1", "--interval", at, "--wh", "1000", "--price", "150")
@@ -146,7 +148,7 @@ func TestEnergyMarketOnTestnet(t *testing.T) {
 			}
 		}
 	}
-	waitUntil(T + 32)
+	waitUntil(T + 10 + 1)
 	reading := func(meter string, counter int, imp, exp int, seedHex string, code uint32) {
 		n.energyTx(p, code, "energy", "submit-readings", "--from", "alice", "--meter", meter, "--interval", at,
 			"--counter", fmt.Sprint(counter), "--start-import", "0", "--end-import", fmt.Sprint(imp),
@@ -157,7 +159,7 @@ func TestEnergyMarketOnTestnet(t *testing.T) {
 	reading("flat-1", 1, 1100, 0, flatSeed, 0)
 	n.energyTx(p, 0, "energy", "end-session", "--from", "alice", "--session", "3", "--charger", "ev-1",
 		"--counter", "1", "--start-wh", "0", "--stop-wh", "12500", "--device-seed", evSeed)
-	waitUntil(T + 30 + 12)
+	waitUntil(T + 10 + 8 + 2) // the reading deadline passed
 
 	// Recompute the statements from the proven clearing and readings.
 	type trade struct {
@@ -417,7 +419,7 @@ func TestEnergyNeighbourhoodOnTestnet(t *testing.T) {
 	}
 	for k := 0; k < intervals; k++ {
 		T := T0 + int64(k)*30
-		waitUntil(T + 32)
+		waitUntil(T + 10 + 1)
 		var rs []energy.Reading
 		for _, id := range ids {
 			d := devs[id]

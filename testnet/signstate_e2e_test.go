@@ -22,6 +22,7 @@ const holdFor = 20 * time.Second
 // from peers and votes again, without tripping over its own WAL.
 func TestValidatorWithoutSignStateWaits(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	n := newNet(t, netOpts{})

@@ -61,6 +61,7 @@ func (n *e2eNet) timeToHead(ctx context.Context, p *Proc, vals []*Proc, limit ti
 // root agrees with the validators' and its proven queries verify.
 func TestStateSyncJoin(t *testing.T) {
 	slow(t)
+	parallelScenario(t)
 	blocks := stateSyncBlocks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+time.Duration(blocks)*200*time.Millisecond)
 	defer cancel()
