@@ -40,7 +40,7 @@ func badgerOptions(dir string, log *slog.Logger, keep uint64) badger.Options {
 		// four, so pruned data goes within a minute at full load.
 		o.NumLevelZeroTables = 2
 	}
-	o.ValueLogFileSize = 128 << 20
+	o.ValueLogFileSize = 32 << 20
 	o.Compression = options.Snappy
 	o.MetricsEnabled = false
 	o.DetectConflicts = false // one writer: the block commit
