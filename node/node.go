@@ -285,6 +285,9 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	defer n.stopAPI()
+	if err := n.startPprof(ctx); err != nil {
+		return err
+	}
 	go n.watchFDs(ctx, 30*time.Second)
 	go n.watchSubnets(ctx)
 	role := "full node"

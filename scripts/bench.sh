@@ -13,6 +13,7 @@
 # KEEP=1 (keep the work dir with node logs), OUT (also write the summary here),
 # PRUNE=1 (the nodes prune: [storage] keep_blocks = keep_recent = PRUNE_KEEP, 16 by default,
 # written into each node's config.toml; the disk figures are then those of a pruning validator).
+# PPROF=host:port (node0 serves Go's profiler there: [api] pprof_listen_addr).
 set -euo pipefail
 
 MODE=${MODE:-short}
@@ -140,6 +141,17 @@ if [ "${PRUNE:-0}" = 1 ]; then
 		grep -q "^keep_blocks = $PRUNE_KEEP\$" "$cfg" || { echo "bench.sh: could not set pruning in $cfg" >&2; exit 1; }
 	done
 	log "pruning on: every node keeps the last $PRUNE_KEEP heights of blocks and state"
+fi
+if [ -n "${PPROF:-}" ]; then
+	# node0 serves Go's profiler on PPROF (host:port), e.g. for
+	# `go tool pprof http://127.0.0.1:6060/debug/pprof/heap` during the load.
+	cfg=$NET/node0/config.toml
+	awk -v a="$PPROF" '
+		/^\[/ { in_api = ($0 == "[api]") }
+		in_api && /^pprof_listen_addr *=/ { $0 = "pprof_listen_addr = \"" a "\"" }
+		{ print }' "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
+	grep -q "^pprof_listen_addr = \"$PPROF\"\$" "$cfg" || { echo "bench.sh: could not set pprof_listen_addr in $cfg" >&2; exit 1; }
+	log "node0 serves the profiler on $PPROF"
 fi
 log "starting $NODES validators (API ports $BASE, $((BASE + 10)), ...) in $NET"
 for i in $(seq 0 $((NODES - 1))); do

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,8 +112,15 @@ func TestStateSyncJoin(t *testing.T) {
 	}
 
 	// It follows the chain, with the validators' blocks and state roots.
-	n.waitHeight(ctx, 30*time.Second, ssHead+10, joiner)
-	h := ssHead + 5
+	// Its first block is the snapshot's height, which may be above the head
+	// the validators had when it started (they keep committing meanwhile).
+	m := regexp.MustCompile(`msg="state sync: done" height=(\d+)`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("joiner's log has no state sync height:\n%s", log)
+	}
+	snapAt, _ := strconv.ParseUint(m[1], 10, 64)
+	n.waitHeight(ctx, 30*time.Second, max(ssHead, snapAt)+10, joiner)
+	h := max(ssHead, snapAt) + 5
 	for _, p := range vals {
 		a, b := n.verifiedHeaderAt(ctx, p, h), n.verifiedHeaderAt(ctx, joiner, h)
 		if a != b {

@@ -59,6 +59,7 @@ type API struct {
 	EnableMetrics      bool     `toml:"enable_metrics" comment:"Serve Prometheus metrics at /metrics on the API address."`
 	MaxConnections     int      `toml:"max_connections" comment:"Most HTTP connections open at once (event streams included). Over it a client gets\n503 too_many_connections at once. Each connection holds a file descriptor: the node checks at start\nthat this many fit under its open-file limit next to the store, the consensus WAL and p2p."`
 	MaxEventStreams    int      `toml:"max_event_streams" comment:"Most /v1/events subscribers at once (part of max_connections); over it: 503 too_many_event_streams.\n0 turns the event stream off."`
+	PprofListenAddr    string   `toml:"pprof_listen_addr" comment:"host:port to serve Go's profiler (/debug/pprof/: heap, CPU, goroutines) on, for\ndiagnosing memory or CPU use, e.g. \"127.0.0.1:6060\". Keep it on loopback: a profile shows the\nnode's internals and costs CPU while taken. Empty (default): off."`
 }
 
 // P2P configures the libp2p host.

@@ -194,6 +194,8 @@ func TestBadConfigsNameTheKey(t *testing.T) {
 		{"negative block bytes", "[consensus]\nmax_block_bytes = -1", "[consensus] max_block_bytes", "positive size"},
 		{"float size", "[mempool]\nmax_bytes = 1.5", "[mempool] max_bytes", "whole number with a unit"},
 		{"zero mempool", "[mempool]\nmax_txs = 0", "[mempool] max_txs", "at least 1"},
+		{"pprof without port", "[api]\npprof_listen_addr = \"localhost\"", "[api] pprof_listen_addr", `"127.0.0.1:6060"`},
+		{"pprof on the api address", "[api]\nlisten_addr = \"127.0.0.1:26657\"\npprof_listen_addr = \"127.0.0.1:26657\"", "[api] pprof_listen_addr", "differ from [api] listen_addr"},
 		{"per sender > max", "[mempool]\nmax_txs = 10\nmax_per_sender = 11", "[mempool] max_per_sender", "from 1 to max_txs"},
 		{"string for int", "[p2p]\nlow_water = \"many\"", "[p2p] low_water", "32"},
 		{"low > high", "[p2p]\nlow_water = 100", "[p2p] low_water", "from 0 to high_water"},

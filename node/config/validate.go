@@ -126,6 +126,13 @@ func (v *validator) api(a API) {
 			v.add("[api] listen_addr", q(a.ListenAddr), "%v; use host:port such as %q, or \"\" to disable the API", err, "127.0.0.1:26657")
 		}
 	}
+	if a.PprofListenAddr != "" {
+		if err := checkHostPort(a.PprofListenAddr); err != nil {
+			v.add("[api] pprof_listen_addr", q(a.PprofListenAddr), "%v; use host:port such as %q, or \"\" to turn the profiler off", err, "127.0.0.1:6060")
+		} else if a.PprofListenAddr == a.ListenAddr {
+			v.add("[api] pprof_listen_addr", q(a.PprofListenAddr), "must differ from [api] listen_addr")
+		}
+	}
 	v.positiveSize("[api] max_body_bytes", a.MaxBodyBytes, "1MiB")
 	if a.MaxConnections < 1 {
 		v.add("[api] max_connections", strconv.Itoa(a.MaxConnections), "must be at least 1 (default 256)")
